@@ -1,0 +1,1 @@
+"""JSON API for everything that is not live. Every route asks `collab.policy` before it acts."""

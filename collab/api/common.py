@@ -1,0 +1,63 @@
+"""What every API route shares: the caller's identity, JSON bodies, and error answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collab import policy
+from collab.auth.actor import Actor
+from collab.auth.tokens import TokenError
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status)
+
+
+async def current_actor(request: Request) -> Actor | None:
+    """The bearer token's actor, None without one; a token that fails is an error, not anonymity."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get("collab_token", "")
+    if not token:
+        return None
+    try:
+        return await request.app.state.services.tokens.resolve(token)
+    except TokenError as exc:
+        raise ApiError(401, exc.code, exc.message) from None
+
+
+async def authorized(request: Request, action: str, resource: Any = None) -> Actor | None:
+    actor = await current_actor(request)
+    try:
+        policy.authorize(actor, action, resource)
+    except policy.Denied as exc:
+        raise ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {action}") from None
+    return actor
+
+
+async def json_body(request: Request, max_bytes: int = 64 * 1024) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > max_bytes:
+        raise ApiError(413, "too_large", f"body over {max_bytes} bytes")
+    try:
+        data = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "body must be a JSON object")
+    return data

@@ -1,0 +1,177 @@
+"""API routes: sign-in, accounts, announcements, presence. Documented at /api/openapi.json."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
+
+from collab import announcements, policy
+from collab.api.common import ApiError, authorized, current_actor, json_body, json_response
+from collab.auth.accounts import AccountError, actor_of, authenticate, create_user
+from collab.auth.tokens import issue_token
+from collab.realtime.bus import BusUnavailable
+from collab.realtime.dispatch import CommandError
+from collab.realtime.protocol import valid_channel
+from collab.store.models import User
+
+
+def user_json(u: User) -> dict:
+    return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+            "school": u.school, "region": u.region}
+
+
+async def login(request: Request):
+    """
+    summary: Sign in with a username and password
+    requestBody: {content: {application/json: {schema: {type: object, properties: {username: {type: string}, password: {type: string}}}}}}
+    responses:
+      200: {description: "{token, expires_in, user}"}
+      401: {description: "error.code = bad_credentials"}
+    """
+    data = await json_body(request)
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(400, "invalid", "username and password are required")
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        user = await authenticate(db, username, password)
+    if user is None:
+        raise ApiError(401, "bad_credentials", "wrong username or password")
+    token = issue_token(services.settings, actor_of(user))
+    return json_response({"token": token, "expires_in": services.settings.token_ttl, "user": user_json(user)})
+
+
+async def me(request: Request):
+    """
+    summary: The signed-in user
+    responses: {200: {description: user}, 401: {description: unauthenticated}}
+    """
+    actor = await current_actor(request)
+    if actor is None:
+        raise ApiError(401, "unauthenticated", "sign in first")
+    async with request.app.state.services.sessionmaker() as db:
+        user = await db.get(User, actor.user_id)
+    if user is None:
+        raise ApiError(404, "not_found", "no such user")
+    return json_response(user_json(user))
+
+
+async def list_users(request: Request):
+    """
+    summary: List users (admins and organizers)
+    responses: {200: {description: "{users: [...]}"}}
+    """
+    await authorized(request, "user.list")
+    async with request.app.state.services.sessionmaker() as db:
+        users = (await db.execute(select(User).order_by(User.id).limit(500))).scalars().all()
+    return json_response({"users": [user_json(u) for u in users]})
+
+
+async def create_user_route(request: Request):
+    """
+    summary: Create a local account (admins)
+    responses: {201: {description: user}, 400: {description: "error.code: invalid_role, invalid_username, weak_password, username_taken"}}
+    """
+    await authorized(request, "user.create")
+    data = await json_body(request)
+    fields = {k: data.get(k) for k in ("username", "password", "display_name", "role", "school", "region")}
+    if not all(isinstance(fields[k], str) for k in ("username", "password", "display_name")):
+        raise ApiError(400, "invalid", "username, password and display_name are required strings")
+    kwargs = {k: v for k, v in fields.items() if isinstance(v, str)}
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            user = await create_user(db, **kwargs)
+            await db.commit()
+        except AccountError as exc:
+            raise ApiError(400, exc.code, str(exc)) from None
+    return json_response(user_json(user), 201)
+
+
+async def get_user(request: Request):
+    """
+    summary: One user (themselves, or any user for admins and organizers)
+    responses: {200: {description: user}, 403: {description: forbidden}, 404: {description: not_found}}
+    """
+    try:
+        user_id = int(request.path_params["user_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such user") from None
+    await authorized(request, "user.read", user_id)
+    async with request.app.state.services.sessionmaker() as db:
+        user = await db.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "not_found", "no such user")
+    return json_response(user_json(user))
+
+
+async def post_announcement(request: Request):
+    """
+    summary: Post an announcement to a channel (admins and organizers); persisted, then published
+    responses: {201: {description: "{event, offset}"}, 400: {description: invalid}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    services = request.app.state.services
+    try:
+        async with services.sessionmaker() as db:
+            if actor is None:
+                policy.authorize(None, "announce.post", data.get("channel"))
+            event, offset = await announcements.post(db, services.hub, actor, data.get("channel"), data.get("body"))
+    except CommandError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+    except policy.Denied as exc:
+        raise ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, "not allowed") from None
+    return json_response({"event": event, "offset": offset}, 201)
+
+
+async def list_announcements(request: Request):
+    """
+    summary: Recent announcements of a channel (the snapshot a client reloads on resync)
+    parameters: [{name: channel, in: query, required: true, schema: {type: string}}]
+    responses: {200: {description: "{announcements: [...], position: {epoch, offset}}"}}
+    """
+    channel = request.query_params.get("channel", "")
+    if not valid_channel(channel):
+        raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
+    await authorized(request, "announce.list", channel)
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        rows = await announcements.recent(db, channel)
+        names = {u.id: u.display_name for u in (await db.execute(select(User).where(User.id.in_({r.author_id for r in rows})))).scalars()}
+    return json_response({"announcements": [announcements.as_event(r, names.get(r.author_id, "")) for r in rows]})
+
+
+async def presence(request: Request):
+    """
+    summary: Presence counts of a channel, summed over live nodes
+    responses: {200: {description: "{clients, users}"}, 503: {description: bus_unavailable}}
+    """
+    channel = request.path_params["channel"]
+    if not valid_channel(channel):
+        raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
+    await authorized(request, "node.presence", channel)
+    try:
+        counts = await request.app.state.services.hub.bus.presence(channel)
+    except BusUnavailable:
+        raise ApiError(503, "bus_unavailable", "the bus is unreachable") from None
+    return json_response({"channel": channel, "clients": counts.clients, "users": counts.users})
+
+
+routes = [
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/me", me, methods=["GET"]),
+    Route("/api/users", list_users, methods=["GET"]),
+    Route("/api/users", create_user_route, methods=["POST"]),
+    Route("/api/users/{user_id}", get_user, methods=["GET"]),
+    Route("/api/announcements", post_announcement, methods=["POST"]),
+    Route("/api/announcements", list_announcements, methods=["GET"]),
+    Route("/api/channels/{channel}/presence", presence, methods=["GET"]),
+]
+
+schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "collab API", "version": "0.1.0"}})
+
+
+async def openapi(request: Request):
+    return schemas.OpenAPIResponse(request=request)

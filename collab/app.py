@@ -1,0 +1,92 @@
+"""The app factory: wires settings, storage, the bus, the hub and the routes into one Starlette app."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from collab import announcements, ops
+from collab.api import routes as api
+from collab.api.common import ApiError, error_response
+from collab.auth.accounts import TokenResolver
+from collab.realtime.bus import Bus
+from collab.realtime.client import register_builtins, websocket_endpoint
+from collab.realtime.dispatch import Registry
+from collab.realtime.hub import Hub
+from collab.settings import Settings
+from collab.store.db import make_engine, make_sessionmaker
+from collab.store.schema import ensure_current
+from collab.web import pages
+
+WEBCLIENT = Path(__file__).resolve().parents[1] / "webclient"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    hub: Hub
+    registry: Registry
+    tokens: TokenResolver
+    shutting_down: bool = False
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.redis_url:
+        from collab.realtime.redis_bus import RedisBus
+
+        return RedisBus(settings.redis_url, settings.node_id, history_size=settings.history_size,
+                        history_ttl=settings.history_ttl, presence_ttl=settings.presence_ttl)
+    from collab.realtime.memory_bus import MemoryBus
+
+    return MemoryBus(settings.node_id, history_size=settings.history_size)
+
+
+def make_registry() -> Registry:
+    registry = Registry()
+    register_builtins(registry)
+    announcements.register(registry)
+    return registry
+
+
+async def _api_error(request: Request, exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def create_app(settings: Settings) -> Starlette:
+    engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    hub = Hub(make_bus(settings), flush_interval=settings.flush_interval, history_limit=settings.history_size,
+              presence_ttl=settings.presence_ttl)
+    services = Services(settings, engine, sessionmaker, hub, make_registry(), TokenResolver(settings, sessionmaker))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        await ensure_current(engine)  # refuse to serve an out-of-date schema
+        await hub.start()
+        try:
+            yield
+        finally:
+            services.shutting_down = True
+            await hub.stop()
+            await engine.dispose()
+
+    routes = [
+        *ops.routes,
+        *api.routes,
+        Route("/api/openapi.json", api.openapi, include_in_schema=False),
+        WebSocketRoute("/ws", websocket_endpoint),
+        *pages.routes,
+        Mount("/static", StaticFiles(directory=WEBCLIENT / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error})
+    app.state.services = services
+    return app

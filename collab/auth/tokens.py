@@ -1,0 +1,142 @@
+"""Signed, expiring tokens.
+
+Our own tokens are HS256 JWTs signed with the server secret; they carry the platform role and name so
+that a `/ws` connect needs no database round trip (the join storm of a national activity is thousands of
+connects a second). Tokens from an external identity provider are accepted when configured (HS256 secret
+or RS256 public key, issuer and audience checked); their subjects map to local users on first sight.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from collab.auth.actor import Actor
+from collab.settings import Settings
+
+ISSUER = "collab"
+AUDIENCE = "collab"
+EXTERNAL_ROLES = ("teacher", "expert", "organizer")  # never admin from outside
+
+
+class TokenError(Exception):
+    """A token we will not accept. `code` is the stable error code clients see."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExternalIdentity:
+    issuer: str
+    subject: str
+    name: str
+    role: str
+    school: str
+    region: str
+
+
+def issue_token(settings: Settings, actor: Actor, ttl: int | None = None) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(actor.user_id),
+        "role": actor.role,
+        "name": actor.name,
+        "region": actor.region,
+        "iat": now,
+        "exp": now + (ttl if ttl is not None else settings.token_ttl),
+    }
+    return jwt.encode(claims, settings.secret, algorithm="HS256")
+
+
+def _translate(exc: jwt.PyJWTError) -> TokenError:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return TokenError("token_expired", "token has expired; sign in again")
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return TokenError("token_audience", "token was issued for another audience")
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return TokenError("token_issuer", "token was issued by an unknown issuer")
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return TokenError("token_signature", "token signature is not valid")
+    return TokenError("token_invalid", f"token is not valid: {exc}")
+
+
+def verify_own(settings: Settings, token: str) -> Actor:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret,
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise _translate(exc) from None
+    role = claims.get("role")
+    if role not in ("admin", "organizer", "expert", "teacher"):
+        raise TokenError("token_invalid", "token carries no known role")
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise TokenError("token_invalid", "token subject is not a user id") from None
+    return Actor(user_id=user_id, role=role, name=str(claims.get("name", "")), region=str(claims.get("region", "")))
+
+
+def external_configured(settings: Settings) -> bool:
+    return bool(settings.external_jwt_secret or settings.external_jwt_public_key)
+
+
+def _external_key(settings: Settings) -> tuple[str, str]:
+    if settings.external_jwt_public_key:
+        key = settings.external_jwt_public_key
+        if not key.lstrip().startswith("-----BEGIN") and Path(key).exists():
+            key = Path(key).read_text()
+        return key, "RS256"
+    return settings.external_jwt_secret, "HS256"
+
+
+def verify_external(settings: Settings, token: str) -> ExternalIdentity:
+    if not external_configured(settings):
+        raise TokenError("token_issuer", "no external identity provider is configured")
+    key, algorithm = _external_key(settings)
+    required = ["exp", "sub"]
+    if settings.external_jwt_issuer:
+        required.append("iss")
+    if settings.external_jwt_audience:
+        required.append("aud")
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],  # pinned: a token cannot choose its own algorithm
+            audience=settings.external_jwt_audience or None,
+            issuer=settings.external_jwt_issuer or None,
+            options={"require": required, "verify_aud": bool(settings.external_jwt_audience)},
+        )
+    except jwt.PyJWTError as exc:
+        raise _translate(exc) from None
+    role = claims.get("role", "teacher")
+    return ExternalIdentity(
+        issuer=str(claims.get("iss", settings.external_jwt_issuer or "external")),
+        subject=str(claims["sub"]),
+        name=str(claims.get("name", ""))[:100] or f"user {claims['sub']}"[:100],
+        role=role if role in EXTERNAL_ROLES else "teacher",
+        school=str(claims.get("school", ""))[:200],
+        region=str(claims.get("region", ""))[:100],
+    )
+
+
+def unverified_issuer(token: str) -> str | None:
+    """Which verifier to try: read `iss` without trusting it (the signature is checked next)."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None

@@ -1,0 +1,118 @@
+"""The `collab` command: serve, migrate, seed.
+
+    collab serve [--demo] [--host H] [--port P] [--database-url URL] [--redis-url URL] ...
+    collab db upgrade | collab db current
+    collab demo            seed demo accounts (idempotent)
+
+Every setting is a flag (`--flush-interval 0.02`) and an environment variable
+(`COLLAB_FLUSH_INTERVAL=0.02`); flags win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+
+from collab.settings import Settings, load_settings
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for f in dataclasses.fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        kind = {"int": int, "float": float, "bool": None}.get(str(f.type), str)
+        if kind is None:
+            parser.add_argument(flag, dest=f.name, default=None, type=lambda v: v.lower() in ("1", "true", "yes", "on"))
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, type=kind)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(Settings)}
+    return load_settings(**values)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from collab.app import create_app
+    from collab.ops import configure_logging
+    from collab.realtime.wire import WireProtocol
+
+    configure_logging(settings.log_level, settings.log_json)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws=WireProtocol,
+        ws_per_message_deflate=False,  # identical frame bytes for every socket need uncompressed frames
+        ws_max_size=16 * 1024 * 1024,  # a hard ceiling; each endpoint enforces its own, smaller limit
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="collab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the server")
+    p_serve.add_argument("--demo", action="store_true", help="apply migrations and seed demo data first")
+    _add_setting_flags(p_serve)
+    p_db = sub.add_parser("db", help="database schema")
+    p_db.add_argument("action", choices=["upgrade", "current"])
+    _add_setting_flags(p_db)
+    p_demo = sub.add_parser("demo", help="seed demo accounts")
+    _add_setting_flags(p_demo)
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+
+    from collab.store import schema
+
+    if args.command == "db" and args.action == "upgrade":
+        schema.upgrade(settings.database_url)
+        print(f"database at revision {schema.head_revision()}")
+    elif args.command == "db":
+        from collab.store.db import make_engine
+
+        async def _current() -> str | None:
+            engine = make_engine(settings.database_url)
+            try:
+                return await schema.current_revision(engine)
+            finally:
+                await engine.dispose()
+
+        print(f"current {asyncio.run(_current())}, head {schema.head_revision()}")
+    elif args.command == "demo":
+        _seed(settings)
+    elif args.command == "serve":
+        if args.demo:
+            schema.upgrade(settings.database_url)
+            _seed(settings)
+        try:
+            serve(settings)
+        except schema.SchemaOutOfDate as exc:
+            print(f"collab: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+
+def _seed(settings: Settings) -> None:
+    from collab import demo
+
+    created = asyncio.run(demo.seed(settings))
+    url = f"http://{settings.host}:{settings.port}/"
+    print(f"demo accounts {'created' if created else 'already present'}; sign in at {url} as")
+    for username, name, role, *_ in demo.ACCOUNTS:
+        print(f"  {username:<10} {role:<10} password {demo.PASSWORD}")
+
+
+if __name__ == "__main__":
+    main()

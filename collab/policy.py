@@ -1,0 +1,115 @@
+"""The one place that answers "may this actor do this to this resource".
+
+Every `/ws` command and every API route calls `authorize` before it touches anything. Rules are plain
+functions keyed by action name, so reading this file is reading the whole permission model. Later
+features (activities, studios, stage) add their actions here, not in their handlers.
+
+`actor` is an `Actor` or `None` for an anonymous caller. A rule returns `True` to allow; anything
+else is a denial. `authorize` turns a denial into `Denied` with a stable code: `unauthenticated` when
+nobody is signed in and signing in could help, `forbidden` otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from collab.auth.actor import Actor
+
+Rule = Callable[[Actor | None, Any], bool]
+
+_RULES: dict[str, Rule] = {}
+
+
+class Denied(Exception):
+    def __init__(self, code: str, action: str) -> None:
+        super().__init__(f"{code}: {action}")
+        self.code = code
+        self.action = action
+
+
+def rule(action: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        if action in _RULES:
+            raise ValueError(f"policy rule for {action!r} defined twice")
+        _RULES[action] = fn
+        return fn
+
+    return register
+
+
+def allowed(actor: Actor | None, action: str, resource: Any = None) -> bool:
+    fn = _RULES.get(action)
+    return bool(fn and fn(actor, resource))  # an action without a rule is denied
+
+
+def authorize(actor: Actor | None, action: str, resource: Any = None) -> None:
+    if not allowed(actor, action, resource):
+        raise Denied("unauthenticated" if actor is None else "forbidden", action)
+
+
+def actions() -> list[str]:
+    return sorted(_RULES)
+
+
+def _is(actor: Actor | None, *roles: str) -> bool:
+    return actor is not None and actor.role in roles
+
+
+# -- channels --------------------------------------------------------------------------------------
+# A channel is "namespace:rest". Subscribing is decided by namespace.
+
+
+def channel_namespace(channel: str) -> str:
+    return channel.split(":", 1)[0]
+
+
+@rule("channel.subscribe")
+def _subscribe(actor: Actor | None, channel: str) -> bool:
+    if actor is None:
+        return False
+    ns, _, rest = channel.partition(":")
+    if ns == "announce":  # platform and regional announcements: every signed-in user
+        return True
+    if ns == "user":  # a personal channel: its owner (and admins, for support)
+        return rest == str(actor.user_id) or actor.is_admin
+    return False
+
+
+# -- announcements ---------------------------------------------------------------------------------
+
+
+@rule("announce.post")
+def _announce(actor: Actor | None, channel: str) -> bool:
+    return _is(actor, "admin", "organizer") and channel_namespace(channel) == "announce"
+
+
+@rule("announce.list")
+def _announce_list(actor: Actor | None, channel: str) -> bool:
+    return _subscribe(actor, channel)
+
+
+# -- accounts --------------------------------------------------------------------------------------
+
+
+@rule("user.create")
+def _user_create(actor: Actor | None, _: Any) -> bool:
+    return _is(actor, "admin")
+
+
+@rule("user.read")
+def _user_read(actor: Actor | None, user_id: int) -> bool:
+    return actor is not None and (actor.user_id == user_id or actor.role in ("admin", "organizer"))
+
+
+@rule("user.list")
+def _user_list(actor: Actor | None, _: Any) -> bool:
+    return _is(actor, "admin", "organizer")
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+
+@rule("node.presence")
+def _presence(actor: Actor | None, channel: str) -> bool:
+    """Presence counts are shown to anyone who may watch the channel."""
+    return _subscribe(actor, channel)

@@ -1,0 +1,73 @@
+"""Commands: the registry other packages extend, and the context a handler gets.
+
+A handler is `async def handler(ctx, args) -> result` registered under a command name. It validates
+its arguments (raising `CommandError("invalid", ...)`), asks `collab.policy` before it acts, and
+returns a JSON-able result that becomes the reply's `ok`. `sessions` and studios register theirs with
+`registry.command(...)` from their own `register(registry)` function, called by the app factory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from collab.realtime.protocol import Error
+
+if TYPE_CHECKING:
+    from collab.app import Services
+    from collab.auth.actor import Actor
+    from collab.realtime.client import Client
+
+
+class CommandError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class Context:
+    client: Client
+    actor: Actor | None
+    services: Services
+    command_id: int | None = None
+
+
+Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def command(self, name: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.add(name, fn)
+            return fn
+
+        return register
+
+    def add(self, name: str, fn: Handler) -> None:
+        if name in self._handlers:
+            raise ValueError(f"command {name!r} registered twice")
+        self._handlers[name] = fn
+
+    def get(self, name: str) -> Handler:
+        fn = self._handlers.get(name)
+        if fn is None:
+            raise CommandError(Error.UNKNOWN_COMMAND, f"unknown command {name[:64]!r}")
+        return fn
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+
+def require(args: dict[str, Any], key: str, kind: type, *, max_len: int | None = None) -> Any:
+    """Argument checking shared by handlers: present, of the right type, not too long."""
+    value = args.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise CommandError(Error.INVALID, f"{key} must be a {kind.__name__}")
+    if max_len is not None and len(value) > max_len:
+        raise CommandError(Error.INVALID, f"{key} is longer than {max_len}")
+    return value

@@ -1,0 +1,382 @@
+"""Per-node fan-out: one bus subscription per channel, encode once, coalesce, never wait for a socket.
+
+The hub keeps, for each channel some local socket listens to, the sockets that are *live* (receiving
+pushes as they come) and those still *joining* (their subscribe reply, with any recovered history, is
+being prepared; pushes that arrive meanwhile are buffered for them). Publications from the bus become
+push lines; every `flush_interval` each channel's pending lines are joined into one frame, framed
+once, and written to every live socket of the channel. A socket whose transport is backed up gets the
+payload queued instead (see `Outbox`); it is closed as a slow consumer if it stays behind.
+
+Node-level order: the hub remembers each channel's epoch and last offset. A duplicate is dropped; a
+gap (missed pub/sub messages, a bus reconnect) is filled from history before later publications go
+out; a lost history or a new epoch becomes a `resync` push telling clients to reload that channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Any, Callable
+
+import orjson
+
+from collab.realtime import metrics
+from collab.realtime.bus import Bus, BusUnavailable, Publication
+from collab.realtime.protocol import control_line, push_line
+from collab.realtime.wire import text_frame
+
+if TYPE_CHECKING:
+    from collab.realtime.client import Client
+
+log = logging.getLogger("collab.hub")
+
+GoLive = Callable[[dict[str, Any], list[Publication]], None]
+
+LOCAL_OFFSET = -1  # a publication delivered locally while the bus was unreachable (sent as "o": null)
+
+
+class RecoveryError(Exception):
+    pass
+
+
+class ChannelState:
+    __slots__ = (
+        "name", "name_json", "live", "joining", "lines", "events", "epoch", "offset",
+        "users", "ready", "filling", "held", "presence_dirty",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.name_json = orjson.dumps(name)
+        self.live: dict[Client, None] = {}  # insertion-ordered set
+        self.joining: dict[Client, list[Publication]] = {}
+        self.lines: list[bytes] = []
+        self.events = 0
+        self.epoch: str | None = None
+        self.offset: int | None = None
+        self.users: Counter[int] = Counter()
+        self.ready: asyncio.Future | None = None
+        self.filling = False
+        self.held: list[Publication] = []
+        self.presence_dirty = True
+
+
+class Hub:
+    def __init__(self, bus: Bus, *, flush_interval: float = 0.05, history_limit: int = 1000,
+                 presence_ttl: float = 30.0) -> None:
+        self.bus = bus
+        self.flush_interval = flush_interval
+        self.history_limit = history_limit
+        self.presence_ttl = presence_ttl
+        self.channels: dict[str, ChannelState] = {}
+        self.clients: set[Client] = set()
+        self.backlogged: set[Client] = set()
+        self._dirty: set[ChannelState] = set()
+        self._flush_handle: asyncio.Handle | None = None
+        self._pending: deque[tuple[str, bytes]] = deque(maxlen=100_000)  # publishes waiting for the bus
+        self._tasks: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        self._bus_up = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.bus.start(self._on_publication, self._on_bus_state)
+        self._loop_task = asyncio.create_task(self._housekeeping(), name="hub-housekeeping")
+
+    async def stop(self) -> None:
+        if self._loop_task:
+            self._loop_task.cancel()
+        for t in list(self._tasks):
+            t.cancel()
+        self._flush()
+        for st in list(self.channels.values()):
+            try:
+                await self.bus.set_presence(st.name, 0, 0)
+            except BusUnavailable:
+                pass
+        await self.bus.close()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- publishing --------------------------------------------------------------------------------
+
+    async def publish(self, channel: str, event: dict[str, Any] | bytes) -> int | None:
+        """Publish an event (already persisted by the caller). Returns its offset, or None when the bus
+        is down: then local sockets get it at once (offset null) and it is published when the bus
+        returns, so other nodes and history get it too. Events carry an "id" so clients can drop the
+        second copy."""
+        data = event if isinstance(event, bytes) else orjson.dumps(event)
+        if self._bus_up or not self._pending:
+            try:
+                pub = await self.bus.publish(channel, data)
+                metrics.PUBLISHED.inc()
+                return pub.offset
+            except BusUnavailable:
+                pass
+        self._deliver_local(channel, data)
+        self._pending.append((channel, data))
+        return None
+
+    def _deliver_local(self, channel: str, data: bytes) -> None:
+        st = self.channels.get(channel)
+        if st is None:
+            return
+        pub = Publication(channel, st.epoch or "", LOCAL_OFFSET, data)
+        st.lines.append(push_line(st.name_json, None, data))
+        st.events += 1
+        for buf in st.joining.values():
+            buf.append(pub)
+        self._mark(st)
+
+    # -- receiving from the bus --------------------------------------------------------------------
+
+    def _on_publication(self, pub: Publication) -> None:
+        st = self.channels.get(pub.channel)
+        if st is None:
+            return
+        if st.filling:
+            st.held.append(pub)
+            return
+        if st.epoch is not None and pub.epoch != st.epoch:
+            self._resync(st, pub.epoch, pub.offset - 1)
+            self._accept(st, pub)
+            return
+        if st.offset is not None:
+            if pub.offset <= st.offset:
+                return  # already delivered (a history fill got there first)
+            if pub.offset > st.offset + 1:
+                st.held.append(pub)
+                self._fill_gap(st)
+                return
+        self._accept(st, pub)
+
+    def _accept(self, st: ChannelState, pub: Publication) -> None:
+        st.epoch = pub.epoch
+        st.offset = pub.offset
+        st.lines.append(push_line(st.name_json, pub.offset, pub.data))
+        st.events += 1
+        for buf in st.joining.values():
+            buf.append(pub)
+        self._mark(st)
+
+    def _fill_gap(self, st: ChannelState) -> None:
+        if st.filling:
+            return
+        st.filling = True
+        self._spawn(self._fill(st))
+
+    async def _fill(self, st: ChannelState) -> None:
+        """Fetch what this node missed from history, then release what was held, in order."""
+        try:
+            since = st.offset if st.offset is not None else 0
+            hist = await self.bus.history(st.name, since, self.history_limit)
+            if st.epoch is not None and hist.position.epoch != st.epoch or not hist.covered:
+                self._resync(st, hist.position.epoch, hist.position.offset)
+                st.offset = hist.position.offset
+            else:
+                for pub in hist.pubs:
+                    if st.offset is None or pub.offset > st.offset:
+                        self._accept(st, pub)
+            metrics.GAP_FILLS.inc()
+        except BusUnavailable:
+            pass  # the bus state handler will try again when it is back
+        finally:
+            st.filling = False
+            held, st.held = st.held, []
+            for pub in sorted(held, key=lambda p: p.offset):
+                self._on_publication(pub)
+
+    def _resync(self, st: ChannelState, epoch: str, offset: int) -> None:
+        """History cannot cover what clients of this channel missed: tell them to reload it."""
+        st.epoch = epoch
+        st.offset = offset
+        st.lines.append(control_line(st.name, "resync", {"epoch": epoch, "offset": offset}))
+        for buf in st.joining.values():
+            buf.clear()
+        self._mark(st)
+        metrics.RESYNCS.inc()
+        log.info("resync", extra={"channel": st.name, "epoch": epoch})
+
+    def _on_bus_state(self, up: bool) -> None:
+        was_up, self._bus_up = self._bus_up, up
+        if up and not was_up:
+            metrics.BUS_RECONNECTS.inc()
+            self._spawn(self._after_reconnect())
+
+    async def _after_reconnect(self) -> None:
+        while self._pending:  # first what was published locally while the bus was away
+            channel, data = self._pending[0]
+            try:
+                await self.bus.publish(channel, data)
+            except BusUnavailable:
+                return
+            self._pending.popleft()
+        for st in list(self.channels.values()):
+            if st.offset is not None:
+                self._fill_gap(st)
+            st.presence_dirty = True
+
+    # -- flushing ----------------------------------------------------------------------------------
+
+    def _mark(self, st: ChannelState) -> None:
+        self._dirty.add(st)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_later(self.flush_interval, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, set()
+        for st in dirty:
+            self._flush_channel(st)
+
+    def _flush_channel(self, st: ChannelState) -> None:
+        if not st.lines:
+            return
+        payload = b"\n".join(st.lines) if len(st.lines) > 1 else st.lines[0]
+        events, n = st.events, len(st.live)
+        st.lines = []
+        st.events = 0
+        if not n:
+            return
+        frame = text_frame(payload)  # framed once for every socket of this node
+        for client in st.live:
+            client.push(frame, payload)
+        metrics.FRAMES.inc(n)
+        metrics.DELIVERIES.inc(events * n)
+        if events > 1:
+            metrics.COALESCED.inc(events * n)
+
+    # -- subscriptions -----------------------------------------------------------------------------
+
+    async def subscribe(
+        self, client: Client, channel: str, since: tuple[str, int] | None, go_live: GoLive
+    ) -> dict[str, Any]:
+        """Make `client` a subscriber. With `since` = (epoch, offset), recover what it missed or say
+        it cannot ("recovered": false): never a silent gap. `go_live(result, pubs)` runs at the one
+        moment the client joins the live set, so it can write its reply and the recovered
+        publications ahead of every later push."""
+        st = self.channels.get(channel)
+        if st is None:
+            st = self.channels[channel] = ChannelState(channel)
+            st.ready = self._loop.create_future()
+            self._spawn(self._bus_subscribe(st))
+        st.joining[client] = []
+        st.users[client.user_id] += 1
+        st.presence_dirty = True
+        try:
+            await asyncio.shield(st.ready)
+            wanted = since is not None
+            hist = await self.bus.history(channel, since[1] if wanted else 0, self.history_limit if wanted else 0)
+        except BaseException:
+            self._remove(st, client)
+            raise
+        buffered = st.joining.pop(client, None)
+        if buffered is None:  # unsubscribed while we waited
+            raise RecoveryError("subscription ended while joining")
+        pos = hist.position
+        if st.offset is None and st.epoch is None:
+            # The node's starting point. Publications at or below it that still arrive by pub/sub are
+            # dropped: every client of this fresh channel was told it starts at or after them.
+            st.epoch, st.offset = pos.epoch, pos.offset
+        result: dict[str, Any] = {"channel": channel, "epoch": pos.epoch, "offset": pos.offset}
+        pubs: list[Publication] = []
+        if wanted:
+            recovered = since[0] == pos.epoch and hist.covered
+            result["recovered"] = recovered
+            if recovered:
+                pubs = hist.pubs
+        top = pubs[-1].offset if pubs else pos.offset
+        later = [p for p in buffered if p.offset > top or p.offset == LOCAL_OFFSET]
+        self._flush_channel(st)  # what is pending now is in `later`: it must not reach this client twice
+        go_live(result, pubs + later)
+        st.live[client] = None
+        return result
+
+    async def _bus_subscribe(self, st: ChannelState) -> None:
+        try:
+            await self.bus.subscribe(st.name)
+        except BaseException as exc:
+            if st.ready and not st.ready.done():
+                st.ready.set_exception(BusUnavailable(str(exc)))
+            if self.channels.get(st.name) is st and not st.live:
+                del self.channels[st.name]
+            return
+        if st.ready and not st.ready.done():
+            st.ready.set_result(None)
+
+    def unsubscribe(self, client: Client, channel: str) -> None:
+        st = self.channels.get(channel)
+        if st is not None:
+            self._remove(st, client)
+
+    def _remove(self, st: ChannelState, client: Client) -> None:
+        in_live = st.live.pop(client, 0) is None
+        in_joining = st.joining.pop(client, None) is not None
+        if not (in_live or in_joining):
+            return
+        st.users[client.user_id] -= 1
+        if st.users[client.user_id] <= 0:
+            del st.users[client.user_id]
+        st.presence_dirty = True
+        if not st.live and not st.joining and self.channels.get(st.name) is st:
+            del self.channels[st.name]
+            self._dirty.discard(st)
+            self._spawn(self._bus_unsubscribe(st.name))
+
+    async def _bus_unsubscribe(self, channel: str) -> None:
+        try:
+            await self.bus.set_presence(channel, 0, 0)
+        except BusUnavailable:
+            pass
+        if channel not in self.channels:
+            await self.bus.unsubscribe(channel)
+
+    def add_client(self, client: Client) -> None:
+        self.clients.add(client)
+        metrics.CONNECTIONS.set(len(self.clients))
+
+    def remove_client(self, client: Client) -> None:
+        for channel in list(client.channels):
+            self.unsubscribe(client, channel)
+        self.clients.discard(client)
+        self.backlogged.discard(client)
+        metrics.CONNECTIONS.set(len(self.clients))
+
+    def local_presence(self, channel: str) -> tuple[int, int]:
+        st = self.channels.get(channel)
+        if st is None:
+            return 0, 0
+        return len(st.live) + len(st.joining), len(st.users)
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        """Once a second: close slow consumers, write changed presence; refresh all of it well within
+        its expiry so a live node's counts never lapse and a dead node's do."""
+        last_full = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for client in list(self.backlogged):
+                client.check_backlog(now)
+            metrics.SUBSCRIPTIONS.set(sum(len(st.live) for st in self.channels.values()))
+            full = now - last_full > self.presence_ttl / 3
+            if full:
+                last_full = now
+            for st in list(self.channels.values()):
+                if not (full or st.presence_dirty):
+                    continue
+                st.presence_dirty = False
+                clients, users = len(st.live) + len(st.joining), len(st.users)
+                try:
+                    await self.bus.set_presence(st.name, clients, users)
+                except BusUnavailable:
+                    st.presence_dirty = True
+                    break

@@ -1,0 +1,110 @@
+"""Settings: embedded defaults, overridden by environment variables, overridden by CLI flags.
+
+Every setting has one environment variable, ``COLLAB_<NAME>``; the CLI maps ``--name`` to the same
+field. Defaults run the whole server in one process on SQLite with the in-process bus.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(os.environ.get("COLLAB_DATA_DIR", "var"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite+aiosqlite:///{DATA_DIR / 'collab.db'}"
+    # Empty means the in-process bus (one process). A redis:// URL means the Redis bus (many nodes).
+    redis_url: str = ""
+    # Signs our own tokens. The embedded default is generated per data dir (see `load_settings`).
+    secret: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    node_id: str = ""
+    token_ttl: int = 12 * 3600
+
+    # External identity provider: JWTs signed by an existing education platform's login.
+    external_jwt_secret: str = ""  # HS256 shared secret
+    external_jwt_public_key: str = ""  # RS256 PEM (or a path to one)
+    external_jwt_issuer: str = ""
+    external_jwt_audience: str = ""
+
+    # Per-connection limits (see docs/protocol.md for the codes a breach gets).
+    max_frame_bytes: int = 64 * 1024
+    max_channels: int = 64
+    command_rate: float = 20.0  # sustained commands per second
+    command_burst: int = 60
+    flood_strikes: int = 20  # rate-limited commands in a row before the socket is closed
+    auth_timeout: float = 10.0
+
+    # Hub: coalescing and backpressure.
+    flush_interval: float = 0.05
+    outbox_soft_bytes: int = 256 * 1024  # transport buffer above which we queue instead of write
+    outbox_hard_bytes: int = 4 * 1024 * 1024  # queued bytes above which the socket is closed
+    slow_consumer_grace: float = 5.0  # seconds a socket may stay over the soft limit
+
+    # Bus: bounded history per channel and presence expiry.
+    history_size: int = 1000
+    history_ttl: int = 24 * 3600
+    presence_ttl: float = 30.0
+
+    log_json: bool = True
+    log_level: str = "info"
+
+    def with_overrides(self, **values: Any) -> "Settings":
+        clean = {k: v for k, v in values.items() if v is not None}
+        return dataclasses.replace(self, **clean)
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    return raw
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        key = "COLLAB_" + f.name.upper()
+        if key in environ:
+            values[f.name] = _coerce(f.type, environ[key])
+    return values
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Defaults <- environment <- explicit overrides (CLI flags)."""
+    settings = Settings().with_overrides(**from_env()).with_overrides(**overrides)
+    if not settings.secret:
+        settings = settings.with_overrides(secret=_embedded_secret())
+    if not settings.node_id:
+        settings = settings.with_overrides(node_id=f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}")
+    return settings
+
+
+def _embedded_secret() -> str:
+    """A random secret kept in the data dir, so tokens survive a restart of the embedded server."""
+    path = DATA_DIR / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings)]
+
+
+__all__ = ["Settings", "load_settings", "from_env", "setting_names"]

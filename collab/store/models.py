@@ -1,0 +1,48 @@
+"""Tables of record. Every change here ships with an Alembic migration in migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+ROLES = ("admin", "organizer", "expert", "teacher")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("idp_issuer", "idp_subject", name="uq_users_idp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Local accounts sign in with a username; accounts from an external identity provider have none.
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    school: Mapped[str] = mapped_column(String(200), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16), default="teacher")
+    idp_issuer: Mapped[str | None] = mapped_column(String(255))
+    idp_subject: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Announcement(Base):
+    """A platform or regional announcement: the first event of record on the real-time core."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(128), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""Server-rendered pages of the web client (templates and assets live in webclient/)."""

@@ -1,0 +1,18 @@
+"""Pages: Jinja2 templates from webclient/templates, autoescaped so user text is never markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "webclient" / "templates"))
+
+
+async def home(request: Request):
+    return TEMPLATES.TemplateResponse(request, "home.html", {"node": request.app.state.services.settings.node_id})
+
+
+routes = [Route("/", home)]

@@ -1,0 +1,81 @@
+// The /ws client: one socket, channels multiplexed, reconnect with backoff, recovery from the last
+// offset, and a clear callback when the server says a channel must be reloaded (resync).
+// Protocol: docs/protocol.md.
+(function (global) {
+  "use strict";
+  function Realtime(opts) {
+    this.url = opts.url || ((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+    this.token = opts.token;
+    this.onState = opts.onState || function () {};
+    this.channels = {};   // name -> {onEvent, onResync, epoch, offset, seen: Set of event ids}
+    this.pending = {};    // command id -> {resolve, reject}
+    this.nextId = 1;
+    this.backoff = 250;
+    this.closedByUser = false;
+    this.open();
+  }
+  Realtime.prototype.open = function () {
+    var self = this;
+    var ws = this.ws = new WebSocket(this.url);
+    this.onState("connecting");
+    ws.onopen = function () {
+      self.command("connect", { token: self.token }).then(function () {
+        self.backoff = 250;
+        self.onState("online");
+        Object.keys(self.channels).forEach(function (name) { self._subscribe(name); });
+      }, function (err) { self.onState("unauthorized", err); });
+    };
+    ws.onmessage = function (msg) { msg.data.split("\n").forEach(function (line) { if (line) self._line(JSON.parse(line)); }); };
+    ws.onclose = function (ev) {
+      Object.keys(self.pending).forEach(function (id) { self.pending[id].reject({ code: "disconnected" }); });
+      self.pending = {};
+      if (self.closedByUser || ev.code === 4001 || ev.code === 4009 || ev.code === 4002) { self.onState("offline", ev.code); return; }
+      self.onState("reconnecting", ev.code);
+      var delay = ev.code === 4012 ? 50 : self.backoff * (0.5 + Math.random());
+      self.backoff = Math.min(self.backoff * 2, 10000);
+      setTimeout(function () { self.open(); }, delay);
+    };
+  };
+  Realtime.prototype.command = function (cmd, args) {
+    var self = this, id = this.nextId++;
+    return new Promise(function (resolve, reject) {
+      self.pending[id] = { resolve: resolve, reject: reject };
+      self.ws.send(JSON.stringify({ id: id, cmd: cmd, args: args || {} }));
+    });
+  };
+  Realtime.prototype.subscribe = function (name, onEvent, onResync) {
+    this.channels[name] = { onEvent: onEvent, onResync: onResync || function () {}, epoch: null, offset: null, seen: new Set() };
+    if (this.ws.readyState === 1) return this._subscribe(name);
+  };
+  Realtime.prototype._subscribe = function (name) {
+    var ch = this.channels[name], args = { channel: name };
+    if (ch.epoch !== null) args.since = { epoch: ch.epoch, offset: ch.offset };
+    return this.command("subscribe", args).then(function (r) {
+      var recovering = args.since !== undefined;
+      ch.epoch = r.epoch;
+      if (ch.offset === null || (recovering && !r.recovered)) {
+        ch.offset = r.offset;
+        if (recovering) ch.onResync(r);
+      }
+      return r;
+    });
+  };
+  Realtime.prototype._line = function (m) {
+    if (m.id !== undefined && m.id !== null && this.pending[m.id]) {
+      var p = this.pending[m.id]; delete this.pending[m.id];
+      if (m.error) p.reject(m.error); else p.resolve(m.ok);
+      return;
+    }
+    var ch = m.ch && this.channels[m.ch];
+    if (!ch) return;
+    if (m.resync) { ch.epoch = m.resync.epoch; ch.offset = m.resync.offset; ch.onResync(m.resync); return; }
+    if (m.o !== null && m.o !== undefined) {
+      if (ch.offset !== null && m.o <= ch.offset) return;   // already seen
+      ch.offset = m.o;
+    }
+    var id = m.e && m.e.id;
+    if (id) { if (ch.seen.has(id)) return; ch.seen.add(id); if (ch.seen.size > 5000) ch.seen.clear(); }
+    ch.onEvent(m.e, m);
+  };
+  global.Realtime = Realtime;
+})(window);
