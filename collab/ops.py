@@ -78,4 +78,6 @@ def configure_logging(level: str = "info", as_json: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").setLevel("WARNING")  # per-request lines drown the useful ones
+    # uvicorn logs every request and every socket at INFO; at 10,000 sockets that drowns the useful lines.
+    logging.getLogger("uvicorn.access").setLevel("WARNING")
+    logging.getLogger("uvicorn.error").setLevel("WARNING" if root.level <= logging.INFO else root.level)

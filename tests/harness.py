@@ -1,0 +1,257 @@
+"""Real parts for integration tests: server processes, databases, Redis servers, a /ws client."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import websockets
+
+from collab.auth.actor import Actor
+from collab.auth.tokens import issue_token
+from collab.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "test-secret-" + "x" * 40
+REDIS_URL = os.environ.get("COLLAB_TEST_REDIS", "redis://127.0.0.1:6379/15")
+PG_URL = os.environ.get("COLLAB_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/test")
+ARTIFACTS = Path(os.environ.get("COLLAB_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def token_for(user_id: int, role: str = "teacher", name: str = "", ttl: int = 3600, secret: str = SECRET) -> str:
+    return issue_token(Settings(secret=secret), Actor(user_id=user_id, role=role, name=name or f"user{user_id}"), ttl)
+
+
+class Server:
+    """One `collab serve` process on its own port."""
+
+    _names = itertools.count(1)
+
+    def __init__(self, database_url: str, redis_url: str = "", name: str | None = None, **settings: Any) -> None:
+        self.name = name or f"node{next(self._names)}"
+        self.port = free_port()
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.settings = settings
+        self.proc: subprocess.Popen | None = None
+        self.datadir = Path(tempfile.mkdtemp(prefix=f"collab-{self.name}-"))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.log_path = ARTIFACTS / f"server-{self.name}-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def command(self) -> list[str]:
+        args = [sys.executable, "-m", "collab.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--database-url", self.database_url, "--secret", SECRET, "--node-id", self.name]
+        if self.redis_url:
+            args += ["--redis-url", self.redis_url]
+        for key, value in self.settings.items():
+            args += ["--" + key.replace("_", "-"), str(value)]
+        return args
+
+    def start(self, wait: bool = True, ready: bool = True) -> "Server":
+        env = dict(os.environ, COLLAB_DATA_DIR=str(self.datadir), PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait(ready)
+        return self
+
+    def wait(self, ready: bool = True, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        path = "/readyz" if ready else "/healthz"
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if httpx.get(self.url + path, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not {path} in {timeout}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode if self.proc else None
+        if hasattr(self, "_log"):
+            self._log.close()
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+class RedisServer:
+    """A throwaway redis-server for tests that stop and restart Redis."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (scripts/test installs it)")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class WsClient:
+    """A /ws test client: commands with ids and awaited replies; pushes collected in order."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws: websockets.ClientConnection | None = None
+        self.ids = itertools.count(1)
+        self.replies: dict[int | None, asyncio.Future] = {}
+        self.pushes: asyncio.Queue[dict] = asyncio.Queue()
+        self.errors_without_id: list[dict] = []
+        self.close_code: int | None = None
+        self.closed = asyncio.Event()
+        self._reader: asyncio.Task | None = None
+
+    async def open(self, token: str | None = None) -> "WsClient":
+        self.ws = await websockets.connect(self.url, max_size=None, compression=None, open_timeout=10)
+        self._reader = asyncio.create_task(self._read())
+        if token is not None:
+            r = await self.call("connect", token=token)
+            assert "ok" in r, r
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                for line in frame.split("\n"):
+                    if not line:
+                        continue
+                    msg = orjson.loads(line)
+                    if "id" in msg:
+                        fut = self.replies.pop(msg["id"], None)
+                        if fut is not None and not fut.done():
+                            fut.set_result(msg)
+                        elif msg["id"] is None:
+                            self.errors_without_id.append(msg)
+                    else:
+                        self.pushes.put_nowait(msg)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.closed.set()
+            for fut in self.replies.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(f"closed {self.close_code}"))
+
+    async def send_raw(self, text: str | bytes) -> None:
+        await self.ws.send(text)
+
+    async def call(self, cmd: str, timeout: float = 10.0, **args: Any) -> dict:
+        cid = next(self.ids)
+        fut = asyncio.get_running_loop().create_future()
+        self.replies[cid] = fut
+        await self.ws.send(orjson.dumps({"id": cid, "cmd": cmd, "args": args}).decode())
+        return await asyncio.wait_for(fut, timeout)
+
+    async def ok(self, cmd: str, **args: Any) -> dict:
+        r = await self.call(cmd, **args)
+        assert "ok" in r, r
+        return r["ok"]
+
+    async def push(self, timeout: float = 5.0) -> dict:
+        return await asyncio.wait_for(self.pushes.get(), timeout)
+
+    async def pushes_until(self, n: int, timeout: float = 10.0) -> list[dict]:
+        return [await self.push(timeout) for _ in range(n)]
+
+    async def wait_closed(self, timeout: float = 10.0) -> int | None:
+        await asyncio.wait_for(self.closed.wait(), timeout)
+        return self.close_code
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def create_pg_database() -> str:
+    """A fresh PostgreSQL database for one test module; returns its URL."""
+    import asyncpg
+
+    name = "collab_t_" + secrets.token_hex(4)
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rpartition("/")[2]
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
