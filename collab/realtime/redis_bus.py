@@ -45,7 +45,7 @@ if not epoch then
   redis.call('hset', KEYS[1], 'e', epoch)
 end
 local offset = redis.call('hincrby', KEYS[1], 'o', 1)
-redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'd', ARGV[1])
+redis.call('xadd', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', ARGV[1])
 redis.call('expire', KEYS[1], ARGV[3])
 redis.call('expire', KEYS[2], ARGV[3])
 redis.call('publish', KEYS[3], epoch .. ':' .. offset .. ':' .. ARGV[1])

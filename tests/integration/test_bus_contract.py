@@ -1,0 +1,141 @@
+"""The bus contract, run against both implementations: the in-process bus and Redis (real server)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+
+from collab.realtime.bus import BusUnavailable, PresenceCounts
+from collab.realtime.memory_bus import MemoryBus
+from collab.realtime.redis_bus import RedisBus
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_bus(request, redis_url):
+    made = []
+
+    async def make(node_id: str, **kw):
+        if request.param == "memory":
+            if made:  # one process has one memory bus; "another node" is the same object
+                return made[0][0]
+            bus = MemoryBus(node_id, history_size=kw.get("history_size", 100))
+        else:
+            bus = RedisBus(redis_url, node_id, history_size=kw.get("history_size", 100),
+                           presence_ttl=kw.get("presence_ttl", 30.0))
+        got: list = []
+        states: list = []
+        await bus.start(got.append, states.append)
+        made.append((bus, got, states))
+        return bus
+
+    make.kind = request.param
+    make.received = lambda bus: next(g for b, g, _ in made if b is bus)
+    yield make
+    for bus, _, _ in made:
+        await bus.close()
+
+
+def chan() -> str:
+    return "announce:" + secrets.token_hex(6)
+
+
+async def wait_for(cond, timeout=3.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_publish_assigns_increasing_offsets_in_one_epoch(make_bus):
+    bus = await make_bus("a")
+    ch = chan()
+    pubs = [await bus.publish(ch, b'{"n":%d}' % i) for i in range(5)]
+    assert [p.offset for p in pubs] == [1, 2, 3, 4, 5]
+    assert len({p.epoch for p in pubs}) == 1
+    assert await bus.position(ch) == (await bus.history(ch, 0)).position
+
+
+async def test_subscribed_nodes_receive_in_order(make_bus):
+    a, b = await make_bus("a"), await make_bus("b")
+    ch = chan()
+    await b.subscribe(ch)
+    await asyncio.sleep(0.05)
+    for i in range(50):
+        await a.publish(ch, b'{"n":%d}' % i)
+    got = make_bus.received(b)
+    await wait_for(lambda: len([p for p in got if p.channel == ch]) == 50)
+    mine = [p for p in got if p.channel == ch]
+    assert [p.offset for p in mine] == list(range(1, 51))
+    assert mine[7].data == b'{"n":7}'
+
+
+async def test_unsubscribed_node_receives_nothing(make_bus):
+    bus = await make_bus("a")
+    ch = chan()
+    await bus.subscribe(ch)
+    await bus.unsubscribe(ch)
+    await bus.publish(ch, b"{}")
+    await asyncio.sleep(0.1)
+    assert not [p for p in make_bus.received(bus) if p.channel == ch]
+
+
+async def test_history_since_and_coverage(make_bus):
+    bus = await make_bus("a", history_size=10)
+    ch = chan()
+    for i in range(30):
+        await bus.publish(ch, b'{"n":%d}' % i)
+    recent = await bus.history(ch, since=28)
+    assert [p.offset for p in recent.pubs] == [29, 30] and recent.covered
+    assert recent.position.offset == 30
+    old = await bus.history(ch, since=2)  # 3..19 have been trimmed away
+    assert not old.covered
+    nothing_new = await bus.history(ch, since=30)
+    assert nothing_new.pubs == [] and nothing_new.covered
+    assert not (await bus.history(ch, since=31)).covered  # a client ahead of the stream is confused: resync
+
+
+async def test_new_channel_has_a_stable_epoch_and_offset_zero(make_bus):
+    bus = await make_bus("a")
+    ch = chan()
+    p1 = await bus.position(ch)
+    p2 = await bus.position(ch)
+    assert p1.offset == 0 and p1 == p2
+    pub = await bus.publish(ch, b"{}")
+    assert pub.epoch == p1.epoch and pub.offset == 1
+
+
+async def test_presence_sums_nodes(make_bus):
+    a, b = await make_bus("a"), await make_bus("b")
+    ch = chan()
+    await a.set_presence(ch, 3, 2)
+    if make_bus.kind == "redis":
+        await b.set_presence(ch, 4, 4)
+        assert await a.presence(ch) == PresenceCounts(7, 6)
+        await b.set_presence(ch, 0, 0)
+    assert await b.presence(ch) == PresenceCounts(3, 2)
+
+
+async def test_presence_of_a_node_that_stops_refreshing_expires(make_bus, redis_url):
+    if make_bus.kind == "memory":
+        pytest.skip("one process: a dead node takes its memory bus with it")
+    a = await make_bus("a", presence_ttl=0.5)
+    b = await make_bus("b", presence_ttl=30)
+    ch = chan()
+    await a.set_presence(ch, 5, 5)
+    await b.set_presence(ch, 1, 1)
+    assert (await b.presence(ch)).clients == 6
+    await asyncio.sleep(0.7)  # node a "died": it no longer refreshes
+    assert await b.presence(ch) == PresenceCounts(1, 1)
+
+
+async def test_redis_unreachable_is_a_clear_error(redis_url):
+    bus = RedisBus("redis://127.0.0.1:1/0", "x")
+    with pytest.raises(BusUnavailable):
+        await bus.publish("announce:x", b"{}")
+    with pytest.raises(BusUnavailable):
+        await bus.history("announce:x", 0)
+    assert await bus.ping() is False
+    await bus.close()

@@ -1,0 +1,231 @@
+"""The hub without sockets: coalescing, backpressure, recovery, gaps and epochs.
+
+A `FakeWire` stands in for the transport (the hub's only I/O); the buses are the real in-process one
+or a scripted one for node-level faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+import orjson
+import pytest
+
+from collab.realtime.bus import History, Position, PresenceCounts, Publication
+from collab.realtime.client import Client
+from collab.realtime.hub import Hub
+from collab.realtime.memory_bus import MemoryBus
+from collab.settings import Settings
+
+
+class FakeWire:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.paused = False
+        self.closed_with: int | None = None
+        self.on_drain = None
+
+    def write(self, frame: bytes) -> bool:
+        if self.closed_with is not None:
+            return False
+        self.frames.append(frame)
+        return True
+
+    def close(self, code: int, reason: str = "") -> None:
+        self.closed_with = code
+
+    def lines(self) -> list[dict]:
+        out = []
+        for f in self.frames:
+            payload = f[2:] if f[1] < 126 else f[4:] if f[1] == 126 else f[10:]
+            out.extend(orjson.loads(line) for line in payload.split(b"\n"))
+        return out
+
+
+def make_client(hub: Hub, user_id: int, **settings) -> tuple[Client, FakeWire]:
+    services = types.SimpleNamespace(hub=hub, settings=Settings(secret="x", **settings))
+    wire = FakeWire()
+    c = Client(wire, services)  # type: ignore[arg-type]
+    c.user_id = user_id
+    hub.add_client(c)
+    return c, wire
+
+
+async def subscribe(hub: Hub, client: Client, channel: str, since=None) -> dict:
+    def go_live(result, pubs):
+        client.send(orjson.dumps({"id": 1, "ok": result}) + b"".join(b"\n" + p.data for p in pubs))
+
+    client.channels[channel] = None
+    return await hub.subscribe(client, channel, since, go_live)
+
+
+@pytest.fixture
+async def hub():
+    h = Hub(MemoryBus("n1", history_size=10), flush_interval=0.01)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_events_of_one_flush_share_one_frame_built_once(hub):
+    (a, wa), (b, wb) = make_client(hub, 1), make_client(hub, 2)
+    await subscribe(hub, a, "announce:x")
+    await subscribe(hub, b, "announce:x")
+    wa.frames.clear(), wb.frames.clear()
+    for i in range(5):
+        await hub.publish("announce:x", {"id": i})
+    await asyncio.sleep(0.05)
+    assert len(wa.frames) == 1 and wa.frames == wb.frames  # one coalesced frame, same bytes
+    assert [line["e"]["id"] for line in wa.lines()] == [0, 1, 2, 3, 4]
+    assert [line["o"] for line in wa.lines()] == [1, 2, 3, 4, 5]
+
+
+async def test_a_paused_socket_queues_and_gets_one_frame_on_drain(hub):
+    (a, wa), (b, wb) = make_client(hub, 1), make_client(hub, 2)
+    await subscribe(hub, a, "announce:x")
+    await subscribe(hub, b, "announce:x")
+    wa.frames.clear(), wb.frames.clear()
+    wa.paused = True
+    for i in range(3):
+        await hub.publish("announce:x", {"id": i})
+        await asyncio.sleep(0.03)
+    assert len(wb.frames) == 3 and wa.frames == []  # the fast socket did not wait for the slow one
+    wa.paused = False
+    a.drain()
+    assert len(wa.frames) == 1 and [line["e"]["id"] for line in wa.lines()] == [0, 1, 2]
+
+
+async def test_outbox_over_hard_limit_closes_with_slow_consumer_code(hub):
+    (a, wa), (b, wb) = make_client(hub, 1, outbox_hard_bytes=2000), make_client(hub, 2)
+    await subscribe(hub, a, "announce:x")
+    await subscribe(hub, b, "announce:x")
+    wa.paused = True
+    for i in range(10):
+        await hub.publish("announce:x", {"id": i, "pad": "x" * 300})
+        await asyncio.sleep(0.02)
+    assert wa.closed_with == 4008
+    assert len(wb.lines()) >= 11  # reply + every event
+
+
+async def test_staying_behind_past_the_grace_period_closes(hub):
+    a, wa = make_client(hub, 1, slow_consumer_grace=0.0)
+    await subscribe(hub, a, "announce:x")
+    wa.paused = True
+    await hub.publish("announce:x", {"id": 1})
+    await asyncio.sleep(0.05)
+    assert wa.closed_with is None
+    await asyncio.sleep(1.2)  # the hub's once-a-second sweep
+    assert wa.closed_with == 4008
+
+
+async def test_recovery_from_history_and_honest_failure(hub):
+    a, wa = make_client(hub, 1)
+    first = await subscribe(hub, a, "announce:r")
+    hub.unsubscribe(a, "announce:r")
+    for i in range(4):
+        await hub.publish("announce:r", {"id": i})
+    b, wb = make_client(hub, 1)
+    r = await subscribe(hub, b, "announce:r", since=(first["epoch"], 0))
+    assert r["recovered"] is True
+    assert [line.get("id") for line in wb.lines()[1:]] == [0, 1, 2, 3]
+    # history holds 10: a client 20 behind cannot be recovered and is told so
+    for i in range(20):
+        await hub.publish("announce:r", {"id": i})
+    c, wc = make_client(hub, 3)
+    r = await subscribe(hub, c, "announce:r", since=(first["epoch"], 2))
+    assert r["recovered"] is False
+    c2, _ = make_client(hub, 4)
+    r = await subscribe(hub, c2, "announce:r", since=("another-epoch", 2))
+    assert r["recovered"] is False
+
+
+class ScriptedBus(MemoryBus):
+    """A bus whose pub/sub deliveries the test controls, to create gaps and epoch changes."""
+
+    async def publish(self, channel, data):
+        s = self._stream(channel)
+        s.offset += 1
+        pub = Publication(channel, s.epoch, s.offset, data)
+        s.pubs.append(pub)
+        return pub  # not delivered: the test calls deliver()
+
+    def deliver(self, pub):
+        self._on_pub(pub)
+
+
+async def test_node_level_gap_is_filled_from_history_in_order():
+    bus = ScriptedBus("n1")
+    hub = Hub(bus, flush_interval=0.01)
+    await hub.start()
+    a, wa = make_client(hub, 1)
+    await subscribe(hub, a, "announce:g")
+    pubs = [await bus.publish("announce:g", orjson.dumps({"id": i})) for i in range(5)]
+    bus.deliver(pubs[0])
+    bus.deliver(pubs[3])  # 2 and 3 lost on the way: the hub fetches them
+    bus.deliver(pubs[4])
+    bus.deliver(pubs[1])  # late duplicate: dropped
+    await asyncio.sleep(0.1)
+    assert [line["o"] for line in wa.lines()[1:]] == [1, 2, 3, 4, 5]
+    await hub.stop()
+
+
+async def test_new_epoch_tells_clients_to_resync():
+    bus = ScriptedBus("n1")
+    hub = Hub(bus, flush_interval=0.01)
+    await hub.start()
+    a, wa = make_client(hub, 1)
+    await subscribe(hub, a, "announce:e")
+    bus.deliver(await bus.publish("announce:e", b'{"id":1}'))
+    bus._streams.clear()  # history lost, as when Redis restarts empty
+    bus.deliver(await bus.publish("announce:e", b'{"id":2}'))
+    await asyncio.sleep(0.05)
+    reply, *lines = wa.lines()
+    assert lines[0]["o"] == 1
+    assert "resync" in lines[1] and lines[1]["resync"]["epoch"] != reply["ok"]["epoch"]
+    assert lines[2]["o"] == 1 and lines[2]["e"]["id"] == 2  # the new epoch starts again at 1
+    await hub.stop()
+
+
+class DownBus(MemoryBus):
+    up = True
+
+    async def publish(self, channel, data):
+        from collab.realtime.bus import BusUnavailable
+
+        if not self.up:
+            raise BusUnavailable("down")
+        return await super().publish(channel, data)
+
+
+async def test_bus_outage_delivers_locally_then_publishes_for_everyone():
+    bus = DownBus("n1")
+    hub = Hub(bus, flush_interval=0.01)
+    await hub.start()
+    a, wa = make_client(hub, 1)
+    await subscribe(hub, a, "announce:o")
+    bus.up = False
+    hub._on_bus_state(False)
+    assert await hub.publish("announce:o", {"id": "during"}) is None
+    await asyncio.sleep(0.05)
+    assert wa.lines()[-1] == {"ch": "announce:o", "o": None, "e": {"id": "during"}}
+    bus.up = True
+    hub._on_bus_state(True)  # the queued event goes to the bus: other nodes and history get it
+    await asyncio.sleep(0.1)
+    assert wa.lines()[-1] == {"ch": "announce:o", "o": 1, "e": {"id": "during"}}
+    assert (await bus.history("announce:o", 0)).pubs[0].data == b'{"id":"during"}'
+    await hub.stop()
+
+
+async def test_presence_counts_clients_and_distinct_users(hub):
+    c1, _ = make_client(hub, 1)
+    c2, _ = make_client(hub, 1)  # same teacher, second tab
+    c3, _ = make_client(hub, 2)
+    for c in (c1, c2, c3):
+        await subscribe(hub, c, "announce:p")
+    assert hub.local_presence("announce:p") == (3, 2)
+    await asyncio.sleep(1.2)
+    assert await hub.bus.presence("announce:p") == PresenceCounts(3, 2)
+    hub.remove_client(c1)
+    hub.remove_client(c3)
+    assert hub.local_presence("announce:p") == (1, 1)
