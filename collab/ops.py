@@ -42,10 +42,10 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-routes = [
-    Route("/healthz", healthz),
-    Route("/readyz", readyz),
-    Route("/metrics", metrics),
+routes = [  # operational endpoints, outside the API description
+    Route("/healthz", healthz, include_in_schema=False),
+    Route("/readyz", readyz, include_in_schema=False),
+    Route("/metrics", metrics, include_in_schema=False),
 ]
 
 

@@ -199,6 +199,7 @@ class WsClient:
             for fut in self.replies.values():
                 if not fut.done():
                     fut.set_exception(ConnectionError(f"closed {self.close_code}"))
+                    fut.exception()  # the caller may have given up waiting: no "never retrieved" noise
 
     async def send_raw(self, text: str | bytes) -> None:
         await self.ws.send(text)
@@ -207,7 +208,12 @@ class WsClient:
         cid = next(self.ids)
         fut = asyncio.get_running_loop().create_future()
         self.replies[cid] = fut
-        await self.ws.send(orjson.dumps({"id": cid, "cmd": cmd, "args": args}).decode())
+        try:
+            await self.ws.send(orjson.dumps({"id": cid, "cmd": cmd, "args": args}).decode())
+        except websockets.ConnectionClosed as exc:
+            self.replies.pop(cid, None)
+            fut.cancel()
+            raise ConnectionError(f"closed {exc.rcvd.code if exc.rcvd else None}") from None
         return await asyncio.wait_for(fut, timeout)
 
     async def ok(self, cmd: str, **args: Any) -> dict:

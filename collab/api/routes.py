@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import select
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
@@ -174,4 +176,6 @@ schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "collab API", "
 
 
 async def openapi(request: Request):
-    return schemas.OpenAPIResponse(request=request)
+    spec = schemas.get_schema(routes=request.app.routes)
+    # YAML reads status codes as integers; OpenAPI wants them as strings.
+    return Response(orjson.dumps(spec, option=orjson.OPT_NON_STR_KEYS), media_type="application/json")

@@ -15,4 +15,4 @@ async def home(request: Request):
     return TEMPLATES.TemplateResponse(request, "home.html", {"node": request.app.state.services.settings.node_id})
 
 
-routes = [Route("/", home)]
+routes = [Route("/", home, include_in_schema=False)]
