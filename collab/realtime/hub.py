@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from collab.realtime import metrics
-from collab.realtime.bus import Bus, BusUnavailable, Publication
+from collab.realtime.bus import Bus, BusUnavailable, History, Position, Publication
 from collab.realtime.protocol import control_line, push_line
 from collab.realtime.wire import text_frame
 
@@ -273,7 +273,13 @@ class Hub:
         try:
             await asyncio.shield(st.ready)
             wanted = since is not None
-            hist = await self.bus.history(channel, since[1] if wanted else 0, self.history_limit if wanted else 0)
+            if st.offset is not None and not st.filling and (not wanted or since == (st.epoch, st.offset)):
+                # The channel is live on this node and the client needs nothing from history: start it
+                # at the node's position without a bus round trip (the join storm of a big activity).
+                hist = History([], Position(st.epoch, st.offset), True)
+            else:
+                hist = await self.bus.history(channel, since[1] if wanted else 0,
+                                              self.history_limit if wanted else 0)
         except BaseException:
             self._remove(st, client)
             raise
