@@ -154,12 +154,16 @@ class ScriptedBus(MemoryBus):
         self._on_pub(pub)
 
 
-async def test_node_level_gap_is_filled_from_history_in_order():
-    bus = ScriptedBus("n1")
+async def one_subscriber(bus, channel):
     hub = Hub(bus, flush_interval=0.01)
     await hub.start()
-    a, wa = make_client(hub, 1)
-    await subscribe(hub, a, "announce:g")
+    client, wire = make_client(hub, 1)
+    await subscribe(hub, client, channel)
+    return bus, hub, client, wire
+
+
+async def test_node_level_gap_is_filled_from_history_in_order():
+    bus, hub, a, wa = await one_subscriber(ScriptedBus("n1"), "announce:g")
     pubs = [await bus.publish("announce:g", orjson.dumps({"id": i})) for i in range(5)]
     bus.deliver(pubs[0])
     bus.deliver(pubs[3])  # 2 and 3 lost on the way: the hub fetches them
@@ -171,11 +175,7 @@ async def test_node_level_gap_is_filled_from_history_in_order():
 
 
 async def test_new_epoch_tells_clients_to_resync():
-    bus = ScriptedBus("n1")
-    hub = Hub(bus, flush_interval=0.01)
-    await hub.start()
-    a, wa = make_client(hub, 1)
-    await subscribe(hub, a, "announce:e")
+    bus, hub, a, wa = await one_subscriber(ScriptedBus("n1"), "announce:e")
     bus.deliver(await bus.publish("announce:e", b'{"id":1}'))
     bus._streams.clear()  # history lost, as when Redis restarts empty
     bus.deliver(await bus.publish("announce:e", b'{"id":2}'))
@@ -199,11 +199,7 @@ class DownBus(MemoryBus):
 
 
 async def test_bus_outage_delivers_locally_then_publishes_for_everyone():
-    bus = DownBus("n1")
-    hub = Hub(bus, flush_interval=0.01)
-    await hub.start()
-    a, wa = make_client(hub, 1)
-    await subscribe(hub, a, "announce:o")
+    bus, hub, a, wa = await one_subscriber(DownBus("n1"), "announce:o")
     bus.up = False
     hub._on_bus_state(False)
     assert await hub.publish("announce:o", {"id": "during"}) is None
