@@ -103,7 +103,7 @@ class CollabAttendee(Attendee):
                 i = payload.find(STAMP, i + 29)
             if not self.event_bytes:
                 line = payload.split(b"\n", 1)[0]
-                self.event_bytes = len(line) - line.find(PUSH_MARK) - len(PUSH_MARK) + 1 - 1
+                self.event_bytes = len(line) - line.find(PUSH_MARK) - len(PUSH_MARK)  # the {...} after "e":
 
 
 def _offset(payload: bytes, i: int) -> int:
