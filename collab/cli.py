@@ -54,6 +54,7 @@ def serve(settings: Settings) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=4096,
+        proxy_headers=False,  # nothing uses the client address; trusting X-Forwarded-* needs configuration
     )
     server = uvicorn.Server(config)
     server.run()

@@ -43,7 +43,9 @@ class Settings:
     auth_timeout: float = 10.0
 
     # Hub: coalescing and backpressure.
-    flush_interval: float = 0.05
+    flush_interval: float = 0.02  # how long events gather before a channel's frame goes out
+    flush_interval_large: float = 0.1  # the same for a channel with `large_channel` sockets on a node
+    large_channel: int = 500
     outbox_soft_bytes: int = 256 * 1024  # transport buffer above which we queue instead of write
     outbox_hard_bytes: int = 4 * 1024 * 1024  # queued bytes above which the socket is closed
     slow_consumer_grace: float = 5.0  # seconds a socket may stay over the soft limit

@@ -76,8 +76,7 @@ class TokenResolver:
     async def resolve(self, token: str) -> Actor:
         if not token or not isinstance(token, str):
             raise TokenError("token_missing", "a token is required")
-        issuer = unverified_issuer(token)
-        if issuer == ISSUER or not external_configured(self.settings):
+        if not external_configured(self.settings) or unverified_issuer(token) == ISSUER:
             return verify_own(self.settings, token)
         ident = verify_external(self.settings, token)
         user_id = self._external.get((ident.issuer, ident.subject))

@@ -4,7 +4,8 @@ The hub keeps, for each channel some local socket listens to, the sockets that a
 pushes as they come) and those still *joining* (their subscribe reply, with any recovered history, is
 being prepared; pushes that arrive meanwhile are buffered for them). Publications from the bus become
 push lines; every `flush_interval` each channel's pending lines are joined into one frame, framed
-once, and written to every live socket of the channel. A socket whose transport is backed up gets the
+once, and written to every live socket of the channel (a channel with many sockets on this node
+waits longer, `flush_interval_large`, so that each write carries more events). A socket whose transport is backed up gets the
 payload queued instead (see `Outbox`); it is closed as a slow consumer if it stays behind.
 
 Node-level order: the hub remembers each channel's epoch and last offset. A duplicate is dropped; a
@@ -44,7 +45,7 @@ class RecoveryError(Exception):
 class ChannelState:
     __slots__ = (
         "name", "name_json", "live", "joining", "lines", "events", "epoch", "offset",
-        "users", "ready", "filling", "held", "presence_dirty",
+        "users", "ready", "filling", "held", "presence_dirty", "dirty_since",
     )
 
     def __init__(self, name: str) -> None:
@@ -61,13 +62,16 @@ class ChannelState:
         self.filling = False
         self.held: list[Publication] = []
         self.presence_dirty = True
+        self.dirty_since = 0.0
 
 
 class Hub:
-    def __init__(self, bus: Bus, *, flush_interval: float = 0.05, history_limit: int = 1000,
-                 presence_ttl: float = 30.0) -> None:
+    def __init__(self, bus: Bus, *, flush_interval: float = 0.02, flush_interval_large: float = 0.1,
+                 large_channel: int = 500, history_limit: int = 1000, presence_ttl: float = 30.0) -> None:
         self.bus = bus
         self.flush_interval = flush_interval
+        self.flush_interval_large = max(flush_interval_large, flush_interval)
+        self.large_channel = large_channel
         self.history_limit = history_limit
         self.presence_ttl = presence_ttl
         self.channels: dict[str, ChannelState] = {}
@@ -226,15 +230,25 @@ class Hub:
     # -- flushing ----------------------------------------------------------------------------------
 
     def _mark(self, st: ChannelState) -> None:
-        self._dirty.add(st)
+        if st not in self._dirty:
+            self._dirty.add(st)
+            st.dirty_since = self._loop.time()
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_later(self.flush_interval, self._flush)
 
     def _flush(self) -> None:
+        """Small channels go out every `flush_interval`; a channel with thousands of sockets here waits
+        up to `flush_interval_large`, so each of its (costly) socket writes carries more events."""
         self._flush_handle = None
+        now = self._loop.time()
         dirty, self._dirty = self._dirty, set()
         for st in dirty:
+            if len(st.live) >= self.large_channel and now - st.dirty_since < self.flush_interval_large - 0.001:
+                self._dirty.add(st)  # not yet: keeps its dirty_since
+                continue
             self._flush_channel(st)
+        if self._dirty:
+            self._flush_handle = self._loop.call_later(self.flush_interval, self._flush)
 
     def _flush_channel(self, st: ChannelState) -> None:
         if not st.lines:

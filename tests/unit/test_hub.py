@@ -225,3 +225,24 @@ async def test_presence_counts_clients_and_distinct_users(hub):
     hub.remove_client(c1)
     hub.remove_client(c3)
     assert hub.local_presence("announce:p") == (1, 1)
+
+
+async def test_a_large_channel_gathers_longer_a_small_one_goes_out_quickly():
+    hub = Hub(MemoryBus("n1"), flush_interval=0.01, flush_interval_large=0.3, large_channel=3)
+    await hub.start()
+    big = [make_client(hub, i) for i in range(3)]
+    small, small_wire = make_client(hub, 9)
+    for c, _ in big:
+        await subscribe(hub, c, "announce:big")
+    await subscribe(hub, small, "announce:small")
+    for _, w in big + [(small, small_wire)]:
+        w.frames.clear()
+    await hub.publish("announce:big", {"id": 1})
+    await hub.publish("announce:small", {"id": 1})
+    await asyncio.sleep(0.1)
+    assert len(small_wire.lines()) == 1  # a small channel does not wait
+    assert big[0][1].frames == []  # the large one is still gathering
+    await hub.publish("announce:big", {"id": 2})
+    await asyncio.sleep(0.3)
+    assert [line["e"]["id"] for line in big[0][1].lines()] == [1, 2] and len(big[0][1].frames) == 1
+    await hub.stop()
