@@ -52,10 +52,12 @@ async def post(db: AsyncSession, hub, actor: Actor, channel: str, body: str) -> 
     return event, offset
 
 
-async def recent(db: AsyncSession, channel: str, limit: int = 50) -> list[Announcement]:
-    rows = await db.execute(
-        select(Announcement).where(Announcement.channel == channel).order_by(Announcement.id.desc()).limit(limit)
-    )
+async def recent(db: AsyncSession, channel: str, limit: int = 50, before: int | None = None) -> list[Announcement]:
+    """The newest `limit` announcements (older than id `before`, to page back), oldest first."""
+    query = select(Announcement).where(Announcement.channel == channel)
+    if before is not None:
+        query = query.where(Announcement.id < before)
+    rows = await db.execute(query.order_by(Announcement.id.desc()).limit(limit))
     return list(reversed(rows.scalars().all()))
 
 

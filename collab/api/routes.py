@@ -130,17 +130,27 @@ async def post_announcement(request: Request):
 
 async def list_announcements(request: Request):
     """
-    summary: Recent announcements of a channel (the snapshot a client reloads on resync)
-    parameters: [{name: channel, in: query, required: true, schema: {type: string}}]
-    responses: {200: {description: "{announcements: [...], position: {epoch, offset}}"}}
+    summary: Recent announcements of a channel, oldest first (the snapshot a client reloads on resync)
+    parameters:
+      - {name: channel, in: query, required: true, schema: {type: string}}
+      - {name: limit, in: query, schema: {type: integer, default: 50, maximum: 500}}
+      - {name: before, in: query, description: "announcement id to page back from", schema: {type: integer}}
+    responses: {200: {description: "{announcements: [...]}"}}
     """
     channel = request.query_params.get("channel", "")
     if not valid_channel(channel):
         raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
+    try:
+        limit = int(request.query_params.get("limit", 50))
+        before = int(request.query_params["before"]) if "before" in request.query_params else None
+    except ValueError:
+        raise ApiError(400, "invalid", "limit and before are integers") from None
+    if not 1 <= limit <= 500:
+        raise ApiError(400, "invalid", "limit is 1 to 500")
     await authorized(request, "announce.list", channel)
     services = request.app.state.services
     async with services.sessionmaker() as db:
-        rows = await announcements.recent(db, channel)
+        rows = await announcements.recent(db, channel, limit, before)
         names = {u.id: u.display_name for u in (await db.execute(select(User).where(User.id.in_({r.author_id for r in rows})))).scalars()}
     return json_response({"announcements": [announcements.as_event(r, names.get(r.author_id, "")) for r in rows]})
 

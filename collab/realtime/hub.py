@@ -45,7 +45,7 @@ class RecoveryError(Exception):
 class ChannelState:
     __slots__ = (
         "name", "name_json", "live", "joining", "lines", "events", "epoch", "offset",
-        "users", "ready", "filling", "held", "presence_dirty", "dirty_since",
+        "users", "ready", "filling", "fill_failed", "held", "presence_dirty", "dirty_since",
     )
 
     def __init__(self, name: str) -> None:
@@ -60,6 +60,7 @@ class ChannelState:
         self.users: Counter[int] = Counter()
         self.ready: asyncio.Future | None = None
         self.filling = False
+        self.fill_failed = False
         self.held: list[Publication] = []
         self.presence_dirty = True
         self.dirty_since = 0.0
@@ -83,6 +84,7 @@ class Hub:
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
         self._bus_up = False
+        self._draining = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -117,7 +119,9 @@ class Hub:
         returns, so other nodes and history get it too. Events carry an "id" so clients can drop the
         second copy."""
         data = event if isinstance(event, bytes) else orjson.dumps(event)
-        if self._bus_up or not self._pending:
+        if self._pending:
+            await self._drain_pending()  # what waits goes first: publications keep their order
+        if not self._pending:
             try:
                 pub = await self.bus.publish(channel, data)
                 metrics.PUBLISHED.inc()
@@ -127,6 +131,30 @@ class Hub:
         self._deliver_local(channel, data)
         self._pending.append((channel, data))
         return None
+
+    async def _drain_pending(self) -> None:
+        """Publish, in order, what was delivered only locally while the bus was away. Retries while
+        the bus reports itself up (a first command on a stale connection can still fail); stops when
+        it is down again: the next reconnect, or the housekeeping loop, starts it again."""
+        if self._draining:
+            return
+        self._draining = True
+        delay = 0.05
+        try:
+            while self._pending:
+                channel, data = self._pending[0]
+                try:
+                    await self.bus.publish(channel, data)
+                except BusUnavailable:
+                    if not self.bus.healthy:
+                        return
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                metrics.PUBLISHED.inc()
+                self._pending.popleft()
+        finally:
+            self._draining = False
 
     def _deliver_local(self, channel: str, data: bytes) -> None:
         st = self.channels.get(channel)
@@ -145,7 +173,7 @@ class Hub:
         st = self.channels.get(pub.channel)
         if st is None:
             return
-        if st.filling:
+        if st.filling or st.fill_failed:
             st.held.append(pub)
             return
         if st.epoch is not None and pub.epoch != st.epoch:
@@ -190,12 +218,15 @@ class Hub:
                         self._accept(st, pub)
             metrics.GAP_FILLS.inc()
         except BusUnavailable:
-            pass  # the bus state handler will try again when it is back
-        finally:
+            # Held publications stay held, in order; housekeeping tries again once the bus is up.
             st.filling = False
-            held, st.held = st.held, []
-            for pub in sorted(held, key=lambda p: p.offset):
-                self._on_publication(pub)
+            st.fill_failed = True
+            return
+        st.filling = False
+        st.fill_failed = False
+        held, st.held = st.held, []
+        for pub in sorted(held, key=lambda p: p.offset):
+            self._on_publication(pub)
 
     def _resync(self, st: ChannelState, epoch: str, offset: int) -> None:
         """History cannot cover what clients of this channel missed: tell them to reload it."""
@@ -215,13 +246,7 @@ class Hub:
             self._spawn(self._after_reconnect())
 
     async def _after_reconnect(self) -> None:
-        while self._pending:  # first what was published locally while the bus was away
-            channel, data = self._pending[0]
-            try:
-                await self.bus.publish(channel, data)
-            except BusUnavailable:
-                return
-            self._pending.popleft()
+        await self._drain_pending()  # first what was published locally while the bus was away
         for st in list(self.channels.values()):
             if st.offset is not None:
                 self._fill_gap(st)
@@ -386,6 +411,13 @@ class Hub:
             now = time.monotonic()
             for client in list(self.backlogged):
                 client.check_backlog(now)
+            if self.bus.healthy:  # retry what an earlier attempt could not finish
+                if self._pending and not self._draining:
+                    self._spawn(self._drain_pending())
+                for st in self.channels.values():
+                    if st.fill_failed and not st.filling:
+                        st.fill_failed = False
+                        self._fill_gap(st)
             metrics.SUBSCRIPTIONS.set(sum(len(st.live) for st in self.channels.values()))
             full = now - last_full > self.presence_ttl / 3
             if full:

@@ -22,6 +22,8 @@ import secrets
 import time
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError
 
@@ -98,7 +100,12 @@ class RedisBus(Bus):
         self.history_ttl = history_ttl
         self.presence_ttl = presence_ttl
         self.max_backoff = max_backoff
-        self._redis = redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, retry_on_timeout=False)
+        # Fail fast when Redis is away (the hub degrades to local delivery and retries on its own),
+        # instead of redis-py's default of ten retries of up to a second each.
+        self._redis = redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=2,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
+        )
         self._publish = self._redis.register_script(PUBLISH)
         self._history = self._redis.register_script(HISTORY)
         self._channels: set[str] = set()

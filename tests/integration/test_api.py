@@ -97,6 +97,20 @@ async def test_announcement_is_recorded_then_listed(http, users):
     assert [a["body"] for a in listed.json()["announcements"]] == ["<script>alert(1)</script> 开会"]
 
 
+async def test_announcements_page_back(http, users):
+    ch = "announce:paging"
+    for i in range(7):
+        await http.post("/api/announcements", json={"channel": ch, "body": f"n{i}"}, headers=bearer(users["org1"][1]))
+    teacher = bearer(users["teacher1"][1])
+    newest = (await http.get(f"/api/announcements?channel={ch}&limit=3", headers=teacher)).json()["announcements"]
+    assert [a["body"] for a in newest] == ["n4", "n5", "n6"]
+    oldest_id = int(newest[0]["id"].split(":")[1])
+    older = (await http.get(f"/api/announcements?channel={ch}&limit=10&before={oldest_id}", headers=teacher)).json()
+    assert [a["body"] for a in older["announcements"]] == ["n0", "n1", "n2", "n3"]
+    bad = await http.get(f"/api/announcements?channel={ch}&limit=5000", headers=teacher)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
+
+
 async def test_oversized_body_is_refused(http, users):
     r = await http.post("/api/announcements", content=b'{"x":"' + b"a" * 70000 + b'"}',
                         headers=bearer(users["org1"][1]))

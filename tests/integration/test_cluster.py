@@ -617,15 +617,8 @@ async def test_redis_restart_loses_no_recorded_announcement(own_redis, spawn, cl
         assert (f.epoch, f.offset) == (position["epoch"], position["offset"])
 
 
-BUG_PENDING_NOT_REPUBLISHED = (
-    "collab/realtime/hub.py Hub._after_reconnect: the first bus.publish after a Redis reconnect runs on a "
-    "stale pooled connection, raises BusUnavailable, and the method returns for good: announcements "
-    "posted while Redis was down stay in Hub._pending, never reach other nodes or history, and no resync "
-    "tells anyone (Hub.publish also bypasses _pending once the bus is up)"
-)
 
 
-@pytest.mark.xfail(reason=BUG_PENDING_NOT_REPUBLISHED, strict=True)
 async def test_announcements_posted_while_redis_is_down_reach_other_nodes_when_it_returns(
     own_redis, spawn, clients, users, http
 ):
