@@ -111,7 +111,7 @@ def _seed(settings: Settings) -> None:
     created = asyncio.run(demo.seed(settings))
     url = f"http://{settings.host}:{settings.port}/"
     print(f"demo accounts {'created' if created else 'already present'}; sign in at {url} as")
-    for username, name, role, *_ in demo.ACCOUNTS:
+    for username, _name, role, *_ in demo.ACCOUNTS:
         print(f"  {username:<10} {role:<10} password {demo.PASSWORD}")
 
 

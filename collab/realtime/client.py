@@ -21,7 +21,7 @@ from collab.auth.actor import Actor
 from collab.auth.tokens import TokenError
 from collab.realtime import metrics
 from collab.realtime.bus import BusUnavailable, Publication
-from collab.realtime.dispatch import CommandError, Context, Registry, require
+from collab.realtime.dispatch import CommandError, Context, Registry
 from collab.realtime.hub import LOCAL_OFFSET, RecoveryError
 from collab.realtime.protocol import (
     Close,

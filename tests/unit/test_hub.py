@@ -12,7 +12,7 @@ import types
 import orjson
 import pytest
 
-from collab.realtime.bus import History, Position, PresenceCounts, Publication
+from collab.realtime.bus import PresenceCounts, Publication
 from collab.realtime.client import Client
 from collab.realtime.hub import Hub
 from collab.realtime.memory_bus import MemoryBus
