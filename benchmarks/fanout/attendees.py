@@ -31,6 +31,7 @@ class Attendee(WsProtocol):
         self.live = False
         self.received = 0
         self.gaps = 0
+        # Sampled attendees only: (send time ns, latency ns) pairs, flat.
         self.latencies: list[int] | None = [] if sample else None
         self.event_bytes = 0
 
@@ -99,7 +100,8 @@ class CollabAttendee(Attendee):
             now = time.time_ns()
             i = payload.find(STAMP)
             while i >= 0:
-                self.latencies.append(now - int(payload[i + 10 : i + 29]))
+                sent = int(payload[i + 10 : i + 29])
+                self.latencies += (sent, now - sent)
                 i = payload.find(STAMP, i + 29)
             if not self.event_bytes:
                 line = payload.split(b"\n", 1)[0]
@@ -123,7 +125,8 @@ class SioAttendee(Attendee):
             self.received += 1
             if self.latencies is not None:
                 i = payload.find(SIO_STAMP)
-                self.latencies.append(time.time_ns() - int(payload[i + 4 : i + 23]))
+                sent = int(payload[i + 4 : i + 23])
+                self.latencies += (sent, time.time_ns() - sent)
                 if not self.event_bytes:
                     self.event_bytes = len(payload) - len(b'42["ev",]')
         elif payload == b"2":  # engine.io ping: answer or be dropped

@@ -27,6 +27,15 @@ def percentiles_ms(samples_ns: list[int], points=(50, 95, 99, 100)) -> dict[str,
     return {f"p{p}": round(s[min(len(s) - 1, int(len(s) * p / 100))] / 1e6, 1) for p in points}
 
 
+def latency_timeline(pairs, t0: float, step: float = 10.0) -> list[dict]:
+    """p50/p99 of events by when they were sent, in `step`-second slices of the window: shows whether
+    latency is steady, grows (a queue building up) or spikes (a stall)."""
+    buckets: dict[int, list[int]] = {}
+    for sent, lat in zip(pairs[0::2], pairs[1::2]):
+        buckets.setdefault(int((sent / 1e9 - t0) // step), []).append(lat)
+    return [{"from_s": k * step, **percentiles_ms(v, (50, 99))} for k, v in sorted(buckets.items())]
+
+
 def collab_counters(port: int) -> dict[str, float]:
     """Selected counters from a collab node's /metrics (text format; no client library needed)."""
     wanted = ("collab_frames_total", "collab_deliveries_total", "collab_slow_consumer_closes_total",

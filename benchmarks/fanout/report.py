@@ -52,7 +52,7 @@ def table(res: dict) -> str:
     systems = res["systems"]
     names = list(systems)
     v = verdicts(res)
-    mark = lambda k: ("yes" if v[k] else "**no**") if k in v else ""  # noqa: E731
+    mark = lambda k: ("yes" if v[k] else "**no**") if k in v else ""
     cfg = res["config"]
     offered = cfg["attendees_per_node"] * cfg["nodes"] * cfg["rate"]
     rows = [
@@ -83,6 +83,11 @@ def table(res: dict) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, f, target, ok in rows:
         lines.append("| " + " | ".join([label, *(f(systems[n]) for n in names), target, ok]) + " |")
+    for n in names:
+        tl = systems[n].get("latency_timeline")
+        if tl:
+            lines.append(f"\n{n} p50 / p99 ms by send time: " + ", ".join(
+                f"{b['from_s']:g}s {_fmt(b['p50'])} / {_fmt(b['p99'])}" for b in tl))
     if res.get("ratio") is not None:
         lines.append(f"\ncollab / python-socketio delivered events per server CPU-second: **{res['ratio']:.1f}x** "
                      "(target >= 5x)")
@@ -125,13 +130,15 @@ def notes(res: dict) -> list[str]:
 def section(profile: str, res: dict) -> str:
     cfg = res["config"]
     m = res["machine"]
+    dirty = " (uncommitted changes in collab/)" if m.get("collab_dirty") else ""
+    title = (f"## {profile}: {cfg['nodes']} nodes x {cfg['attendees_per_node']:,} attendees, "
+             f"{cfg['rate']:g} events/s of ~{cfg['event_bytes']} B for {cfg['duration']:g} s")
+    run = (f"Run {res['when']} at collab {m.get('commit')}{dirty} on {m['cpus']} cores / {m['memory_gb']} GB, "
+           f"Python {m['python']}, load average before {m['loadavg_before']}. Command: `{res['command']}`")
     lines = [
-        f"## {profile}: {cfg['nodes']} nodes x {cfg['attendees_per_node']:,} attendees, "
-        f"{cfg['rate']:g} events/s of ~{cfg['event_bytes']} B for {cfg['duration']:g} s",
+        title,
         "",
-        f"Run {res['when']} at collab {m.get('commit')}{' (uncommitted changes in collab/)' if m.get('collab_dirty') else ''}"
-        f" on {m['cpus']} cores / {m['memory_gb']} GB, Python {m['python']}, load average before "
-        f"{m['loadavg_before']}. Command: `{res['command']}`",
+        run,
         "",
         table(res),
         "",
@@ -158,7 +165,7 @@ def machine() -> dict:
     import subprocess
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=False).stdout.strip()
 
     return {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
             "python": platform.python_version(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],

@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.fanout import servers
-from benchmarks.fanout.measure import MachineCpu, collab_counters, percentiles_ms
+from benchmarks.fanout.measure import MachineCpu, collab_counters, latency_timeline, percentiles_ms
 from benchmarks.fanout.senders import PER_SENDER_RATE, SenderSpec, sender_main
 from benchmarks.fanout.workers import WorkerSpec, worker_main
 
@@ -41,7 +41,7 @@ class Config:
     duration: float = 60.0
     client_procs: int = 4
     event_bytes: int = 200
-    flush_interval: float = 0.05
+    collab_settings: list[str] = field(default_factory=list)  # "name=value" -> `--name value` on every node
     drain_timeout: float = 20.0
     latency_clients: int = 100  # attendees (spread over the join order) that record latencies
     rss_cap_mb: int = 6000  # a server above this is stopped: the machine must survive socketio
@@ -55,7 +55,7 @@ class Child:
     """A helper process (client worker or senders) reached through a pipe."""
 
     def __init__(self, target, spec) -> None:
-        ctx = mp.get_context("fork")  # cheap, and nothing is running in this process yet
+        ctx = mp.get_context("fork")  # cheap; this process runs no threads or event loop to inherit
         self.pipe, theirs = ctx.Pipe()
         self.proc = ctx.Process(target=target, args=(theirs, spec), daemon=True)
         self.proc.start()
@@ -102,7 +102,7 @@ def run_system(system: str, cfg: Config, logdir: Path) -> dict:
             database_url = servers.run(servers.create_database(cfg.pg_url))
             servers.migrate(database_url)
             organizer = servers.run(servers.create_organizer(database_url, ORGANIZER))
-            extra = ["--flush-interval", str(cfg.flush_interval)]
+            extra = [arg for kv in cfg.collab_settings for arg in _flag(kv)]
             for i in range(cfg.nodes):  # appended one by one so `finally` stops whatever did start
                 nodes.append(servers.start_collab(i, database_url, cfg.redis_url, secret, logdir, extra))
         else:
@@ -160,6 +160,13 @@ def run_system(system: str, cfg: Config, logdir: Path) -> dict:
             n.stop()
         if database_url:
             servers.run(servers.drop_database(cfg.pg_url, database_url))
+
+
+def _flag(setting: str) -> list[str]:
+    name, sep, value = setting.partition("=")
+    if not sep:
+        raise ValueError(f"--collab-setting wants NAME=VALUE, got {setting!r}")
+    return ["--" + name.strip().replace("_", "-"), value.strip()]
 
 
 def _join_rates(all_joins: list[dict], storm: list[dict], n_nodes: int) -> list[dict]:
@@ -224,20 +231,31 @@ def _window(cfg: Config, nodes: list[servers.Node], workers: list[Child], sender
     spy.stop()
     reports = _call_all(workers, "report", timeout=120)
     wall = t1 - t0
-    counts: Counter[int] = Counter()
+    server = [c1 - c0 for c0, c1 in zip(cpu0, cpu1)]
+    kernel = [b - a for a, b in zip(sys0, sys1)]
+    return _summarize(reports, pub, published, live, wall, t0, server, kernel, redis1 - redis0, busy) | {
+        "aborted": aborted, "server_counters": counters}
+
+
+def _summarize(reports: list[dict], pub: dict, published: int, live: int, wall: float, t0: float,
+               server: list[float], kernel: list[float], redis: float, busy: float) -> dict:
+    """Per-client counts, latency samples and CPU seconds -> the numbers the report prints."""
+    counts: Counter[int] = Counter()  # events received -> how many attendees received that many
     latencies = array("q")
     for r in reports:
         counts.update({int(k): v for k, v in r["counts"].items()})
-        latencies.frombytes(r["latencies_ns"])
+        latencies.frombytes(r["latencies_ns"])  # (send time, latency) pairs
     delivered = sum(k * v for k, v in counts.items())
-    server_cpu = sum(c1 - c0 for c0, c1 in zip(cpu0, cpu1))
+    server_cpu = sum(server)
     frames = sum(r["frames"] for r in reports)
+    pct = lambda seconds, over=wall: round(100 * seconds / over, 1)
+    clients = [pct(r["cpu"], r["wall"]) for r in reports]
+    publisher = pct(pub["cpu"], max(1e-9, pub["sent_end"] - pub["start"]))
+    measured = sum(server) / wall * 100 + sum(clients) + pct(redis) + pct(pub["cpu"])
     return {
-        "aborted": aborted,
         "live_attendees": live,
         "published": published,
-        "publisher": {k: v for k, v in pub.items() if k not in ("start", "sent_end", "cpu")}
-        | {"cpu_pct": round(100 * pub["cpu"] / max(1e-9, pub["sent_end"] - pub["start"]), 1)},
+        "publisher": {k: v for k, v in pub.items() if k not in ("start", "sent_end", "cpu")} | {"cpu_pct": publisher},
         "window_s": round(wall, 2),
         "delivered": delivered,
         "expected": published * live,
@@ -248,22 +266,20 @@ def _window(cfg: Config, nodes: list[servers.Node], workers: list[Child], sender
         "clients_closed": _merge(r["closed"] for r in reports),
         "order_gaps": sum(r["gaps"] for r in reports),
         "resyncs": sum(r["resyncs"] for r in reports),
-        "latency_ms": percentiles_ms(latencies.tolist()) | {"samples": len(latencies)},
+        "latency_ms": percentiles_ms(latencies[1::2].tolist()) | {"samples": len(latencies) // 2},
+        "latency_timeline": latency_timeline(latencies, t0),
         "server_cpu_s": round(server_cpu, 2),
-        "server_cpu_pct": [round(100 * (c1 - c0) / wall, 1) for c0, c1 in zip(cpu0, cpu1)],
+        "server_cpu_pct": [pct(c) for c in server],
         "cpu_us_per_event": round(server_cpu / delivered * 1e6, 3) if delivered else None,
-        "kernel_share_pct": round(100 * sum(b - a for a, b in zip(sys0, sys1)) / server_cpu, 1) if server_cpu else None,
+        "kernel_share_pct": round(100 * sum(kernel) / server_cpu, 1) if server_cpu else None,
         "events_per_cpu_s": round(delivered / server_cpu) if server_cpu else None,
         "events_per_frame": round(delivered / frames, 2) if frames else None,
         "event_bytes": max(r["event_bytes"] for r in reports),
-        "client_cpu_pct": [round(100 * r["cpu"] / r["wall"], 1) for r in reports],
-        "redis_cpu_pct": round(100 * (redis1 - redis0) / wall, 1),
+        "client_cpu_pct": clients,
+        "redis_cpu_pct": pct(redis),
         "machine_busy_pct": round(100 * busy, 1),
         # CPU used by processes this run did not start or measure (e.g. someone else's test suite).
-        "other_cpu_pct": round(100 * busy * psutil.cpu_count() - sum(100 * (c1 - c0) / wall for c0, c1 in zip(cpu0, cpu1))
-                               - sum(100 * r["cpu"] / r["wall"] for r in reports) - 100 * (redis1 - redis0) / wall
-                               - 100 * pub["cpu"] / wall, 1),
-        "server_counters": counters,
+        "other_cpu_pct": round(100 * busy * psutil.cpu_count() - measured, 1),
     }
 
 

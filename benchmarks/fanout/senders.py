@@ -14,7 +14,7 @@ import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -110,8 +110,8 @@ class SioSender(SioAttendee, _Replies):
 def padding(system: str, event_bytes: int, user_id: int, name: str) -> str:
     """Filler that brings the event as attendees receive it to about `event_bytes`."""
     if system == "collab":
-        shape = {"type": "announcement", "id": "announcement:100000", "body": "t=%019d " % 0,
-                 "author": {"id": user_id, "name": name}, "at": datetime.now(timezone.utc).isoformat()}
+        shape = {"type": "announcement", "id": "announcement:100000", "body": "t=" + "0" * 19 + " ",
+                 "author": {"id": user_id, "name": name}, "at": datetime.now(UTC).isoformat()}
     else:
         shape = {"t": 10**18, "pad": ""}
     return "x" * max(0, event_bytes - len(orjson.dumps(shape)))
@@ -151,7 +151,7 @@ async def _serve(pipe, spec: SenderSpec) -> None:
 
 async def _publish(senders: list, rate: float, duration: float) -> dict:
     loop = asyncio.get_running_loop()
-    total = int(round(rate * duration))
+    total = round(rate * duration)
     cpu0, wall0 = time.process_time(), time.time()
     t0, max_lag = loop.time(), 0.0
     for i in range(total):  # bounded: exactly `total` events

@@ -35,10 +35,10 @@ class Node:
     def __init__(self, name: str, argv: list[str], port: int, logdir: Path, env: dict[str, str]) -> None:
         self.name, self.port = name, port
         self.log_path = logdir / f"{name}.log"
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - open for the process's life, closed in stop()
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile,
+            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile,  # noqa: PLW1509 - no threads here
         )
         self.ps = psutil.Process(self.proc.pid)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from benchmarks.fanout.attendees import Attendee, CollabAttendee, SioAttendee
 from benchmarks.fanout.limits import raise_nofile
+from benchmarks.fanout.tokens import mint
 
 
 @dataclass
@@ -77,8 +78,6 @@ class Worker:
         return SioAttendee(s.host, s.port, token, sample)
 
     async def join(self, n: int) -> dict:
-        from benchmarks.fanout.tokens import mint
-
         s = self.spec
         first = s.user_base + len(self.attendees)
         tokens = [mint(s.secret, first + k, "teacher") for k in range(n)]  # minted before the clock starts
@@ -93,7 +92,7 @@ class Worker:
                     await loop.create_connection(lambda: a, s.host, s.port)
                     await asyncio.wait_for(a.joined, s.join_timeout)
                     return a
-                except Exception as exc:  # a failed join is counted, not fatal
+                except Exception as exc:  # noqa: BLE001 - a failed join is counted, not fatal
                     failures[f"{type(exc).__name__}: {str(exc)[:60]}"] += 1
                     if a.transport is not None:
                         a.transport.abort()
