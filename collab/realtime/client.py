@@ -311,7 +311,9 @@ async def _serve(websocket: WebSocket, client: Client, services: Services) -> No
             client.send(reply_error(None, "too_large", f"frame over {settings.max_frame_bytes} bytes"))
             client.close(Close.FRAME_TOO_LARGE)
             return
-        for item in parse_frame(text):
+        items = parse_frame(text)
+        message = text = None  # an idle socket should not keep its last frame (and token) alive
+        for item in items:
             if client.closed:
                 return
             if isinstance(item, ProtocolError):
@@ -330,3 +332,4 @@ async def _serve(websocket: WebSocket, client: Client, services: Services) -> No
             if item.cmd == "connect" and not was_connected and client.actor is None:
                 client.close(Close.UNAUTHORIZED)  # a failed connect ends the connection
                 return
+        items = item = None

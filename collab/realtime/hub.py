@@ -68,11 +68,13 @@ class ChannelState:
 
 class Hub:
     def __init__(self, bus: Bus, *, flush_interval: float = 0.02, flush_interval_large: float = 0.1,
-                 large_channel: int = 500, history_limit: int = 1000, presence_ttl: float = 30.0) -> None:
+                 large_channel: int = 500, write_slice: int = 1000, history_limit: int = 1000,
+                 presence_ttl: float = 30.0) -> None:
         self.bus = bus
         self.flush_interval = flush_interval
         self.flush_interval_large = max(flush_interval_large, flush_interval)
         self.large_channel = large_channel
+        self.write_slice = write_slice
         self.history_limit = history_limit
         self.presence_ttl = presence_ttl
         self.channels: dict[str, ChannelState] = {}
@@ -85,6 +87,7 @@ class Hub:
         self._loop_task: asyncio.Task | None = None
         self._bus_up = False
         self._draining = False
+        self._jobs: deque[list] = deque()  # [frame, payload, clients, next index]: sliced fan-out
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -99,6 +102,7 @@ class Hub:
         for t in list(self._tasks):
             t.cancel()
         self._flush()
+        self._write_jobs(budget=10**9)
         for st in list(self.channels.values()):
             try:
                 await self.bus.set_presence(st.name, 0, 0)
@@ -285,12 +289,36 @@ class Hub:
         if not n:
             return
         frame = text_frame(payload)  # framed once for every socket of this node
-        for client in st.live:
-            client.push(frame, payload)
+        if n <= self.write_slice and not self._jobs:
+            for client in st.live:
+                client.push(frame, payload)
+        else:
+            # Thousands of socket writes in one go would stall the loop (commands, other channels) for
+            # tens of ms: hand them out in slices. One FIFO of jobs keeps every socket's order.
+            self._jobs.append([frame, payload, list(st.live), 0])
+            if len(self._jobs) == 1:
+                self._loop.call_soon(self._write_jobs)
         metrics.FRAMES.inc(n)
         metrics.DELIVERIES.inc(events * n)
         if events > 1:
             metrics.COALESCED.inc(events * n)
+
+    def _write_jobs(self, budget: int | None = None) -> None:
+        budget = self.write_slice if budget is None else budget
+        jobs = self._jobs
+        while jobs and budget > 0:
+            job = jobs[0]
+            frame, payload, clients, start = job
+            end = min(len(clients), start + budget)
+            for i in range(start, end):
+                clients[i].push(frame, payload)
+            budget -= end - start
+            if end == len(clients):
+                jobs.popleft()
+            else:
+                job[3] = end
+        if jobs:
+            self._loop.call_soon(self._write_jobs)
 
     # -- subscriptions -----------------------------------------------------------------------------
 

@@ -87,6 +87,13 @@ class WireProtocol(WebSocketsSansIOProtocol):
         if scope is not None:  # the app task has not run yet, so the extension is there in time
             scope["extensions"][EXTENSION] = self.wire
 
+    async def send(self, message) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            # uvicorn keeps the handshake's request and response (and their headers) for the life of
+            # the connection; nothing needs them after the accept. ~2 KB per idle socket.
+            self.request = self.response = None
+
     def pause_writing(self) -> None:
         super().pause_writing()
         self.wire.paused = True

@@ -246,3 +246,21 @@ async def test_a_large_channel_gathers_longer_a_small_one_goes_out_quickly():
     await asyncio.sleep(0.3)
     assert [line["e"]["id"] for line in big[0][1].lines()] == [1, 2] and len(big[0][1].frames) == 1
     await hub.stop()
+
+
+async def test_fan_out_in_slices_keeps_every_socket_in_order():
+    """Large fan-outs are written a slice per loop turn; frames still reach each socket in order."""
+    hub = Hub(MemoryBus("n1"), flush_interval=0.001, flush_interval_large=0.001, write_slice=2)
+    await hub.start()
+    clients = [make_client(hub, i) for i in range(7)]
+    for c, _ in clients:
+        await subscribe(hub, c, "announce:s")
+    for _, w in clients:
+        w.frames.clear()
+    for i in range(20):
+        await hub.publish("announce:s", {"id": i})
+        await asyncio.sleep(0)  # let flushes and slices interleave
+    await asyncio.sleep(0.1)
+    for _, w in clients:
+        assert [line["e"]["id"] for line in w.lines()] == list(range(20))
+    await hub.stop()
