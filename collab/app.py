@@ -11,7 +11,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket
 
 from collab import announcements, ops
 from collab.api import routes as api
@@ -107,7 +106,6 @@ class RealtimeFirst:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
-            scope["app"] = self.app
-            await websocket_endpoint(WebSocket(scope, receive, send))
+            await websocket_endpoint(self.state.services, scope, receive, send)
             return
         await self.app(scope, receive, send)
