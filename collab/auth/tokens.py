@@ -8,11 +8,15 @@ or RS256 public key, issuer and audience checked); their subjects map to local u
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+import orjson
 
 from collab.auth.actor import Actor
 from collab.settings import Settings
@@ -68,24 +72,48 @@ def _translate(exc: jwt.PyJWTError) -> TokenError:
     return TokenError("token_invalid", f"token is not valid: {exc}")
 
 
+# The header every token we issue carries. Our own tokens are verified without PyJWT's generality
+# (a fifth of the CPU of a join storm): this exact header, an HMAC compared in constant time, then the
+# claims. Anything else is refused, so no token can pick its own algorithm.
+_OWN_HEADER = jwt.encode({}, "k" * 32, algorithm="HS256").split(".")[0]
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
 def verify_own(settings: Settings, token: str) -> Actor:
+    parts = token.split(".") if isinstance(token, str) else ()
+    if len(parts) != 3:
+        raise TokenError("token_invalid", "token is not valid: not a JWT")
+    header, payload, signature = parts
+    if header != _OWN_HEADER:
+        raise TokenError("token_invalid", "token is not valid: unexpected header")
+    expected = hmac.new(settings.secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
     try:
-        claims = jwt.decode(
-            token,
-            settings.secret,
-            algorithms=["HS256"],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "sub", "iss", "aud"]},
-        )
-    except jwt.PyJWTError as exc:
-        raise _translate(exc) from None
+        valid = hmac.compare_digest(_b64decode(signature), expected)
+        claims = orjson.loads(_b64decode(payload)) if valid else None
+    except (ValueError, orjson.JSONDecodeError):
+        raise TokenError("token_invalid", "token is not valid: bad encoding") from None
+    if not valid:
+        raise TokenError("token_signature", "token signature is not valid")
+    if not isinstance(claims, dict):
+        raise TokenError("token_invalid", "token claims are not an object")
+    exp = claims.get("exp")
+    if type(exp) not in (int, float):
+        raise TokenError("token_invalid", "token has no expiry")
+    if exp <= time.time():
+        raise TokenError("token_expired", "token has expired; sign in again")
+    if claims.get("iss") != ISSUER:
+        raise TokenError("token_issuer", "token was issued by an unknown issuer")
+    if claims.get("aud") != AUDIENCE:
+        raise TokenError("token_audience", "token was issued for another audience")
     role = claims.get("role")
     if role not in ("admin", "organizer", "expert", "teacher"):
         raise TokenError("token_invalid", "token carries no known role")
     try:
         user_id = int(claims["sub"])
-    except (TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         raise TokenError("token_invalid", "token subject is not a user id") from None
     return Actor(user_id=user_id, role=role, name=str(claims.get("name", "")), region=str(claims.get("region", "")))
 

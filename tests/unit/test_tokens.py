@@ -6,6 +6,8 @@ import time
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -119,3 +121,37 @@ def test_external_rs256_and_algorithm_confusion():
     forged = (head + b"." + body + b"." + sig).decode()
     with pytest.raises(TokenError):
         verify_external(rs, forged)
+
+
+def hs256(claims: dict, secret: str) -> str:
+    """Sign any claims, even ones PyJWT refuses to encode, the way a forger would."""
+    import base64, hashlib, hmac, json
+
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = b64(hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{sig}"
+
+
+claim_values = st.one_of(st.none(), st.integers(-10, 2**40), st.text(max_size=12), st.sampled_from(
+    ["collab", "teacher", "admin", "7"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={k: claim_values for k in ("iss", "aud", "sub", "role", "exp", "name")}),
+       st.sampled_from([S.secret, "another secret that is long enough......"]))
+def test_fast_verifier_agrees_with_pyjwt(claims, secret):
+    """Our own-token verifier accepts exactly what PyJWT (with our checks) accepts."""
+    token = hs256(claims, secret)
+    try:
+        ours = verify_own(S, token)
+    except TokenError:
+        ours = None
+    try:
+        ref = jwt.decode(token, S.secret, algorithms=["HS256"], audience="collab", issuer="collab",
+                         options={"require": ["exp", "sub", "iss", "aud"], "verify_sub": False})
+        theirs = ref.get("role") in ("admin", "organizer", "expert", "teacher") and str(ref["sub"]).lstrip("-").isdigit()
+    except jwt.PyJWTError:
+        theirs = False
+    assert (ours is not None) == theirs, (claims, ours)
