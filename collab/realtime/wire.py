@@ -12,9 +12,13 @@ Backpressure is the transport's own: when its buffer passes the high-water mark,
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from typing import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
 
 EXTENSION = "collab.wire"
 
@@ -74,12 +78,45 @@ class Wire:
         p.close_timer = p.loop.call_later(2.0, p.transport.abort)
 
 
+class InboundQueue:
+    """What uvicorn needs of its per-connection asyncio.Queue (put_nowait, get, empty), for one
+    reader and no bound: one deque instead of three, about 1.5 KB less per idle socket."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque = deque()
+        self._waiter: asyncio.Future | None = None
+
+    def put_nowait(self, item) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self):
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
 class WireProtocol(WebSocketsSansIOProtocol):
     """uvicorn `--ws` protocol class: `uvicorn.Config(ws=WireProtocol)`."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.wire = Wire(self)
+        self.queue = InboundQueue()
 
     def handle_connect(self, event) -> None:
         super().handle_connect(event)
@@ -90,9 +127,16 @@ class WireProtocol(WebSocketsSansIOProtocol):
     async def send(self, message) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept":
-            # uvicorn keeps the handshake's request and response (and their headers) for the life of
-            # the connection; nothing needs them after the accept. ~2 KB per idle socket.
-            self.request = self.response = None
+            self._shed_handshake()
+
+    def _shed_handshake(self) -> None:
+        """Drop what the handshake left behind, ~3 KB an idle socket: uvicorn's request and response,
+        and the websockets parser generator whose frame still holds the parsed request. The parser is
+        replaced by the plain frame parser only while nothing is buffered: a client must not send
+        before the 101 (RFC 6455 4.1), so the old one is idle at a frame boundary."""
+        self.request = self.response = None
+        shed_request_parser(self.conn)
+
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -115,3 +159,12 @@ class WireProtocol(WebSocketsSansIOProtocol):
             self.wire.close(4012, "reconnect elsewhere")
             return
         super().shutdown()
+
+
+def shed_request_parser(conn: ServerProtocol) -> bool:
+    """Swap a websockets server connection's parser for the frame parser, if that loses nothing."""
+    if conn.reader.buffer or conn.events:
+        return False
+    conn.parser = Protocol.parse(conn)
+    next(conn.parser)
+    return True
