@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from collab.settings import Settings
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.schema import ensure_current
 from collab.web import pages
+
+log = logging.getLogger("collab.app")
 
 WEBCLIENT = Path(__file__).resolve().parents[1] / "webclient"
 
@@ -73,6 +76,11 @@ def create_app(settings: Settings) -> "RealtimeFirst":
     async def lifespan(app: Starlette):
         await ensure_current(engine)  # refuse to serve an out-of-date schema
         await hub.start()
+        log.info(
+            "collab serving at http://%s:%s/", settings.host, settings.port,
+            extra={"node": settings.node_id, "bus": "redis" if settings.redis_url else "memory",
+                   "database": engine.dialect.name},
+        )
         try:
             yield
         finally:
