@@ -5,8 +5,9 @@ pushes as they come) and those still *joining* (their subscribe reply, with any 
 being prepared; pushes that arrive meanwhile are buffered for them). Publications from the bus become
 push lines; every `flush_interval` each channel's pending lines are joined into one frame, framed
 once, and written to every live socket of the channel (a channel with many sockets on this node
-waits longer, `flush_interval_large`, so that each write carries more events). A socket whose transport is backed up gets the
-payload queued instead (see `Outbox`); it is closed as a slow consumer if it stays behind.
+waits longer, `flush_interval_large`, so that each write carries more events). A socket whose
+transport is backed up gets the payload queued in its outbox instead (`Client.push`); it is closed as
+a slow consumer if it stays behind.
 
 Node-level order: the hub remembers each channel's epoch and last offset. A duplicate is dropped; a
 gap (missed pub/sub messages, a bus reconnect) is filled from history before later publications go
@@ -133,6 +134,11 @@ class Hub:
             except BusUnavailable:
                 pass
         self._deliver_local(channel, data)
+        if len(self._pending) == self._pending.maxlen:
+            # Hours of outage at full chat rate: the oldest leave only the database (they were recorded),
+            # and other nodes' clients will not see them live. Say so loudly.
+            metrics.PENDING_DROPPED.inc()
+            log.error("bus outage queue full; oldest queued event dropped", extra={"channel": channel})
         self._pending.append((channel, data))
         return None
 

@@ -15,3 +15,6 @@ RESYNCS = Counter("collab_resyncs_total", "Channels told to resync because histo
 COMMANDS = Counter("collab_commands_total", "Commands handled", ["cmd"])
 COMMAND_ERRORS = Counter("collab_command_errors_total", "Commands answered with an error", ["code"])
 CLOSES = Counter("collab_closes_total", "Connections closed by the server", ["reason"])
+PENDING_DROPPED = Counter(
+    "collab_bus_outage_dropped_total", "Events recorded but dropped from the outage queue before the bus returned"
+)
