@@ -47,6 +47,7 @@ class ChannelState:
     __slots__ = (
         "name", "name_json", "live", "joining", "lines", "events", "epoch", "offset",
         "users", "ready", "filling", "fill_failed", "held", "presence_dirty", "dirty_since",
+        "writing", "written",
     )
 
     def __init__(self, name: str) -> None:
@@ -65,6 +66,8 @@ class ChannelState:
         self.held: list[Publication] = []
         self.presence_dirty = True
         self.dirty_since = 0.0
+        self.writing = False  # a sliced frame of this channel is still being written
+        self.written: list[asyncio.Future] = []
 
 
 class Hub:
@@ -88,7 +91,7 @@ class Hub:
         self._loop_task: asyncio.Task | None = None
         self._bus_up = False
         self._draining = False
-        self._jobs: deque[list] = deque()  # [frame, payload, clients, next index]: sliced fan-out
+        self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -102,8 +105,9 @@ class Hub:
             self._loop_task.cancel()
         for t in list(self._tasks):
             t.cancel()
-        self._flush()
-        self._write_jobs(budget=10**9)
+        while self._dirty or self._jobs:  # what is queued still goes out
+            self._write_jobs(budget=10**9)
+            self._flush(force=True)
         for st in list(self.channels.values()):
             try:
                 await self.bus.set_presence(st.name, 0, 0)
@@ -271,23 +275,27 @@ class Hub:
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_later(self.flush_interval, self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, force: bool = False) -> None:
         """Small channels go out every `flush_interval`; a channel with thousands of sockets here waits
-        up to `flush_interval_large`, so each of its (costly) socket writes carries more events."""
+        up to `flush_interval_large`, so each of its (costly) socket writes carries more events. A
+        channel whose previous frame is still being written waits for it: under load, frames grow
+        instead of queues, so the cost per event falls as the rate rises."""
         self._flush_handle = None
         now = self._loop.time()
         dirty, self._dirty = self._dirty, set()
         for st in dirty:
-            if len(st.live) >= self.large_channel and now - st.dirty_since < self.flush_interval_large - 0.001:
+            large = len(st.live) >= self.large_channel
+            if not force and (st.writing or large and now - st.dirty_since < self.flush_interval_large - 0.001):
                 self._dirty.add(st)  # not yet: keeps its dirty_since
                 continue
             self._flush_channel(st)
-        if self._dirty:
+        if self._dirty and not force:
             self._flush_handle = self._loop.call_later(self.flush_interval, self._flush)
 
     def _flush_channel(self, st: ChannelState) -> None:
         if not st.lines:
             return
+        assert not st.writing, "one frame of a channel at a time keeps its order"
         payload = b"\n".join(st.lines) if len(st.lines) > 1 else st.lines[0]
         events, n = st.events, len(st.live)
         st.lines = []
@@ -295,13 +303,14 @@ class Hub:
         if not n:
             return
         frame = text_frame(payload)  # framed once for every socket of this node
-        if n <= self.write_slice and not self._jobs:
+        if n <= self.write_slice:
             for client in st.live:
                 client.push(frame, payload)
         else:
             # Thousands of socket writes in one go would stall the loop (commands, other channels) for
-            # tens of ms: hand them out in slices. One FIFO of jobs keeps every socket's order.
-            self._jobs.append([frame, payload, list(st.live), 0])
+            # tens of ms: hand them out a slice per loop turn.
+            st.writing = True
+            self._jobs.append([st, frame, payload, list(st.live), 0])
             if len(self._jobs) == 1:
                 self._loop.call_soon(self._write_jobs)
         metrics.FRAMES.inc(n)
@@ -314,17 +323,30 @@ class Hub:
         jobs = self._jobs
         while jobs and budget > 0:
             job = jobs[0]
-            frame, payload, clients, start = job
+            st, frame, payload, clients, start = job
             end = min(len(clients), start + budget)
             for i in range(start, end):
                 clients[i].push(frame, payload)
             budget -= end - start
-            if end == len(clients):
-                jobs.popleft()
-            else:
-                job[3] = end
+            if end < len(clients):
+                job[4] = end
+                continue
+            jobs.popleft()
+            st.writing = False
+            for waiter in st.written:
+                if not waiter.done():
+                    waiter.set_result(None)
+            st.written.clear()
+            if st.lines and self._flush_handle is None:
+                self._flush_handle = self._loop.call_later(self.flush_interval, self._flush)
         if jobs:
             self._loop.call_soon(self._write_jobs)
+
+    async def _until_written(self, st: ChannelState) -> None:
+        while st.writing:
+            waiter = self._loop.create_future()
+            st.written.append(waiter)
+            await waiter
 
     # -- subscriptions -----------------------------------------------------------------------------
 
@@ -356,6 +378,8 @@ class Hub:
         except BaseException:
             self._remove(st, client)
             raise
+        if st.writing:  # a frame still on its way to the live sockets: go live after it
+            await self._until_written(st)
         buffered = st.joining.pop(client, None)
         if buffered is None:  # unsubscribed while we waited
             raise RecoveryError("subscription ended while joining")

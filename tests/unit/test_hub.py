@@ -264,3 +264,26 @@ async def test_fan_out_in_slices_keeps_every_socket_in_order():
     for _, w in clients:
         assert [line["e"]["id"] for line in w.lines()] == list(range(20))
     await hub.stop()
+
+
+async def test_joining_while_a_sliced_frame_is_written_loses_and_repeats_nothing():
+    hub = Hub(MemoryBus("n1"), flush_interval=0.001, flush_interval_large=0.001, write_slice=2)
+    await hub.start()
+    old = [make_client(hub, i) for i in range(7)]
+    for c, _ in old:
+        await subscribe(hub, c, "announce:j")
+    for i in range(3):
+        await hub.publish("announce:j", {"id": i})
+    await asyncio.sleep(0.003)  # the flush has started a sliced job
+    new, new_wire = make_client(hub, 99)
+    joining = asyncio.ensure_future(subscribe(hub, new, "announce:j"))
+    for i in range(3, 6):
+        await hub.publish("announce:j", {"id": i})
+        await asyncio.sleep(0)
+    start = (await joining)["offset"]
+    await asyncio.sleep(0.1)
+    got = [line["o"] for line in new_wire.lines()[1:]]
+    assert got == list(range(start + 1, 7))  # everything after its start, once, in order
+    for _, w in old:
+        assert [line["e"]["id"] for line in w.lines()[1:]] == list(range(6))
+    await hub.stop()
