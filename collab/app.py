@@ -25,6 +25,7 @@ from collab.settings import Settings
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.schema import ensure_current
 from collab.web import pages
+from sessions import api as sessions_api
 
 log = logging.getLogger("collab.app")
 
@@ -64,6 +65,11 @@ async def _api_error(request: Request, exc: ApiError):
     return error_response(exc.status, exc.code, exc.message)
 
 
+async def _server_error(request: Request, exc: Exception):
+    """A fault of ours still answers in the API's shape; the traceback goes to the log."""
+    return error_response(500, "internal", "internal error; nothing was changed")
+
+
 def create_app(settings: Settings) -> "RealtimeFirst":
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
@@ -91,11 +97,12 @@ def create_app(settings: Settings) -> "RealtimeFirst":
     routes = [
         *ops.routes,
         *api.routes,
+        *sessions_api.routes,
         Route("/api/openapi.json", api.openapi, include_in_schema=False),
         *pages.routes,
         Mount("/static", StaticFiles(directory=WEBCLIENT / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error, 500: _server_error})
     app.state.services = services
     return RealtimeFirst(app)
 

@@ -1,13 +1,19 @@
-"""Demo data for the embedded server: accounts to sign in with and a first announcement."""
+"""Demo data for the embedded server: accounts to sign in with, a first announcement, and a scheduled
+national activity. (A studio joins it with the studios feature.)"""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta, timezone
+
 from sqlalchemy import select
 
-from collab.auth.accounts import create_user
+from collab.auth.accounts import actor_of, create_user
 from collab.settings import Settings
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.models import Announcement, User
+from sessions import scheduling
+
+BEIJING = timezone(timedelta(hours=8))
 
 PASSWORD = "collab-demo"
 
@@ -18,6 +24,27 @@ ACCOUNTS = [
     ("teacher1", "张老师 Zhang (teacher)", "teacher", "杭州市第一中学 Hangzhou No.1 Middle School", "浙江 Zhejiang"),
     ("teacher2", "刘老师 Liu (teacher)", "teacher", "凉山州乡村小学 Liangshan village school", "四川 Sichuan"),
 ]
+
+
+def demo_activity(expert_id: int) -> dict:
+    """A national activity a week from now, 14:00 Beijing time, with the four classic phases."""
+    day = (datetime.now(timezone.utc) + timedelta(days=7)).astimezone(BEIJING).date()
+    start = datetime.combine(day, time(14, 0), BEIJING)
+    return {
+        "title": "初中数学“函数的概念”同课异构 Junior-high maths: two lessons on functions",
+        "description": "两位教师同课异构, 专家点评, 全国教师在线研讨。Two teachers teach the same lesson; an expert "
+                       "comments; teachers across the country discuss.",
+        "subject": "math", "grade": "8", "level": "national", "region": "全国 national",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=150)).isoformat(),
+        "capacity": 50_000, "visibility": "registered", "registration": "open",
+        "agenda": [
+            {"kind": "lesson_display", "title": "课例展示 Lesson example", "minutes": 45},
+            {"kind": "discussion", "title": "分组研讨 Discussion", "minutes": 40},
+            {"kind": "expert_guidance", "title": "专家引领 Expert guidance", "minutes": 30},
+            {"kind": "online_interaction", "title": "互动答疑 Questions and polls", "minutes": 20},
+        ],
+        "experts": [expert_id],
+    }
 
 
 async def seed(settings: Settings) -> list[str]:
@@ -34,9 +61,13 @@ async def seed(settings: Settings) -> list[str]:
                                   school=school, region=region)
                 created.append(username)
             if "organizer" in created:
+                await db.flush()
                 organizer = (await db.execute(select(User).where(User.username == "organizer"))).scalar_one()
+                expert = (await db.execute(select(User).where(User.username == "expert"))).scalar_one()
                 db.add(Announcement(channel="announce:all", author_id=organizer.id,
                                     body="欢迎来到 collab! Welcome: national activities and studios open here."))
+                await db.commit()
+                await scheduling.create(db, actor_of(organizer), demo_activity(expert.id))
             await db.commit()
     finally:
         await engine.dispose()

@@ -11,6 +11,7 @@ nobody is signed in and signing in could help, `forbidden` otherwise.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from collab.auth.actor import Actor
@@ -113,3 +114,64 @@ def _user_list(actor: Actor | None, _: Any) -> bool:
 def _presence(actor: Actor | None, channel: str) -> bool:
     """Presence counts are shown to anyone who may watch the channel."""
     return _subscribe(actor, channel)
+
+
+# -- activities (sessions) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityAccess:
+    """What the rules need to know of an activity, and of the actor's place in it."""
+
+    organizer_id: int
+    visibility: str  # public, registered, invited
+    state: str
+    staff: frozenset[str] = frozenset()  # the actor's roles in it: host, expert, presenter
+    registration: str | None = None  # the actor's registration: pending, approved, rejected
+
+
+def _runs(actor: Actor | None, a: ActivityAccess) -> bool:
+    return actor is not None and (actor.is_admin or actor.user_id == a.organizer_id)
+
+
+@rule("activity.create")
+def _activity_create(actor: Actor | None, _: Any) -> bool:
+    return _is(actor, "admin", "organizer")
+
+
+@rule("activity.edit")
+def _activity_edit(actor: Actor | None, a: ActivityAccess) -> bool:
+    return _runs(actor, a) and a.state in ("scheduled", "lobby")
+
+
+@rule("activity.cancel")
+def _activity_cancel(actor: Actor | None, a: ActivityAccess) -> bool:
+    return _runs(actor, a) and a.state in ("scheduled", "lobby")
+
+
+@rule("activity.registrations")
+def _activity_registrations(actor: Actor | None, a: ActivityAccess) -> bool:
+    """See and decide registrations."""
+    return _runs(actor, a)
+
+
+@rule("activity.view")
+def _activity_view(actor: Actor | None, a: ActivityAccess) -> bool:
+    if a.visibility == "public":
+        return True
+    if actor is None:
+        return False
+    if a.visibility == "registered":
+        return True
+    return _runs(actor, a) or bool(a.staff) or a.registration == "approved"
+
+
+@rule("activity.register")
+def _activity_register(actor: Actor | None, a: ActivityAccess) -> bool:
+    return (
+        actor is not None
+        and a.visibility != "invited"  # invited activities take an invitation link instead
+        and a.state in ("scheduled", "lobby", "live")
+        and not a.staff
+        and actor.user_id != a.organizer_id
+    )

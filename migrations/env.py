@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import sessions.records  # noqa: F401  (registers the activity tables on Base.metadata)
 from collab.store.models import Base
 
 config = context.config

@@ -1,0 +1,173 @@
+"""An activity's agenda: its phases and what each phase lets attendees do. No I/O.
+
+The model is the national collective teaching-research activity: a lesson example is displayed,
+teachers discuss, experts give guidance, everyone interacts. Each phase kind comes with the
+permissions that fit it; an organizer may change them per phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+KINDS = ("lesson_display", "discussion", "expert_guidance", "online_interaction", "custom")
+LEVELS = ("national", "province", "city", "county", "school")
+VISIBILITIES = ("public", "registered", "invited")
+REGISTRATION = ("open", "approval")
+PERMISSIONS = ("chat", "questions", "hands", "polls")
+
+# What a phase of each kind allows unless the organizer says otherwise.
+DEFAULTS: dict[str, dict[str, bool]] = {
+    "lesson_display": {"chat": False, "questions": True, "hands": False, "polls": False},
+    "discussion": {"chat": True, "questions": True, "hands": True, "polls": False},
+    "expert_guidance": {"chat": False, "questions": True, "hands": False, "polls": False},
+    "online_interaction": {"chat": True, "questions": True, "hands": True, "polls": True},
+    "custom": {"chat": True, "questions": True, "hands": False, "polls": False},
+}
+
+MAX_PHASES = 20
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5000
+MAX_CAPACITY = 1_000_000
+
+
+class AgendaError(ValueError):
+    """Input an organizer must correct; `field` names what, for the form to point at."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str
+    title: str
+    minutes: int
+    chat: bool
+    questions: bool
+    hands: bool
+    polls: bool
+
+    def allows(self, action: str) -> bool:
+        return bool(getattr(self, action)) if action in PERMISSIONS else False
+
+
+@dataclass(frozen=True)
+class Schedule:
+    title: str
+    description: str
+    subject: str
+    grade: str
+    level: str
+    region: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    visibility: str
+    registration: str
+    phases: tuple[Phase, ...] = field(default_factory=tuple)
+
+
+def _text(data: dict[str, Any], key: str, limit: int, required: bool = False) -> str:
+    value = data.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise AgendaError(key, f"{key} must be text")
+    value = value.strip()
+    if required and not value:
+        raise AgendaError(key, f"{key} is required")
+    if len(value) > limit:
+        raise AgendaError(key, f"{key} is longer than {limit} characters")
+    return value
+
+
+def _choice(data: dict[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
+    value = data.get(key, default)
+    if value not in options:
+        raise AgendaError(key, f"{key} must be one of {', '.join(options)}")
+    return value
+
+
+def _when(data: dict[str, Any], key: str) -> datetime:
+    raw = data.get(key)
+    if not isinstance(raw, str):
+        raise AgendaError(key, f"{key} must be an ISO 8601 time with a zone, e.g. 2026-12-01T14:00:00+08:00")
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise AgendaError(key, f"{key} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise AgendaError(key, f"{key} needs a time zone (teachers attend from several)")
+    return value
+
+
+def parse_phase(data: Any, index: int) -> Phase:
+    where = f"agenda[{index}]"
+    if not isinstance(data, dict):
+        raise AgendaError(where, "each phase is an object")
+    kind = _choice(data, "kind", KINDS, "custom")
+    title = _text(data, "title", MAX_TITLE) or kind.replace("_", " ")
+    minutes = data.get("minutes", 15)
+    if type(minutes) is not int or not 1 <= minutes <= 600:
+        raise AgendaError(f"{where}.minutes", "minutes must be a whole number from 1 to 600")
+    perms = dict(DEFAULTS[kind])
+    for name in PERMISSIONS:
+        if name in data:
+            if not isinstance(data[name], bool):
+                raise AgendaError(f"{where}.{name}", f"{name} must be true or false")
+            perms[name] = data[name]
+    return Phase(kind=kind, title=title, minutes=minutes, **perms)
+
+
+def parse_schedule(data: dict[str, Any], current: Schedule | None = None) -> Schedule:
+    """A whole schedule from form data; with `current`, absent fields keep their values (an edit)."""
+    if current is not None:
+        merged = schedule_json(current)
+        merged.update({k: v for k, v in data.items() if k in merged})
+        data = merged
+    agenda = data.get("agenda", [])
+    if not isinstance(agenda, list) or len(agenda) > MAX_PHASES:
+        raise AgendaError("agenda", f"agenda is a list of at most {MAX_PHASES} phases")
+    schedule = Schedule(
+        title=_text(data, "title", MAX_TITLE, required=True),
+        description=_text(data, "description", MAX_DESCRIPTION),
+        subject=_text(data, "subject", 50),
+        grade=_text(data, "grade", 50),
+        level=_choice(data, "level", LEVELS, "school"),
+        region=_text(data, "region", 100),
+        starts_at=_when(data, "starts_at"),
+        ends_at=_when(data, "ends_at"),
+        capacity=data.get("capacity", 10_000),
+        visibility=_choice(data, "visibility", VISIBILITIES, "registered"),
+        registration=_choice(data, "registration", REGISTRATION, "open"),
+        phases=tuple(parse_phase(p, i) for i, p in enumerate(agenda)),
+    )
+    if type(schedule.capacity) is not int or not 1 <= schedule.capacity <= MAX_CAPACITY:
+        raise AgendaError("capacity", f"capacity must be a whole number from 1 to {MAX_CAPACITY:,}")
+    if schedule.ends_at <= schedule.starts_at:
+        raise AgendaError("ends_at", "the activity must end after it starts")
+    if (schedule.ends_at - schedule.starts_at).total_seconds() > 24 * 3600:
+        raise AgendaError("ends_at", "an activity lasts at most 24 hours")
+    return schedule
+
+
+def planned_minutes(schedule: Schedule) -> int:
+    return sum(p.minutes for p in schedule.phases)
+
+
+def phase_json(p: Phase) -> dict[str, Any]:
+    return {"kind": p.kind, "title": p.title, "minutes": p.minutes, "chat": p.chat, "questions": p.questions,
+            "hands": p.hands, "polls": p.polls}
+
+
+def schedule_json(s: Schedule) -> dict[str, Any]:
+    return {
+        "title": s.title, "description": s.description, "subject": s.subject, "grade": s.grade,
+        "level": s.level, "region": s.region, "starts_at": s.starts_at.isoformat(),
+        "ends_at": s.ends_at.isoformat(), "capacity": s.capacity, "visibility": s.visibility,
+        "registration": s.registration, "agenda": [phase_json(p) for p in s.phases],
+    }

@@ -1,0 +1,263 @@
+"""Activity routes: schedule, edit, cancel, list, register, and calendars. Every route asks the policy
+(through `sessions.scheduling`) before it acts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy import or_, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collab import policy
+from collab.api.common import ApiError, current_actor, json_body, json_response
+from sessions import scheduling
+from sessions.agenda import AgendaError
+from sessions.records import Activity, ActivityStaff, Registration
+
+
+def _denied(exc: policy.Denied) -> ApiError:
+    return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
+
+
+async def _activity(request: Request, db) -> Activity:
+    try:
+        activity_id = int(request.path_params["activity_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such activity") from None
+    activity = await scheduling.get(db, activity_id)
+    if activity is None:
+        raise ApiError(404, "not_found", "no such activity")
+    return activity
+
+
+def _invalid(exc: AgendaError) -> ApiError:
+    return ApiError(400, "invalid", f"{exc.field}: {exc.message}")
+
+
+async def create_activity(request: Request):
+    """
+    summary: Schedule an activity with its agenda and staff (organizers)
+    requestBody: {content: {application/json: {schema: {type: object, required: [title, starts_at, ends_at]}}}}
+    responses: {201: {description: activity}, 400: {description: "invalid (message names the field)"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            activity = await scheduling.create(db, actor, data)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        except AgendaError as exc:
+            raise _invalid(exc) from None
+        return json_response(scheduling.activity_json(activity), 201)
+
+
+async def list_activities(request: Request):
+    """
+    summary: Upcoming, live, past or cancelled activities the caller may see
+    parameters:
+      - {name: status, in: query, schema: {type: string, enum: [upcoming, live, past, cancelled], default: upcoming}}
+      - {name: subject, in: query, schema: {type: string}}
+      - {name: grade, in: query, schema: {type: string}}
+      - {name: level, in: query, schema: {type: string}}
+      - {name: region, in: query, schema: {type: string}}
+    responses: {200: {description: "{activities: [...]}"}}
+    """
+    actor = await current_actor(request)
+    status = request.query_params.get("status", "upcoming")
+    if status not in scheduling.STATUSES:
+        raise ApiError(400, "invalid", f"status must be one of {', '.join(scheduling.STATUSES)}")
+    filters = {k: request.query_params.get(k, "") for k in ("subject", "grade", "level", "region")}
+    async with request.app.state.services.sessionmaker() as db:
+        rows = await scheduling.listing(db, actor, status, filters)
+        return json_response({"activities": [scheduling.activity_json(a) for a in rows]})
+
+
+async def get_activity(request: Request):
+    """
+    summary: One activity, with the caller's place in it
+    responses: {200: {description: activity}, 403: {description: forbidden}, 404: {description: not_found}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        acc = await scheduling.access(db, activity, actor)
+        try:
+            policy.authorize(actor, "activity.view", acc)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        body = scheduling.activity_json(activity)
+        body["me"] = {"roles": sorted(acc.staff), "registration": acc.registration,
+                      "organizer": actor is not None and actor.user_id == activity.organizer_id}
+        return json_response(body)
+
+
+async def edit_activity(request: Request):
+    """
+    summary: Change an activity's schedule, agenda or staff (its organizer, before it goes live)
+    responses: {200: {description: activity}, 400: {description: invalid}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            activity = await scheduling.update(db, actor, activity, data)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        except AgendaError as exc:
+            raise _invalid(exc) from None
+        return json_response(scheduling.activity_json(activity))
+
+
+async def cancel_activity(request: Request):
+    """
+    summary: Cancel an activity (its organizer, before it goes live)
+    responses: {200: {description: activity}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            activity = await scheduling.cancel(db, actor, activity)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        return json_response(scheduling.activity_json(activity))
+
+
+async def register(request: Request):
+    """
+    summary: Register for an activity (approved at once when registration is open, else pending)
+    responses: {200: {description: "{status}"}, 400: {description: "invalid: the activity is full"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            reg = await scheduling.register(db, actor, activity)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        except AgendaError as exc:
+            raise _invalid(exc) from None
+        return json_response({"activity_id": activity.id, "status": reg.status})
+
+
+async def list_registrations(request: Request):
+    """
+    summary: Who registered (the organizer)
+    responses: {200: {description: "{registrations: [...]}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            rows = await scheduling.registrations(db, actor, activity)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        return json_response({"registrations": [
+            {"user_id": u.id, "display_name": u.display_name, "school": u.school, "region": u.region,
+             "status": r.status, "at": r.created_at.isoformat()} for r, u in rows]})
+
+
+async def decide_registration(request: Request):
+    """
+    summary: Approve or reject a registration (the organizer)
+    requestBody: {content: {application/json: {schema: {type: object, properties: {approve: {type: boolean}}}}}}
+    responses: {200: {description: "{status}"}, 400: {description: invalid}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    if not isinstance(data.get("approve"), bool):
+        raise ApiError(400, "invalid", "approve must be true or false")
+    try:
+        user_id = int(request.path_params["user_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such registration") from None
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            reg = await scheduling.decide(db, actor, activity, user_id, data["approve"])
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        except AgendaError as exc:
+            raise _invalid(exc) from None
+        return json_response({"user_id": user_id, "status": reg.status})
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def activity_calendar(request: Request):
+    """
+    summary: The activity as an iCalendar event
+    responses: {200: {description: text/calendar}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            policy.authorize(actor, "activity.view", await scheduling.access(db, activity, actor))
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        body = scheduling.ical([activity], _base_url(request), activity.title)
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                     headers={"Content-Disposition": f'attachment; filename="activity-{activity.id}.ics"'})
+
+
+def feed_key(secret: str, user_id: int) -> str:
+    """Calendar apps cannot send a bearer token: a teacher's feed URL carries this key instead."""
+    return hmac.new(secret.encode(), f"calendar-feed:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def my_feed_url(request: Request):
+    """
+    summary: The signed-in teacher's calendar feed URL (subscribe to it in any calendar app)
+    responses: {200: {description: "{url}"}, 401: {description: unauthenticated}}
+    """
+    actor = await current_actor(request)
+    if actor is None:
+        raise ApiError(401, "unauthenticated", "sign in first")
+    key = feed_key(request.app.state.services.settings.secret, actor.user_id)
+    return json_response({"url": f"{_base_url(request)}/api/users/{actor.user_id}/calendar.ics?key={key}"})
+
+
+async def user_feed(request: Request):
+    """
+    summary: "A teacher's calendar feed: activities they registered for or help run"
+    responses: {200: {description: text/calendar}, 403: {description: "forbidden: wrong key"}}
+    """
+    try:
+        user_id = int(request.path_params["user_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such user") from None
+    services = request.app.state.services
+    if not hmac.compare_digest(request.query_params.get("key", ""), feed_key(services.settings.secret, user_id)):
+        raise ApiError(403, "forbidden", "that feed key is not valid")
+    async with services.sessionmaker() as db:
+        rows = await db.execute(select(Activity).where(or_(
+            Activity.id.in_(select(Registration.activity_id).where(Registration.user_id == user_id,
+                                                                   Registration.status == "approved")),
+            Activity.id.in_(select(ActivityStaff.activity_id).where(ActivityStaff.user_id == user_id)),
+            Activity.organizer_id == user_id,
+        )).order_by(Activity.starts_at))
+        body = scheduling.ical(list(rows.scalars()), _base_url(request), "collab activities")
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+routes = [
+    Route("/api/activities", create_activity, methods=["POST"]),
+    Route("/api/activities", list_activities, methods=["GET"]),
+    Route("/api/activities/{activity_id}", get_activity, methods=["GET"]),
+    Route("/api/activities/{activity_id}", edit_activity, methods=["PATCH"]),
+    Route("/api/activities/{activity_id}/cancel", cancel_activity, methods=["POST"]),
+    Route("/api/activities/{activity_id}/register", register, methods=["POST"]),
+    Route("/api/activities/{activity_id}/registrations", list_registrations, methods=["GET"]),
+    Route("/api/activities/{activity_id}/registrations/{user_id}", decide_registration, methods=["POST"]),
+    Route("/api/activities/{activity_id}/calendar.ics", activity_calendar, methods=["GET"]),
+    Route("/api/me/calendar", my_feed_url, methods=["GET"]),
+    Route("/api/users/{user_id}/calendar.ics", user_feed, methods=["GET"]),
+]

@@ -1,0 +1,79 @@
+"""Tables of record for activities. Every change here ships with an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from collab.store.models import Base, utcnow
+
+STATES = ("scheduled", "lobby", "live", "ended", "archived", "cancelled")
+STAFF_ROLES = ("host", "expert", "presenter")
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_starts_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(String(50), default="")
+    grade: Mapped[str] = mapped_column(String(50), default="")
+    level: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(100), default="")
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int] = mapped_column(Integer)
+    visibility: Mapped[str] = mapped_column(String(16))
+    registration: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    phases: Mapped[list["ActivityPhase"]] = relationship(
+        order_by="ActivityPhase.position", cascade="all, delete-orphan", lazy="selectin")
+    staff: Mapped[list["ActivityStaff"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class ActivityPhase(Base):
+    __tablename__ = "activity_phases"
+    __table_args__ = (UniqueConstraint("activity_id", "position", name="uq_activity_phase_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    minutes: Mapped[int] = mapped_column(Integer)
+    chat: Mapped[bool] = mapped_column(Boolean)
+    questions: Mapped[bool] = mapped_column(Boolean)
+    hands: Mapped[bool] = mapped_column(Boolean)
+    polls: Mapped[bool] = mapped_column(Boolean)
+
+
+class ActivityStaff(Base):
+    """Hosts run the activity, experts moderate and guide, presenters show the lesson example."""
+
+    __tablename__ = "activity_staff"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class Registration(Base):
+    __tablename__ = "activity_registrations"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,243 @@
+"""Scheduling: create, edit, cancel, list and register for activities. The edges' I/O lives here;
+the rules live in `sessions.agenda` (what a schedule may be) and `collab.policy` (who may do what)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab import policy
+from collab.auth.actor import Actor
+from collab.policy import ActivityAccess
+from collab.store.models import User
+from sessions.agenda import AgendaError, Phase, Schedule, parse_schedule, phase_json, planned_minutes
+from sessions.records import STAFF_ROLES, Activity, ActivityPhase, ActivityStaff, Registration, aware
+
+MAX_STAFF = 50
+
+
+def schedule_of(a: Activity) -> Schedule:
+    return Schedule(
+        title=a.title, description=a.description, subject=a.subject, grade=a.grade, level=a.level,
+        region=a.region, starts_at=aware(a.starts_at), ends_at=aware(a.ends_at), capacity=a.capacity,
+        visibility=a.visibility, registration=a.registration,
+        phases=tuple(Phase(kind=p.kind, title=p.title, minutes=p.minutes, chat=p.chat, questions=p.questions,
+                           hands=p.hands, polls=p.polls) for p in a.phases),
+    )
+
+
+def _apply(a: Activity, s: Schedule) -> None:
+    a.title, a.description, a.subject, a.grade = s.title, s.description, s.subject, s.grade
+    a.level, a.region, a.capacity = s.level, s.region, s.capacity
+    a.starts_at, a.ends_at = s.starts_at.astimezone(timezone.utc), s.ends_at.astimezone(timezone.utc)
+    a.visibility, a.registration = s.visibility, s.registration
+    a.phases = [ActivityPhase(position=i, **phase_json(p)) for i, p in enumerate(s.phases)]
+
+
+async def _staff_from(db: AsyncSession, data: dict[str, Any], current: list[ActivityStaff] | None) -> list[ActivityStaff] | None:
+    """Hosts, experts and presenters from `{"hosts": [ids], "experts": [...], "presenters": [...]}`."""
+    keys = [r + "s" for r in STAFF_ROLES]
+    if not any(k in data for k in keys):
+        return None if current is not None else []
+    wanted: list[tuple[int, str]] = []
+    for role in STAFF_ROLES:
+        ids = data.get(role + "s", [s.user_id for s in current or [] if s.role == role])
+        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+            raise AgendaError(role + "s", f"{role}s must be a list of user ids")
+        wanted.extend((i, role) for i in dict.fromkeys(ids))
+    if len(wanted) > MAX_STAFF:
+        raise AgendaError("staff", f"at most {MAX_STAFF} hosts, experts and presenters")
+    ids = {i for i, _ in wanted}
+    found = set((await db.execute(select(User.id).where(User.id.in_(ids)))).scalars()) if ids else set()
+    if missing := ids - found:
+        raise AgendaError("staff", f"no such users: {sorted(missing)}")
+    return [ActivityStaff(user_id=i, role=r) for i, r in wanted]
+
+
+async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any]) -> Activity:
+    policy.authorize(actor, "activity.create")
+    schedule = parse_schedule(data)
+    activity = Activity(state="scheduled", organizer_id=actor.user_id)
+    _apply(activity, schedule)
+    activity.staff = await _staff_from(db, data, None) or []
+    db.add(activity)
+    await db.commit()
+    return await get(db, activity.id)
+
+
+async def get(db: AsyncSession, activity_id: int) -> Activity | None:
+    db.expire_all()  # phases and staff as stored now, not as this session last saw them
+    return await db.get(Activity, activity_id)
+
+
+async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> ActivityAccess:
+    roles: frozenset[str] = frozenset()
+    registration = None
+    if actor is not None:
+        roles = frozenset(s.role for s in activity.staff if s.user_id == actor.user_id)
+        registration = (await db.execute(
+            select(Registration.status).where(Registration.activity_id == activity.id,
+                                              Registration.user_id == actor.user_id))).scalar_one_or_none()
+    return ActivityAccess(activity.organizer_id, activity.visibility, activity.state, roles, registration)
+
+
+async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data: dict[str, Any]) -> Activity:
+    policy.authorize(actor, "activity.edit", await access(db, activity, actor))
+    schedule = parse_schedule(data, current=schedule_of(activity))
+    staff = await _staff_from(db, data, activity.staff)
+    # Old rows go before new ones come: positions and (user, role) pairs are unique.
+    activity.phases = []
+    if staff is not None:
+        activity.staff = []
+    await db.flush()
+    _apply(activity, schedule)
+    if staff is not None:
+        activity.staff = staff
+    await db.commit()
+    return await get(db, activity.id)
+
+
+async def cancel(db: AsyncSession, actor: Actor | None, activity: Activity) -> Activity:
+    policy.authorize(actor, "activity.cancel", await access(db, activity, actor))
+    activity.state = "cancelled"
+    await db.commit()
+    return await get(db, activity.id)
+
+
+STATUSES = ("upcoming", "live", "past", "cancelled")
+
+
+async def listing(db: AsyncSession, actor: Actor | None, status: str, filters: dict[str, str],
+                  now: datetime | None = None, limit: int = 100) -> list[Activity]:
+    """Activities the actor may see, by status and the filters subject, grade, level and region."""
+    now = now or datetime.now(timezone.utc)
+    q = select(Activity)
+    if status == "upcoming":
+        q = q.where(Activity.state.in_(("scheduled", "lobby")), Activity.ends_at > now).order_by(Activity.starts_at)
+    elif status == "live":
+        q = q.where(Activity.state == "live").order_by(Activity.starts_at)
+    elif status == "past":
+        q = q.where(or_(Activity.state.in_(("ended", "archived")),
+                        and_(Activity.state.in_(("scheduled", "lobby")), Activity.ends_at <= now)))
+        q = q.order_by(Activity.starts_at.desc())
+    else:
+        q = q.where(Activity.state == "cancelled").order_by(Activity.starts_at.desc())
+    for key in ("subject", "grade", "level", "region"):
+        if filters.get(key):
+            q = q.where(getattr(Activity, key) == filters[key])
+    if actor is None:
+        q = q.where(Activity.visibility == "public")
+    elif not actor.is_admin:
+        mine = or_(
+            Activity.organizer_id == actor.user_id,
+            exists().where(ActivityStaff.activity_id == Activity.id, ActivityStaff.user_id == actor.user_id),
+            exists().where(Registration.activity_id == Activity.id, Registration.user_id == actor.user_id,
+                           Registration.status == "approved"),
+        )
+        q = q.where(or_(Activity.visibility.in_(("public", "registered")), mine))
+    return list((await db.execute(q.limit(limit))).scalars())
+
+
+async def register(db: AsyncSession, actor: Actor | None, activity: Activity) -> Registration:
+    """Open activities approve at once; others wait for the organizer. Registering twice is a no-op."""
+    acc = await access(db, activity, actor)
+    policy.authorize(actor, "activity.register", acc)
+    existing = await db.get(Registration, (activity.id, actor.user_id))
+    if existing is not None:
+        return existing
+    status = "approved" if activity.registration == "open" else "pending"
+    if status == "approved" and await approved_count(db, activity.id) >= activity.capacity:
+        raise AgendaError("capacity", "the activity is full")
+    reg = Registration(activity_id=activity.id, user_id=actor.user_id, status=status)
+    db.add(reg)
+    await db.commit()
+    return reg
+
+
+async def approved_count(db: AsyncSession, activity_id: int) -> int:
+    from sqlalchemy import func
+
+    return (await db.execute(select(func.count()).select_from(Registration).where(
+        Registration.activity_id == activity_id, Registration.status == "approved"))).scalar_one()
+
+
+async def decide(db: AsyncSession, actor: Actor | None, activity: Activity, user_id: int, approve: bool) -> Registration:
+    policy.authorize(actor, "activity.registrations", await access(db, activity, actor))
+    reg = await db.get(Registration, (activity.id, user_id))
+    if reg is None:
+        raise AgendaError("user_id", "that teacher has not registered")
+    if approve and reg.status != "approved" and await approved_count(db, activity.id) >= activity.capacity:
+        raise AgendaError("capacity", "the activity is full")
+    reg.status = "approved" if approve else "rejected"
+    await db.commit()
+    return reg
+
+
+async def registrations(db: AsyncSession, actor: Actor | None, activity: Activity) -> list[tuple[Registration, User]]:
+    policy.authorize(actor, "activity.registrations", await access(db, activity, actor))
+    rows = await db.execute(select(Registration, User).join(User, User.id == Registration.user_id)
+                            .where(Registration.activity_id == activity.id).order_by(Registration.created_at))
+    return [(r, u) for r, u in rows.all()]
+
+
+def activity_json(a: Activity) -> dict[str, Any]:
+    s = schedule_of(a)
+    staff: dict[str, list[int]] = {r + "s": [] for r in STAFF_ROLES}
+    for member in a.staff:
+        staff[member.role + "s"].append(member.user_id)
+    return {
+        "id": a.id, "state": a.state, "organizer_id": a.organizer_id,
+        **{k: v for k, v in {
+            "title": s.title, "description": s.description, "subject": s.subject, "grade": s.grade,
+            "level": s.level, "region": s.region, "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(), "capacity": s.capacity, "visibility": s.visibility,
+            "registration": s.registration}.items()},
+        "agenda": [phase_json(p) for p in s.phases],
+        "planned_minutes": planned_minutes(s),
+        **staff,
+    }
+
+
+def _ics_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r", "").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 3.1: lines of at most 75 octets, continued with a leading space."""
+    out, data = [], line.encode()
+    while len(data) > 75:
+        cut = 75
+        while cut > 0 and (data[cut] & 0xC0) == 0x80:  # never split a UTF-8 character
+            cut -= 1
+        out.append(data[:cut].decode())
+        data = b" " + data[cut:]
+    out.append(data.decode())
+    return "\r\n".join(out)
+
+
+def ical(activities: list[Activity], base_url: str, name: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    fmt = "%Y%m%dT%H%M%SZ"
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//collab//activities//EN", "CALSCALE:GREGORIAN",
+             f"X-WR-CALNAME:{_ics_text(name)}"]
+    for a in activities:
+        s = schedule_of(a)
+        agenda = "\n".join(f"{i + 1}. {p.title} ({p.minutes} min)" for i, p in enumerate(s.phases))
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:activity-{a.id}@collab",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART:{s.starts_at.astimezone(timezone.utc).strftime(fmt)}",
+            f"DTEND:{s.ends_at.astimezone(timezone.utc).strftime(fmt)}",
+            f"SUMMARY:{_ics_text(s.title)}",
+            f"DESCRIPTION:{_ics_text((s.description + chr(10) + chr(10) + agenda).strip())}",
+            f"URL:{base_url}/activities/{a.id}",
+            "STATUS:" + ("CANCELLED" if a.state == "cancelled" else "CONFIRMED"),
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+
