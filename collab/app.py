@@ -26,6 +26,7 @@ from collab.store.db import make_engine, make_sessionmaker
 from collab.store.schema import ensure_current
 from collab.web import pages
 from sessions import api as sessions_api
+from sessions import live as sessions_live
 
 log = logging.getLogger("collab.app")
 
@@ -58,6 +59,7 @@ def make_registry() -> Registry:
     registry = Registry()
     register_builtins(registry)
     announcements.register(registry)
+    sessions_live.register(registry)
     return registry
 
 

@@ -65,9 +65,13 @@ def channel_namespace(channel: str) -> str:
 
 
 @rule("channel.subscribe")
-def _subscribe(actor: Actor | None, channel: str) -> bool:
+def _subscribe(actor: Actor | None, channel: Any) -> bool:
+    """`channel` is the name, or for namespaces whose rules need a record (activities) the
+    `ActivityChannel` the command handler resolved."""
     if actor is None:
         return False
+    if isinstance(channel, ActivityChannel):
+        return channel.access is not None and _activity_attend(actor, channel.access)
     ns, _, rest = channel.partition(":")
     if ns == "announce":  # platform and regional announcements: every signed-in user
         return True
@@ -175,3 +179,29 @@ def _activity_register(actor: Actor | None, a: ActivityAccess) -> bool:
         and not a.staff
         and actor.user_id != a.organizer_id
     )
+
+
+@dataclass(frozen=True)
+class ActivityChannel:
+    channel: str
+    access: ActivityAccess | None  # None: no such activity
+
+
+@rule("activity.attend")
+def _activity_attend(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Be in the room: staff, the organizer and approved registrants; anyone signed in if public."""
+    if actor is None or a.state == "cancelled":
+        return False
+    return (_runs(actor, a) or bool(a.staff) or a.registration == "approved"
+            or a.visibility == "public")
+
+
+@rule("activity.run")
+def _activity_run(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Open the lobby, start, move between phases, extend, end, archive: hosts and the organizer."""
+    return _runs(actor, a) or "host" in a.staff
+
+
+@rule("activity.timeline")
+def _activity_timeline(actor: Actor | None, a: ActivityAccess) -> bool:
+    return _activity_view(actor, a)

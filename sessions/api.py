@@ -15,7 +15,9 @@ from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response
 from sessions import scheduling
 from sessions.agenda import AgendaError
-from sessions.records import Activity, ActivityStaff, Registration
+from collab.store.models import User
+from sessions.live import event_json
+from sessions.records import Activity, ActivityEvent, ActivityStaff, Registration
 
 
 def _denied(exc: policy.Denied) -> ApiError:
@@ -208,6 +210,25 @@ async def activity_calendar(request: Request):
                      headers={"Content-Disposition": f'attachment; filename="activity-{activity.id}.ics"'})
 
 
+async def timeline(request: Request):
+    """
+    summary: "The activity's record in order: phase changes, and later chat, questions and polls (the replay)"
+    responses: {200: {description: "{events: [...]}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            policy.authorize(actor, "activity.timeline", await scheduling.access(db, activity, actor))
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        rows = await db.execute(
+            select(ActivityEvent, User.display_name).outerjoin(User, User.id == ActivityEvent.actor_id)
+            .where(ActivityEvent.activity_id == activity.id).order_by(ActivityEvent.id))
+        events = [event_json(ev, name or "") for ev, name in rows.all()]
+    return json_response({"activity_id": activity.id, "events": events})
+
+
 def feed_key(secret: str, user_id: int) -> str:
     """Calendar apps cannot send a bearer token: a teacher's feed URL carries this key instead."""
     return hmac.new(secret.encode(), f"calendar-feed:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -258,6 +279,7 @@ routes = [
     Route("/api/activities/{activity_id}/registrations", list_registrations, methods=["GET"]),
     Route("/api/activities/{activity_id}/registrations/{user_id}", decide_registration, methods=["POST"]),
     Route("/api/activities/{activity_id}/calendar.ics", activity_calendar, methods=["GET"]),
+    Route("/api/activities/{activity_id}/timeline", timeline, methods=["GET"]),
     Route("/api/me/calendar", my_feed_url, methods=["GET"]),
     Route("/api/users/{user_id}/calendar.ics", user_feed, methods=["GET"]),
 ]

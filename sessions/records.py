@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from collab.store.models import Base, utcnow
@@ -36,6 +36,10 @@ class Activity(Base):
     registration: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="scheduled")
     organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    current_phase: Mapped[int | None] = mapped_column(Integer)
+    phase_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -77,3 +81,18 @@ class Registration(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ActivityEvent(Base):
+    """The activity's record, in order: phase changes now; chat, questions, polls and moderation as they
+    come. Written before it is broadcast; the replay timeline is read from here."""
+
+    __tablename__ = "activity_events"
+    __table_args__ = (Index("ix_activity_events_activity", "activity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSON)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

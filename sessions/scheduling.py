@@ -197,6 +197,9 @@ def activity_json(a: Activity) -> dict[str, Any]:
             "registration": s.registration}.items()},
         "agenda": [phase_json(p) for p in s.phases],
         "planned_minutes": planned_minutes(s),
+        "current_phase": a.current_phase,
+        **{k: (aware(v).isoformat() if v else None) for k, v in (
+            ("phase_started_at", a.phase_started_at), ("started_at", a.started_at), ("ended_at", a.ended_at))},
         **staff,
     }
 

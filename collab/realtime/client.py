@@ -165,7 +165,7 @@ def _channel_arg(args: dict[str, Any]) -> str:
 async def _subscribe(ctx: Context, args: dict[str, Any]) -> None:
     client = ctx.client
     channel = _channel_arg(args)
-    policy.authorize(ctx.actor, "channel.subscribe", channel)
+    policy.authorize(ctx.actor, "channel.subscribe", await ctx.services.registry.channel_resource(ctx, channel))
     if channel in client.channels:
         raise CommandError(Error.ALREADY_SUBSCRIBED, f"already subscribed to {channel}")
     if len(client.channels) >= ctx.services.settings.max_channels:

@@ -37,9 +37,22 @@ class Context:
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
 
 
+ChannelResolver = Callable[[Context, str], Awaitable[Any]]
+
+
 class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._resolvers: dict[str, ChannelResolver] = {}
+
+    def channel_namespace(self, namespace: str, resolver: ChannelResolver) -> None:
+        """For a namespace whose subscribe rule needs a record: `resolver(ctx, channel)` loads what
+        `collab.policy`'s "channel.subscribe" rule is then asked about."""
+        self._resolvers[namespace] = resolver
+
+    async def channel_resource(self, ctx: Context, channel: str) -> Any:
+        resolver = self._resolvers.get(channel.partition(":")[0])
+        return channel if resolver is None else await resolver(ctx, channel)
 
     def command(self, name: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:

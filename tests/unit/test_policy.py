@@ -55,6 +55,10 @@ MATRIX = [
     ("activity.register", "registered", {ADMIN, ORG2, TEACHER, REGISTERED}),
     ("activity.register", "invited", set()),
     ("activity.register", "ended", set()),
+    ("activity.attend", "registered", {ADMIN, ORG, EXPERT, REGISTERED}),
+    ("activity.attend", "public", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
+    ("activity.run", "live", {ADMIN, ORG}),  # EXPERT is staff but not a host
+    ("activity.timeline", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
     ("no.such.action", None, set()),
 ]
 
@@ -83,3 +87,22 @@ def test_denials_say_whether_signing_in_could_help():
 def test_every_rule_is_in_the_matrix():
     """A new rule without a row here fails: the matrix is the reviewable permission model."""
     assert {a for a, _, _ in MATRIX if a != "no.such.action"} == set(policy.actions())
+
+
+def test_activity_channels_follow_attendance():
+    from collab.policy import ActivityChannel
+
+    room = ActivityChannel("activity:1", activity_for(REGISTERED, "registered"))
+    assert policy.allowed(REGISTERED, "channel.subscribe", room)
+    outsider = ActivityChannel("activity:1", activity_for(TEACHER, "registered"))
+    assert not policy.allowed(TEACHER, "channel.subscribe", outsider)
+    assert not policy.allowed(ADMIN, "channel.subscribe", ActivityChannel("activity:404", None))
+    host = ActivityChannel("activity:1", ActivityAccessFor(staff={"host"}))
+    assert policy.allowed(TEACHER, "activity.run", host.access)
+
+
+def ActivityAccessFor(**kw):
+    from collab.policy import ActivityAccess
+
+    return ActivityAccess(organizer_id=ORG.user_id, visibility="registered", state="live",
+                          staff=frozenset(kw.get("staff", ())), registration=kw.get("registration"))

@@ -1,0 +1,128 @@
+"""Running an activity over `/ws`: the host's lifecycle commands, the activity channel, the snapshot.
+
+Every change takes the road of DESIGN.md: validate and apply (`sessions.lifecycle`, no I/O), authorize
+(`collab.policy`), persist the new state and the event of record in one transaction, then publish on
+`activity:<id>`. Two hosts pressing "next" at once on two nodes cannot both win: the state is written
+with a compare-and-set, and the loser is told `conflict`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import update as sql_update
+
+from collab import policy
+from collab.policy import ActivityChannel
+from collab.realtime.bus import BusUnavailable
+from collab.realtime.dispatch import CommandError, Context, Registry, require
+from sessions import lifecycle, scheduling
+from sessions.records import Activity, ActivityEvent, ActivityPhase, aware
+
+
+def channel_of(activity_id: int) -> str:
+    return f"activity:{activity_id}"
+
+
+def live_state(a: Activity) -> lifecycle.LiveState:
+    return lifecycle.LiveState(
+        state=a.state, phase_count=len(a.phases), current_phase=a.current_phase,
+        phase_started_at=a.phase_started_at and aware(a.phase_started_at),
+        started_at=a.started_at and aware(a.started_at), ended_at=a.ended_at and aware(a.ended_at),
+    )
+
+
+async def _activity(ctx: Context, args: dict[str, Any], db) -> Activity:
+    activity_id = require(args, "activity_id", int)
+    activity = await scheduling.get(db, activity_id)
+    if activity is None:
+        raise CommandError("not_found", "no such activity")
+    return activity
+
+
+def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:
+    return {**ev.data, "id": f"activity-event:{ev.id}", "at": aware(ev.at).isoformat(),
+            "by": {"id": ev.actor_id, "name": by_name}}
+
+
+def _lifecycle_command(command: str):
+    async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(timezone.utc)
+        async with ctx.services.sessionmaker() as db:
+            activity = await _activity(ctx, args, db)
+            policy.authorize(ctx.actor, "activity.run", await scheduling.access(db, activity, ctx.actor))
+            before = live_state(activity)
+            try:
+                change = lifecycle.apply(before, command, args, now)
+            except lifecycle.LifecycleError as exc:
+                raise CommandError(exc.code, exc.message) from None
+            after = change.state
+            same_phase = (Activity.current_phase.is_(None) if before.current_phase is None
+                          else Activity.current_phase == before.current_phase)
+            written = await db.execute(
+                sql_update(Activity)
+                .where(Activity.id == activity.id, Activity.state == before.state, same_phase)
+                .values(state=after.state, current_phase=after.current_phase,
+                        phase_started_at=after.phase_started_at, started_at=after.started_at,
+                        ended_at=after.ended_at)
+                .execution_options(synchronize_session=False)
+            )
+            if written.rowcount != 1:
+                await db.rollback()
+                raise CommandError("conflict", "the activity changed meanwhile; look at it again")
+            if change.extend_minutes:
+                await db.execute(
+                    sql_update(ActivityPhase)
+                    .where(ActivityPhase.activity_id == activity.id, ActivityPhase.position == after.current_phase)
+                    .values(minutes=ActivityPhase.minutes + change.extend_minutes)
+                    .execution_options(synchronize_session=False)
+                )
+            record = ActivityEvent(activity_id=activity.id, type=change.event["type"], data=change.event,
+                                   actor_id=ctx.actor.user_id, at=now)
+            db.add(record)
+            await db.commit()
+        event = event_json(record, ctx.actor.name)
+        offset = await ctx.services.hub.publish(channel_of(activity.id), event)
+        return {"event": event, "offset": offset}
+
+    return handle
+
+
+async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """All a late joiner needs at once, and where on the channel to subscribe from: the position is
+    read before the state, so nothing between the two can be missed (a repeat is harmless)."""
+    activity_id = require(args, "activity_id", int)
+    hub = ctx.services.hub
+    try:
+        position = await hub.bus.position(channel_of(activity_id))
+        presence = await hub.bus.presence(channel_of(activity_id))
+    except BusUnavailable:
+        raise CommandError("bus_unavailable", "the bus is unreachable; try again shortly") from None
+    async with ctx.services.sessionmaker() as db:
+        activity = await _activity(ctx, args, db)
+        acc = await scheduling.access(db, activity, ctx.actor)
+        policy.authorize(ctx.actor, "activity.attend", acc)
+        body = scheduling.activity_json(activity)
+    me = {"roles": sorted(acc.staff), "registration": acc.registration,
+          "may_run": policy.allowed(ctx.actor, "activity.run", acc)}
+    return {"activity": body, "me": me, "channel": channel_of(activity_id),
+            "since": {"epoch": position.epoch, "offset": position.offset},
+            "presence": {"clients": presence.clients, "users": presence.users}}
+
+
+async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:
+    try:
+        activity_id = int(channel.partition(":")[2])
+    except ValueError:
+        return ActivityChannel(channel, None)
+    async with ctx.services.sessionmaker() as db:
+        activity = await scheduling.get(db, activity_id)
+        return ActivityChannel(channel, None if activity is None else await scheduling.access(db, activity, ctx.actor))
+
+
+def register(registry: Registry) -> None:
+    registry.channel_namespace("activity", _resolve_channel)
+    registry.add("activity.snapshot", _snapshot)
+    for command in lifecycle.COMMANDS:
+        registry.add(f"activity.{command}", _lifecycle_command(command))

@@ -1,0 +1,165 @@
+"""Running an activity across two server processes sharing real Redis and PostgreSQL: the host on one
+node, teachers on the other; snapshot for late joiners; who may run it; two hosts at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+import harness
+from collab.auth.accounts import create_user
+from collab.store import schema
+from collab.store.db import make_engine, make_sessionmaker
+
+
+@pytest.fixture(scope="module")
+async def pg_users():
+    url = await harness.create_pg_database()
+    await asyncio.to_thread(schema.upgrade, url)
+    engine = make_engine(url)
+    out = {}
+    async with make_sessionmaker(engine)() as db:
+        for username, role in [("org", "organizer"), ("host2", "teacher"), ("expert", "expert"),
+                               ("teacher1", "teacher"), ("teacher2", "teacher"), ("outsider", "teacher")]:
+            u = await create_user(db, username=username, password="password-" + username,
+                                  display_name=username.title(), role=role)
+            out[username] = (u.id, harness.token_for(u.id, role, u.display_name))
+        await db.commit()
+    await engine.dispose()
+    yield url, out
+    await harness.drop_pg_database(url)
+
+
+@pytest.fixture(scope="module")
+async def nodes(pg_users, redis_url):
+    url, _ = pg_users
+    a = harness.Server(url, redis_url, name="live-a").start(wait=False)
+    b = harness.Server(url, redis_url, name="live-b").start(wait=False)
+    a.wait()
+    b.wait()
+    yield a, b
+    a.cleanup()
+    b.cleanup()
+
+
+AGENDA = [{"kind": "lesson_display", "title": "课例展示", "minutes": 45},
+          {"kind": "discussion", "title": "研讨", "minutes": 30},
+          {"kind": "expert_guidance", "title": "专家点评", "minutes": 20}]
+
+
+async def scheduled(node, users, **extra) -> int:
+    body = {"title": "live test", "starts_at": "2027-05-01T14:00:00+08:00", "ends_at": "2027-05-01T16:00:00+08:00",
+            "agenda": AGENDA, "hosts": [users["org"][0], users["host2"][0]], "experts": [users["expert"][0]]}
+    body.update(extra)
+    async with httpx.AsyncClient(base_url=node.url) as http:
+        r = await http.post("/api/activities", json=body, headers={"Authorization": f"Bearer {users['org'][1]}"})
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+        r = await http.post(f"/api/activities/{aid}/register", headers={"Authorization": f"Bearer {users['teacher1'][1]}"})
+        assert r.json()["status"] == "approved"
+    return aid
+
+
+async def test_host_on_one_node_runs_phases_teachers_on_the_other_follow(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users)
+    host = await harness.WsClient(a.ws_url).open(users["org"][1])
+    teacher = await harness.WsClient(b.ws_url).open(users["teacher1"][1])
+    snap = await teacher.ok("activity.snapshot", activity_id=aid)
+    assert snap["activity"]["state"] == "scheduled" and snap["me"]["may_run"] is False
+    await teacher.ok("subscribe", channel=snap["channel"], since=snap["since"])
+
+    steps = [("activity.open_lobby", {}), ("activity.start", {}), ("activity.next_phase", {}),
+             ("activity.extend_phase", {"minutes": 10}), ("activity.goto_phase", {"phase": 2}), ("activity.end", {})]
+    for cmd, args in steps:
+        await host.ok(cmd, activity_id=aid, **args)
+    got = await teacher.pushes_until(len(steps))
+    assert [p["e"]["type"] for p in got] == ["lobby_opened", "started", "phase_changed", "phase_extended",
+                                             "phase_changed", "ended"]
+    assert [p["e"].get("phase") for p in got][1:5] == [0, 1, 1, 2]
+    assert got[0]["e"]["by"]["name"] == "Org"
+    assert [p["o"] for p in got] == list(range(snap["since"]["offset"] + 1, snap["since"]["offset"] + 7))
+
+    async with httpx.AsyncClient(base_url=b.url) as http:
+        auth = {"Authorization": f"Bearer {users['teacher1'][1]}"}
+        state = (await http.get(f"/api/activities/{aid}", headers=auth)).json()
+        assert state["state"] == "ended" and state["current_phase"] == 2 and state["agenda"][1]["minutes"] == 40
+        timeline = (await http.get(f"/api/activities/{aid}/timeline", headers=auth)).json()["events"]
+        assert [e["id"] for e in timeline] == [p["e"]["id"] for p in got]  # recorded, then broadcast
+    await host.close()
+    await teacher.close()
+
+
+async def test_late_joiner_gets_the_current_phase_in_a_snapshot(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users)
+    host = await harness.WsClient(a.ws_url).open(users["host2"][1])  # a host who is not the organizer
+    for cmd in ("activity.start", "activity.next_phase"):
+        await host.ok(cmd, activity_id=aid)
+    async with httpx.AsyncClient(base_url=b.url) as http:
+        await http.post(f"/api/activities/{aid}/register", headers={"Authorization": f"Bearer {users['teacher2'][1]}"})
+    late = await harness.WsClient(b.ws_url).open(users["teacher2"][1])
+    snap = await late.ok("activity.snapshot", activity_id=aid)
+    assert snap["activity"]["state"] == "live" and snap["activity"]["current_phase"] == 1
+    assert snap["activity"]["agenda"][1]["title"] == "研讨"
+    await late.ok("subscribe", channel=snap["channel"], since=snap["since"])
+    await host.ok("activity.next_phase", activity_id=aid)
+    push = await late.push()
+    assert push["e"]["type"] == "phase_changed" and push["e"]["phase"] == 2
+    await host.close()
+    await late.close()
+
+
+async def test_who_may_watch_and_who_may_run(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users)
+    outsider = await harness.WsClient(b.ws_url).open(users["outsider"][1])
+    r = await outsider.call("subscribe", channel=f"activity:{aid}")
+    assert r["error"]["code"] == "forbidden"  # not registered for a "registered" activity
+    assert (await outsider.call("activity.snapshot", activity_id=aid))["error"]["code"] == "forbidden"
+    assert (await outsider.call("subscribe", channel="activity:999999"))["error"]["code"] == "forbidden"
+    teacher = await harness.WsClient(b.ws_url).open(users["teacher1"][1])
+    r = await teacher.call("activity.start", activity_id=aid)
+    assert r["error"]["code"] == "forbidden"
+    expert = await harness.WsClient(b.ws_url).open(users["expert"][1])
+    assert (await expert.call("activity.start", activity_id=aid))["error"]["code"] == "forbidden"
+    host = await harness.WsClient(a.ws_url).open(users["org"][1])
+    r = await host.call("activity.next_phase", activity_id=aid)
+    assert r["error"]["code"] == "wrong_state"
+    assert (await host.call("activity.start", activity_id=999999))["error"]["code"] == "not_found"
+    assert (await host.call("activity.start", activity_id="1"))["error"]["code"] == "invalid"
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        state = (await http.get(f"/api/activities/{aid}", headers={"Authorization": f"Bearer {users['org'][1]}"})).json()
+    assert state["state"] == "scheduled"  # nothing that was refused changed anything
+    for c in (outsider, teacher, expert, host):
+        await c.close()
+
+
+async def test_two_hosts_press_next_at_once_on_two_nodes(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users)
+    h1 = await harness.WsClient(a.ws_url).open(users["org"][1])
+    h2 = await harness.WsClient(b.ws_url).open(users["host2"][1])
+    await h1.ok("activity.start", activity_id=aid)
+    for _ in range(5):
+        r1, r2 = await asyncio.gather(h1.call("activity.next_phase", activity_id=aid),
+                                      h2.call("activity.next_phase", activity_id=aid))
+        oks = [r for r in (r1, r2) if "ok" in r]
+        if len(oks) == 1:
+            break
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        auth = {"Authorization": f"Bearer {users['org'][1]}"}
+        timeline = (await http.get(f"/api/activities/{aid}/timeline", headers=auth)).json()["events"]
+        state = (await http.get(f"/api/activities/{aid}", headers=auth)).json()
+    phases = [e["phase"] for e in timeline if e["type"] == "phase_changed"]
+    assert phases == sorted(set(phases)) and state["current_phase"] == phases[-1]  # no phase taken twice
+    errors = [r["error"]["code"] for r in (r1, r2) if "error" in r]
+    assert set(errors) <= {"conflict", "last_phase"}
+    await h1.close()
+    await h2.close()
