@@ -27,6 +27,7 @@ from collab.store.schema import ensure_current
 from collab.web import pages
 from sessions import api as sessions_api
 from sessions import live as sessions_live
+from sessions.attendance_recorder import AttendanceRecorder
 
 log = logging.getLogger("collab.app")
 
@@ -79,11 +80,14 @@ def create_app(settings: Settings) -> "RealtimeFirst":
               flush_interval_large=settings.flush_interval_large, large_channel=settings.large_channel,
               history_limit=settings.history_size, presence_ttl=settings.presence_ttl)
     services = Services(settings, engine, sessionmaker, hub, make_registry(), TokenResolver(settings, sessionmaker))
+    attendance = AttendanceRecorder(sessionmaker, settings.node_id)
+    hub.on_user_presence("activity", attendance.hook)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await ensure_current(engine)  # refuse to serve an out-of-date schema
         await hub.start()
+        await attendance.start()
         log.info(
             "collab serving at http://%s:%s/", settings.host, settings.port,
             extra={"node": settings.node_id, "bus": "redis" if settings.redis_url else "memory",
@@ -93,6 +97,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
             yield
         finally:
             services.shutting_down = True
+            await attendance.stop()
             await hub.stop()
             await engine.dispose()
 

@@ -205,3 +205,9 @@ def _activity_run(actor: Actor | None, a: ActivityAccess) -> bool:
 @rule("activity.timeline")
 def _activity_timeline(actor: Actor | None, a: ActivityAccess) -> bool:
     return _activity_view(actor, a)
+
+
+@rule("activity.attendance")
+def _activity_attendance(actor: Actor | None, a: ActivityAccess) -> bool:
+    """The attendance report and its CSV: the organizer (and admins)."""
+    return _runs(actor, a)

@@ -55,6 +55,9 @@ class Settings:
     history_ttl: int = 24 * 3600
     presence_ttl: float = 30.0
 
+    # Training credit: present for at least this share of an activity's scheduled time.
+    credit_ratio: float = 0.8
+
     log_json: bool = True
     log_level: str = "info"
 

@@ -13,11 +13,11 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response
-from sessions import scheduling
+from sessions import reports, scheduling
 from sessions.agenda import AgendaError
 from collab.store.models import User
 from sessions.live import event_json
-from sessions.records import Activity, ActivityEvent, ActivityStaff, Registration
+from sessions.records import Activity, ActivityEvent, ActivityStaff, AttendanceInterval, Registration
 
 
 def _denied(exc: policy.Denied) -> ApiError:
@@ -229,6 +229,63 @@ async def timeline(request: Request):
     return json_response({"activity_id": activity.id, "events": events})
 
 
+async def _attendance_rows(request: Request) -> tuple[Activity, list[dict]]:
+    actor = await current_actor(request)
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            policy.authorize(actor, "activity.attendance", await scheduling.access(db, activity, actor))
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        records = await reports.records_for(db, activity, services.settings.credit_ratio)
+        users = await reports.users_by_id(db, [r.user_id for r in records])
+    return activity, [reports.record_json(r, users.get(r.user_id)) for r in records]
+
+
+async def attendance(request: Request):
+    """
+    summary: "Attendance per teacher: first join, last leave, minutes present while live, rejoins, credited"
+    responses: {200: {description: "{attendees: [...], credit_ratio}"}, 403: {description: forbidden}}
+    """
+    activity, rows = await _attendance_rows(request)
+    return json_response({"activity_id": activity.id, "credit_ratio": request.app.state.services.settings.credit_ratio,
+                          "attendees": rows})
+
+
+async def attendance_csv(request: Request):
+    """
+    summary: The attendance report as CSV (UTF-8 with BOM, for spreadsheets)
+    responses: {200: {description: text/csv}, 403: {description: forbidden}}
+    """
+    activity, rows = await _attendance_rows(request)
+    return Response(reports.to_csv(rows), media_type="text/csv; charset=utf-8",
+                     headers={"Content-Disposition": f'attachment; filename="attendance-{activity.id}.csv"'})
+
+
+async def learning_record(request: Request):
+    """
+    summary: "The signed-in teacher's learning record: activities attended, minutes, credited or not"
+    responses: {200: {description: "{activities: [...]}"}, 401: {description: unauthenticated}}
+    """
+    actor = await current_actor(request)
+    if actor is None:
+        raise ApiError(401, "unauthenticated", "sign in first")
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        ids = list((await db.execute(select(AttendanceInterval.activity_id).where(
+            AttendanceInterval.user_id == actor.user_id).distinct())).scalars())
+        out = []
+        for activity_id in ids:
+            activity = await db.get(Activity, activity_id)
+            [rec] = await reports.records_for(db, activity, services.settings.credit_ratio, actor.user_id)
+            out.append({"activity_id": activity.id, "title": activity.title, "state": activity.state,
+                        "starts_at": activity.starts_at.isoformat(), "minutes": rec.minutes,
+                        "credited": rec.credited})
+    out.sort(key=lambda r: r["starts_at"], reverse=True)
+    return json_response({"activities": out, "credited_minutes": sum(r["minutes"] for r in out if r["credited"])})
+
+
 def feed_key(secret: str, user_id: int) -> str:
     """Calendar apps cannot send a bearer token: a teacher's feed URL carries this key instead."""
     return hmac.new(secret.encode(), f"calendar-feed:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -280,6 +337,9 @@ routes = [
     Route("/api/activities/{activity_id}/registrations/{user_id}", decide_registration, methods=["POST"]),
     Route("/api/activities/{activity_id}/calendar.ics", activity_calendar, methods=["GET"]),
     Route("/api/activities/{activity_id}/timeline", timeline, methods=["GET"]),
+    Route("/api/activities/{activity_id}/attendance", attendance, methods=["GET"]),
+    Route("/api/activities/{activity_id}/attendance.csv", attendance_csv, methods=["GET"]),
+    Route("/api/me/learning", learning_record, methods=["GET"]),
     Route("/api/me/calendar", my_feed_url, methods=["GET"]),
     Route("/api/users/{user_id}/calendar.ics", user_feed, methods=["GET"]),
 ]

@@ -96,3 +96,19 @@ class ActivityEvent(Base):
     data: Mapped[dict] = mapped_column(JSON)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AttendanceInterval(Base):
+    """One stretch of a teacher's presence in an activity's room on one node (see sessions.attendance)."""
+
+    __tablename__ = "attendance_intervals"
+    __table_args__ = (Index("ix_attendance_activity_user", "activity_id", "user_id"),
+                      Index("ix_attendance_open", "node_id", "left_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    node_id: Mapped[str] = mapped_column(String(100))
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("collab.hub")
 
 GoLive = Callable[[dict[str, Any], list[Publication]], None]
+PresenceHook = Callable[[str, int, bool], None]
 
 LOCAL_OFFSET = -1  # a publication delivered locally while the bus was unreachable (sent as "o": null)
 
@@ -92,6 +93,7 @@ class Hub:
         self._bus_up = False
         self._draining = False
         self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
+        self._presence_hooks: dict[str, PresenceHook] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -364,6 +366,8 @@ class Hub:
             self._spawn(self._bus_subscribe(st))
         st.joining[client] = []
         st.users[client.user_id] += 1
+        if st.users[client.user_id] == 1:
+            self._user_presence(channel, client.user_id, True)
         st.presence_dirty = True
         try:
             await asyncio.shield(st.ready)
@@ -427,6 +431,7 @@ class Hub:
         st.users[client.user_id] -= 1
         if st.users[client.user_id] <= 0:
             del st.users[client.user_id]
+            self._user_presence(st.name, client.user_id, False)
         st.presence_dirty = True
         if not st.live and not st.joining and self.channels.get(st.name) is st:
             del self.channels[st.name]
@@ -440,6 +445,16 @@ class Hub:
             pass
         if channel not in self.channels:
             await self.bus.unsubscribe(channel)
+
+    def on_user_presence(self, namespace: str, hook: PresenceHook) -> None:
+        """`hook(channel, user_id, present)` when a user's first socket on this node joins a channel of
+        `namespace`, and when their last one leaves. Synchronous: the hook queues, never waits."""
+        self._presence_hooks[namespace] = hook
+
+    def _user_presence(self, channel: str, user_id: int, present: bool) -> None:
+        hook = self._presence_hooks.get(channel.partition(":")[0])
+        if hook is not None:
+            hook(channel, user_id, present)
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)

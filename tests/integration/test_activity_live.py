@@ -163,3 +163,58 @@ async def test_two_hosts_press_next_at_once_on_two_nodes(nodes, pg_users):
     assert set(errors) <= {"conflict", "last_phase"}
     await h1.close()
     await h2.close()
+
+
+async def test_attendance_is_exact_when_a_teacher_drops_and_rejoins_on_the_other_node(nodes, pg_users):
+    import time
+
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users)
+    host = await harness.WsClient(a.ws_url).open(users["org"][1])
+    await host.ok("activity.start", activity_id=aid)
+    channel = f"activity:{aid}"
+
+    t = await harness.WsClient(a.ws_url).open(users["teacher1"][1])
+    await t.ok("subscribe", channel=channel)
+    joined1 = time.monotonic()
+    await asyncio.sleep(3)
+    await t.close()  # the connection drops...
+    left1 = time.monotonic()
+    await asyncio.sleep(2)
+    t2 = await harness.WsClient(b.ws_url).open(users["teacher1"][1])  # ...and comes back on the other node
+    await t2.ok("subscribe", channel=channel)
+    joined2 = time.monotonic()
+    tab = await harness.WsClient(a.ws_url).open(users["teacher1"][1])  # a second tab meanwhile
+    await tab.ok("subscribe", channel=channel)
+    await asyncio.sleep(3)
+    await tab.close()
+    await t2.close()
+    left2 = time.monotonic()
+    await host.ok("activity.end", activity_id=aid)
+    present = (left1 - joined1) + (left2 - joined2)
+
+    auth = {"Authorization": f"Bearer {users['org'][1]}"}
+    async with httpx.AsyncClient(base_url=b.url) as http:
+        deadline = time.monotonic() + 10
+        while True:  # each node writes its intervals within a second
+            report = (await http.get(f"/api/activities/{aid}/attendance", headers=auth)).json()
+            mine = [r for r in report["attendees"] if r["user_id"] == users["teacher1"][0]]
+            if mine and mine[0]["last_leave"] and mine[0]["rejoins"] == 1 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        [row] = mine
+        assert row["rejoins"] == 1  # two tabs at once counted once; the drop counted as one rejoin
+        assert abs(row["seconds"] - present) <= 1.0, (row, present)
+        assert row["credited"] is False  # seconds of a two-hour activity
+        csv_text = (await http.get(f"/api/activities/{aid}/attendance.csv", headers=auth)).text
+        assert csv_text.lstrip("\ufeff").startswith("user_id,name,school,region,first_join,last_leave,minutes")
+        assert "Teacher1" in csv_text
+        denied = await http.get(f"/api/activities/{aid}/attendance",
+                                headers={"Authorization": f"Bearer {users['teacher1'][1]}"})
+        assert denied.status_code == 403
+        learning = (await http.get("/api/me/learning",
+                                   headers={"Authorization": f"Bearer {users['teacher1'][1]}"})).json()
+        entry = [x for x in learning["activities"] if x["activity_id"] == aid]
+        assert entry and entry[0]["minutes"] == row["minutes"] and entry[0]["credited"] is False
+    await host.close()

@@ -1,0 +1,77 @@
+"""Attendance reports: per activity for organizers (JSON and CSV), and a teacher's learning record."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.store.models import User
+from sessions.attendance import Interval, Record, credit_threshold, record
+from sessions.records import Activity, AttendanceInterval, aware
+
+
+def live_window(a: Activity, now: datetime) -> Interval | None:
+    if a.started_at is None:
+        return None
+    end = aware(a.ended_at) if a.ended_at is not None else now
+    return Interval(aware(a.started_at), end)
+
+
+def scheduled_seconds(a: Activity) -> float:
+    return (aware(a.ends_at) - aware(a.starts_at)).total_seconds()
+
+
+async def records_for(db: AsyncSession, activity: Activity, ratio: float,
+                      user_id: int | None = None) -> list[Record]:
+    now = datetime.now(timezone.utc)
+    q = select(AttendanceInterval).where(AttendanceInterval.activity_id == activity.id)
+    if user_id is not None:
+        q = q.where(AttendanceInterval.user_id == user_id)
+    by_user: dict[int, list[Interval]] = defaultdict(list)
+    for row in (await db.execute(q)).scalars():
+        # An open interval lasts until now on a live node; for a node that died, its last heartbeat.
+        end = aware(row.left_at) if row.left_at else (now if activity.state == "live" else aware(row.last_seen))
+        by_user[row.user_id].append(Interval(aware(row.joined_at), end))
+    window = live_window(activity, now)
+    need = credit_threshold(scheduled_seconds(activity), ratio)
+    return [record(u, ivs, window, need) for u, ivs in sorted(by_user.items())]
+
+
+def record_json(r: Record, user: User | None) -> dict:
+    return {
+        "user_id": r.user_id, "name": user.display_name if user else "", "school": user.school if user else "",
+        "region": user.region if user else "",
+        "first_join": r.first_join.isoformat() if r.first_join else None,
+        "last_leave": r.last_leave.isoformat() if r.last_leave else None,
+        "seconds": r.seconds, "minutes": r.minutes, "rejoins": r.rejoins, "credited": r.credited,
+    }
+
+
+async def users_by_id(db: AsyncSession, ids: list[int]) -> dict[int, User]:
+    if not ids:
+        return {}
+    return {u.id: u for u in (await db.execute(select(User).where(User.id.in_(ids)))).scalars()}
+
+
+CSV_FIELDS = ["user_id", "name", "school", "region", "first_join", "last_leave", "minutes", "rejoins", "credited"]
+
+
+def to_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
+    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "name": _safe(row["name"]), "school": _safe(row["school"]),
+                         "region": _safe(row["region"]), "credited": "yes" if row["credited"] else "no"})
+    return out.getvalue()
+
+
+def _safe(text: str) -> str:
+    """A cell starting with = + - @ is a formula to a spreadsheet: never let a name run one."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

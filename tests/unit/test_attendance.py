@@ -1,0 +1,64 @@
+"""Attendance arithmetic: reconnects, two tabs, two nodes, the live window, the credit rule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sessions.attendance import Interval, credit_threshold, merge, record
+
+T0 = datetime(2027, 3, 1, 6, 0, tzinfo=timezone.utc)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def iv(a: float, b: float) -> Interval:
+    return Interval(at(a), at(b))
+
+
+LIVE = iv(0, 100)
+
+
+def test_a_drop_and_rejoin_counts_only_the_time_present():
+    r = record(1, [iv(0, 30), iv(35, 100)], LIVE, credit_threshold(100 * 60, 0.8))
+    assert r.minutes == 95 and r.sessions == 2 and r.rejoins == 1 and r.credited
+
+
+def test_two_tabs_or_two_nodes_at_once_count_once():
+    r = record(1, [iv(0, 60), iv(10, 50), iv(55, 100)], LIVE, 0)
+    assert r.minutes == 100 and r.sessions == 1
+
+
+def test_time_outside_the_live_window_does_not_count():
+    r = record(1, [iv(-20, 10), iv(90, 130)], LIVE, 0)
+    assert r.minutes == 20
+    assert r.first_join == at(-20) and r.last_leave == at(130)  # but the record shows when they came
+
+
+def test_credit_rule():
+    need = credit_threshold(100 * 60, 0.8)
+    assert record(1, [iv(0, 80)], LIVE, need).credited
+    assert not record(1, [iv(0, 79.9)], LIVE, need).credited
+
+
+def test_an_activity_that_never_went_live_credits_nobody():
+    r = record(1, [iv(0, 100)], None, 0)
+    assert r.seconds == 0 and not r.credited and r.sessions == 1
+
+
+def test_merge_ignores_empty_and_backwards_intervals():
+    assert merge([iv(5, 5), iv(10, 3), iv(1, 2)]) == [iv(1, 2)]
+
+
+def test_csv_never_lets_a_name_become_a_formula():
+    import csv
+    import io
+
+    from sessions.reports import to_csv
+
+    rows = [{"user_id": 1, "name": "=HYPERLINK(\"http://x\")", "school": "+1", "region": "四川",
+             "first_join": None, "last_leave": None, "minutes": 12.5, "rejoins": 0, "credited": True}]
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows).lstrip("\ufeff"))))
+    assert parsed[0]["name"] == "'=HYPERLINK(\"http://x\")" and parsed[0]["school"] == "'+1"
+    assert parsed[0]["region"] == "四川" and parsed[0]["credited"] == "yes"
