@@ -26,6 +26,7 @@ from collab.store.db import make_engine, make_sessionmaker
 from collab.store.schema import ensure_current
 from collab.web import pages
 from sessions import api as sessions_api
+from sessions import chat as sessions_chat
 from sessions import live as sessions_live
 from sessions.attendance_recorder import AttendanceRecorder
 
@@ -61,6 +62,7 @@ def make_registry() -> Registry:
     register_builtins(registry)
     announcements.register(registry)
     sessions_live.register(registry)
+    sessions_chat.register(registry)
     return registry
 
 

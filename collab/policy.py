@@ -71,7 +71,11 @@ def _subscribe(actor: Actor | None, channel: Any) -> bool:
     if actor is None:
         return False
     if isinstance(channel, ActivityChannel):
-        return channel.access is not None and _activity_attend(actor, channel.access)
+        if channel.access is None:
+            return False
+        if channel.moderation:
+            return _activity_moderate(actor, channel.access)
+        return _activity_attend(actor, channel.access)
     ns, _, rest = channel.partition(":")
     if ns == "announce":  # platform and regional announcements: every signed-in user
         return True
@@ -185,6 +189,13 @@ def _activity_register(actor: Actor | None, a: ActivityAccess) -> bool:
 class ActivityChannel:
     channel: str
     access: ActivityAccess | None  # None: no such activity
+    moderation: bool = False  # the moderators' channel: held messages, the approval queue
+
+
+@rule("activity.moderate")
+def _activity_moderate(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Hide, pin, approve, mute, slow the chat: the organizer, hosts and experts."""
+    return _runs(actor, a) or bool(a.staff & {"host", "expert"})
 
 
 @rule("activity.attend")

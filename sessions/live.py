@@ -104,21 +104,32 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         acc = await scheduling.access(db, activity, ctx.actor)
         policy.authorize(ctx.actor, "activity.attend", acc)
         body = scheduling.activity_json(activity)
+        body["slow_mode"], body["premoderation"] = activity.slow_mode, activity.premoderation
+        from sessions.chat import recent_for_snapshot  # chat builds on this module
+
+        chat = await recent_for_snapshot(db, activity.id)
     me = {"roles": sorted(acc.staff), "registration": acc.registration,
-          "may_run": policy.allowed(ctx.actor, "activity.run", acc)}
-    return {"activity": body, "me": me, "channel": channel_of(activity_id),
+          "may_run": policy.allowed(ctx.actor, "activity.run", acc),
+          "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc)}
+    return {"activity": body, "me": me, "chat": chat, "channel": channel_of(activity_id),
             "since": {"epoch": position.epoch, "offset": position.offset},
             "presence": {"clients": presence.clients, "users": presence.users}}
 
 
+def moderation_channel_of(activity_id: int) -> str:
+    return f"activity:{activity_id}:mod"
+
+
 async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:
-    try:
-        activity_id = int(channel.partition(":")[2])
-    except ValueError:
+    """`activity:<id>` is the room; `activity:<id>:mod` its moderators' desk."""
+    parts = channel.split(":")
+    moderation = len(parts) == 3 and parts[2] == "mod"
+    if len(parts) not in (2, 3) or len(parts) == 3 and not moderation or not parts[1].isdigit():
         return ActivityChannel(channel, None)
     async with ctx.services.sessionmaker() as db:
-        activity = await scheduling.get(db, activity_id)
-        return ActivityChannel(channel, None if activity is None else await scheduling.access(db, activity, ctx.actor))
+        activity = await scheduling.get(db, int(parts[1]))
+        access = None if activity is None else await scheduling.access(db, activity, ctx.actor)
+        return ActivityChannel(channel, access, moderation)
 
 
 def register(registry: Registry) -> None:

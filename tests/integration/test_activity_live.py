@@ -218,3 +218,99 @@ async def test_attendance_is_exact_when_a_teacher_drops_and_rejoins_on_the_other
         entry = [x for x in learning["activities"] if x["activity_id"] == aid]
         assert entry and entry[0]["minutes"] == row["minutes"] and entry[0]["credited"] is False
     await host.close()
+
+
+async def live_room(a, b, users):
+    """A live activity in its discussion phase: the expert moderates on node A, teachers sit on node B."""
+    aid = await scheduled(a, users)
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        await http.post(f"/api/activities/{aid}/register", headers={"Authorization": f"Bearer {users['teacher2'][1]}"})
+    host = await harness.WsClient(a.ws_url).open(users["org"][1])
+    await host.ok("activity.start", activity_id=aid)
+    await host.ok("activity.next_phase", activity_id=aid)  # discussion: chat open
+    expert = await harness.WsClient(a.ws_url).open(users["expert"][1])
+    await expert.ok("subscribe", channel=f"activity:{aid}:mod")
+    t1 = await harness.WsClient(b.ws_url).open(users["teacher1"][1])
+    t2 = await harness.WsClient(b.ws_url).open(users["teacher2"][1])
+    await t2.ok("subscribe", channel=f"activity:{aid}")
+    return aid, host, expert, t1, t2
+
+
+async def test_chat_moderation_is_enforced_on_the_other_node(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid, host, expert, t1, t2 = await live_room(a, b, users)
+
+    first = await t1.ok("chat.post", activity_id=aid, body="老师们好 <b>hi</b>")
+    seen = await t2.push()
+    assert seen["e"]["type"] == "chat" and seen["e"]["message"]["body"] == "老师们好 <b>hi</b>"
+
+    # slow mode, set by the expert on node A, holds a teacher back on node B
+    await expert.ok("chat.slow_mode", activity_id=aid, seconds=30)
+    assert (await t2.push())["e"]["type"] == "slow_mode"
+    assert (await t1.call("chat.post", activity_id=aid, body="again"))["error"]["code"] == "slow_mode"
+    await expert.ok("chat.slow_mode", activity_id=aid, seconds=0)
+    await t2.push()
+
+    # pre-moderation: a teacher's post waits at the moderators' desk, reaches the room once approved
+    await expert.ok("chat.premoderation", activity_id=aid, on=True)
+    await t2.push()
+    held = await t2.ok("chat.post", activity_id=aid, body="需要审核的问题")
+    assert held["message"]["status"] == "held"
+    desk = await _last(expert, "chat_held")  # the desk also sees every room setting change
+    assert desk["message"]["id"] == held["message"]["id"]
+    await expert.ok("chat.approve", activity_id=aid, message_id=held["message"]["id"])
+    room = await t2.pushes_until(2)
+    assert room[0]["e"]["type"] == "chat" and room[0]["e"]["message"]["body"] == "需要审核的问题"
+    await expert.ok("chat.premoderation", activity_id=aid, on=False)
+    await t2.push()
+
+    # mute: the teacher on node B is silenced by the expert on node A
+    await expert.ok("chat.mute", activity_id=aid, user_id=users["teacher1"][0], minutes=10)
+    await t2.push()
+    await asyncio.sleep(1.1)
+    assert (await t1.call("chat.post", activity_id=aid, body="still here?"))["error"]["code"] == "muted"
+    await expert.ok("chat.unmute", activity_id=aid, user_id=users["teacher1"][0])
+    await t2.push()
+    await t1.ok("chat.post", activity_id=aid, body="thank you")
+    assert (await t2.push())["e"]["message"]["body"] == "thank you"
+
+    # hide and pin; a teacher can delete their own message but not hide someone else's
+    assert (await t2.call("chat.hide", activity_id=aid, message_id=first["message"]["id"]))["error"]["code"] == "forbidden"
+    await expert.ok("chat.pin", activity_id=aid, message_id=first["message"]["id"])
+    assert (await _last(t2, "chat_pinned"))["message_id"] == first["message"]["id"]
+    await expert.ok("chat.hide", activity_id=aid, message_id=first["message"]["id"])
+    own = await t2.ok("chat.post", activity_id=aid, body="typo")
+    await t2.ok("chat.delete", activity_id=aid, message_id=own["message"]["id"])
+    snap = await t2.ok("activity.snapshot", activity_id=aid)
+    bodies = [m["body"] for m in snap["chat"]["recent"]]
+    assert "老师们好 <b>hi</b>" not in bodies and "typo" not in bodies  # hidden and deleted are gone
+    assert "需要审核的问题" in bodies and "thank you" in bodies
+    for c in (host, expert, t1, t2):
+        await c.close()
+
+
+async def _last(client, kind):
+    """Skip pushes until one of `kind` (other moderation events may come first)."""
+    while True:
+        push = await client.push()
+        if push["e"]["type"] == kind:
+            return push["e"]
+
+
+async def test_chat_is_closed_during_the_lesson_display_phase(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users)
+    host = await harness.WsClient(a.ws_url).open(users["org"][1])
+    await host.ok("activity.start", activity_id=aid)  # phase 0: lesson display, chat closed
+    t1 = await harness.WsClient(b.ws_url).open(users["teacher1"][1])
+    assert (await t1.call("chat.post", activity_id=aid, body="hello"))["error"]["code"] == "chat_closed"
+    expert = await harness.WsClient(b.ws_url).open(users["expert"][1])
+    await expert.ok("chat.post", activity_id=aid, body="请注意导入环节")  # staff may speak
+    outsider = await harness.WsClient(b.ws_url).open(users["outsider"][1])
+    assert (await outsider.call("chat.post", activity_id=aid, body="x"))["error"]["code"] == "forbidden"
+    assert (await outsider.call("subscribe", channel=f"activity:{aid}:mod"))["error"]["code"] == "forbidden"
+    assert (await t1.call("subscribe", channel=f"activity:{aid}:mod"))["error"]["code"] == "forbidden"
+    for c in (host, t1, expert, outsider):
+        await c.close()

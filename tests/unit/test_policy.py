@@ -59,6 +59,7 @@ MATRIX = [
     ("activity.attend", "public", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
     ("activity.run", "live", {ADMIN, ORG}),  # EXPERT is staff but not a host
     ("activity.attendance", "ended", {ADMIN, ORG}),
+    ("activity.moderate", "live", {ADMIN, ORG, EXPERT}),
     ("activity.timeline", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
     ("no.such.action", None, set()),
 ]
