@@ -28,6 +28,7 @@ from collab.web import pages
 from sessions import api as sessions_api
 from sessions import chat as sessions_chat
 from sessions import live as sessions_live
+from sessions import qa as sessions_qa
 from sessions.attendance_recorder import AttendanceRecorder
 
 log = logging.getLogger("collab.app")
@@ -63,6 +64,7 @@ def make_registry() -> Registry:
     announcements.register(registry)
     sessions_live.register(registry)
     sessions_chat.register(registry)
+    sessions_qa.register(registry)
     return registry
 
 

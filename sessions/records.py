@@ -42,6 +42,7 @@ class Activity(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     slow_mode: Mapped[int] = mapped_column(Integer, default=0)
     premoderation: Mapped[bool] = mapped_column(Boolean, default=False)
+    qa_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -137,3 +138,28 @@ class Mute(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: for the whole activity
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_activity", "activity_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending, open, answered, dismissed
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_live: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    votes: Mapped[int] = mapped_column(Integer, default=0)  # kept equal to the rows of question_votes
+    spotlight: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QuestionVote(Base):
+    __tablename__ = "question_votes"
+
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)

@@ -290,11 +290,11 @@ async def test_chat_moderation_is_enforced_on_the_other_node(nodes, pg_users):
         await c.close()
 
 
-async def _last(client, kind):
-    """Skip pushes until one of `kind` (other moderation events may come first)."""
+async def _last(client, kind, where=lambda e: True):
+    """Skip pushes until one of `kind` (other events may come first)."""
     while True:
         push = await client.push()
-        if push["e"]["type"] == kind:
+        if push["e"]["type"] == kind and where(push["e"]):
             return push["e"]
 
 
@@ -313,4 +313,48 @@ async def test_chat_is_closed_during_the_lesson_display_phase(nodes, pg_users):
     assert (await outsider.call("subscribe", channel=f"activity:{aid}:mod"))["error"]["code"] == "forbidden"
     assert (await t1.call("subscribe", channel=f"activity:{aid}:mod"))["error"]["code"] == "forbidden"
     for c in (host, t1, expert, outsider):
+        await c.close()
+
+
+async def test_questions_upvotes_answers_and_spotlight_across_nodes(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid, host, expert, t1, t2 = await live_room(a, b, users)
+    asked = await t1.ok("qa.ask", activity_id=aid, body="如何在农村学校开展小组合作?")
+    qid = asked["question"]["id"]
+    assert (await _last(t2, "question"))["question"]["body"] == "如何在农村学校开展小组合作?"
+
+    voter_a = await harness.WsClient(a.ws_url).open(users["teacher2"][1])  # the same teacher, another node
+    r = await t2.ok("qa.vote", activity_id=aid, question_id=qid)
+    assert r["votes"] == 1
+    assert (await voter_a.call("qa.vote", activity_id=aid, question_id=qid))["error"]["code"] == "already_voted"
+    await t1.ok("qa.vote", activity_id=aid, question_id=qid)
+    tally = await _last(t2, "qa_votes")  # totals, at most once a second per node
+    while tally["votes"].get(str(qid)) != 2:
+        tally = await _last(t2, "qa_votes")
+    assert (await t1.ok("qa.vote", activity_id=aid, question_id=qid, up=False))["votes"] == 1  # retracted
+
+    assert (await t2.call("qa.answer", activity_id=aid, question_id=qid, live=True))["error"]["code"] == "forbidden"
+    await expert.ok("qa.spotlight", activity_id=aid, question_id=qid)
+    assert (await _last(t2, "question_spotlight"))["question_id"] == qid
+    await expert.ok("qa.answer", activity_id=aid, question_id=qid, text="先从异质分组开始。")
+    answered = await _last(t2, "question_answered")
+    assert answered["answer"] == "先从异质分组开始。" and answered["live"] is False
+
+    other = (await t2.ok("qa.ask", activity_id=aid, body="second"))["question"]["id"]
+    await expert.ok("qa.dismiss", activity_id=aid, question_id=other)
+    listed = (await t1.ok("qa.list", activity_id=aid))["questions"]
+    assert [x["id"] for x in listed] == [qid] and listed[0]["spotlight"] and listed[0]["votes"] == 1
+
+    await expert.ok("qa.approval", activity_id=aid, on=True)
+    pending = (await t1.ok("qa.ask", activity_id=aid, body="held for approval"))["question"]
+    assert pending["status"] == "pending"
+    assert (await t1.call("qa.list", activity_id=aid, pending=True))["error"]["code"] == "forbidden"
+    queue = (await expert.ok("qa.list", activity_id=aid, pending=True))["questions"]
+    assert [x["id"] for x in queue] == [pending["id"]]
+    await expert.ok("qa.approve", activity_id=aid, question_id=pending["id"])
+    await _last(t2, "question", lambda e: e["question"]["body"] == "held for approval")
+    snap = await t2.ok("activity.snapshot", activity_id=aid)
+    assert snap["questions"][0]["id"] == qid  # the spotlit question leads the snapshot
+    for c in (host, expert, t1, t2, voter_a):
         await c.close()

@@ -1,0 +1,240 @@
+"""Moderated Q&A at national scale: teachers ask and upvote (one vote each, retractable); experts
+answer in text or mark "answered live", spotlight one question for everyone, dismiss, and may hold new
+questions for approval. Votes are recorded one by one and published as totals at most once a second
+(`sessions.tallies`), so ten thousand upvotes do not become ten thousand broadcasts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from collab import policy
+from collab.realtime.dispatch import CommandError, Context, Registry, require
+from collab.store.models import User
+from sessions import scheduling
+from sessions.live import _activity, channel_of, event_json, moderation_channel_of
+from sessions.records import Activity, ActivityEvent, Question, QuestionVote, aware
+from sessions.tallies import Tally
+
+MAX_QUESTION = 300
+MAX_ANSWER = 2000
+
+
+# -- rules (no I/O) ---------------------------------------------------------------------------------
+
+
+def check_ask(state: str, questions_open: bool, staff: bool, body: object, approval: bool) -> tuple[str, str]:
+    if not isinstance(body, str) or not body.strip():
+        raise CommandError("invalid", "a question needs some text")
+    body = body.strip()
+    if len(body) > MAX_QUESTION:
+        raise CommandError("invalid", f"a question has at most {MAX_QUESTION} characters")
+    if state not in ("lobby", "live"):
+        raise CommandError("questions_closed", "questions open when the activity does")
+    if not (questions_open or staff):
+        raise CommandError("questions_closed", "questions are closed during this phase")
+    return body, ("pending" if approval and not staff else "open")
+
+
+def ordered(questions: list[Question], sort: str) -> list[Question]:
+    """Spotlight first; then by votes (ties: older first) or by time."""
+    if sort == "votes":
+        key = lambda q: (not q.spotlight, -q.votes, q.id)  # noqa: E731
+    else:
+        key = lambda q: (not q.spotlight, q.id)  # noqa: E731
+    return sorted(questions, key=key)
+
+
+# -- edges ------------------------------------------------------------------------------------------
+
+
+def question_json(q: Question, name: str) -> dict[str, Any]:
+    return {"id": q.id, "user": {"id": q.user_id, "name": name}, "body": q.body, "status": q.status,
+            "answer": q.answer, "answered_live": q.answered_live, "votes": q.votes, "spotlight": q.spotlight,
+            "at": aware(q.created_at).isoformat()}
+
+
+class QA:
+    def __init__(self) -> None:
+        self.tally: Tally | None = None
+
+    def tally_for(self, ctx: Context) -> Tally:
+        if self.tally is None:
+            services = ctx.services
+
+            async def load(activity_id: int, keys: set[int]) -> dict:
+                async with services.sessionmaker() as db:
+                    rows = await db.execute(select(Question.id, Question.votes).where(Question.id.in_(keys)))
+                    return {"type": "qa_votes", "votes": {str(i): v for i, v in rows.all()}}
+
+            async def publish(activity_id: int, event: dict) -> None:
+                await services.hub.publish(channel_of(activity_id), event)
+
+            self.tally = Tally(load, publish)
+        return self.tally
+
+    async def ask(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        async with ctx.services.sessionmaker() as db:
+            activity = await _activity(ctx, args, db)
+            acc = await scheduling.access(db, activity, ctx.actor)
+            policy.authorize(ctx.actor, "activity.attend", acc)
+            staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
+            phase = activity.phases[activity.current_phase] if activity.current_phase is not None else None
+            body, status = check_ask(activity.state, phase.questions if phase else True, staff, args.get("body"),
+                                     activity.qa_approval)
+            q = Question(activity_id=activity.id, user_id=ctx.actor.user_id, body=body, status=status,
+                         answered_live=False, votes=0, spotlight=False, created_at=datetime.now(timezone.utc))
+            db.add(q)
+            await db.commit()
+        data = question_json(q, ctx.actor.name)
+        channel = channel_of(activity.id) if status == "open" else moderation_channel_of(activity.id)
+        await ctx.services.hub.publish(channel, {"type": "question" if status == "open" else "question_pending",
+                                                 "id": f"question:{q.id}", "question": data})
+        return {"question": data}
+
+    async def vote(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        up = args.get("up", True)
+        if not isinstance(up, bool):
+            raise CommandError("invalid", "up must be true or false")
+        async with ctx.services.sessionmaker() as db:
+            activity = await _activity(ctx, args, db)
+            policy.authorize(ctx.actor, "activity.attend", await scheduling.access(db, activity, ctx.actor))
+            q = await self._question(db, activity, args)
+            if q.status != "open":
+                raise CommandError("invalid", "only open questions take votes")
+            if up:
+                db.add(QuestionVote(question_id=q.id, user_id=ctx.actor.user_id))
+                try:
+                    await db.flush()
+                except IntegrityError:
+                    await db.rollback()
+                    raise CommandError("already_voted", "one vote per teacher") from None
+            else:
+                gone = await db.execute(delete(QuestionVote).where(
+                    QuestionVote.question_id == q.id, QuestionVote.user_id == ctx.actor.user_id))
+                if gone.rowcount == 0:
+                    raise CommandError("invalid", "you have not voted for this question")
+            # The count is recomputed from the vote rows in the same transaction: it cannot drift.
+            await db.execute(update(Question).where(Question.id == q.id).values(
+                votes=select(func.count()).select_from(QuestionVote).where(QuestionVote.question_id == q.id)
+                .scalar_subquery()).execution_options(synchronize_session=False))
+            await db.commit()
+            votes = (await db.execute(select(Question.votes).where(Question.id == q.id))).scalar_one()
+        self.tally_for(ctx).mark(activity.id, q.id)
+        return {"question_id": q.id, "votes": votes, "voted": up}
+
+    async def _question(self, db, activity: Activity, args: dict[str, Any]) -> Question:
+        question_id = require(args, "question_id", int)
+        q = await db.get(Question, question_id)
+        if q is None or q.activity_id != activity.id:
+            raise CommandError("not_found", "no such question in this activity")
+        return q
+
+    def moderation(self, change, needs_question: bool = True):
+        async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+            async with ctx.services.sessionmaker() as db:
+                activity = await _activity(ctx, args, db)
+                policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+                q = await self._question(db, activity, args) if needs_question else None
+                event = await change(ctx, db, activity, q, args)
+                record = ActivityEvent(activity_id=activity.id, type=event["type"], data=event,
+                                       actor_id=ctx.actor.user_id, at=datetime.now(timezone.utc))
+                db.add(record)
+                await db.commit()
+                out = event_json(record, ctx.actor.name)
+            await ctx.services.hub.publish(channel_of(activity.id), out)
+            await ctx.services.hub.publish(moderation_channel_of(activity.id), out)
+            return out
+
+        return handle
+
+    async def list(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        sort = args.get("sort", "votes")
+        if sort not in ("votes", "time"):
+            raise CommandError("invalid", "sort is votes or time")
+        async with ctx.services.sessionmaker() as db:
+            activity = await _activity(ctx, args, db)
+            acc = await scheduling.access(db, activity, ctx.actor)
+            policy.authorize(ctx.actor, "activity.attend", acc)
+            statuses = ["open", "answered"]
+            if args.get("pending") is True:
+                policy.authorize(ctx.actor, "activity.moderate", acc)
+                statuses = ["pending"]
+            return {"questions": await top_questions(db, activity.id, sort, statuses)}
+
+
+async def top_questions(db, activity_id: int, sort: str = "votes", statuses=("open", "answered"),
+                        limit: int = 50) -> list[dict[str, Any]]:
+    rows = (await db.execute(select(Question, User.display_name).join(User, User.id == Question.user_id)
+                             .where(Question.activity_id == activity_id, Question.status.in_(statuses)))).all()
+    names = {q.id: n for q, n in rows}
+    return [question_json(q, names[q.id]) for q in ordered([q for q, _ in rows], sort)[:limit]]
+
+
+async def _answer(ctx, db, activity, q: Question, args) -> dict[str, Any]:
+    live = args.get("live", False)
+    text = args.get("text")
+    if not isinstance(live, bool) or (text is not None and not isinstance(text, str)):
+        raise CommandError("invalid", "answer with text, or live: true")
+    if not live and not (text and text.strip()):
+        raise CommandError("invalid", "answer with text, or mark it answered live")
+    if text and len(text) > MAX_ANSWER:
+        raise CommandError("invalid", f"an answer has at most {MAX_ANSWER} characters")
+    if q.status not in ("open", "answered"):
+        raise CommandError("invalid", "that question is not open")
+    q.status, q.answered_live, q.answer = "answered", live, (text.strip() if text else None)
+    q.answered_by, q.answered_at = ctx.actor.user_id, datetime.now(timezone.utc)
+    return {"type": "question_answered", "question_id": q.id, "answer": q.answer, "live": live}
+
+
+async def _spotlight(ctx, db, activity, q: Question, args) -> dict[str, Any]:
+    if q.status not in ("open", "answered"):
+        raise CommandError("invalid", "only a visible question can be spotlit")
+    await db.execute(update(Question).where(Question.activity_id == activity.id, Question.spotlight)
+                     .values(spotlight=False).execution_options(synchronize_session=False))
+    q.spotlight = True
+    return {"type": "question_spotlight", "question_id": q.id}
+
+
+async def _spotlight_off(ctx, db, activity, q, args) -> dict[str, Any]:
+    await db.execute(update(Question).where(Question.activity_id == activity.id, Question.spotlight)
+                     .values(spotlight=False).execution_options(synchronize_session=False))
+    return {"type": "question_spotlight", "question_id": None}
+
+
+async def _dismiss(ctx, db, activity, q: Question, args) -> dict[str, Any]:
+    q.status, q.spotlight = "dismissed", False
+    return {"type": "question_dismissed", "question_id": q.id}
+
+
+async def _approve(ctx, db, activity, q: Question, args) -> dict[str, Any]:
+    if q.status != "pending":
+        raise CommandError("invalid", "that question is not waiting for approval")
+    q.status = "open"
+    author = await db.get(User, q.user_id)
+    return {"type": "question", "question": question_json(q, author.display_name if author else "")}
+
+
+async def _approval(ctx, db, activity: Activity, q, args) -> dict[str, Any]:
+    on = args.get("on")
+    if not isinstance(on, bool):
+        raise CommandError("invalid", "on must be true or false")
+    activity.qa_approval = on
+    return {"type": "qa_approval", "on": on}
+
+
+def register(registry: Registry) -> None:
+    qa = QA()
+    registry.add("qa.ask", qa.ask)
+    registry.add("qa.vote", qa.vote)
+    registry.add("qa.list", qa.list)
+    registry.add("qa.answer", qa.moderation(_answer))
+    registry.add("qa.spotlight", qa.moderation(_spotlight))
+    registry.add("qa.spotlight_off", qa.moderation(_spotlight_off, needs_question=False))
+    registry.add("qa.dismiss", qa.moderation(_dismiss))
+    registry.add("qa.approve", qa.moderation(_approve))
+    registry.add("qa.approval", qa.moderation(_approval, needs_question=False))
