@@ -28,6 +28,7 @@ from collab.web import pages
 from sessions import api as sessions_api
 from sessions import chat as sessions_chat
 from sessions import live as sessions_live
+from sessions import polls as sessions_polls
 from sessions import qa as sessions_qa
 from sessions.attendance_recorder import AttendanceRecorder
 
@@ -65,6 +66,7 @@ def make_registry() -> Registry:
     sessions_live.register(registry)
     sessions_chat.register(registry)
     sessions_qa.register(registry)
+    sessions_polls.register(registry)
     return registry
 
 

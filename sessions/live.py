@@ -105,16 +105,20 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         policy.authorize(ctx.actor, "activity.attend", acc)
         body = scheduling.activity_json(activity)
         body["slow_mode"], body["premoderation"] = activity.slow_mode, activity.premoderation
-        from sessions.chat import recent_for_snapshot  # chat and Q&A build on this module
+        from sessions.chat import recent_for_snapshot  # chat, Q&A and polls build on this module
 
         chat = await recent_for_snapshot(db, activity.id)
         from sessions.qa import top_questions
 
         questions = await top_questions(db, activity.id, "votes", limit=20)
+        from sessions.polls import current_poll
+
+        poll = await current_poll(db, activity.id)
     me = {"roles": sorted(acc.staff), "registration": acc.registration,
           "may_run": policy.allowed(ctx.actor, "activity.run", acc),
           "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc)}
-    return {"activity": body, "me": me, "chat": chat, "questions": questions, "channel": channel_of(activity_id),
+    return {"activity": body, "me": me, "chat": chat, "questions": questions, "poll": poll,
+            "channel": channel_of(activity_id),
             "since": {"epoch": position.epoch, "offset": position.offset},
             "presence": {"clients": presence.clients, "users": presence.users}}
 

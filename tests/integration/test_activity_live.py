@@ -358,3 +358,46 @@ async def test_questions_upvotes_answers_and_spotlight_across_nodes(nodes, pg_us
     assert snap["questions"][0]["id"] == qid  # the spotlit question leads the snapshot
     for c in (host, expert, t1, t2, voter_a):
         await c.close()
+
+
+async def test_a_poll_answered_on_one_node_tallied_for_the_expert_on_the_other(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    agenda = AGENDA + [{"kind": "online_interaction", "title": "互动", "minutes": 20}]
+    aid, host, expert, t1, t2 = await live_room(a, b, users)
+    r = await expert.call("poll.create", activity_id=aid, question="q", options=["a", "b"])
+    assert r["error"]["code"] == "polls_closed"  # the discussion phase does not run polls
+    aid = await scheduled(a, users, agenda=agenda)
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        await http.post(f"/api/activities/{aid}/register", headers={"Authorization": f"Bearer {users['teacher2'][1]}"})
+    await host.ok("activity.start", activity_id=aid)
+    await host.ok("activity.goto_phase", activity_id=aid, phase=3)
+    await expert.ok("subscribe", channel=f"activity:{aid}:mod")
+    await t2.ok("subscribe", channel=f"activity:{aid}")
+    assert (await t1.call("poll.create", activity_id=aid, question="q", options=["a", "b"]))["error"]["code"] == "forbidden"
+    opened = await expert.ok("poll.create", activity_id=aid, question="本节课最有启发的环节?",
+                             options=["情境导入", "小组探究", "当堂检测"], anonymous=False)
+    pid = opened["poll"]["id"]
+    assert (await _last(t2, "poll_opened"))["poll"]["options"][1] == "小组探究"
+
+    await t1.ok("poll.answer", activity_id=aid, poll_id=pid, choices=[0])
+    await t1.ok("poll.answer", activity_id=aid, poll_id=pid, choices=[1])  # changed their mind
+    await t2.ok("poll.answer", activity_id=aid, poll_id=pid, choices=[1])
+    assert (await t2.call("poll.answer", activity_id=aid, poll_id=pid, choices=[0, 1]))["error"]["code"] == "invalid"
+    desk = await _last(expert, "poll_counts", lambda e: e["polls"][0]["voters"] == 2)
+    assert desk["polls"][0]["counts"] == [0, 2, 0]
+    assert (await t1.call("poll.results", activity_id=aid, poll_id=pid))["error"]["code"] == "forbidden"
+
+    shown = await expert.ok("poll.show_results", activity_id=aid, poll_id=pid)
+    assert shown["results"]["counts"] == [0, 2, 0]
+    seen = await _last(t2, "poll_results_shown")
+    assert seen["results"]["counts"] == [0, 2, 0]
+    assert (await t1.ok("poll.results", activity_id=aid, poll_id=pid))["counts"] == [0, 2, 0]
+    named = await expert.ok("poll.results", activity_id=aid, poll_id=pid)
+    assert sorted(x["user"]["id"] for x in named["answers"]) == sorted([users["teacher1"][0], users["teacher2"][0]])
+    await expert.ok("poll.close", activity_id=aid, poll_id=pid)
+    assert (await t1.call("poll.answer", activity_id=aid, poll_id=pid, choices=[2]))["error"]["code"] == "poll_closed"
+    snap = await t2.ok("activity.snapshot", activity_id=aid)
+    assert snap["poll"]["id"] == pid and snap["poll"]["results"]["counts"] == [0, 2, 0]
+    for c in (host, expert, t1, t2):
+        await c.close()
