@@ -28,7 +28,9 @@ from collab.web import pages
 from sessions import api as sessions_api
 from sessions import chat as sessions_chat
 from sessions import live as sessions_live
+from sessions import hands as sessions_hands
 from sessions import polls as sessions_polls
+from sessions import reactions as sessions_reactions
 from sessions import qa as sessions_qa
 from sessions.attendance_recorder import AttendanceRecorder
 
@@ -67,6 +69,8 @@ def make_registry() -> Registry:
     sessions_chat.register(registry)
     sessions_qa.register(registry)
     sessions_polls.register(registry)
+    sessions_hands.register(registry)
+    sessions_reactions.register(registry)
     return registry
 
 

@@ -189,3 +189,14 @@ class PollAnswer(Base):
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     choices: Mapped[list] = mapped_column(JSON)
+
+
+class Hand(Base):
+    """A teacher's raised hand: one row per teacher per activity, its latest state."""
+
+    __tablename__ = "hands"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # raised, lowered, called
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,6 +4,7 @@ node, teachers on the other; snapshot for late joiners; who may run it; two host
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import httpx
 import pytest
@@ -400,4 +401,49 @@ async def test_a_poll_answered_on_one_node_tallied_for_the_expert_on_the_other(n
     snap = await t2.ok("activity.snapshot", activity_id=aid)
     assert snap["poll"]["id"] == pid and snap["poll"]["results"]["counts"] == [0, 2, 0]
     for c in (host, expert, t1, t2):
+        await c.close()
+
+
+async def test_raised_hands_queue_in_order_and_a_call_reaches_the_room(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid, host, expert, t1, t2 = await live_room(a, b, users)  # discussion: hands allowed
+    assert (await t1.ok("hand.raise", activity_id=aid))["position"] == 1
+    assert (await t2.ok("hand.raise", activity_id=aid))["position"] == 2
+    assert (await t1.call("hand.raise", activity_id=aid))["error"]["code"] == "already_raised"
+    q = (await expert.ok("hand.queue", activity_id=aid))["hands"]
+    assert [h["user"]["id"] for h in q] == [users["teacher1"][0], users["teacher2"][0]]
+    assert (await t2.call("hand.queue", activity_id=aid))["error"]["code"] == "forbidden"
+    assert (await t2.call("hand.call", activity_id=aid, user_id=users["teacher1"][0]))["error"]["code"] == "forbidden"
+    await expert.ok("hand.call", activity_id=aid, user_id=users["teacher1"][0])
+    called = await _last(t2, "hand_called")
+    assert called["user_id"] == users["teacher1"][0] and called["name"] == "Teacher1"
+    await t2.ok("hand.lower", activity_id=aid)
+    assert (await expert.ok("hand.queue", activity_id=aid))["hands"] == []
+    await host.ok("activity.goto_phase", activity_id=aid, phase=0)  # lesson display: no hands
+    assert (await t2.call("hand.raise", activity_id=aid))["error"]["code"] == "hands_closed"
+    for c in (host, expert, t1, t2):
+        await c.close()
+
+
+async def test_reactions_are_aggregated_not_one_event_per_tap(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid, host, expert, t1, t2 = await live_room(a, b, users)
+    watcher = await harness.WsClient(a.ws_url).open(users["org"][1])
+    await watcher.ok("subscribe", channel=f"activity:{aid}")
+    for i in range(15):
+        await t1.ok("react", activity_id=aid, kind="clap")
+        await t2.ok("react", activity_id=aid, kind="like" if i % 3 else "clap")
+    assert (await t1.call("react", activity_id=aid, kind="boo"))["error"]["code"] == "invalid"
+    total, events = Counter(), 0
+    import time
+
+    deadline = time.monotonic() + 5
+    while sum(total.values()) < 30 and time.monotonic() < deadline:
+        e = await _last(watcher, "reactions")
+        total.update(e["counts"])
+        events += 1
+    assert total == Counter({"clap": 20, "like": 10}) and events <= 3
+    for c in (host, expert, t1, t2, watcher):
         await c.close()

@@ -1,0 +1,107 @@
+"""Raised hands: an ordered queue the moderators see; an expert calls on a teacher (the stage turns
+that into an invitation to speak); teachers lower their own hand, moderators anyone's.
+
+Raising and lowering go to the moderators' desk; a call goes to the whole room, so everyone sees who
+is invited to speak. Reactions are in `sessions.reactions`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+
+from collab import policy
+from collab.realtime.dispatch import CommandError, Context, Registry, require
+from collab.store.models import User
+from sessions import scheduling
+from sessions.live import _activity, channel_of, event_json, moderation_channel_of
+from sessions.records import ActivityEvent, Hand, aware
+
+
+async def queue(db, activity_id: int) -> list[dict[str, Any]]:
+    rows = await db.execute(select(Hand, User.display_name, User.school, User.region)
+                            .join(User, User.id == Hand.user_id)
+                            .where(Hand.activity_id == activity_id, Hand.status == "raised")
+                            .order_by(Hand.raised_at, Hand.user_id))
+    return [{"user": {"id": h.user_id, "name": n, "school": s, "region": r}, "raised_at": aware(h.raised_at).isoformat()}
+            for h, n, s, r in rows.all()]
+
+
+async def _record(ctx: Context, db, activity_id: int, event: dict[str, Any], room: bool) -> dict[str, Any]:
+    record = ActivityEvent(activity_id=activity_id, type=event["type"], data=event, actor_id=ctx.actor.user_id,
+                           at=datetime.now(timezone.utc))
+    db.add(record)
+    await db.commit()
+    out = event_json(record, ctx.actor.name)
+    await ctx.services.hub.publish(moderation_channel_of(activity_id), out)
+    if room:
+        await ctx.services.hub.publish(channel_of(activity_id), out)
+    return out
+
+
+async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    async with ctx.services.sessionmaker() as db:
+        activity = await _activity(ctx, args, db)
+        policy.authorize(ctx.actor, "activity.attend", await scheduling.access(db, activity, ctx.actor))
+        phase = activity.phases[activity.current_phase] if activity.current_phase is not None else None
+        if activity.state != "live" or not (phase and phase.hands):
+            raise CommandError("hands_closed", "hands are not taken during this phase")
+        hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
+        if hand is not None and hand.status == "raised":
+            raise CommandError("already_raised", "your hand is already raised")
+        if hand is None:
+            db.add(Hand(activity_id=activity.id, user_id=ctx.actor.user_id, status="raised", raised_at=now))
+        else:
+            hand.status, hand.raised_at = "raised", now  # to the back of the queue
+        await db.flush()
+        position = (await db.execute(select(func.count()).select_from(Hand).where(
+            Hand.activity_id == activity.id, Hand.status == "raised", Hand.raised_at <= now))).scalar_one()
+        await _record(ctx, db, activity.id, {"type": "hand_raised", "user_id": ctx.actor.user_id}, room=False)
+    return {"position": position}
+
+
+async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.services.sessionmaker() as db:
+        activity = await _activity(ctx, args, db)
+        acc = await scheduling.access(db, activity, ctx.actor)
+        user_id = args.get("user_id", ctx.actor.user_id)
+        if type(user_id) is not int:
+            raise CommandError("invalid", "user_id must be a user id")
+        if user_id != ctx.actor.user_id:
+            policy.authorize(ctx.actor, "activity.moderate", acc)
+        hand = await db.get(Hand, (activity.id, user_id))
+        if hand is None or hand.status != "raised":
+            raise CommandError("not_raised", "that hand is not raised")
+        hand.status = "lowered"
+        return await _record(ctx, db, activity.id, {"type": "hand_lowered", "user_id": user_id}, room=False)
+
+
+async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    user_id = require(args, "user_id", int)
+    async with ctx.services.sessionmaker() as db:
+        activity = await _activity(ctx, args, db)
+        policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+        hand = await db.get(Hand, (activity.id, user_id))
+        if hand is None or hand.status != "raised":
+            raise CommandError("not_raised", "call on a teacher whose hand is raised")
+        hand.status = "called"
+        user = await db.get(User, user_id)
+        return await _record(ctx, db, activity.id, {"type": "hand_called", "user_id": user_id,
+                                                    "name": user.display_name if user else ""}, room=True)
+
+
+async def _queue(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.services.sessionmaker() as db:
+        activity = await _activity(ctx, args, db)
+        policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+        return {"hands": await queue(db, activity.id)}
+
+
+def register(registry: Registry) -> None:
+    registry.add("hand.raise", _raise)
+    registry.add("hand.lower", _lower)
+    registry.add("hand.call", _call)
+    registry.add("hand.queue", _queue)

@@ -1,0 +1,61 @@
+"""Live reactions (applause, likes): ephemeral, so they skip the database, and aggregated: each node
+publishes what it received in the last second as one event of counts, never one event per tap.
+Clients add the counts of the events they receive (each node's event is its own share)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter, defaultdict
+from typing import Any
+
+from collab import policy
+from collab.realtime.dispatch import CommandError, Context, Registry, require
+from sessions import scheduling
+from sessions.live import channel_of
+
+KINDS = ("like", "clap", "heart", "laugh", "think")
+INTERVAL = 1.0
+
+
+class Reactions:
+    def __init__(self) -> None:
+        self._counts: dict[int, Counter[str]] = defaultdict(Counter)
+        self._allowed: dict[tuple[int, int], bool] = {}  # (activity, user): may react; checked once
+        self._task: asyncio.Task | None = None
+        self._seq = itertools.count(1)
+
+    async def react(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        activity_id = require(args, "activity_id", int)
+        kind = args.get("kind")
+        if kind not in KINDS:
+            raise CommandError("invalid", f"kind is one of {', '.join(KINDS)}")
+        key = (activity_id, ctx.actor.user_id)
+        if len(self._allowed) > 200_000:  # a bound, not a cache policy: re-checking is cheap enough
+            self._allowed.clear()
+        if key not in self._allowed:  # one database look-up per teacher and activity, not per tap
+            async with ctx.services.sessionmaker() as db:
+                activity = await scheduling.get(db, activity_id)
+                if activity is None:
+                    raise CommandError("not_found", "no such activity")
+                acc = await scheduling.access(db, activity, ctx.actor)
+                self._allowed[key] = policy.allowed(ctx.actor, "activity.attend", acc) and activity.state == "live"
+        if not self._allowed[key]:
+            raise CommandError("forbidden", "reactions are for attendees of a live activity")
+        self._counts[activity_id][kind] += 1
+        if self._task is None or self._task.done():
+            services = ctx.services
+            self._task = asyncio.get_running_loop().create_task(self._publish(services))
+        return {}
+
+    async def _publish(self, services) -> None:
+        await asyncio.sleep(INTERVAL)
+        counts, self._counts = self._counts, defaultdict(Counter)
+        node = services.settings.node_id
+        for activity_id, c in counts.items():
+            await services.hub.publish(channel_of(activity_id), {
+                "type": "reactions", "id": f"reactions:{node}:{next(self._seq)}", "counts": dict(c)})
+
+
+def register(registry: Registry) -> None:
+    registry.add("react", Reactions().react)
