@@ -17,7 +17,12 @@ from sessions import reports, scheduling
 from sessions.agenda import AgendaError
 from collab.store.models import User
 from sessions.live import event_json
-from sessions.records import Activity, ActivityEvent, ActivityStaff, AttendanceInterval, Registration
+from sessions.chat import message_json
+from sessions.polls import poll_json
+from sessions.polls import results as poll_results
+from sessions.qa import top_questions
+from sessions.records import (Activity, ActivityEvent, ActivityStaff, AttendanceInterval, ChatMessage, Poll,
+                              Registration, aware)
 
 
 def _denied(exc: policy.Denied) -> ApiError:
@@ -286,6 +291,46 @@ async def learning_record(request: Request):
     return json_response({"activities": out, "credited_minutes": sum(r["minutes"] for r in out if r["credited"])})
 
 
+async def replay(request: Request):
+    """
+    summary: "After the end: the phases with their times, the discussion, questions and answers, poll results"
+    responses: {200: {description: "{activity, phases, chat, questions, polls, recordings}"}, 403: {description: forbidden}, 409: {description: "not_ended: the replay opens when the activity ends"}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            policy.authorize(actor, "activity.timeline", await scheduling.access(db, activity, actor))
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        if activity.state not in ("ended", "archived"):
+            raise ApiError(409, "not_ended", "the replay opens when the activity ends")
+        events = (await db.execute(select(ActivityEvent).where(ActivityEvent.activity_id == activity.id)
+                                   .order_by(ActivityEvent.id))).scalars().all()
+        phases, current = [], None
+        for ev in events:  # the timeline of phases, from the recorded changes
+            if ev.type in ("started", "phase_changed") and ev.data.get("phase") is not None:
+                if current:
+                    current["ended_at"] = aware(ev.at).isoformat()
+                p = activity.phases[ev.data["phase"]]
+                current = {"phase": ev.data["phase"], "kind": p.kind, "title": p.title,
+                           "started_at": aware(ev.at).isoformat(), "ended_at": None}
+                phases.append(current)
+            elif ev.type == "ended" and current:
+                current["ended_at"] = aware(ev.at).isoformat()
+        chat_rows = (await db.execute(select(ChatMessage, User.display_name).join(User, User.id == ChatMessage.user_id)
+                                      .where(ChatMessage.activity_id == activity.id, ChatMessage.status == "visible")
+                                      .order_by(ChatMessage.id))).all()
+        questions = await top_questions(db, activity.id, "votes", limit=1000)
+        polls = [{"poll": poll_json(p), **await poll_results(db, p)} for p in (await db.execute(
+            select(Poll).where(Poll.activity_id == activity.id).order_by(Poll.id))).scalars()]
+        return json_response({
+            "activity": scheduling.activity_json(activity), "phases": phases,
+            "chat": [message_json(m, n) for m, n in chat_rows], "questions": questions, "polls": polls,
+            "recordings": [],  # the stage attaches its recordings here
+        })
+
+
 def feed_key(secret: str, user_id: int) -> str:
     """Calendar apps cannot send a bearer token: a teacher's feed URL carries this key instead."""
     return hmac.new(secret.encode(), f"calendar-feed:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -337,6 +382,7 @@ routes = [
     Route("/api/activities/{activity_id}/registrations/{user_id}", decide_registration, methods=["POST"]),
     Route("/api/activities/{activity_id}/calendar.ics", activity_calendar, methods=["GET"]),
     Route("/api/activities/{activity_id}/timeline", timeline, methods=["GET"]),
+    Route("/api/activities/{activity_id}/replay", replay, methods=["GET"]),
     Route("/api/activities/{activity_id}/attendance", attendance, methods=["GET"]),
     Route("/api/activities/{activity_id}/attendance.csv", attendance_csv, methods=["GET"]),
     Route("/api/me/learning", learning_record, methods=["GET"]),

@@ -447,3 +447,34 @@ async def test_reactions_are_aggregated_not_one_event_per_tap(nodes, pg_users):
     assert total == Counter({"clap": 20, "like": 10}) and events <= 3
     for c in (host, expert, t1, t2, watcher):
         await c.close()
+
+
+async def test_replay_after_the_end_has_phases_chat_questions_and_polls(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    agenda = AGENDA + [{"kind": "online_interaction", "title": "互动", "minutes": 20}]
+    aid = await scheduled(a, users, agenda=agenda)
+    host = await harness.WsClient(a.ws_url).open(users["org"][1])
+    t1 = await harness.WsClient(b.ws_url).open(users["teacher1"][1])
+    auth = {"Authorization": f"Bearer {users['teacher1'][1]}"}
+    await host.ok("activity.start", activity_id=aid)
+    async with httpx.AsyncClient(base_url=b.url) as http:
+        early = await http.get(f"/api/activities/{aid}/replay", headers=auth)
+        assert early.status_code == 409 and early.json()["error"]["code"] == "not_ended"
+    await host.ok("activity.next_phase", activity_id=aid)
+    await t1.ok("chat.post", activity_id=aid, body="回放里应该看得到")
+    qid = (await t1.ok("qa.ask", activity_id=aid, body="回放问题"))["question"]["id"]
+    await host.ok("qa.answer", activity_id=aid, question_id=qid, live=True)
+    await host.ok("activity.goto_phase", activity_id=aid, phase=3)
+    pid = (await host.ok("poll.create", activity_id=aid, question="q", options=["x", "y"]))["poll"]["id"]
+    await t1.ok("poll.answer", activity_id=aid, poll_id=pid, choices=[1])
+    await host.ok("poll.close", activity_id=aid, poll_id=pid)
+    await host.ok("activity.end", activity_id=aid)
+    async with httpx.AsyncClient(base_url=b.url) as http:
+        r = (await http.get(f"/api/activities/{aid}/replay", headers=auth)).json()
+    assert [p["phase"] for p in r["phases"]] == [0, 1, 3] and all(p["ended_at"] for p in r["phases"])
+    assert [m["body"] for m in r["chat"]] == ["回放里应该看得到"]
+    assert r["questions"][0]["answered_live"] is True
+    assert r["polls"][0]["counts"] == [0, 1] and r["recordings"] == []
+    await host.close()
+    await t1.close()
