@@ -222,3 +222,16 @@ def _activity_timeline(actor: Actor | None, a: ActivityAccess) -> bool:
 def _activity_attendance(actor: Actor | None, a: ActivityAccess) -> bool:
     """The attendance report and its CSV: the organizer (and admins)."""
     return _runs(actor, a)
+
+
+@rule("activity.invite")
+def _activity_invite(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Make invitation links: the organizer (and admins)."""
+    return _runs(actor, a) and a.state not in ("ended", "archived", "cancelled")
+
+
+@rule("activity.accept_invitation")
+def _activity_accept(actor: Actor | None, a: ActivityAccess) -> bool:
+    """A valid link admits any signed-in teacher, even to an invited-only activity."""
+    return actor is not None and a.state in ("scheduled", "lobby", "live") and not a.staff \
+        and actor.user_id != a.organizer_id

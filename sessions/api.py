@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 from sqlalchemy import or_, select
 from starlette.requests import Request
@@ -13,7 +14,7 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response
-from sessions import reports, scheduling
+from sessions import invitations, reports, scheduling
 from sessions.agenda import AgendaError
 from collab.store.models import User
 from sessions.live import event_json
@@ -147,6 +148,54 @@ async def register(request: Request):
             reg = await scheduling.register(db, actor, activity)
         except policy.Denied as exc:
             raise _denied(exc) from None
+        except AgendaError as exc:
+            raise _invalid(exc) from None
+        return json_response({"activity_id": activity.id, "status": reg.status})
+
+
+async def create_invitation(request: Request):
+    """
+    summary: An invitation link that admits its holder until it expires (the organizer)
+    requestBody: {content: {application/json: {schema: {type: object, properties: {hours: {type: integer, default: 72}}}}}}
+    responses: {201: {description: "{url, token, expires_at}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    hours = data.get("hours", 72)
+    if type(hours) is not int or not 1 <= hours <= 24 * 90:
+        raise ApiError(400, "invalid", "hours: a whole number from 1 to 2160")
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            policy.authorize(actor, "activity.invite", await scheduling.access(db, activity, actor))
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+    expires_at = int(time.time()) + hours * 3600
+    token = invitations.make(services.settings.secret, activity.id, expires_at)
+    return json_response({"token": token, "expires_at": expires_at,
+                          "url": f"{_base_url(request)}/activities/{activity.id}?invite={token}"}, 201)
+
+
+async def accept_invitation(request: Request):
+    """
+    summary: Join with an invitation link (registered and approved at once, even for invited-only activities)
+    requestBody: {content: {application/json: {schema: {type: object, properties: {token: {type: string}}}}}}
+    responses: {200: {description: "{status}"}, 400: {description: "invitation_invalid, invitation_expired, invalid (full)"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        activity = await _activity(request, db)
+        try:
+            policy.authorize(actor, "activity.accept_invitation", await scheduling.access(db, activity, actor))
+            invitations.check(services.settings.secret, str(data.get("token", "")), activity.id)
+            reg = await scheduling.admit(db, actor, activity)
+        except policy.Denied as exc:
+            raise _denied(exc) from None
+        except invitations.InvitationError as exc:
+            raise ApiError(400, exc.code, exc.message) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
         return json_response({"activity_id": activity.id, "status": reg.status})
@@ -379,6 +428,8 @@ routes = [
     Route("/api/activities/{activity_id}/cancel", cancel_activity, methods=["POST"]),
     Route("/api/activities/{activity_id}/register", register, methods=["POST"]),
     Route("/api/activities/{activity_id}/registrations", list_registrations, methods=["GET"]),
+    Route("/api/activities/{activity_id}/invitations", create_invitation, methods=["POST"]),
+    Route("/api/activities/{activity_id}/join", accept_invitation, methods=["POST"]),
     Route("/api/activities/{activity_id}/registrations/{user_id}", decide_registration, methods=["POST"]),
     Route("/api/activities/{activity_id}/calendar.ics", activity_calendar, methods=["GET"]),
     Route("/api/activities/{activity_id}/timeline", timeline, methods=["GET"]),

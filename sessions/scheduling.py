@@ -157,6 +157,22 @@ async def register(db: AsyncSession, actor: Actor | None, activity: Activity) ->
     return reg
 
 
+async def admit(db: AsyncSession, actor: Actor, activity: Activity) -> Registration:
+    """Approved registration through an invitation link (its checks done by the caller)."""
+    reg = await db.get(Registration, (activity.id, actor.user_id))
+    if reg is not None and reg.status == "approved":
+        return reg
+    if await approved_count(db, activity.id) >= activity.capacity:
+        raise AgendaError("capacity", "the activity is full")
+    if reg is None:
+        reg = Registration(activity_id=activity.id, user_id=actor.user_id, status="approved")
+        db.add(reg)
+    else:
+        reg.status = "approved"
+    await db.commit()
+    return reg
+
+
 async def approved_count(db: AsyncSession, activity_id: int) -> int:
     from sqlalchemy import func
 

@@ -171,3 +171,27 @@ async def test_calendar_export_and_teacher_feed(http, users):
 async def test_unknown_activity(http, users):
     assert (await http.get("/api/activities/999999", headers=as_(users, "org1"))).status_code == 404
     assert (await http.get("/api/activities/abc", headers=as_(users, "org1"))).status_code == 404
+
+
+async def test_invitation_links_admit_to_an_invited_only_activity(http, users):
+    a = await schedule(http, users, visibility="invited", capacity=5)
+    assert (await http.post(f"/api/activities/{a['id']}/register", headers=as_(users, "teacher2"))).status_code == 403
+    denied = await http.post(f"/api/activities/{a['id']}/invitations", json={}, headers=as_(users, "teacher1"))
+    assert denied.status_code == 403
+    link = (await http.post(f"/api/activities/{a['id']}/invitations", json={"hours": 24},
+                            headers=as_(users, "org1"))).json()
+    assert f"/activities/{a['id']}?invite=" in link["url"]
+    joined = await http.post(f"/api/activities/{a['id']}/join", json={"token": link["token"]},
+                             headers=as_(users, "teacher2"))
+    assert joined.status_code == 200 and joined.json()["status"] == "approved"
+    seen = await http.get(f"/api/activities/{a['id']}", headers=as_(users, "teacher2"))
+    assert seen.status_code == 200 and seen.json()["me"]["registration"] == "approved"
+    forged = await http.post(f"/api/activities/{a['id']}/join", json={"token": link["token"][:-3] + "abc"},
+                             headers=as_(users, "teacher1"))
+    assert forged.status_code == 400 and forged.json()["error"]["code"] == "invitation_invalid"
+    other = await schedule(http, users, visibility="invited")
+    wrong = await http.post(f"/api/activities/{other['id']}/join", json={"token": link["token"]},
+                            headers=as_(users, "teacher1"))
+    assert wrong.status_code == 400  # a link is for its own activity only
+    anon = await http.post(f"/api/activities/{a['id']}/join", json={"token": link["token"]})
+    assert anon.status_code == 401

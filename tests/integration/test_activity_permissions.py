@@ -3,14 +3,12 @@ action, and the answer each gets (ok or forbidden / unauthenticated)."""
 
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
 
 import harness
 from collab.auth.accounts import create_user
-from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 
 ROLES = ["organizer", "host", "expert", "presenter", "registered", "unregistered", "anonymous"]

@@ -60,6 +60,10 @@ MATRIX = [
     ("activity.run", "live", {ADMIN, ORG}),  # EXPERT is staff but not a host
     ("activity.attendance", "ended", {ADMIN, ORG}),
     ("activity.moderate", "live", {ADMIN, ORG, EXPERT}),
+    ("activity.invite", "scheduled", {ADMIN, ORG}),
+    ("activity.invite", "ended", set()),
+    ("activity.accept_invitation", "invited", {ADMIN, ORG2, TEACHER, REGISTERED}),
+    ("activity.accept_invitation", "ended", set()),
     ("activity.timeline", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
     ("no.such.action", None, set()),
 ]
