@@ -136,6 +136,7 @@ class ActivityAccess:
     state: str
     staff: frozenset[str] = frozenset()  # the actor's roles in it: host, expert, presenter
     registration: str | None = None  # the actor's registration: pending, approved, rejected
+    removed: bool = False  # a moderator removed the actor from the room
 
 
 def _runs(actor: Actor | None, a: ActivityAccess) -> bool:
@@ -201,7 +202,7 @@ def _activity_moderate(actor: Actor | None, a: ActivityAccess) -> bool:
 @rule("activity.attend")
 def _activity_attend(actor: Actor | None, a: ActivityAccess) -> bool:
     """Be in the room: staff, the organizer and approved registrants; anyone signed in if public."""
-    if actor is None or a.state == "cancelled":
+    if actor is None or a.state == "cancelled" or a.removed:
         return False
     return (_runs(actor, a) or bool(a.staff) or a.registration == "approved"
             or a.visibility == "public")

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from collab import policy
+from collab.auth.accounts import actor_of
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import discussion, scheduling
 from sessions.live import _activity, channel_of, event_json, moderation_channel_of
-from sessions.records import Activity, ActivityEvent, ChatMessage, Mute, aware
+from sessions.records import Activity, ActivityEvent, ChatMessage, Mute, Removal, aware
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -216,7 +217,34 @@ async def recent_for_snapshot(db, activity_id: int, limit: int = 50) -> dict[str
             "pinned": [message_json(m, n) for m, n in pinned]}
 
 
+async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """Take a teacher out of the room on every node; they stay out until readmitted."""
+    async with ctx.services.sessionmaker() as db:
+        activity = await _activity(ctx, args, db)
+        policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+        user = await _target(db, args)
+        target = await scheduling.access(db, activity, actor_of(user))
+        if target.staff or user.id == activity.organizer_id:
+            raise CommandError("invalid", "staff cannot be removed from their own activity")
+        if await db.get(Removal, (activity.id, user.id)) is None:
+            db.add(Removal(activity_id=activity.id, user_id=user.id, removed_by=ctx.actor.user_id))
+        out = await _record_and_publish(ctx, db, activity, {"type": "teacher_removed", "user_id": user.id},
+                                        also_moderators=True)
+    await ctx.services.hub.kick(channel_of(activity.id), user.id, "removed by a moderator")
+    return out
+
+
+async def _readmit(db, activity: Activity, args) -> dict[str, Any]:
+    user = await _target(db, args)
+    removal = await db.get(Removal, (activity.id, user.id))
+    if removal is not None:
+        await db.delete(removal)
+    return {"type": "teacher_readmitted", "user_id": user.id}
+
+
 def register(registry: Registry) -> None:
+    registry.add("activity.remove", _remove)
+    registry.add("activity.readmit", _room_setting(_readmit))
     registry.add("chat.post", _post)
     registry.add("chat.delete", _moderation(_delete))
     registry.add("chat.hide", _moderation(_hide))

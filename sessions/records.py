@@ -200,3 +200,14 @@ class Hand(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # raised, lowered, called
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Removal(Base):
+    """A teacher removed from an activity by a moderator: out of the room until readmitted."""
+
+    __tablename__ = "activity_removals"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    removed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

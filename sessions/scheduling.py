@@ -14,7 +14,7 @@ from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
 from collab.store.models import User
 from sessions.agenda import AgendaError, Phase, Schedule, parse_schedule, phase_json, planned_minutes
-from sessions.records import STAFF_ROLES, Activity, ActivityPhase, ActivityStaff, Registration, aware
+from sessions.records import STAFF_ROLES, Activity, ActivityPhase, ActivityStaff, Registration, Removal, aware
 
 MAX_STAFF = 50
 
@@ -76,12 +76,14 @@ async def get(db: AsyncSession, activity_id: int) -> Activity | None:
 async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> ActivityAccess:
     roles: frozenset[str] = frozenset()
     registration = None
+    removed = False
     if actor is not None:
         roles = frozenset(s.role for s in activity.staff if s.user_id == actor.user_id)
         registration = (await db.execute(
             select(Registration.status).where(Registration.activity_id == activity.id,
                                               Registration.user_id == actor.user_id))).scalar_one_or_none()
-    return ActivityAccess(activity.organizer_id, activity.visibility, activity.state, roles, registration)
+        removed = await db.get(Removal, (activity.id, actor.user_id)) is not None
+    return ActivityAccess(activity.organizer_id, activity.visibility, activity.state, roles, registration, removed)
 
 
 async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data: dict[str, Any]) -> Activity:

@@ -37,6 +37,7 @@ log = logging.getLogger("collab.hub")
 GoLive = Callable[[dict[str, Any], list[Publication]], None]
 PresenceHook = Callable[[str, int, bool], None]
 
+KICK = b'{"$kick":'  # a publication that is a directive to the hubs, not an event for clients
 LOCAL_OFFSET = -1  # a publication delivered locally while the bus was unreachable (sent as "o": null)
 
 
@@ -176,12 +177,29 @@ class Hub:
         st = self.channels.get(channel)
         if st is None:
             return
+        if data.startswith(KICK):
+            self._kick_local(st, data)
+            return
         pub = Publication(channel, st.epoch or "", LOCAL_OFFSET, data)
         st.lines.append(push_line(st.name_json, None, data))
         st.events += 1
         for buf in st.joining.values():
             buf.append(pub)
         self._mark(st)
+
+    async def kick(self, channel: str, user_id: int, reason: str) -> None:
+        """End every subscription of `user_id` to `channel`, on every node: a directive that travels the
+        bus in order with the channel's events. Keeping them out afterwards is the policy's job."""
+        await self.publish(channel, KICK + orjson.dumps(user_id) + b',"reason":' + orjson.dumps(reason) + b"}")
+
+    def _kick_local(self, st: ChannelState, data: bytes) -> None:
+        directive = orjson.loads(data)
+        user_id, reason = directive["$kick"], directive.get("reason", "")
+        line = control_line(st.name, "unsubscribed", {"reason": reason})
+        for client in [c for c in (*st.live, *st.joining) if c.user_id == user_id]:
+            client.channels.pop(st.name, None)
+            self._remove(st, client)
+            client.send(line)
 
     # -- receiving from the bus --------------------------------------------------------------------
 
@@ -208,6 +226,9 @@ class Hub:
     def _accept(self, st: ChannelState, pub: Publication) -> None:
         st.epoch = pub.epoch
         st.offset = pub.offset
+        if pub.data.startswith(KICK):
+            self._kick_local(st, pub.data)
+            return
         st.lines.append(push_line(st.name_json, pub.offset, pub.data))
         st.events += 1
         for buf in st.joining.values():
@@ -401,8 +422,9 @@ class Hub:
                 pubs = hist.pubs
         top = pubs[-1].offset if pubs else pos.offset
         later = [p for p in buffered if p.offset > top or p.offset == LOCAL_OFFSET]
+        pubs = [p for p in pubs + later if not p.data.startswith(KICK)]  # directives, not events
         self._flush_channel(st)  # what is pending now is in `later`: it must not reach this client twice
-        go_live(result, pubs + later)
+        go_live(result, pubs)
         st.live[client] = None
         return result
 

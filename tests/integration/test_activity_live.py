@@ -478,3 +478,25 @@ async def test_replay_after_the_end_has_phases_chat_questions_and_polls(nodes, p
     assert r["polls"][0]["counts"] == [0, 1] and r["recordings"] == []
     await host.close()
     await t1.close()
+
+
+async def test_a_removed_teacher_is_out_on_every_node_until_readmitted(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid, host, expert, t1, t2 = await live_room(a, b, users)
+    await t1.ok("subscribe", channel=f"activity:{aid}")
+    await expert.ok("activity.remove", activity_id=aid, user_id=users["teacher1"][0])
+    while True:
+        push = await t1.push()
+        if "unsubscribed" in push:
+            break
+    assert push == {"ch": f"activity:{aid}", "unsubscribed": {"reason": "removed by a moderator"}}
+    assert (await t1.call("subscribe", channel=f"activity:{aid}"))["error"]["code"] == "forbidden"
+    assert (await t1.call("chat.post", activity_id=aid, body="let me back"))["error"]["code"] == "forbidden"
+    await t2.ok("chat.post", activity_id=aid, body="still here")
+    assert (await _last(t2, "chat"))["message"]["body"] == "still here"
+    assert (await expert.call("activity.remove", activity_id=aid, user_id=users["org"][0]))["error"]["code"] == "invalid"
+    await expert.ok("activity.readmit", activity_id=aid, user_id=users["teacher1"][0])
+    await t1.ok("subscribe", channel=f"activity:{aid}")
+    for c in (host, expert, t1, t2):
+        await c.close()

@@ -287,3 +287,19 @@ async def test_joining_while_a_sliced_frame_is_written_loses_and_repeats_nothing
     for _, w in old:
         assert [line["e"]["id"] for line in w.lines()[1:]] == list(range(6))
     await hub.stop()
+
+
+async def test_a_kick_ends_one_users_subscriptions_and_nobody_sees_the_directive(hub):
+    (a, wa), (a2, wa2), (b, wb) = make_client(hub, 1), make_client(hub, 1), make_client(hub, 2)
+    for c in (a, a2, b):
+        await subscribe(hub, c, "announce:k")
+    await hub.kick("announce:k", 1, "removed by a moderator")
+    await hub.publish("announce:k", {"id": "after"})
+    await asyncio.sleep(0.05)
+    for w in (wa, wa2):
+        assert w.lines()[-1] == {"ch": "announce:k", "unsubscribed": {"reason": "removed by a moderator"}}
+    assert "announce:k" not in a.channels and hub.local_presence("announce:k") == (1, 1)
+    assert [line.get("e") for line in wb.lines()[1:]] == [{"id": "after"}]  # no directive, the event
+    late, wl = make_client(hub, 3)
+    await subscribe(hub, late, "announce:k", since=(wb.lines()[0]["ok"]["epoch"], 0))
+    assert [line.get("id") for line in wl.lines()[1:]] == ["after"]  # recovery skips the directive too
