@@ -41,6 +41,17 @@ async def _activity(request: Request, db) -> Activity:
     return activity
 
 
+async def _guarded(request: Request, db, actor, action: str):
+    """The activity of the path, once the policy allows `action` on it; its access facts too."""
+    activity = await _activity(request, db)
+    access = await scheduling.access(db, activity, actor)
+    try:
+        policy.authorize(actor, action, access)
+    except policy.Denied as exc:
+        raise _denied(exc) from None
+    return activity, access
+
+
 def _invalid(exc: AgendaError) -> ApiError:
     return ApiError(400, "invalid", f"{exc.field}: {exc.message}")
 
@@ -91,12 +102,7 @@ async def get_activity(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        activity = await _activity(request, db)
-        acc = await scheduling.access(db, activity, actor)
-        try:
-            policy.authorize(actor, "activity.view", acc)
-        except policy.Denied as exc:
-            raise _denied(exc) from None
+        activity, acc = await _guarded(request, db, actor, "activity.view")
         body = scheduling.activity_json(activity)
         body["me"] = {"roles": sorted(acc.staff), "registration": acc.registration,
                       "organizer": actor is not None and actor.user_id == activity.organizer_id}
@@ -166,11 +172,7 @@ async def create_invitation(request: Request):
         raise ApiError(400, "invalid", "hours: a whole number from 1 to 2160")
     services = request.app.state.services
     async with services.sessionmaker() as db:
-        activity = await _activity(request, db)
-        try:
-            policy.authorize(actor, "activity.invite", await scheduling.access(db, activity, actor))
-        except policy.Denied as exc:
-            raise _denied(exc) from None
+        activity, _ = await _guarded(request, db, actor, "activity.invite")
     expires_at = int(time.time()) + hours * 3600
     token = invitations.make(services.settings.secret, activity.id, expires_at)
     return json_response({"token": token, "expires_at": expires_at,
@@ -254,11 +256,7 @@ async def activity_calendar(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        activity = await _activity(request, db)
-        try:
-            policy.authorize(actor, "activity.view", await scheduling.access(db, activity, actor))
-        except policy.Denied as exc:
-            raise _denied(exc) from None
+        activity, _ = await _guarded(request, db, actor, "activity.view")
         body = scheduling.ical([activity], _base_url(request), activity.title)
     return Response(body, media_type="text/calendar; charset=utf-8",
                      headers={"Content-Disposition": f'attachment; filename="activity-{activity.id}.ics"'})
@@ -271,11 +269,7 @@ async def timeline(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        activity = await _activity(request, db)
-        try:
-            policy.authorize(actor, "activity.timeline", await scheduling.access(db, activity, actor))
-        except policy.Denied as exc:
-            raise _denied(exc) from None
+        activity, _ = await _guarded(request, db, actor, "activity.timeline")
         rows = await db.execute(
             select(ActivityEvent, User.display_name).outerjoin(User, User.id == ActivityEvent.actor_id)
             .where(ActivityEvent.activity_id == activity.id).order_by(ActivityEvent.id))
@@ -287,11 +281,7 @@ async def _attendance_rows(request: Request) -> tuple[Activity, list[dict]]:
     actor = await current_actor(request)
     services = request.app.state.services
     async with services.sessionmaker() as db:
-        activity = await _activity(request, db)
-        try:
-            policy.authorize(actor, "activity.attendance", await scheduling.access(db, activity, actor))
-        except policy.Denied as exc:
-            raise _denied(exc) from None
+        activity, _ = await _guarded(request, db, actor, "activity.attendance")
         records = await reports.records_for(db, activity, services.settings.credit_ratio)
         users = await reports.users_by_id(db, [r.user_id for r in records])
     return activity, [reports.record_json(r, users.get(r.user_id)) for r in records]
@@ -347,11 +337,7 @@ async def replay(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        activity = await _activity(request, db)
-        try:
-            policy.authorize(actor, "activity.timeline", await scheduling.access(db, activity, actor))
-        except policy.Denied as exc:
-            raise _denied(exc) from None
+        activity, _ = await _guarded(request, db, actor, "activity.timeline")
         if activity.state not in ("ended", "archived"):
             raise ApiError(409, "not_ended", "the replay opens when the activity ends")
         events = (await db.execute(select(ActivityEvent).where(ActivityEvent.activity_id == activity.id)

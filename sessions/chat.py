@@ -18,8 +18,8 @@ from collab.auth.accounts import actor_of
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import discussion, scheduling
-from sessions.live import _activity, channel_of, event_json, moderation_channel_of
-from sessions.records import Activity, ActivityEvent, ChatMessage, Mute, Removal, aware
+from sessions.live import _activity, channel_of, current_phase, moderation_channel_of, record_event
+from sessions.records import Activity, ChatMessage, Mute, Removal, aware
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -40,7 +40,7 @@ async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         acc = await scheduling.access(db, activity, ctx.actor)
         policy.authorize(ctx.actor, "activity.attend", acc)
         staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
-        phase = activity.phases[activity.current_phase] if activity.current_phase is not None else None
+        phase = current_phase(activity)
         room = discussion.Room(activity.state, phase.chat if phase else True, activity.slow_mode,
                                activity.premoderation)
         mute = await db.get(Mute, (activity.id, ctx.actor.user_id))
@@ -79,19 +79,6 @@ async def _message(db, activity: Activity, args: dict[str, Any]) -> ChatMessage:
     return message
 
 
-async def _record_and_publish(ctx: Context, db, activity: Activity, event: dict[str, Any],
-                              also_moderators: bool = False) -> dict[str, Any]:
-    record = ActivityEvent(activity_id=activity.id, type=event["type"], data=event, actor_id=ctx.actor.user_id,
-                           at=datetime.now(timezone.utc))
-    db.add(record)
-    await db.commit()
-    out = event_json(record, ctx.actor.name)
-    await ctx.services.hub.publish(channel_of(activity.id), out)
-    if also_moderators:
-        await ctx.services.hub.publish(moderation_channel_of(activity.id), out)
-    return out
-
-
 def _moderation(change):
     """A moderator's action on one message: authorize, change the record, record the action, publish."""
 
@@ -107,9 +94,9 @@ def _moderation(change):
                 data = message_json(message, author.display_name if author else "")
                 await ctx.services.hub.publish(channel_of(activity.id),
                                                {"type": "chat", "id": f"chat:{message.id}", "message": data})
-                return await _record_and_publish(ctx, db, activity, {"type": "chat_approved",
-                                                                     "message_id": message.id}, True)
-            return await _record_and_publish(ctx, db, activity, event, also_moderators=True)
+                return await record_event(ctx, db, activity.id, {"type": "chat_approved", "message_id": message.id},
+                                          desk=True)
+            return await record_event(ctx, db, activity.id, event, desk=True)
 
     return handle
 
@@ -159,7 +146,7 @@ def _room_setting(apply):
                 event = await apply(db, activity, args)
             except discussion.DiscussionError as exc:
                 raise _fail(exc) from None
-            return await _record_and_publish(ctx, db, activity, event, also_moderators=True)
+            return await record_event(ctx, db, activity.id, event, desk=True)
 
     return handle
 
@@ -228,8 +215,7 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             raise CommandError("invalid", "staff cannot be removed from their own activity")
         if await db.get(Removal, (activity.id, user.id)) is None:
             db.add(Removal(activity_id=activity.id, user_id=user.id, removed_by=ctx.actor.user_id))
-        out = await _record_and_publish(ctx, db, activity, {"type": "teacher_removed", "user_id": user.id},
-                                        also_moderators=True)
+        out = await record_event(ctx, db, activity.id, {"type": "teacher_removed", "user_id": user.id}, desk=True)
     await ctx.services.hub.kick(channel_of(activity.id), user.id, "removed by a moderator")
     return out
 

@@ -16,8 +16,8 @@ from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import scheduling
-from sessions.live import _activity, channel_of, event_json, moderation_channel_of
-from sessions.records import ActivityEvent, Hand, aware
+from sessions.live import _activity, current_phase, record_event
+from sessions.records import Hand, aware
 
 
 async def queue(db, activity_id: int) -> list[dict[str, Any]]:
@@ -29,24 +29,12 @@ async def queue(db, activity_id: int) -> list[dict[str, Any]]:
             for h, n, s, r in rows.all()]
 
 
-async def _record(ctx: Context, db, activity_id: int, event: dict[str, Any], room: bool) -> dict[str, Any]:
-    record = ActivityEvent(activity_id=activity_id, type=event["type"], data=event, actor_id=ctx.actor.user_id,
-                           at=datetime.now(timezone.utc))
-    db.add(record)
-    await db.commit()
-    out = event_json(record, ctx.actor.name)
-    await ctx.services.hub.publish(moderation_channel_of(activity_id), out)
-    if room:
-        await ctx.services.hub.publish(channel_of(activity_id), out)
-    return out
-
-
 async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     async with ctx.services.sessionmaker() as db:
         activity = await _activity(ctx, args, db)
         policy.authorize(ctx.actor, "activity.attend", await scheduling.access(db, activity, ctx.actor))
-        phase = activity.phases[activity.current_phase] if activity.current_phase is not None else None
+        phase = current_phase(activity)
         if activity.state != "live" or not (phase and phase.hands):
             raise CommandError("hands_closed", "hands are not taken during this phase")
         hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
@@ -59,7 +47,8 @@ async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         await db.flush()
         position = (await db.execute(select(func.count()).select_from(Hand).where(
             Hand.activity_id == activity.id, Hand.status == "raised", Hand.raised_at <= now))).scalar_one()
-        await _record(ctx, db, activity.id, {"type": "hand_raised", "user_id": ctx.actor.user_id}, room=False)
+        await record_event(ctx, db, activity.id, {"type": "hand_raised", "user_id": ctx.actor.user_id},
+                           room=False, desk=True)
     return {"position": position}
 
 
@@ -76,7 +65,8 @@ async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         if hand is None or hand.status != "raised":
             raise CommandError("not_raised", "that hand is not raised")
         hand.status = "lowered"
-        return await _record(ctx, db, activity.id, {"type": "hand_lowered", "user_id": user_id}, room=False)
+        return await record_event(ctx, db, activity.id, {"type": "hand_lowered", "user_id": user_id},
+                                  room=False, desk=True)
 
 
 async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -89,8 +79,8 @@ async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             raise CommandError("not_raised", "call on a teacher whose hand is raised")
         hand.status = "called"
         user = await db.get(User, user_id)
-        return await _record(ctx, db, activity.id, {"type": "hand_called", "user_id": user_id,
-                                                    "name": user.display_name if user else ""}, room=True)
+        return await record_event(ctx, db, activity.id, {"type": "hand_called", "user_id": user_id,
+                                                         "name": user.display_name if user else ""}, desk=True)
 
 
 async def _queue(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,26 @@ def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:
             "by": {"id": ev.actor_id, "name": by_name}}
 
 
+async def record_event(ctx: Context, db, activity_id: int, event: dict[str, Any], *, room: bool = True,
+                       desk: bool = False) -> dict[str, Any]:
+    """The road every activity change takes: record it (committing the session's other changes with
+    it), then publish it to the room and/or the moderators' desk. Returns the event as published."""
+    record = ActivityEvent(activity_id=activity_id, type=event["type"], data=event, actor_id=ctx.actor.user_id,
+                           at=datetime.now(timezone.utc))
+    db.add(record)
+    await db.commit()
+    out = event_json(record, ctx.actor.name)
+    if room:
+        await ctx.services.hub.publish(channel_of(activity_id), out)
+    if desk:
+        await ctx.services.hub.publish(moderation_channel_of(activity_id), out)
+    return out
+
+
+def current_phase(activity: Activity):
+    return activity.phases[activity.current_phase] if activity.current_phase is not None else None
+
+
 def _lifecycle_command(command: str):
     async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(timezone.utc)

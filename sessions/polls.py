@@ -15,8 +15,8 @@ from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import scheduling
-from sessions.live import _activity, channel_of, event_json, moderation_channel_of
-from sessions.records import ActivityEvent, Poll, PollAnswer
+from sessions.live import _activity, channel_of, current_phase, moderation_channel_of, record_event
+from sessions.records import Poll, PollAnswer
 from sessions.tallies import Tally
 
 MAX_OPTIONS = 10
@@ -107,28 +107,19 @@ class Polls:
             raise CommandError("not_found", "no such poll in this activity")
         return poll
 
-    async def _record(self, ctx, db, activity, event) -> dict[str, Any]:
-        record = ActivityEvent(activity_id=activity.id, type=event["type"], data=event, actor_id=ctx.actor.user_id,
-                               at=datetime.now(timezone.utc))
-        db.add(record)
-        await db.commit()
-        out = event_json(record, ctx.actor.name)
-        await ctx.services.hub.publish(channel_of(activity.id), out)
-        return out
-
     async def create(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         question, options, multiple, anonymous = parse_poll(args)
         async with ctx.services.sessionmaker() as db:
             activity = await _activity(ctx, args, db)
             policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
-            phase = activity.phases[activity.current_phase] if activity.current_phase is not None else None
+            phase = current_phase(activity)
             if activity.state != "live" or not (phase and phase.polls):
                 raise CommandError("polls_closed", "polls run in a live phase that allows them")
             poll = Poll(activity_id=activity.id, question=question, options=options, multiple=multiple,
                         anonymous=anonymous, status="open", results_shown=False, created_by=ctx.actor.user_id)
             db.add(poll)
             await db.flush()
-            return await self._record(ctx, db, activity, {"type": "poll_opened", "poll": poll_json(poll)})
+            return await record_event(ctx, db, activity.id, {"type": "poll_opened", "poll": poll_json(poll)})
 
     async def answer(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
@@ -156,7 +147,7 @@ class Polls:
                 event = change(poll, args)
                 if poll.results_shown or poll.status == "closed":
                     event["results"] = await results(db, poll)
-                return await self._record(ctx, db, activity, event)
+                return await record_event(ctx, db, activity.id, event)
 
         return handle
 

@@ -16,8 +16,8 @@ from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import scheduling
-from sessions.live import _activity, channel_of, event_json, moderation_channel_of
-from sessions.records import Activity, ActivityEvent, Question, QuestionVote, aware
+from sessions.live import _activity, channel_of, current_phase, moderation_channel_of, record_event
+from sessions.records import Activity, Question, QuestionVote, aware
 from sessions.tallies import Tally
 
 MAX_QUESTION = 300
@@ -83,7 +83,7 @@ class QA:
             acc = await scheduling.access(db, activity, ctx.actor)
             policy.authorize(ctx.actor, "activity.attend", acc)
             staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
-            phase = activity.phases[activity.current_phase] if activity.current_phase is not None else None
+            phase = current_phase(activity)
             body, status = check_ask(activity.state, phase.questions if phase else True, staff, args.get("body"),
                                      activity.qa_approval)
             q = Question(activity_id=activity.id, user_id=ctx.actor.user_id, body=body, status=status,
@@ -141,14 +141,7 @@ class QA:
                 policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
                 q = await self._question(db, activity, args) if needs_question else None
                 event = await change(ctx, db, activity, q, args)
-                record = ActivityEvent(activity_id=activity.id, type=event["type"], data=event,
-                                       actor_id=ctx.actor.user_id, at=datetime.now(timezone.utc))
-                db.add(record)
-                await db.commit()
-                out = event_json(record, ctx.actor.name)
-            await ctx.services.hub.publish(channel_of(activity.id), out)
-            await ctx.services.hub.publish(moderation_channel_of(activity.id), out)
-            return out
+                return await record_event(ctx, db, activity.id, event, desk=True)
 
         return handle
 
