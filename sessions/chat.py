@@ -18,7 +18,7 @@ from collab.auth.accounts import actor_of
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import discussion, scheduling
-from sessions.live import _activity, channel_of, current_phase, moderation_channel_of, record_event
+from sessions.live import _activity, in_room, channel_of, current_phase, moderation_channel_of, record_event
 from sessions.records import Activity, ChatMessage, Mute, Removal, aware
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
@@ -36,9 +36,7 @@ def _fail(exc: discussion.DiscussionError) -> CommandError:
 async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     async with ctx.services.sessionmaker() as db:
-        activity = await _activity(ctx, args, db)
-        acc = await scheduling.access(db, activity, ctx.actor)
-        policy.authorize(ctx.actor, "activity.attend", acc)
+        activity, acc = await in_room(ctx, args, db)
         staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
         phase = current_phase(activity)
         room = discussion.Room(activity.state, phase.chat if phase else True, activity.slow_mode,
@@ -140,8 +138,7 @@ def _room_setting(apply):
 
     async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+            activity, _ = await in_room(ctx, args, db, "activity.moderate")
             try:
                 event = await apply(db, activity, args)
             except discussion.DiscussionError as exc:
@@ -207,8 +204,7 @@ async def recent_for_snapshot(db, activity_id: int, limit: int = 50) -> dict[str
 async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Take a teacher out of the room on every node; they stay out until readmitted."""
     async with ctx.services.sessionmaker() as db:
-        activity = await _activity(ctx, args, db)
-        policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+        activity, _ = await in_room(ctx, args, db, "activity.moderate")
         user = await _target(db, args)
         target = await scheduling.access(db, activity, actor_of(user))
         if target.staff or user.id == activity.organizer_id:

@@ -16,7 +16,7 @@ from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import scheduling
-from sessions.live import _activity, current_phase, record_event
+from sessions.live import _activity, in_room, current_phase, record_event
 from sessions.records import Hand, aware
 
 
@@ -32,8 +32,7 @@ async def queue(db, activity_id: int) -> list[dict[str, Any]]:
 async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     async with ctx.services.sessionmaker() as db:
-        activity = await _activity(ctx, args, db)
-        policy.authorize(ctx.actor, "activity.attend", await scheduling.access(db, activity, ctx.actor))
+        activity, _ = await in_room(ctx, args, db)
         phase = current_phase(activity)
         if activity.state != "live" or not (phase and phase.hands):
             raise CommandError("hands_closed", "hands are not taken during this phase")
@@ -72,8 +71,7 @@ async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     user_id = require(args, "user_id", int)
     async with ctx.services.sessionmaker() as db:
-        activity = await _activity(ctx, args, db)
-        policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+        activity, _ = await in_room(ctx, args, db, "activity.moderate")
         hand = await db.get(Hand, (activity.id, user_id))
         if hand is None or hand.status != "raised":
             raise CommandError("not_raised", "call on a teacher whose hand is raised")
@@ -85,8 +83,7 @@ async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 async def _queue(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     async with ctx.services.sessionmaker() as db:
-        activity = await _activity(ctx, args, db)
-        policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+        activity, _ = await in_room(ctx, args, db, "activity.moderate")
         return {"hands": await queue(db, activity.id)}
 
 

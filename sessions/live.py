@@ -41,6 +41,14 @@ async def _activity(ctx: Context, args: dict[str, Any], db) -> Activity:
     return activity
 
 
+async def in_room(ctx: Context, args: dict[str, Any], db, action: str = "activity.attend"):
+    """The activity a command names, once the policy allows `action` there; and the actor's place in it."""
+    activity = await _activity(ctx, args, db)
+    access = await scheduling.access(db, activity, ctx.actor)
+    policy.authorize(ctx.actor, action, access)
+    return activity, access
+
+
 def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:
     return {**ev.data, "id": f"activity-event:{ev.id}", "at": aware(ev.at).isoformat(),
             "by": {"id": ev.actor_id, "name": by_name}}
@@ -70,8 +78,7 @@ def _lifecycle_command(command: str):
     async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(timezone.utc)
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            policy.authorize(ctx.actor, "activity.run", await scheduling.access(db, activity, ctx.actor))
+            activity, _ = await in_room(ctx, args, db, "activity.run")
             before = live_state(activity)
             try:
                 change = lifecycle.apply(before, command, args, now)
@@ -120,9 +127,7 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     except BusUnavailable:
         raise CommandError("bus_unavailable", "the bus is unreachable; try again shortly") from None
     async with ctx.services.sessionmaker() as db:
-        activity = await _activity(ctx, args, db)
-        acc = await scheduling.access(db, activity, ctx.actor)
-        policy.authorize(ctx.actor, "activity.attend", acc)
+        activity, acc = await in_room(ctx, args, db)
         body = scheduling.activity_json(activity)
         body["slow_mode"], body["premoderation"] = activity.slow_mode, activity.premoderation
         from sessions.chat import recent_for_snapshot  # chat, Q&A and polls build on this module

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
-from sessions import scheduling
-from sessions.live import _activity, channel_of, current_phase, moderation_channel_of, record_event
+from sessions.live import in_room, channel_of, current_phase, moderation_channel_of, record_event
 from sessions.records import Poll, PollAnswer
 from sessions.tallies import Tally
 
@@ -110,8 +109,7 @@ class Polls:
     async def create(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         question, options, multiple, anonymous = parse_poll(args)
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+            activity, _ = await in_room(ctx, args, db, "activity.moderate")
             phase = current_phase(activity)
             if activity.state != "live" or not (phase and phase.polls):
                 raise CommandError("polls_closed", "polls run in a live phase that allows them")
@@ -123,8 +121,7 @@ class Polls:
 
     async def answer(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            policy.authorize(ctx.actor, "activity.attend", await scheduling.access(db, activity, ctx.actor))
+            activity, _ = await in_room(ctx, args, db)
             poll = await self._poll(db, activity, args)
             if poll.status != "open":
                 raise CommandError("poll_closed", "this poll is closed")
@@ -141,8 +138,7 @@ class Polls:
     def moderation(self, change):
         async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             async with ctx.services.sessionmaker() as db:
-                activity = await _activity(ctx, args, db)
-                policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+                activity, _ = await in_room(ctx, args, db, "activity.moderate")
                 poll = await self._poll(db, activity, args)
                 event = change(poll, args)
                 if poll.results_shown or poll.status == "closed":
@@ -153,9 +149,7 @@ class Polls:
 
     async def results(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            acc = await scheduling.access(db, activity, ctx.actor)
-            policy.authorize(ctx.actor, "activity.attend", acc)
+            activity, acc = await in_room(ctx, args, db)
             poll = await self._poll(db, activity, args)
             if not poll.results_shown:
                 policy.authorize(ctx.actor, "activity.moderate", acc)

@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
-from sessions import scheduling
-from sessions.live import _activity, channel_of, current_phase, moderation_channel_of, record_event
+from sessions.live import in_room, channel_of, current_phase, moderation_channel_of, record_event
 from sessions.records import Activity, Question, QuestionVote, aware
 from sessions.tallies import Tally
 
@@ -79,9 +78,7 @@ class QA:
 
     async def ask(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            acc = await scheduling.access(db, activity, ctx.actor)
-            policy.authorize(ctx.actor, "activity.attend", acc)
+            activity, acc = await in_room(ctx, args, db)
             staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
             phase = current_phase(activity)
             body, status = check_ask(activity.state, phase.questions if phase else True, staff, args.get("body"),
@@ -101,8 +98,7 @@ class QA:
         if not isinstance(up, bool):
             raise CommandError("invalid", "up must be true or false")
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            policy.authorize(ctx.actor, "activity.attend", await scheduling.access(db, activity, ctx.actor))
+            activity, _ = await in_room(ctx, args, db)
             q = await self._question(db, activity, args)
             if q.status != "open":
                 raise CommandError("invalid", "only open questions take votes")
@@ -137,8 +133,7 @@ class QA:
     def moderation(self, change, needs_question: bool = True):
         async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             async with ctx.services.sessionmaker() as db:
-                activity = await _activity(ctx, args, db)
-                policy.authorize(ctx.actor, "activity.moderate", await scheduling.access(db, activity, ctx.actor))
+                activity, _ = await in_room(ctx, args, db, "activity.moderate")
                 q = await self._question(db, activity, args) if needs_question else None
                 event = await change(ctx, db, activity, q, args)
                 return await record_event(ctx, db, activity.id, event, desk=True)
@@ -150,9 +145,7 @@ class QA:
         if sort not in ("votes", "time"):
             raise CommandError("invalid", "sort is votes or time")
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
-            acc = await scheduling.access(db, activity, ctx.actor)
-            policy.authorize(ctx.actor, "activity.attend", acc)
+            activity, acc = await in_room(ctx, args, db)
             statuses = ["open", "answered"]
             if args.get("pending") is True:
                 policy.authorize(ctx.actor, "activity.moderate", acc)
