@@ -255,14 +255,16 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                                       {"activity_id": aid, "question_id": q}))
     await call_all(workers, "mark")
     win.start()
+    t_votes = time.time()
     voted = await call_all(workers, "do", [  # the rejoins run in the same worker command, alongside
-        {"tasks": t, "rejoin": {"uids": u, "port": ports[1 % len(ports)], "gap": cfg.rejoin_gap}}
+        {"tasks": t, "keep": True, "rejoin": {"uids": u, "port": ports[1 % len(ports)], "gap": cfg.rejoin_gap}}
         for t, u in zip(tasks, rj_by_worker)])
     rejoined = [v["rejoin"] for v in voted]
     vote_ok = sum(v["ok"] for v in voted)
-    for k, uid in enumerate(voters):
-        if qids:
-            expected_votes[str(qids[k % len(qids)])] = expected_votes.get(str(qids[k % len(qids)]), 0) + 1
+    for v in voted:  # each reply carries the count after its own commit: the largest is the final total
+        for ok in v["kept"]:
+            q = str(ok["question_id"])
+            expected_votes[q] = max(expected_votes.get(q, 0), ok["votes"])
     await asyncio.sleep(2.5)  # totals leave each node at most once a second
     w = win.stop()
     reps = await call_all(workers, "report")
@@ -270,6 +272,7 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
     vote_errors = _merge(v["errors"] for v in voted)
     res["qa"] = {"questions": len(qids), "ask_errors": _merge(a["errors"] for a in asked), "votes_ok": vote_ok,
                  "vote_errors": vote_errors, "max_send_lag_ms": max(v["max_lag_ms"] for v in voted),
+                 "last_vote_reply_s": round(max(v["last_reply"] for v in voted) - t_votes, 2),
                  "sampled_clients": len(seen),
                  "sampled_with_final_totals": sum(1 for v in seen if all(v.get(q) == n for q, n in expected_votes.items())),
                  "delivered": sum(r["received"] for r in reps),
@@ -290,6 +293,7 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                                       {"activity_id": aid, "poll_id": poll_id, "choices": [k % 4]}))
     await call_all(workers, "mark")
     win.start()
+    t_answers = time.time()
     answered = await call_all(workers, "do", [{"tasks": t} for t in tasks])
     answers_ok = sum(a["ok"] for a in answered)
     last_answer = max(a["last_reply"] for a in answered)
@@ -307,7 +311,7 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
     reps = await call_all(workers, "report")
     last_seen = max(t["last_ns"] for t in tallies) / 1e9
     res["poll"] = {"answers_ok": answers_ok, "answer_errors": _merge(a["errors"] for a in answered),
-                   "answer_window_s": cfg.poll_seconds, "max_send_lag_ms": max(a["max_lag_ms"] for a in answered),
+                   "answer_window_s": cfg.poll_seconds, "last_answer_reply_s": round(last_answer - t_answers, 2), "max_send_lag_ms": max(a["max_lag_ms"] for a in answered),
                    "clients_seen_final": sum(t["seen"] for t in tallies),
                    "clients_missing_final": sum(t["missing"] for t in tallies),
                    "show_results_after_last_answer_ms": round(1000 * (t_show - last_answer), 1),
