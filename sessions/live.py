@@ -8,6 +8,7 @@ with a compare-and-set, and the loser is told `conflict`.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -116,36 +117,54 @@ def _lifecycle_command(command: str):
     return handle
 
 
-async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    """All a late joiner needs at once, and where on the channel to subscribe from: the position is
-    read before the state, so nothing between the two can be missed (a repeat is harmless)."""
-    activity_id = require(args, "activity_id", int)
+SNAPSHOT_TTL = 1.0  # a join storm of thousands shares one snapshot a second per node
+_shared: dict[int, tuple[float, dict[str, Any]]] = {}
+
+
+async def _shared_snapshot(ctx: Context, activity_id: int) -> dict[str, Any]:
+    """What every attendee's snapshot has in common. The channel position is read before the state
+    and kept with it, so a cached copy still tells the client where to recover from."""
+    now = time.monotonic()
+    cached = _shared.get(activity_id)
+    if cached is not None and now - cached[0] < SNAPSHOT_TTL:
+        return cached[1]
     hub = ctx.services.hub
     try:
         position = await hub.bus.position(channel_of(activity_id))
         presence = await hub.bus.presence(channel_of(activity_id))
     except BusUnavailable:
         raise CommandError("bus_unavailable", "the bus is unreachable; try again shortly") from None
+    from sessions.chat import recent_for_snapshot  # chat, Q&A and polls build on this module
+    from sessions.polls import current_poll
+    from sessions.qa import top_questions
+
     async with ctx.services.sessionmaker() as db:
-        activity, acc = await in_room(ctx, args, db)
+        activity = await scheduling.get(db, activity_id)
         body = scheduling.activity_json(activity)
         body["slow_mode"], body["premoderation"] = activity.slow_mode, activity.premoderation
-        from sessions.chat import recent_for_snapshot  # chat, Q&A and polls build on this module
+        shared = {
+            "activity": body,
+            "chat": await recent_for_snapshot(db, activity_id),
+            "questions": await top_questions(db, activity_id, "votes", limit=20),
+            "poll": await current_poll(db, activity_id),
+            "channel": channel_of(activity_id),
+            "since": {"epoch": position.epoch, "offset": position.offset},
+            "presence": {"clients": presence.clients, "users": presence.users},
+        }
+    if len(_shared) > 10_000:
+        _shared.clear()
+    _shared[activity_id] = (now, shared)
+    return shared
 
-        chat = await recent_for_snapshot(db, activity.id)
-        from sessions.qa import top_questions
 
-        questions = await top_questions(db, activity.id, "votes", limit=20)
-        from sessions.polls import current_poll
-
-        poll = await current_poll(db, activity.id)
+async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """All a late joiner needs at once, and where on the channel to subscribe from."""
+    async with ctx.services.sessionmaker() as db:
+        activity, acc = await in_room(ctx, args, db)
     me = {"roles": sorted(acc.staff), "registration": acc.registration,
           "may_run": policy.allowed(ctx.actor, "activity.run", acc),
           "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc)}
-    return {"activity": body, "me": me, "chat": chat, "questions": questions, "poll": poll,
-            "channel": channel_of(activity_id),
-            "since": {"epoch": position.epoch, "offset": position.offset},
-            "presence": {"clients": presence.clients, "users": presence.users}}
+    return {**await _shared_snapshot(ctx, activity.id), "me": me}
 
 
 def moderation_channel_of(activity_id: int) -> str:

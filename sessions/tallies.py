@@ -30,10 +30,11 @@ class Tally:
             self._task = asyncio.get_running_loop().create_task(self._later())
 
     async def _later(self) -> None:
-        await asyncio.sleep(self.interval)
-        dirty, self._dirty = self._dirty, defaultdict(set)
-        for activity_id, keys in dirty.items():
-            try:
-                await self.publish(activity_id, await self.load(activity_id, keys))
-            except Exception:  # counts are recorded; the next change republishes them
-                log.exception("tally publish failed", extra={"activity": activity_id})
+        while self._dirty:  # what was marked while publishing goes out a tick later, not never
+            await asyncio.sleep(self.interval)
+            dirty, self._dirty = self._dirty, defaultdict(set)
+            for activity_id, keys in dirty.items():
+                try:
+                    await self.publish(activity_id, await self.load(activity_id, keys))
+                except Exception:  # counts are recorded; the next change republishes them
+                    log.exception("tally publish failed", extra={"activity": activity_id})
