@@ -103,17 +103,19 @@ class Window:
 
     def __init__(self, nodes, redis_url: str) -> None:
         self.nodes, self.redis_url = nodes, redis_url
-        self.pg = [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
 
-    def _pg(self) -> float:
-        total = 0.0
-        for p in self.pg:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
+    @staticmethod
+    def _pg() -> dict[int, float]:
+        """CPU per PostgreSQL process now. Backends come and go with the servers' pools: a delta is
+        taken per pid (new ones from 0); CPU of backends that exited within the window is missed."""
+        out = {}
+        for p in psutil.process_iter(["name", "cpu_times"]):
+            if (p.info["name"] or "").startswith("postgres") and p.info["cpu_times"]:
+                out[p.pid] = p.info["cpu_times"].user + p.info["cpu_times"].system
+        return out
+
+    def _pg_delta(self) -> float:
+        return sum(c - self.pg0.get(pid, 0.0) for pid, c in self._pg().items())
 
     def start(self) -> None:
         self.t0 = time.time()
@@ -127,7 +129,7 @@ class Window:
         cpu = [n.cpu() - c for n, c in zip(self.nodes, self.cpu0)]
         return {"wall": wall, "server_cpu_s": cpu, "server_cpu_pct": [round(100 * c / wall, 1) for c in cpu],
                 "redis_cpu_pct": round(100 * (servers.redis_cpu(self.redis_url) - self.redis0) / wall, 1),
-                "postgres_cpu_pct": round(100 * (self._pg() - self.pg0) / wall, 1),
+                "postgres_cpu_pct": round(100 * self._pg_delta() / wall, 1),
                 "machine_busy_pct": round(100 * self.machine.busy(), 1)}
 
 
@@ -332,10 +334,22 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
         presence.update({int(k): v for k, v in part.items()})
     host.leave()
     exp.leave()
+    left = time.time()
     await asyncio.sleep(3.0)  # each node writes its intervals within about a second
-    rows = {r["user_id"]: r for r in (await asyncio.to_thread(
-        http, "GET", ports[0], f"/api/activities/{aid}/attendance", host.token))["attendees"]}
-    res["attendance"] = compare_attendance(presence, rows, start_ns, end_ns, set(rejoiners), cfg.attendance_sample)
+
+    async def attendance() -> dict:
+        rows = {r["user_id"]: r for r in (await asyncio.to_thread(
+            http, "GET", ports[0], f"/api/activities/{aid}/attendance", host.token))["attendees"]}
+        return compare_attendance(presence, rows, start_ns, end_ns, set(rejoiners), cfg.attendance_sample)
+
+    res["attendance"] = first = await attendance()  # the number reported: 3 s after everyone left
+    later = first
+    while later["match_within_1s"] < later["compared"] and time.time() - left < 45:
+        await asyncio.sleep(2.0)  # a node still writing leaves: how long until the report is right?
+        later = await attendance()
+    first["settled_after_s"] = round(time.time() - left, 1) if later["match_within_1s"] == later["compared"] else None
+    first["match_when_settled"] = later["match_within_1s"]
+    first["rejoiners_ok_when_settled"] = later["rejoiners_ok"]
     return res
 
 
