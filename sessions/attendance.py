@@ -59,7 +59,7 @@ def record(user_id: int, intervals: list[Interval], live: Interval | None, credi
     """One teacher's record. `live` is when the activity was live (None: it never went live)."""
     merged = merge(intervals)
     counted = merge(clip(merged, live)) if live else []
-    seconds = int(sum((i.end - i.start).total_seconds() for i in counted))
+    seconds = round(sum((i.end - i.start).total_seconds() for i in counted))
     return Record(
         user_id=user_id,
         first_join=merged[0].start if merged else None,

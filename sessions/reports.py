@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.store.models import User
 from sessions.attendance import Interval, Record, credit_threshold, record
+from sessions.attendance_recorder import HEARTBEAT
 from sessions.records import Activity, AttendanceInterval, aware
 
 
@@ -34,8 +35,14 @@ async def records_for(db: AsyncSession, activity: Activity, ratio: float,
         q = q.where(AttendanceInterval.user_id == user_id)
     by_user: dict[int, list[Interval]] = defaultdict(list)
     for row in (await db.execute(q)).scalars():
-        # An open interval lasts until now on a live node; for a node that died, its last heartbeat.
-        end = aware(row.left_at) if row.left_at else (now if activity.state == "live" else aware(row.last_seen))
+        # An open interval runs until now while its node still beats (the live window clips it at the
+        # activity's end); a node that stopped beating died, and its intervals end at its last beat.
+        if row.left_at is not None:
+            end = aware(row.left_at)
+        elif (now - aware(row.last_seen)).total_seconds() < 2 * HEARTBEAT:
+            end = now
+        else:
+            end = aware(row.last_seen)
         by_user[row.user_id].append(Interval(aware(row.joined_at), end))
     window = live_window(activity, now)
     need = credit_threshold(scheduled_seconds(activity), ratio)

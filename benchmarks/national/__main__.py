@@ -43,7 +43,7 @@ def table(r: dict) -> str:
         ("snapshot latency during the storm p50 / p95 / p99 ms", _p(j["snapshot_ms"])),
         ("server CPU µs per join (snapshot included)", _f(j["server_cpu_us_per_join"])),
         ("server CPU % per node during the storm", _f(j["server_cpu_pct"])),
-        (f"late joiners after start: joined / offered", f"{_f(lt['ok'])} / {_f(lt['offered'])} ({_f(lt['failed'])})"),
+        ("late joiners after start: joined / offered", f"{_f(lt['ok'])} / {_f(lt['offered'])} ({_f(lt['failed'])})"),
         ("**late joiner snapshot latency p50 / p95 / p99 ms**", _p(lt["snapshot_ms"])),
         ("late joiner connect->subscribe p50 / p95 / p99 ms", _p(lt["join_ms"])),
         ("chat: posted ok (errors)", f"{_f(c['posted_ok'])} ({_f(c['post_errors'])})"),
