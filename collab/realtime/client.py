@@ -15,6 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
+
 from collab import policy
 from collab.auth.actor import Actor
 from collab.auth.tokens import TokenError
@@ -260,6 +262,9 @@ async def run_command(client: Client, services: Services, command: Command) -> N
     except policy.Denied as exc:
         metrics.COMMAND_ERRORS.labels(exc.code).inc()
         client.send(reply_error(command.id, exc.code, f"not allowed: {exc.action}"))
+    except SQLAlchemyTimeout:  # every database connection of this node is taken: overload, not a fault
+        metrics.COMMAND_ERRORS.labels(Error.BUSY).inc()
+        client.send(reply_error(command.id, Error.BUSY, "the server is busy; try again in a moment"))
     except Exception:
         log.exception("command failed", extra={"cmd": name, "client": client.id})
         metrics.COMMAND_ERRORS.labels(Error.INTERNAL).inc()

@@ -41,6 +41,7 @@ class Error:
     RATE_LIMITED = "rate_limited"
     TOO_MANY_COMMANDS = "too_many_commands"  # more than MAX_COMMANDS_PER_FRAME in one frame
     BUS_UNAVAILABLE = "bus_unavailable"
+    BUSY = "busy"  # the node is overloaded (no database connection in time); retry after a moment
     INTERNAL = "internal"
     # Token errors come from collab.auth.tokens: token_missing, token_expired, token_signature,
     # token_audience, token_issuer, token_invalid.
