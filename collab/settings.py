@@ -108,8 +108,4 @@ def _embedded_secret() -> str:
     return value
 
 
-def setting_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(Settings)]
-
-
-__all__ = ["Settings", "load_settings", "from_env", "setting_names"]
+__all__ = ["Settings", "load_settings", "from_env"]

@@ -14,16 +14,24 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response
+from collab.store.models import User
 from sessions import invitations, reports, scheduling
 from sessions.agenda import AgendaError
-from collab.store.models import User
-from sessions.live import event_json
 from sessions.chat import message_json
 from sessions.polls import poll_json
 from sessions.polls import results as poll_results
 from sessions.qa import top_questions
-from sessions.records import (Activity, ActivityEvent, ActivityStaff, AttendanceInterval, ChatMessage, Poll,
-                              Registration, aware)
+from sessions.records import (
+    Activity,
+    ActivityEvent,
+    ActivityStaff,
+    AttendanceInterval,
+    ChatMessage,
+    Poll,
+    Registration,
+    aware,
+)
+from sessions.room import event_json
 
 
 def _denied(exc: policy.Denied) -> ApiError:

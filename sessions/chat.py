@@ -18,8 +18,15 @@ from collab.auth.accounts import actor_of
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions import discussion, scheduling
-from sessions.live import _activity, in_room, channel_of, current_phase, moderation_channel_of, record_event
 from sessions.records import Activity, ChatMessage, Mute, Removal, aware
+from sessions.room import (
+    channel_of,
+    current_phase,
+    find_activity,
+    in_room,
+    moderation_channel_of,
+    record_event,
+)
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -82,7 +89,7 @@ def _moderation(change):
 
     async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
-            activity = await _activity(ctx, args, db)
+            activity = await find_activity(ctx, args, db)
             acc = await scheduling.access(db, activity, ctx.actor)
             message = await _message(db, activity, args)
             event = await change(ctx, db, acc, message)

@@ -17,13 +17,13 @@ from sqlalchemy import update as sql_update
 from collab import policy
 from collab.policy import ActivityChannel
 from collab.realtime.bus import BusUnavailable
-from collab.realtime.dispatch import CommandError, Context, Registry, require
+from collab.realtime.dispatch import CommandError, Context, Registry
 from sessions import lifecycle, scheduling
+from sessions.chat import recent_for_snapshot
+from sessions.polls import current_poll
+from sessions.qa import top_questions
 from sessions.records import Activity, ActivityEvent, ActivityPhase, aware
-
-
-def channel_of(activity_id: int) -> str:
-    return f"activity:{activity_id}"
+from sessions.room import channel_of, event_json, in_room
 
 
 def live_state(a: Activity) -> lifecycle.LiveState:
@@ -32,47 +32,6 @@ def live_state(a: Activity) -> lifecycle.LiveState:
         phase_started_at=a.phase_started_at and aware(a.phase_started_at),
         started_at=a.started_at and aware(a.started_at), ended_at=a.ended_at and aware(a.ended_at),
     )
-
-
-async def _activity(ctx: Context, args: dict[str, Any], db) -> Activity:
-    activity_id = require(args, "activity_id", int)
-    activity = await scheduling.get(db, activity_id)
-    if activity is None:
-        raise CommandError("not_found", "no such activity")
-    return activity
-
-
-async def in_room(ctx: Context, args: dict[str, Any], db, action: str = "activity.attend"):
-    """The activity a command names, once the policy allows `action` there; and the actor's place in it."""
-    activity = await _activity(ctx, args, db)
-    access = await scheduling.access(db, activity, ctx.actor)
-    policy.authorize(ctx.actor, action, access)
-    return activity, access
-
-
-def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:
-    return {**ev.data, "id": f"activity-event:{ev.id}", "at": aware(ev.at).isoformat(),
-            "by": {"id": ev.actor_id, "name": by_name}}
-
-
-async def record_event(ctx: Context, db, activity_id: int, event: dict[str, Any], *, room: bool = True,
-                       desk: bool = False) -> dict[str, Any]:
-    """The road every activity change takes: record it (committing the session's other changes with
-    it), then publish it to the room and/or the moderators' desk. Returns the event as published."""
-    record = ActivityEvent(activity_id=activity_id, type=event["type"], data=event, actor_id=ctx.actor.user_id,
-                           at=datetime.now(timezone.utc))
-    db.add(record)
-    await db.commit()
-    out = event_json(record, ctx.actor.name)
-    if room:
-        await ctx.services.hub.publish(channel_of(activity_id), out)
-    if desk:
-        await ctx.services.hub.publish(moderation_channel_of(activity_id), out)
-    return out
-
-
-def current_phase(activity: Activity):
-    return activity.phases[activity.current_phase] if activity.current_phase is not None else None
 
 
 def _lifecycle_command(command: str):
@@ -134,10 +93,6 @@ async def _shared_snapshot(ctx: Context, activity_id: int) -> dict[str, Any]:
         presence = await hub.bus.presence(channel_of(activity_id))
     except BusUnavailable:
         raise CommandError("bus_unavailable", "the bus is unreachable; try again shortly") from None
-    from sessions.chat import recent_for_snapshot  # chat, Q&A and polls build on this module
-    from sessions.polls import current_poll
-    from sessions.qa import top_questions
-
     async with ctx.services.sessionmaker() as db:
         activity = await scheduling.get(db, activity_id)
         body = scheduling.activity_json(activity)
@@ -165,10 +120,6 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
           "may_run": policy.allowed(ctx.actor, "activity.run", acc),
           "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc)}
     return {**await _shared_snapshot(ctx, activity.id), "me": me}
-
-
-def moderation_channel_of(activity_id: int) -> str:
-    return f"activity:{activity_id}:mod"
 
 
 async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:

@@ -15,8 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
-from sessions.live import in_room, channel_of, current_phase, moderation_channel_of, record_event
 from sessions.records import Activity, Question, QuestionVote, aware
+from sessions.room import (
+    channel_of,
+    current_phase,
+    in_room,
+    moderation_channel_of,
+    record_event,
+)
 from sessions.tallies import Tally
 
 MAX_QUESTION = 300

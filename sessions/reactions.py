@@ -12,7 +12,7 @@ from typing import Any
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from sessions import scheduling
-from sessions.live import channel_of
+from sessions.room import channel_of
 
 KINDS = ("like", "clap", "heart", "laugh", "think")
 INTERVAL = 1.0

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from collab.store.models import Base, utcnow
 
-STATES = ("scheduled", "lobby", "live", "ended", "archived", "cancelled")
 STAFF_ROLES = ("host", "expert", "presenter")
 
 
@@ -34,7 +43,7 @@ class Activity(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     visibility: Mapped[str] = mapped_column(String(16))
     registration: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")  # see sessions.lifecycle
     organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     current_phase: Mapped[int | None] = mapped_column(Integer)
     phase_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,8 +13,23 @@ from collab import policy
 from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
 from collab.store.models import User
-from sessions.agenda import AgendaError, Phase, Schedule, parse_schedule, phase_json, planned_minutes
-from sessions.records import STAFF_ROLES, Activity, ActivityPhase, ActivityStaff, Registration, Removal, aware
+from sessions.agenda import (
+    AgendaError,
+    Phase,
+    Schedule,
+    parse_schedule,
+    phase_json,
+    planned_minutes,
+)
+from sessions.records import (
+    STAFF_ROLES,
+    Activity,
+    ActivityPhase,
+    ActivityStaff,
+    Registration,
+    Removal,
+    aware,
+)
 
 MAX_STAFF = 50
 

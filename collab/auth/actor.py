@@ -15,6 +15,3 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
-
-
-ANONYMOUS = None  # an unauthenticated caller is represented by `None` in policy calls

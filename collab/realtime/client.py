@@ -46,7 +46,7 @@ log = logging.getLogger("collab.ws")
 class Client:
     __slots__ = (
         "id", "wire", "services", "actor", "user_id", "channels", "outbox", "outbox_bytes",
-        "backlog_since", "tokens", "refilled", "strikes", "closed", "__weakref__",
+        "backlog_since", "tokens", "refilled", "strikes", "closed",
     )
 
     def __init__(self, wire: Wire, services: Services) -> None:
