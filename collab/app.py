@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -27,12 +28,13 @@ from collab.store.schema import ensure_current
 from collab.web import pages
 from sessions import api as sessions_api
 from sessions import chat as sessions_chat
-from sessions import live as sessions_live
 from sessions import hands as sessions_hands
+from sessions import live as sessions_live
 from sessions import polls as sessions_polls
-from sessions import reactions as sessions_reactions
 from sessions import qa as sessions_qa
+from sessions import reactions as sessions_reactions
 from sessions.attendance_recorder import AttendanceRecorder
+from sessions.room_cache import RoomCache
 
 log = logging.getLogger("collab.app")
 
@@ -48,6 +50,7 @@ class Services:
     registry: Registry
     tokens: TokenResolver
     shutting_down: bool = False
+    extensions: dict[str, Any] = field(default_factory=dict)  # per-node state of the domain packages
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -92,12 +95,14 @@ def create_app(settings: Settings) -> "RealtimeFirst":
     services = Services(settings, engine, sessionmaker, hub, make_registry(), TokenResolver(settings, sessionmaker))
     attendance = AttendanceRecorder(sessionmaker, settings.node_id)
     hub.on_user_presence("activity", attendance.hook)
+    rooms = services.extensions["rooms"] = RoomCache(hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await ensure_current(engine)  # refuse to serve an out-of-date schema
         await hub.start()
         await attendance.start()
+        await rooms.start()
         log.info(
             "collab serving at http://%s:%s/", settings.host, settings.port,
             extra={"node": settings.node_id, "bus": "redis" if settings.redis_url else "memory",

@@ -32,6 +32,7 @@ from sessions.records import (
     aware,
 )
 from sessions.room import event_json
+from sessions.room_cache import rooms
 
 
 def _denied(exc: policy.Denied) -> ApiError:
@@ -132,6 +133,7 @@ async def edit_activity(request: Request):
             raise _denied(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
+        await rooms(request.app.state.services).changed(activity.id)
         return json_response(scheduling.activity_json(activity))
 
 
@@ -147,6 +149,7 @@ async def cancel_activity(request: Request):
             activity = await scheduling.cancel(db, actor, activity)
         except policy.Denied as exc:
             raise _denied(exc) from None
+        await rooms(request.app.state.services).changed(activity.id)
         return json_response(scheduling.activity_json(activity))
 
 
@@ -164,6 +167,7 @@ async def register(request: Request):
             raise _denied(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
+        await rooms(request.app.state.services).changed(activity.id, actor.user_id)
         return json_response({"activity_id": activity.id, "status": reg.status})
 
 
@@ -208,6 +212,7 @@ async def accept_invitation(request: Request):
             raise ApiError(400, exc.code, exc.message) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
+        await rooms(services).changed(activity.id, actor.user_id)
         return json_response({"activity_id": activity.id, "status": reg.status})
 
 
@@ -250,6 +255,7 @@ async def decide_registration(request: Request):
             raise _denied(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
+        await rooms(request.app.state.services).changed(activity.id, user_id)
         return json_response({"user_id": user_id, "status": reg.status})
 
 

@@ -17,16 +17,19 @@ from collab import policy
 from collab.auth.accounts import actor_of
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
-from sessions import discussion, scheduling
-from sessions.records import Activity, ChatMessage, Mute, Removal, aware
+from sessions import discussion
+from sessions.records import ChatMessage, Mute, Removal, aware
 from sessions.room import (
+    access,
     channel_of,
     current_phase,
     find_activity,
     in_room,
     moderation_channel_of,
     record_event,
+    row,
 )
+from sessions.room_cache import RoomView
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -76,7 +79,7 @@ async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"message": data, "offset": offset}
 
 
-async def _message(db, activity: Activity, args: dict[str, Any]) -> ChatMessage:
+async def _message(db, activity: RoomView, args: dict[str, Any]) -> ChatMessage:
     message_id = require(args, "message_id", int)
     message = await db.get(ChatMessage, message_id)
     if message is None or message.activity_id != activity.id:
@@ -90,7 +93,7 @@ def _moderation(change):
     async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
             activity = await find_activity(ctx, args, db)
-            acc = await scheduling.access(db, activity, ctx.actor)
+            acc = await access(ctx, db, activity)
             message = await _message(db, activity, args)
             event = await change(ctx, db, acc, message)
             if event.get("type") == "chat":  # an approved message enters the room as a new post
@@ -155,16 +158,17 @@ def _room_setting(apply):
     return handle
 
 
-async def _slow_mode(db, activity: Activity, args) -> dict[str, Any]:
-    activity.slow_mode = discussion.slow_mode_seconds(args.get("seconds"))
-    return {"type": "slow_mode", "seconds": activity.slow_mode}
+async def _slow_mode(db, activity: RoomView, args) -> dict[str, Any]:
+    seconds = discussion.slow_mode_seconds(args.get("seconds"))
+    (await row(db, activity)).slow_mode = seconds
+    return {"type": "slow_mode", "seconds": seconds}
 
 
-async def _premoderation(db, activity: Activity, args) -> dict[str, Any]:
+async def _premoderation(db, activity: RoomView, args) -> dict[str, Any]:
     on = args.get("on")
     if not isinstance(on, bool):
         raise discussion.DiscussionError("invalid", "on must be true or false")
-    activity.premoderation = on
+    (await row(db, activity)).premoderation = on
     return {"type": "premoderation", "on": on}
 
 
@@ -176,7 +180,7 @@ async def _target(db, args) -> User:
     return user
 
 
-async def _mute(db, activity: Activity, args) -> dict[str, Any]:
+async def _mute(db, activity: RoomView, args) -> dict[str, Any]:
     user = await _target(db, args)
     until = discussion.mute_until(datetime.now(timezone.utc), args.get("minutes"))
     existing = await db.get(Mute, (activity.id, user.id))
@@ -187,7 +191,7 @@ async def _mute(db, activity: Activity, args) -> dict[str, Any]:
     return {"type": "muted", "user_id": user.id, "until": until.isoformat() if until else None}
 
 
-async def _unmute(db, activity: Activity, args) -> dict[str, Any]:
+async def _unmute(db, activity: RoomView, args) -> dict[str, Any]:
     user = await _target(db, args)
     existing = await db.get(Mute, (activity.id, user.id))
     if existing is not None:
@@ -213,7 +217,7 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     async with ctx.services.sessionmaker() as db:
         activity, _ = await in_room(ctx, args, db, "activity.moderate")
         user = await _target(db, args)
-        target = await scheduling.access(db, activity, actor_of(user))
+        target = await access(ctx, db, activity, actor_of(user))
         if target.staff or user.id == activity.organizer_id:
             raise CommandError("invalid", "staff cannot be removed from their own activity")
         if await db.get(Removal, (activity.id, user.id)) is None:
@@ -223,7 +227,7 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _readmit(db, activity: Activity, args) -> dict[str, Any]:
+async def _readmit(db, activity: RoomView, args) -> dict[str, Any]:
     user = await _target(db, args)
     removal = await db.get(Removal, (activity.id, user.id))
     if removal is not None:

@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
-from sessions import scheduling
 from sessions.records import Hand, aware
-from sessions.room import current_phase, find_activity, in_room, record_event
+from sessions.room import access, current_phase, find_activity, in_room, record_event
 
 
 async def queue(db, activity_id: int) -> list[dict[str, Any]]:
@@ -54,7 +53,7 @@ async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     async with ctx.services.sessionmaker() as db:
         activity = await find_activity(ctx, args, db)
-        acc = await scheduling.access(db, activity, ctx.actor)
+        acc = await access(ctx, db, activity)
         user_id = args.get("user_id", ctx.actor.user_id)
         if type(user_id) is not int:
             raise CommandError("invalid", "user_id must be a user id")

@@ -22,8 +22,9 @@ from sessions import lifecycle, scheduling
 from sessions.chat import recent_for_snapshot
 from sessions.polls import current_poll
 from sessions.qa import top_questions
-from sessions.records import Activity, ActivityEvent, ActivityPhase, aware
-from sessions.room import channel_of, event_json, in_room
+from sessions.records import Activity, ActivityPhase, aware
+from sessions.room import access, channel_of, in_room, record_and_publish
+from sessions.room_cache import rooms
 
 
 def live_state(a: Activity) -> lifecycle.LiveState:
@@ -57,6 +58,7 @@ def _lifecycle_command(command: str):
             )
             if written.rowcount != 1:
                 await db.rollback()
+                rooms(ctx.services).forget(activity.id)
                 raise CommandError("conflict", "the activity changed meanwhile; look at it again")
             if change.extend_minutes:
                 await db.execute(
@@ -65,12 +67,7 @@ def _lifecycle_command(command: str):
                     .values(minutes=ActivityPhase.minutes + change.extend_minutes)
                     .execution_options(synchronize_session=False)
                 )
-            record = ActivityEvent(activity_id=activity.id, type=change.event["type"], data=change.event,
-                                   actor_id=ctx.actor.user_id, at=now)
-            db.add(record)
-            await db.commit()
-        event = event_json(record, ctx.actor.name)
-        offset = await ctx.services.hub.publish(channel_of(activity.id), event)
+            event, offset = await record_and_publish(ctx, db, activity.id, change.event)
         return {"event": event, "offset": offset}
 
     return handle
@@ -94,7 +91,7 @@ async def _shared_snapshot(ctx: Context, activity_id: int) -> dict[str, Any]:
     except BusUnavailable:
         raise CommandError("bus_unavailable", "the bus is unreachable; try again shortly") from None
     async with ctx.services.sessionmaker() as db:
-        activity = await scheduling.get(db, activity_id)
+        activity = await rooms(ctx.services).view(db, activity_id)
         body = scheduling.activity_json(activity)
         body["slow_mode"], body["premoderation"] = activity.slow_mode, activity.premoderation
         shared = {
@@ -129,9 +126,9 @@ async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:
     if len(parts) not in (2, 3) or len(parts) == 3 and not moderation or not parts[1].isdigit():
         return ActivityChannel(channel, None)
     async with ctx.services.sessionmaker() as db:
-        activity = await scheduling.get(db, int(parts[1]))
-        access = None if activity is None else await scheduling.access(db, activity, ctx.actor)
-        return ActivityChannel(channel, access, moderation)
+        view = await rooms(ctx.services).view(db, int(parts[1]))
+        acc = None if view is None else await access(ctx, db, view)
+        return ActivityChannel(channel, acc, moderation)
 
 
 def register(registry: Registry) -> None:

@@ -15,14 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
-from sessions.records import Activity, Question, QuestionVote, aware
+from sessions.records import Question, QuestionVote, aware
 from sessions.room import (
     channel_of,
     current_phase,
     in_room,
     moderation_channel_of,
     record_event,
+    row,
 )
+from sessions.room_cache import RoomView
 from sessions.tallies import Tally
 
 MAX_QUESTION = 300
@@ -130,7 +132,7 @@ class QA:
         self.tally_for(ctx).mark(activity.id, q.id)
         return {"question_id": q.id, "votes": votes, "voted": up}
 
-    async def _question(self, db, activity: Activity, args: dict[str, Any]) -> Question:
+    async def _question(self, db, activity: RoomView, args: dict[str, Any]) -> Question:
         question_id = require(args, "question_id", int)
         q = await db.get(Question, question_id)
         if q is None or q.activity_id != activity.id:
@@ -212,11 +214,11 @@ async def _approve(ctx, db, activity, q: Question, args) -> dict[str, Any]:
     return {"type": "question", "question": question_json(q, author.display_name if author else "")}
 
 
-async def _approval(ctx, db, activity: Activity, q, args) -> dict[str, Any]:
+async def _approval(ctx, db, activity: RoomView, q, args) -> dict[str, Any]:
     on = args.get("on")
     if not isinstance(on, bool):
         raise CommandError("invalid", "on must be true or false")
-    activity.qa_approval = on
+    (await row(db, activity)).qa_approval = on
     return {"type": "qa_approval", "on": on}
 
 

@@ -9,10 +9,8 @@ import itertools
 from collections import Counter, defaultdict
 from typing import Any
 
-from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
-from sessions import scheduling
-from sessions.room import channel_of
+from sessions.room import channel_of, in_room
 
 KINDS = ("like", "clap", "heart", "laugh", "think")
 INTERVAL = 1.0
@@ -21,7 +19,6 @@ INTERVAL = 1.0
 class Reactions:
     def __init__(self) -> None:
         self._counts: dict[int, Counter[str]] = defaultdict(Counter)
-        self._allowed: dict[tuple[int, int], bool] = {}  # (activity, user): may react; checked once
         self._task: asyncio.Task | None = None
         self._seq = itertools.count(1)
 
@@ -30,17 +27,9 @@ class Reactions:
         kind = args.get("kind")
         if kind not in KINDS:
             raise CommandError("invalid", f"kind is one of {', '.join(KINDS)}")
-        key = (activity_id, ctx.actor.user_id)
-        if len(self._allowed) > 200_000:  # a bound, not a cache policy: re-checking is cheap enough
-            self._allowed.clear()
-        if key not in self._allowed:  # one database look-up per teacher and activity, not per tap
-            async with ctx.services.sessionmaker() as db:
-                activity = await scheduling.get(db, activity_id)
-                if activity is None:
-                    raise CommandError("not_found", "no such activity")
-                acc = await scheduling.access(db, activity, ctx.actor)
-                self._allowed[key] = policy.allowed(ctx.actor, "activity.attend", acc) and activity.state == "live"
-        if not self._allowed[key]:
+        async with ctx.services.sessionmaker() as db:  # a tap reads the node's room cache, not the database
+            activity, acc = await in_room(ctx, args, db)
+        if activity.state != "live":
             raise CommandError("forbidden", "reactions are for attendees of a live activity")
         self._counts[activity_id][kind] += 1
         if self._task is None or self._task.done():

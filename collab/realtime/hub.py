@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("collab.hub")
 
 GoLive = Callable[[dict[str, Any], list[Publication]], None]
+Watcher = Callable[[bytes | None], None]
 PresenceHook = Callable[[str, int, bool], None]
 
 KICK = b'{"$kick":'  # a publication that is a directive to the hubs, not an event for clients
@@ -95,6 +96,7 @@ class Hub:
         self._draining = False
         self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
         self._presence_hooks: dict[str, PresenceHook] = {}
+        self._watchers: dict[str, list[Watcher]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -174,6 +176,8 @@ class Hub:
             self._draining = False
 
     def _deliver_local(self, channel: str, data: bytes) -> None:
+        for watcher in self._watchers.get(channel, ()):
+            watcher(data)
         st = self.channels.get(channel)
         if st is None:
             return
@@ -204,6 +208,8 @@ class Hub:
     # -- receiving from the bus --------------------------------------------------------------------
 
     def _on_publication(self, pub: Publication) -> None:
+        for watcher in self._watchers.get(pub.channel, ()):
+            watcher(pub.data)
         st = self.channels.get(pub.channel)
         if st is None:
             return
@@ -278,6 +284,10 @@ class Hub:
 
     def _on_bus_state(self, up: bool) -> None:
         was_up, self._bus_up = self._bus_up, up
+        if up != was_up:
+            for watchers in self._watchers.values():
+                for watcher in watchers:
+                    watcher(None)  # whatever was said while the bus was away was not heard
         if up and not was_up:
             metrics.BUS_RECONNECTS.inc()
             self._spawn(self._after_reconnect())
@@ -370,6 +380,18 @@ class Hub:
             waiter = self._loop.create_future()
             st.written.append(waiter)
             await waiter
+
+    # -- node-level listeners ----------------------------------------------------------------------
+
+    async def watch(self, channel: str, watcher: Watcher) -> None:
+        """Call `watcher(data)` for every publication on `channel`, and `watcher(None)` whenever the
+        bus is lost or comes back (something may have been missed). For the node itself, not for
+        clients: per-node caches use it to hear that a record changed on another node. Order and gaps
+        do not matter to such listeners, so nothing is kept in history for them."""
+        first = channel not in self._watchers
+        self._watchers.setdefault(channel, []).append(watcher)
+        if first:
+            await self.bus.subscribe(channel)
 
     # -- subscriptions -----------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ AGENDA = [{"kind": "lesson_display", "title": "课例展示", "minutes": 45},
           {"kind": "expert_guidance", "title": "专家点评", "minutes": 20}]
 
 
-async def scheduled(node, users, **extra) -> int:
+async def scheduled(node, users, register: bool = True, **extra) -> int:
     body = {"title": "live test", "starts_at": "2027-05-01T14:00:00+08:00", "ends_at": "2027-05-01T16:00:00+08:00",
             "agenda": AGENDA, "hosts": [users["org"][0], users["host2"][0]], "experts": [users["expert"][0]]}
     body.update(extra)
@@ -58,6 +58,8 @@ async def scheduled(node, users, **extra) -> int:
         r = await http.post("/api/activities", json=body, headers={"Authorization": f"Bearer {users['org'][1]}"})
         assert r.status_code == 201, r.text
         aid = r.json()["id"]
+        if not register:
+            return aid
         r = await http.post(f"/api/activities/{aid}/register", headers={"Authorization": f"Bearer {users['teacher1'][1]}"})
         assert r.json()["status"] == "approved"
     return aid
@@ -500,3 +502,50 @@ async def test_a_removed_teacher_is_out_on_every_node_until_readmitted(nodes, pg
     await t1.ok("subscribe", channel=f"activity:{aid}")
     for c in (host, expert, t1, t2):
         await c.close()
+
+
+# -- every node keeps a copy of the room (sessions.room_cache); a change on one node is heard on the
+# other before the change is acknowledged, so a client acting on the acknowledgement meets the new rules.
+
+
+async def test_a_phase_change_on_one_node_applies_at_once_on_the_other(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid, host, expert, t1, t2 = await live_room(a, b, users)
+    await t1.ok("chat.post", activity_id=aid, body="discussion is open")  # node B now holds the room
+    await host.ok("activity.next_phase", activity_id=aid)  # expert guidance: chat closed
+    # no waiting for the push: the acknowledgement alone must be enough
+    assert (await t1.call("chat.post", activity_id=aid, body="too late"))["error"]["code"] == "chat_closed"
+    await host.ok("activity.goto_phase", activity_id=aid, phase=1)
+    await t2.ok("chat.post", activity_id=aid, body="open again")
+    await expert.ok("chat.slow_mode", activity_id=aid, seconds=60)
+    assert (await t2.call("chat.post", activity_id=aid, body="again"))["error"]["code"] == "slow_mode"
+    await host.ok("activity.end", activity_id=aid)
+    assert (await t2.call("chat.post", activity_id=aid, body="after the end"))["error"]["code"] == "chat_closed"
+    for c in (host, expert, t1, t2):
+        await c.close()
+
+
+async def test_an_approval_on_one_node_lets_the_teacher_in_on_the_other_at_once(nodes, pg_users):
+    a, b = nodes
+    _, users = pg_users
+    aid = await scheduled(a, users, register=False, visibility="registered", registration="approval")
+    outsider_id, outsider_token = users["outsider"]
+    t = await harness.WsClient(b.ws_url).open(outsider_token)
+    assert (await t.call("activity.snapshot", activity_id=aid))["error"]["code"] == "forbidden"
+    auth = lambda who: {"Authorization": f"Bearer {users[who][1]}"}  # noqa: E731
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        r = await http.post(f"/api/activities/{aid}/register", headers=auth("outsider"))
+        assert r.json()["status"] == "pending"
+        assert (await t.call("activity.snapshot", activity_id=aid))["error"]["code"] == "forbidden"
+        r = await http.post(f"/api/activities/{aid}/registrations/{outsider_id}", headers=auth("org"),
+                            json={"approve": True})
+        assert r.status_code == 200, r.text
+    snap = await t.ok("activity.snapshot", activity_id=aid)  # on node B, right after node A said yes
+    assert snap["me"]["registration"] == "approved"
+    await t.ok("subscribe", channel=f"activity:{aid}")
+    async with httpx.AsyncClient(base_url=a.url) as http:  # and a cancellation shuts the door again
+        r = await http.post(f"/api/activities/{aid}/cancel", headers=auth("org"))
+        assert r.status_code == 200, r.text
+    assert (await t.call("activity.snapshot", activity_id=aid))["error"]["code"] == "forbidden"
+    await t.close()

@@ -1,0 +1,196 @@
+"""What every command in a room asks first, kept per node: the activity (state, phase, settings, staff)
+and each actor's standing in it (registration, removal).
+
+Without it a join storm pays for the same five queries twice per teacher (snapshot, then subscribe),
+and every vote and poll answer pays for them again. The copy is dropped the moment the record changes:
+whoever commits a change announces it on the node-level channel `node:activities` before answering,
+and every node forgets that activity (or that one teacher's standing). While the bus is away nothing
+is cached, since another node's change could not be heard; and a copy never lives past `MAX_AGE`,
+which bounds the harm of a change made behind the server's back (an operator's SQL).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.auth.actor import Actor
+from collab.policy import ActivityAccess
+from sessions.records import Activity, Registration, Removal
+
+CHANNEL = "node:activities"  # clients cannot subscribe: the policy knows no "node" channels
+MAX_AGE = 30.0
+MAX_ENTRIES = 200_000
+
+# One round trip for a teacher's standing, built once: a join storm asks it ten thousand times.
+_STANDING = select(
+    select(Registration.status)
+    .where(Registration.activity_id == bindparam("a"), Registration.user_id == bindparam("u"))
+    .scalar_subquery(),
+    exists().where(Removal.activity_id == bindparam("a"), Removal.user_id == bindparam("u")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseView:
+    kind: str
+    title: str
+    minutes: int
+    chat: bool
+    questions: bool
+    hands: bool
+    polls: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    user_id: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomView:
+    """A read-only copy of an activity with its agenda and staff: the names match `Activity`, so the
+    rules, the lifecycle and `activity_json` read either. Change the row, never this."""
+
+    id: int
+    title: str
+    description: str
+    subject: str
+    grade: str
+    level: str
+    region: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    visibility: str
+    registration: str
+    state: str
+    organizer_id: int
+    current_phase: int | None
+    phase_started_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    slow_mode: int
+    premoderation: bool
+    qa_approval: bool
+    phases: tuple[PhaseView, ...]
+    staff: tuple[StaffView, ...]
+
+    @classmethod
+    def of(cls, a: Activity) -> RoomView:
+        scalars = {f: getattr(a, f) for f in cls.__slots__ if f not in ("phases", "staff")}
+        return cls(**scalars,
+                   phases=tuple(PhaseView(p.kind, p.title, p.minutes, p.chat, p.questions, p.hands, p.polls)
+                                for p in a.phases),
+                   staff=tuple(StaffView(s.user_id, s.role) for s in a.staff))
+
+
+class RoomCache:
+    def __init__(self, hub) -> None:
+        self.hub = hub
+        self._views: dict[int, tuple[float, RoomView]] = {}
+        self._standing: dict[tuple[int, int], tuple[float, tuple[str | None, bool]]] = {}
+        self._listening = False
+        self.hits = self.misses = 0
+
+    async def start(self) -> None:
+        await self.hub.watch(CHANNEL, self._heard)
+        self._listening = True
+
+    @property
+    def trusted(self) -> bool:
+        return self._listening and self.hub.bus.healthy
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def view(self, db: AsyncSession, activity_id: int) -> RoomView | None:
+        now = time.monotonic()
+        hit = self._views.get(activity_id)
+        if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
+            self.hits += 1
+            return hit[1]
+        self.misses += 1
+        db.expire_all()  # as stored now, not as this session last saw it
+        row = await db.get(Activity, activity_id)
+        if row is None:
+            return None
+        view = RoomView.of(row)
+        if self.trusted:
+            self._trim(self._views)
+            self._views[activity_id] = (now, view)
+        return view
+
+    async def access(self, db: AsyncSession, view: RoomView, actor: Actor | None) -> ActivityAccess:
+        """The policy's `ActivityAccess`: the activity's side from the view, the actor's from their standing."""
+        registration, removed = None, False
+        roles: frozenset[str] = frozenset()
+        if actor is not None:
+            roles = frozenset(s.role for s in view.staff if s.user_id == actor.user_id)
+            registration, removed = await self._standing_of(db, view.id, actor.user_id)
+        return ActivityAccess(view.organizer_id, view.visibility, view.state, roles, registration, removed)
+
+    async def _standing_of(self, db: AsyncSession, activity_id: int, user_id: int) -> tuple[str | None, bool]:
+        key = (activity_id, user_id)
+        now = time.monotonic()
+        hit = self._standing.get(key)
+        if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
+            return hit[1]
+        registration, removed = (await db.execute(_STANDING, {"a": activity_id, "u": user_id})).one()
+        removed = bool(removed)
+        if self.trusted:
+            self._trim(self._standing)
+            self._standing[key] = (now, (registration, removed))
+        return registration, removed
+
+    # -- changing ----------------------------------------------------------------------------------
+
+    async def changed(self, activity_id: int, user_id: int | None = None) -> None:
+        """After a commit that changes the activity (user_id None) or one teacher's standing in it:
+        every node forgets its copy. Awaited before the change is acknowledged, so a client that acts
+        on the acknowledgement on another node finds the copy already gone."""
+        self._forget(activity_id, user_id)
+        await self.hub.publish(CHANNEL, orjson.dumps({"a": activity_id, "u": user_id}))
+
+    def _heard(self, data: bytes | None) -> None:
+        if data is None:
+            self._views.clear()
+            self._standing.clear()
+            return
+        try:
+            msg: dict[str, Any] = orjson.loads(data)
+            self._forget(int(msg["a"]), msg.get("u"))
+        except (ValueError, KeyError, TypeError):
+            self._views.clear()
+            self._standing.clear()
+
+    def forget(self, activity_id: int) -> None:
+        """This node's copy only: after finding the stored activity differs from it."""
+        self._forget(activity_id, None)
+
+    def _forget(self, activity_id: int, user_id: int | None) -> None:
+        if user_id is not None:
+            self._standing.pop((activity_id, user_id), None)
+            return
+        self._views.pop(activity_id, None)
+        for key in [k for k in self._standing if k[0] == activity_id]:
+            del self._standing[key]
+
+    @staticmethod
+    def _trim(entries: dict) -> None:
+        if len(entries) >= MAX_ENTRIES:
+            entries.clear()
+
+
+def rooms(services) -> RoomCache:
+    """The node's cache, started with the first command that needs it."""
+    cache = services.extensions.get("rooms")
+    if cache is None:
+        cache = services.extensions["rooms"] = RoomCache(services.hub)
+    return cache
