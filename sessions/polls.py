@@ -1,5 +1,5 @@
 """Polls: single or multiple choice, optionally anonymous. Experts open and close them and decide when
-results are shown. Answers are recorded one by one; counts travel as totals at most once a second per
+results are shown. Answers are written in group commits (`sessions.batches`); counts travel as totals at most once a second per
 node (`sessions.tallies`): to the moderators' desk always, to the room once results are shown.
 """
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
+from sessions.batches import Batcher, upsert
 from sessions.records import Poll, PollAnswer
 from sessions.room import (
     channel_of,
@@ -85,6 +86,7 @@ async def current_poll(db, activity_id: int) -> dict[str, Any] | None:
 class Polls:
     def __init__(self) -> None:
         self.tally: Tally | None = None
+        self.answers: Batcher | None = None
 
     def tally_for(self, ctx: Context) -> Tally:
         if self.tally is None:
@@ -126,20 +128,23 @@ class Polls:
             return await record_event(ctx, db, activity.id, {"type": "poll_opened", "poll": poll_json(poll)})
 
     async def answer(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        poll_id = require(args, "poll_id", int)
         async with ctx.services.sessionmaker() as db:
             activity, _ = await in_room(ctx, args, db)
-            poll = await self._poll(db, activity, args)
-            if poll.status != "open":
-                raise CommandError("poll_closed", "this poll is closed")
-            choices = check_choices(args.get("choices"), len(poll.options), poll.multiple)
-            existing = await db.get(PollAnswer, (poll.id, ctx.actor.user_id))
-            if existing is None:
-                db.add(PollAnswer(poll_id=poll.id, user_id=ctx.actor.user_id, choices=choices))
-            else:
-                existing.choices = choices  # a teacher may change their mind until it closes
-            await db.commit()
-        self.tally_for(ctx).mark(activity.id, poll.id)
-        return {"poll_id": poll.id, "choices": choices}
+        choices = await self.answers_for(ctx).submit((activity.id, poll_id, ctx.actor.user_id, args.get("choices")))
+        self.tally_for(ctx).mark(activity.id, poll_id)
+        return {"poll_id": poll_id, "choices": choices}
+
+    def answers_for(self, ctx: Context) -> Batcher:
+        if self.answers is None:
+            sessionmaker = ctx.services.sessionmaker
+
+            async def write(items: list[tuple[int, int, int, Any]]) -> list:
+                async with sessionmaker() as db:
+                    return await write_answers(db, items)
+
+            self.answers = Batcher(write)
+        return self.answers
 
     def moderation(self, change):
         async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +185,33 @@ def _show(poll: Poll, args) -> dict[str, Any]:
         raise CommandError("invalid", "on must be true or false")
     poll.results_shown = on
     return {"type": "poll_results_shown" if on else "poll_results_hidden", "poll_id": poll.id}
+
+
+async def write_answers(db, items: list[tuple[int, int, int, Any]]) -> list:
+    """Answers (activity, poll, teacher, choices) in one transaction; a teacher's later answer replaces
+    the earlier one (also within the batch). Returns each item's stored choices or its error."""
+    wanted = {p for _, p, _, _ in items}
+    polls = {p.id: p for p in (await db.execute(
+        select(Poll).where(Poll.id.in_(wanted)).with_for_update(read=True))).scalars()}  # a close waits
+    outcomes: list = [None] * len(items)
+    latest: dict[tuple[int, int], list[int]] = {}
+    for k, (activity_id, poll_id, user_id, raw) in enumerate(items):
+        poll = polls.get(poll_id)
+        if poll is None or poll.activity_id != activity_id:
+            outcomes[k] = CommandError("not_found", "no such poll in this activity")
+        elif poll.status != "open":
+            outcomes[k] = CommandError("poll_closed", "this poll is closed")
+        else:
+            try:
+                outcomes[k] = latest[(poll_id, user_id)] = check_choices(raw, len(poll.options), poll.multiple)
+            except CommandError as exc:
+                outcomes[k] = exc
+    if latest:
+        stmt = upsert(db, PollAnswer)
+        stmt = stmt.on_conflict_do_update(index_elements=["poll_id", "user_id"], set_={"choices": stmt.excluded.choices})
+        await db.execute(stmt, [{"poll_id": p, "user_id": u, "choices": c} for (p, u), c in latest.items()])
+        await db.commit()
+    return outcomes
 
 
 def register(registry: Registry) -> None:

@@ -1,20 +1,22 @@
 """Moderated Q&A at national scale: teachers ask and upvote (one vote each, retractable); experts
 answer in text or mark "answered live", spotlight one question for everyone, dismiss, and may hold new
-questions for approval. Votes are recorded one by one and published as totals at most once a second
-(`sessions.tallies`), so ten thousand upvotes do not become ten thousand broadcasts.
+questions for approval. Votes are written in group commits (`sessions.batches`) and published as totals at most once a
+second (`sessions.tallies`), so ten thousand upvotes become neither ten thousand transactions nor ten
+thousand broadcasts.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
+from sessions.batches import Batcher, upsert
 from sessions.records import Question, QuestionVote, aware
 from sessions.room import (
     channel_of,
@@ -68,6 +70,7 @@ def question_json(q: Question, name: str) -> dict[str, Any]:
 class QA:
     def __init__(self) -> None:
         self.tally: Tally | None = None
+        self.votes: Batcher | None = None
 
     def tally_for(self, ctx: Context) -> Tally:
         if self.tally is None:
@@ -105,32 +108,40 @@ class QA:
         up = args.get("up", True)
         if not isinstance(up, bool):
             raise CommandError("invalid", "up must be true or false")
+        question_id = require(args, "question_id", int)
         async with ctx.services.sessionmaker() as db:
             activity, _ = await in_room(ctx, args, db)
-            q = await self._question(db, activity, args)
+        if up:
+            votes = await self.votes_for(ctx).submit((activity.id, question_id, ctx.actor.user_id))
+        else:
+            votes = await self._retract(ctx, activity, question_id)
+        self.tally_for(ctx).mark(activity.id, question_id)
+        return {"question_id": question_id, "votes": votes, "voted": up}
+
+    def votes_for(self, ctx: Context) -> Batcher:
+        if self.votes is None:
+            sessionmaker = ctx.services.sessionmaker
+
+            async def write(items: list[tuple[int, int, int]]) -> list:
+                async with sessionmaker() as db:
+                    return await write_votes(db, items)
+
+            self.votes = Batcher(write)
+        return self.votes
+
+    async def _retract(self, ctx: Context, activity: RoomView, question_id: int) -> int:
+        async with ctx.services.sessionmaker() as db:
+            q = await self._question(db, activity, {"question_id": question_id})
             if q.status != "open":
                 raise CommandError("invalid", "only open questions take votes")
-            if up:
-                db.add(QuestionVote(question_id=q.id, user_id=ctx.actor.user_id))
-                try:
-                    await db.flush()
-                except IntegrityError:
-                    await db.rollback()
-                    raise CommandError("already_voted", "one vote per teacher") from None
-            else:
-                gone = await db.execute(delete(QuestionVote).where(
-                    QuestionVote.question_id == q.id, QuestionVote.user_id == ctx.actor.user_id))
-                if gone.rowcount == 0:
-                    raise CommandError("invalid", "you have not voted for this question")
-            # The vote row and the count change in one transaction (a second vote fails on the key
-            # before it counts), so the count cannot drift; and it costs O(1), not a count per vote.
-            await db.execute(update(Question).where(Question.id == q.id)
-                             .values(votes=Question.votes + (1 if up else -1))
-                             .execution_options(synchronize_session=False))
+            gone = await db.execute(delete(QuestionVote).where(
+                QuestionVote.question_id == q.id, QuestionVote.user_id == ctx.actor.user_id))
+            if gone.rowcount == 0:
+                raise CommandError("invalid", "you have not voted for this question")
+            votes = (await db.execute(update(Question).where(Question.id == q.id)
+                                      .values(votes=Question.votes - 1).returning(Question.votes))).scalar_one()
             await db.commit()
-            votes = (await db.execute(select(Question.votes).where(Question.id == q.id))).scalar_one()
-        self.tally_for(ctx).mark(activity.id, q.id)
-        return {"question_id": q.id, "votes": votes, "voted": up}
+            return votes
 
     async def _question(self, db, activity: RoomView, args: dict[str, Any]) -> Question:
         question_id = require(args, "question_id", int)
@@ -220,6 +231,41 @@ async def _approval(ctx, db, activity: RoomView, q, args) -> dict[str, Any]:
         raise CommandError("invalid", "on must be true or false")
     (await row(db, activity)).qa_approval = on
     return {"type": "qa_approval", "on": on}
+
+
+async def write_votes(db, items: list[tuple[int, int, int]]) -> list:
+    """Upvotes (activity, question, teacher) in one transaction: each vote row and its question's count
+    change together, so the count cannot drift; a second vote by the same teacher finds the key taken.
+    Returns each item's question total after the batch, or the error that item earns."""
+    wanted = {q for _, q, _ in items}
+    questions = {i: (a, s) for i, a, s in (await db.execute(
+        select(Question.id, Question.activity_id, Question.status).where(Question.id.in_(wanted))
+        .with_for_update(read=True))).all()}  # a dismissal on another node waits for this batch
+    outcomes: list = [None] * len(items)
+    fresh: dict[tuple[int, int], int] = {}
+    for k, (activity_id, question_id, user_id) in enumerate(items):
+        found = questions.get(question_id)
+        if found is None or found[0] != activity_id:
+            outcomes[k] = CommandError("not_found", "no such question in this activity")
+        elif found[1] != "open":
+            outcomes[k] = CommandError("invalid", "only open questions take votes")
+        elif (question_id, user_id) in fresh:
+            outcomes[k] = CommandError("already_voted", "one vote per teacher")
+        else:
+            fresh[(question_id, user_id)] = k
+    if fresh:
+        stmt = upsert(db, QuestionVote).on_conflict_do_nothing(index_elements=["question_id", "user_id"])
+        stored = set((await db.execute(stmt.returning(QuestionVote.question_id, QuestionVote.user_id),
+                                       [{"question_id": q, "user_id": u} for q, u in fresh])).all())
+        totals = {}
+        for question_id, n in Counter(q for q, _ in stored).items():
+            totals[question_id] = (await db.execute(
+                update(Question).where(Question.id == question_id).values(votes=Question.votes + n)
+                .returning(Question.votes))).scalar_one()
+        await db.commit()
+        for key, k in fresh.items():
+            outcomes[k] = totals[key[0]] if key in stored else CommandError("already_voted", "one vote per teacher")
+    return outcomes
 
 
 def register(registry: Registry) -> None:
