@@ -11,13 +11,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from collab import announcements, ops
 from collab.api import routes as api
 from collab.api.common import ApiError, error_response
 from collab.auth.accounts import TokenResolver
+from collab.docs.endpoint import doc_socket
+from collab.docs.rooms import DocRooms
 from collab.realtime.bus import Bus
 from collab.realtime.client import register_builtins, websocket_endpoint
 from collab.realtime.dispatch import Registry
@@ -96,6 +98,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
     attendance = AttendanceRecorder(sessionmaker, settings.node_id)
     hub.on_user_presence("activity", attendance.hook)
     rooms = services.extensions["rooms"] = RoomCache(hub)
+    docs = services.extensions["docs"] = DocRooms(sessionmaker, hub, settings.node_id, settings.doc_idle_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -103,6 +106,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         await hub.start()
         await attendance.start()
         await rooms.start()
+        await docs.start()
         log.info(
             "collab serving at http://%s:%s/", settings.host, settings.port,
             extra={"node": settings.node_id, "bus": "redis" if settings.redis_url else "memory",
@@ -112,6 +116,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
             yield
         finally:
             services.shutting_down = True
+            await docs.stop()
             await attendance.stop()
             await hub.stop()
             await engine.dispose()
@@ -120,6 +125,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         *ops.routes,
         *api.routes,
         *sessions_api.routes,
+        WebSocketRoute("/ws/docs/{doc_id}", doc_socket),
         Route("/api/openapi.json", api.openapi, include_in_schema=False),
         *pages.routes,
         Mount("/static", StaticFiles(directory=WEBCLIENT / "static"), name="static"),

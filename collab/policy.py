@@ -70,6 +70,8 @@ def _subscribe(actor: Actor | None, channel: Any) -> bool:
     `ActivityChannel` the command handler resolved."""
     if actor is None:
         return False
+    if isinstance(channel, GuardedChannel):
+        return channel.resource is not None and allowed(actor, channel.action, channel.resource)
     if isinstance(channel, ActivityChannel):
         if channel.access is None:
             return False
@@ -236,3 +238,140 @@ def _activity_accept(actor: Actor | None, a: ActivityAccess) -> bool:
     """A valid link admits any signed-in teacher, even to an invited-only activity."""
     return actor is not None and a.state in ("scheduled", "lobby", "live") and not a.staff \
         and actor.user_id != a.organizer_id
+
+
+# -- studios and their lesson-prep documents -------------------------------------------------------
+# A studio's roles, from most to least: leader (the famous teacher), co-leader, member, observer.
+# Observers read and follow; members share resources, edit documents and comment; co-leaders and the
+# leader run the studio. Only the leader appoints co-leaders or hands the studio over.
+
+STUDIO_ROLES = ("leader", "co_leader", "member", "observer")
+_MANAGERS = ("leader", "co_leader")
+_EDITORS = (*_MANAGERS, "member")
+
+
+@dataclass(frozen=True)
+class StudioAccess:
+    """What the rules need to know of a studio, and of the actor's place in it."""
+
+    leader_id: int
+    role: str | None = None  # the actor's role when an active member
+    pending: bool = False  # the actor applied and waits for a decision
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A studio's resource or document, with the member who made it."""
+
+    studio: StudioAccess
+    owner_id: int
+
+
+@dataclass(frozen=True)
+class GuardedChannel:
+    """A channel whose subscribers must be allowed `action` on `resource` (None: no such record)."""
+
+    channel: str
+    action: str
+    resource: Any
+
+
+def _studio_role(actor: Actor | None, s: StudioAccess, roles: tuple[str, ...]) -> bool:
+    return actor is not None and (actor.is_admin or s.role in roles)
+
+
+@rule("studio.create")
+def _studio_create(actor: Actor | None, _: Any) -> bool:
+    """Any signed-in teacher may found a studio and lead it."""
+    return actor is not None
+
+
+@rule("studio.view")
+def _studio_view(actor: Actor | None, s: StudioAccess) -> bool:
+    """The directory and profiles are public: teachers find studios to apply to."""
+    return True
+
+
+@rule("studio.apply")
+def _studio_apply(actor: Actor | None, s: StudioAccess) -> bool:
+    return actor is not None and s.role is None and not s.pending
+
+
+@rule("studio.join_by_link")
+def _studio_join_by_link(actor: Actor | None, s: StudioAccess) -> bool:
+    return actor is not None and s.role is None
+
+
+@rule("studio.leave")
+def _studio_leave(actor: Actor | None, s: StudioAccess) -> bool:
+    """The leader hands the studio over before leaving it."""
+    return actor is not None and s.role in ("co_leader", "member", "observer")
+
+
+@rule("studio.manage")
+def _studio_manage(actor: Actor | None, s: StudioAccess) -> bool:
+    """Edit the profile, decide applications, make invitation links, remove members, set member or
+    observer roles: the leader and co-leaders."""
+    return _studio_role(actor, s, _MANAGERS)
+
+
+@rule("studio.appoint")
+def _studio_appoint(actor: Actor | None, s: StudioAccess) -> bool:
+    """Appoint or dismiss co-leaders, hand the studio to another member: the leader."""
+    return _studio_role(actor, s, ("leader",))
+
+
+@rule("studio.read")
+def _studio_read(actor: Actor | None, s: StudioAccess) -> bool:
+    """The studio channel, the resource library, documents and comments: every member, observers too."""
+    return _studio_role(actor, s, STUDIO_ROLES)
+
+
+@rule("studio.post")
+def _studio_post(actor: Actor | None, s: StudioAccess) -> bool:
+    return _studio_role(actor, s, _EDITORS)
+
+
+@rule("studio.announce")
+def _studio_announce(actor: Actor | None, s: StudioAccess) -> bool:
+    return _studio_role(actor, s, _MANAGERS)
+
+
+@rule("studio.schedule")
+def _studio_schedule(actor: Actor | None, s: StudioAccess) -> bool:
+    """The studio's own teaching-research activities: the leader and co-leaders organize them."""
+    return _studio_role(actor, s, _MANAGERS)
+
+
+@rule("resource.upload")
+def _resource_upload(actor: Actor | None, s: StudioAccess) -> bool:
+    return _studio_role(actor, s, _EDITORS)
+
+
+@rule("resource.delete")
+def _resource_delete(actor: Actor | None, r: Owned) -> bool:
+    return _studio_role(actor, r.studio, _MANAGERS) or (
+        actor is not None and actor.user_id == r.owner_id and r.studio.role in _EDITORS)
+
+
+@rule("doc.create")
+def _doc_create(actor: Actor | None, s: StudioAccess) -> bool:
+    return _studio_role(actor, s, _EDITORS)
+
+
+@rule("doc.read")
+def _doc_read(actor: Actor | None, s: StudioAccess) -> bool:
+    """Open a document (its edits arrive, one's own are refused), versions, comments, exports."""
+    return _studio_role(actor, s, STUDIO_ROLES)
+
+
+@rule("doc.edit")
+def _doc_edit(actor: Actor | None, s: StudioAccess) -> bool:
+    """Send edits, save and restore versions, comment and resolve comments."""
+    return _studio_role(actor, s, _EDITORS)
+
+
+@rule("doc.delete")
+def _doc_delete(actor: Actor | None, d: Owned) -> bool:
+    return _studio_role(actor, d.studio, _MANAGERS) or (
+        actor is not None and actor.user_id == d.owner_id and d.studio.role in _EDITORS)

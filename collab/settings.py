@@ -58,6 +58,17 @@ class Settings:
     # Training credit: present for at least this share of an activity's scheduled time.
     credit_ratio: float = 0.8
 
+    # Lesson-prep documents over /ws/docs (see docs/documents.md).
+    doc_max_message_bytes: int = 2 * 1024 * 1024  # one sync message; a pasted chapter fits
+    doc_message_rate: float = 200.0  # sustained messages per second per socket (typing is ~30)
+    doc_message_burst: int = 2000
+    doc_outbox_bytes: int = 16 * 1024 * 1024  # queued for one socket before it is closed (4008)
+    doc_idle_seconds: float = 30.0  # an open document with no socket is released after this
+
+    # Studio resource library: files on disk under `resources_dir`, named by their SHA-256.
+    resources_dir: str = str(DATA_DIR / "resources")
+    max_upload_bytes: int = 500 * 1024 * 1024  # a lesson video
+
     log_json: bool = True
     log_level: str = "info"
 

@@ -5,7 +5,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import sessions.records  # noqa: F401  (registers the activity tables on Base.metadata)
+import collab.docs.records  # noqa: F401  (registers the tables on Base.metadata)
+import collab.studios.records  # noqa: F401
+import sessions.records  # noqa: F401
 from collab.store.models import Base
 
 config = context.config

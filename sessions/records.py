@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import collab.studios.records  # noqa: F401  (activities may belong to a studio)
 from collab.store.models import Base, utcnow
 
 STAFF_ROLES = ("host", "expert", "presenter")
@@ -45,6 +46,7 @@ class Activity(Base):
     registration: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="scheduled")  # see sessions.lifecycle
     organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    studio_id: Mapped[int | None] = mapped_column(ForeignKey("studios.id", ondelete="SET NULL"), index=True)
     current_phase: Mapped[int | None] = mapped_column(Integer)
     phase_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

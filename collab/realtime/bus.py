@@ -70,6 +70,12 @@ class Bus(abc.ABC):
         """Append to history and deliver to every node subscribed to the channel, atomically."""
 
     @abc.abstractmethod
+    async def broadcast(self, channel: str, data: bytes) -> None:
+        """Deliver to every node subscribed to the channel, with no offset and no history
+        (`Publication.offset` 0): for listeners that tolerate loss and reorder, such as document
+        updates, whose records are in the database."""
+
+    @abc.abstractmethod
     async def subscribe(self, channel: str) -> None:
         """Node-level: called once per channel, however many local sockets listen."""
 

@@ -390,8 +390,17 @@ class Hub:
         do not matter to such listeners, so nothing is kept in history for them."""
         first = channel not in self._watchers
         self._watchers.setdefault(channel, []).append(watcher)
-        if first:
+        if first and channel not in self.channels:
             await self.bus.subscribe(channel)
+
+    async def unwatch(self, channel: str, watcher: Watcher) -> None:
+        watchers = self._watchers.get(channel, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
+        if not watchers:
+            self._watchers.pop(channel, None)
+            if channel not in self.channels:
+                await self.bus.unsubscribe(channel)
 
     # -- subscriptions -----------------------------------------------------------------------------
 

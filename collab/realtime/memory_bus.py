@@ -54,6 +54,10 @@ class MemoryBus(Bus):
             asyncio.get_running_loop().call_soon(self._on_pub, pub)
         return pub
 
+    async def broadcast(self, channel: str, data: bytes) -> None:
+        if channel in self._subscribed and self._on_pub is not None:
+            asyncio.get_running_loop().call_soon(self._on_pub, Publication(channel, "", 0, data))
+
     async def subscribe(self, channel: str) -> None:
         self._subscribed.add(channel)
 

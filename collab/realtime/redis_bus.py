@@ -209,6 +209,12 @@ class RedisBus(Bus):
             raise BusUnavailable(str(exc)) from exc
         return Publication(channel, epoch.decode(), int(offset), data)
 
+    async def broadcast(self, channel: str, data: bytes) -> None:
+        try:
+            await self._redis.publish(_keys(channel)[2], b":0:" + data)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
+
     async def subscribe(self, channel: str) -> None:
         async with self._sub_lock:
             self._channels.add(channel)

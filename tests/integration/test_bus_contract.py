@@ -72,6 +72,23 @@ async def test_subscribed_nodes_receive_in_order(make_bus):
     assert mine[7].data == b'{"n":7}'
 
 
+async def test_a_broadcast_reaches_subscribed_nodes_and_leaves_no_history(make_bus):
+    a, b = await make_bus("a"), await make_bus("b")
+    ch, other = chan(), chan()
+    await b.subscribe(ch)
+    await asyncio.sleep(0.05)
+    binary = bytes(range(256)) + b":\x00:"  # document updates are binary, colons and all
+    await a.broadcast(ch, binary)
+    await a.broadcast(other, b"nobody listens")
+    got = make_bus.received(b)
+    await wait_for(lambda: any(p.channel == ch for p in got))
+    [pub] = [p for p in got if p.channel == ch]
+    assert pub.data == binary and pub.offset == 0
+    assert (await a.history(ch, 0)).pubs == [] and (await a.position(ch)).offset == 0
+    await asyncio.sleep(0.1)
+    assert not [p for p in got if p.channel == other]
+
+
 async def test_unsubscribed_node_receives_nothing(make_bus):
     bus = await make_bus("a")
     ch = chan()

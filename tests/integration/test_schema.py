@@ -56,3 +56,27 @@ async def test_downgraded_database_is_refused(empty_database):
     with pytest.raises(schema.SchemaOutOfDate, match="collab db upgrade"):
         await schema.ensure_current(engine)
     await engine.dispose()
+
+
+async def test_the_migrations_build_exactly_the_tables_the_code_uses(empty_database):
+    """A model changed without a migration (or the reverse) fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import collab.docs.records  # noqa: F401
+    import collab.studios.records  # noqa: F401
+    import sessions.records  # noqa: F401
+    from collab.store.models import Base
+
+    await asyncio.to_thread(schema.upgrade, empty_database)
+    engine = make_engine(empty_database)
+
+    def diff(conn):
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        return [d for d in compare_metadata(ctx, Base.metadata)
+                if not (isinstance(d, tuple) and d[0] in ("add_table", "remove_table") and d[1].name == "alembic_version")]
+
+    async with engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+    await engine.dispose()
+    assert differences == []

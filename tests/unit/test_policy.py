@@ -68,6 +68,71 @@ MATRIX = [
     ("no.such.action", None, set()),
 ]
 
+# Studio roles × actions. Resources are the studio seen from each studio role (None: not a member);
+# ADMIN is a platform admin who holds no studio role.
+LEADER, CO, MEMBER, OBSERVER, APPLICANT, OUTSIDER = (Actor(20 + i, "teacher") for i in range(6))
+STUDIO_ROLE_OF = {LEADER: "leader", CO: "co_leader", MEMBER: "member", OBSERVER: "observer"}
+STUDIO_ACTORS = (ADMIN, LEADER, CO, MEMBER, OBSERVER, APPLICANT, OUTSIDER, ANON)
+EVERYONE_SIGNED_IN = {ADMIN, LEADER, CO, MEMBER, OBSERVER, APPLICANT, OUTSIDER}
+READERS = {ADMIN, LEADER, CO, MEMBER, OBSERVER}
+EDITORS = {ADMIN, LEADER, CO, MEMBER}
+MANAGERS = {ADMIN, LEADER, CO}
+STUDIO_MATRIX = [
+    ("studio.create", EVERYONE_SIGNED_IN),
+    ("studio.view", EVERYONE_SIGNED_IN | {ANON}),
+    ("studio.apply", {ADMIN, OUTSIDER}),  # not members, not already waiting (APPLICANT)
+    ("studio.join_by_link", {ADMIN, APPLICANT, OUTSIDER}),
+    ("studio.leave", {CO, MEMBER, OBSERVER}),  # the leader hands over first
+    ("studio.manage", MANAGERS),
+    ("studio.appoint", {ADMIN, LEADER}),
+    ("studio.read", READERS),
+    ("studio.post", EDITORS),
+    ("studio.announce", MANAGERS),
+    ("studio.schedule", MANAGERS),
+    ("resource.upload", EDITORS),
+    ("resource.delete", MANAGERS | {MEMBER}),  # MEMBER uploaded it; OBSERVER could not have
+    ("doc.create", EDITORS),
+    ("doc.read", READERS),
+    ("doc.edit", EDITORS),
+    ("doc.delete", MANAGERS | {MEMBER}),  # MEMBER created it
+]
+
+
+def studio_for(actor):
+    from collab.policy import StudioAccess
+
+    return StudioAccess(leader_id=LEADER.user_id, role=STUDIO_ROLE_OF.get(actor), pending=actor is APPLICANT)
+
+
+@pytest.mark.parametrize("action,allowed", STUDIO_MATRIX, ids=[a for a, _ in STUDIO_MATRIX])
+def test_studio_matrix(action, allowed):
+    from collab.policy import Owned
+
+    for actor in STUDIO_ACTORS:
+        res = studio_for(actor)
+        if action in ("resource.delete", "doc.delete"):
+            res = Owned(res, owner_id=MEMBER.user_id)
+        assert policy.allowed(actor, action, res) == (actor in allowed), (actor, action)
+
+
+def test_a_member_cannot_delete_what_another_member_made():
+    from collab.policy import Owned, StudioAccess
+
+    theirs = Owned(StudioAccess(leader_id=LEADER.user_id, role="member"), owner_id=OUTSIDER.user_id)
+    assert not policy.allowed(MEMBER, "doc.delete", theirs)
+    assert not policy.allowed(MEMBER, "resource.delete", theirs)
+    gone = Owned(StudioAccess(leader_id=LEADER.user_id, role=None), owner_id=MEMBER.user_id)
+    assert not policy.allowed(MEMBER, "doc.delete", gone)  # who left keeps no rights over their work
+
+
+def test_guarded_channels_ask_their_own_rule():
+    from collab.policy import GuardedChannel
+
+    for actor in STUDIO_ACTORS:
+        ch = GuardedChannel("studio:1", "studio.read", studio_for(actor))
+        assert policy.allowed(actor, "channel.subscribe", ch) == (actor in READERS), actor
+    assert not policy.allowed(ADMIN, "channel.subscribe", GuardedChannel("studio:9", "studio.read", None))
+
 
 @pytest.mark.parametrize("action,resource,allowed", MATRIX, ids=[f"{a}:{r}" for a, r, _ in MATRIX])
 def test_matrix(action, resource, allowed):
@@ -92,7 +157,8 @@ def test_denials_say_whether_signing_in_could_help():
 
 def test_every_rule_is_in_the_matrix():
     """A new rule without a row here fails: the matrix is the reviewable permission model."""
-    assert {a for a, _, _ in MATRIX if a != "no.such.action"} == set(policy.actions())
+    rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX}
+    assert rows == set(policy.actions())
 
 
 def test_activity_channels_follow_attendance():

@@ -1,0 +1,285 @@
+"""One open document on one node: its pycrdt Doc, the sockets editing it, their awareness.
+
+The path of an edit:
+
+    socket -> apply to the node's Doc (a malformed update fails here: nothing stored, socket closed)
+           -> group commit: every update queued meanwhile is merged into one row and stored
+           -> the other local sockets get it -> other nodes get it over the bus (`docsync:<id>`)
+
+Other nodes apply what they hear and pass it to their sockets without storing it again. The bus
+carries no history for documents: the database is the record, so a node that may have missed
+something (the bus dropped, or came back) reloads the stored document, which is idempotent, and sends
+its sockets whatever was new. A store that fails closes every socket of the room: y-websocket clients
+reconnect and re-sync, pushing back whatever the server did not keep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from pycrdt import Doc, merge_updates
+
+from collab.docs import store, sync
+
+if TYPE_CHECKING:
+    from collab.docs.rooms import DocRooms
+
+log = logging.getLogger("collab.docs")
+
+UPDATE_TAG, AWARENESS_TAG = b"u", b"a"
+
+
+class Peer:
+    """One socket on a document: what it may do, and its outbox. Updates waiting in the outbox are
+    merged into one message, so a slow reader gets fewer, larger frames instead of a queue."""
+
+    def __init__(self, send, user_id: int, name: str, can_edit: bool, max_queued: int) -> None:
+        self._send = send  # async (bytes) -> None
+        self.user_id, self.name, self.can_edit = user_id, name, can_edit
+        self.max_queued = max_queued
+        self.frames: deque[bytes] = deque()
+        self.updates: list[bytes] = []
+        self.queued = 0
+        self.awareness_ids: set[int] = set()  # awareness client ids this socket announced
+        self._wake = asyncio.Event()
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def push(self, frame: bytes) -> None:
+        self.frames.append(frame)
+        self._queued(len(frame))
+
+    def push_update(self, data: bytes) -> None:
+        self.updates.append(data)
+        self._queued(len(data))
+
+    def _queued(self, n: int) -> None:
+        self.queued += n
+        if self.queued > self.max_queued and not self.closed.done():
+            self.closed.set_result((4008, "too far behind; reconnect to re-sync"))
+        self._wake.set()
+
+    def fail(self, code: int, reason: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result((code, reason))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Write the outbox until the socket closes."""
+        while not self.closed.done():
+            await self._wake.wait()
+            self._wake.clear()
+            while (self.frames or self.updates) and not self.closed.done():
+                frames, self.frames = list(self.frames), deque()
+                if self.updates:
+                    ups, self.updates = self.updates, []
+                    frames.append(sync.update(ups[0] if len(ups) == 1 else merge_updates(*ups)))
+                self.queued = 0
+                for f in frames:
+                    await self._send(f)
+
+
+class DocRoom:
+    def __init__(self, doc_id: int, rooms: DocRooms) -> None:
+        self.doc_id = doc_id
+        self.rooms = rooms
+        self.channel = f"docsync:{doc_id}"
+        self.doc = Doc()
+        self.peers: set[Peer] = set()
+        self.awareness: dict[int, sync.AwarenessEntry] = {}
+        self._pending: list[tuple[bytes, Peer | None]] = []
+        self._writer: asyncio.Task | None = None
+        self._compacting = False
+        self._rows_since = 0
+        self._bytes_since = 0
+        self._snapshot_bytes = 0
+        self.idle_since: float | None = time.monotonic()
+        self.failed = False
+        self.stored_updates = 0  # rows this node wrote (metrics, tests)
+
+    # -- opening and closing -----------------------------------------------------------------------
+
+    async def start(self) -> bool:
+        """Listen first, then load: whatever is stored after the load is heard on the bus."""
+        await self.rooms.hub.watch(self.channel, self._heard)
+        return await self.reload()
+
+    async def reload(self) -> bool:
+        async with self.rooms.sessionmaker() as db:
+            stored = await store.load(db, self.doc_id)
+        if stored is None:
+            return False
+        before = self.doc.get_state()
+        if stored.snapshot:
+            self.doc.apply_update(stored.snapshot)
+        for u in stored.updates:
+            self.doc.apply_update(u)
+        self._snapshot_bytes = len(stored.snapshot)
+        self._rows_since, self._bytes_since = len(stored.updates), stored.updates_bytes()
+        if self.peers:
+            news = self.doc.get_update(before)
+            if news != sync.EMPTY_UPDATE:
+                for p in self.peers:
+                    p.push_update(news)
+        return True
+
+    async def stop(self) -> None:
+        await self.flush()
+        await self.rooms.hub.unwatch(self.channel, self._heard)
+
+    async def flush(self) -> None:
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    # -- peers -------------------------------------------------------------------------------------
+
+    def join(self, peer: Peer) -> None:
+        """The server speaks first: its state vector (the client answers with what the server lacks)
+        and everyone's awareness."""
+        self.peers.add(peer)
+        self.idle_since = None
+        peer.push(sync.step1(self.doc.get_state()))
+        if self.awareness:
+            peer.push(sync.awareness(sync.encode_awareness(list(self.awareness.values()))))
+
+    def leave(self, peer: Peer) -> None:
+        self.peers.discard(peer)
+        gone = [sync.AwarenessEntry(cid, self.awareness[cid].clock + 1, "null")
+                for cid in peer.awareness_ids if cid in self.awareness]
+        for e in gone:
+            del self.awareness[e.client_id]
+        if gone:
+            self._share_awareness(sync.encode_awareness(gone), None)
+        if not self.peers:
+            self.idle_since = time.monotonic()
+
+    # -- messages from a socket ----------------------------------------------------------------------
+
+    def step1(self, peer: Peer, state_vector: bytes) -> None:
+        try:
+            diff = self.doc.get_update(state_vector)
+        except ValueError:
+            raise sync.ProtocolError("malformed state vector") from None
+        peer.push(sync.step2(diff))
+
+    def edit(self, peer: Peer | None, data: bytes) -> None:
+        """An update from a socket (or from the server itself, peer None), already allowed to edit."""
+        if data == sync.EMPTY_UPDATE:
+            return
+        try:
+            self.doc.apply_update(data)
+        except ValueError:
+            raise sync.ProtocolError("malformed update") from None
+        self._pending.append((data, peer))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    def awareness_from(self, peer: Peer, payload: bytes) -> None:
+        entries = sync.decode_awareness(payload)
+        for e in entries:
+            known = self.awareness.get(e.client_id)
+            if known is None or e.clock >= known.clock:
+                if e.state == "null":
+                    self.awareness.pop(e.client_id, None)
+                    peer.awareness_ids.discard(e.client_id)
+                else:
+                    self.awareness[e.client_id] = e
+                    peer.awareness_ids.add(e.client_id)
+        self._share_awareness(payload, peer)
+
+    def _share_awareness(self, payload: bytes, origin: Peer | None) -> None:
+        frame = sync.awareness(payload)
+        for p in self.peers:
+            if p is not origin:
+                p.push(frame)
+        self.rooms.spawn(self._broadcast(AWARENESS_TAG, payload))
+
+    # -- storing and sharing -----------------------------------------------------------------------
+
+    async def _write(self) -> None:
+        await asyncio.sleep(0)  # the updates of this loop turn join the first batch
+        while self._pending:
+            batch, self._pending = self._pending, []
+            merged = batch[0][0] if len(batch) == 1 else merge_updates(*(u for u, _ in batch))
+            try:
+                async with self.rooms.sessionmaker() as db:
+                    await store.append(db, self.doc_id, merged)
+            except Exception:
+                log.exception("storing a document update failed", extra={"doc": self.doc_id})
+                self._fail()
+                return
+            self.stored_updates += 1
+            self._rows_since += 1
+            self._bytes_since += len(merged)
+            origins = {p for _, p in batch}
+            only = next(iter(origins)) if len(origins) == 1 else None
+            for p in self.peers:
+                if p is not only:  # a socket's own edits do not come back to it
+                    p.push_update(merged)
+            await self._broadcast(UPDATE_TAG, merged)
+            if store.needs_compaction(self._rows_since, self._bytes_since, self._snapshot_bytes):
+                self.rooms.spawn(self._compact())
+
+    def _fail(self) -> None:
+        """The room's memory is ahead of the database: drop it. Clients reconnect and re-sync, pushing
+        back what was not stored."""
+        self.failed = True
+        self._pending.clear()
+        for p in list(self.peers):
+            p.fail(1011, "the document could not be saved; reconnecting")
+        self.rooms.discard(self)
+
+    async def _compact(self) -> None:
+        if self._compacting:
+            return
+        self._compacting = True
+        try:
+            async with self.rooms.sessionmaker() as db:
+                result = await store.compact(db, self.doc_id)
+            if result is not None:
+                self._snapshot_bytes, self._rows_since, self._bytes_since = result[1], 0, 0
+                self.rooms.compactions += 1
+        except Exception:
+            log.exception("compacting a document failed", extra={"doc": self.doc_id})
+        finally:
+            self._compacting = False
+
+    async def _broadcast(self, tag: bytes, payload: bytes) -> None:
+        try:
+            await self.rooms.hub.bus.broadcast(self.channel, tag + self.rooms.node_tag + payload)
+        except Exception:  # another node that misses it reloads when its bus comes back
+            log.warning("document broadcast failed", extra={"doc": self.doc_id})
+
+    def _heard(self, data: bytes | None) -> None:
+        if data is None:  # the bus dropped or came back: what was missed is in the database
+            self.rooms.spawn(self.reload())
+            return
+        tag, rest = data[:1], data[1:]
+        node_len = rest[0] if rest else 0
+        if rest[1 : 1 + node_len] == self.rooms.node_id_bytes:
+            return  # our own broadcast
+        payload = rest[1 + node_len :]
+        if tag == UPDATE_TAG:
+            try:
+                self.doc.apply_update(payload)
+            except ValueError:
+                log.warning("a malformed update on the bus", extra={"doc": self.doc_id})
+                return
+            for p in self.peers:
+                p.push_update(payload)
+        elif tag == AWARENESS_TAG:
+            try:
+                entries = sync.decode_awareness(payload)
+            except sync.ProtocolError:
+                return
+            for e in entries:
+                if e.state == "null":
+                    self.awareness.pop(e.client_id, None)
+                else:
+                    self.awareness[e.client_id] = e
+            frame = sync.awareness(payload)
+            for p in self.peers:
+                p.push(frame)

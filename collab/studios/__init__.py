@@ -1,0 +1,1 @@
+"""Famous-teacher studios: profiles, membership, the studio channel, the resource library."""

@@ -1,0 +1,175 @@
+"""Lesson-prep documents over `/ws/docs/{id}`: two server processes over real Redis and PostgreSQL,
+Python y-websocket clients (pycrdt) editing at once; roles; bad input; a node killed mid-edit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import harness
+from collab.docs import store, sync
+from collab.docs.template import CONTENT
+from collab.store import schema
+from collab.store.db import make_engine, make_sessionmaker
+from studio_seed import new_doc, seed_studio
+from yclient import YClient
+
+
+@pytest.fixture(scope="module")
+async def world(redis_url):
+    url = await harness.create_pg_database()
+    await asyncio.to_thread(schema.upgrade, url)
+    seed = await seed_studio(url)
+    a = harness.Server(url, redis_url, name="docs-a").start(wait=False)
+    b = harness.Server(url, redis_url, name="docs-b").start(wait=False)
+    strict = harness.Server(url, redis_url, name="docs-strict", doc_message_burst=30, doc_message_rate=5,
+                            doc_max_message_bytes=8192).start(wait=False)
+    for n in (a, b, strict):
+        n.wait()
+    yield {"url": url, "a": a, "b": b, "strict": strict, **seed}
+    for n in (a, b, strict):
+        n.cleanup()
+    await harness.drop_pg_database(url)
+
+
+def doc_url(node, doc_id) -> str:
+    return f"ws://127.0.0.1:{node.port}/ws/docs/{doc_id}"
+
+
+async def stored_text(url: str, doc_id: int) -> str:
+    from pycrdt import Doc, Text
+
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as db:
+        s = await store.load(db, doc_id)
+    await engine.dispose()
+    doc = Doc()
+    doc.apply_update(store.merge_state(s.snapshot, s.updates))
+    return str(doc.get(CONTENT, type=Text))
+
+
+async def client(world, node, who, doc_id, **kw) -> YClient:
+    return await YClient(doc_url(world[node], doc_id), world["users"][who][1]).open(**kw)
+
+
+async def test_two_members_on_two_nodes_edit_at_once_and_converge(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    lead = await client(world, "a", "leader", doc_id)
+    mem = await client(world, "b", "member", doc_id)
+    assert lead.content.startswith("函数的概念\n教学目标") and lead.content == mem.content
+    # concurrent typing: neither waits for the other
+    for i in range(20):
+        await lead.insert(0, f"L{i} ")
+        await mem.append(f" M{i}")
+    await lead.until(lambda c: c.content == mem.content and "M19" in c.content and "L19" in c.content)
+    await mem.until(lambda c: c.content == lead.content)
+    assert lead.content.startswith("L19 L18") and lead.content.endswith(" M18 M19")
+    await asyncio.sleep(0.3)
+    assert await stored_text(world["url"], doc_id) == lead.content  # what is stored is what they see
+    late = await client(world, "b", "co_leader", doc_id)  # a latecomer loads it whole
+    assert late.content == lead.content
+    for c in (lead, mem, late):
+        await c.close()
+
+
+async def test_awareness_travels_between_nodes_and_is_withdrawn_on_leave(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    a = await client(world, "a", "leader", doc_id)
+    b = await client(world, "b", "member", doc_id)
+    await a.say({"user": {"name": "Leader", "color": "#c33"}, "cursor": {"anchor": 3, "head": 7}})
+    await b.until(lambda c: any(s and s.get("user", {}).get("name") == "Leader" for s in c.awareness.values()))
+    late = await client(world, "b", "observer", doc_id)  # someone arriving sees who is there
+    await late.until(lambda c: any(s and s["user"]["name"] == "Leader" for s in c.awareness.values()))
+    await a.close()
+    await b.until(lambda c: c.awareness.get(a.doc.client_id, "x") is None)
+    for c in (b, late):
+        await c.close()
+
+
+async def test_observers_read_along_but_their_edits_are_refused(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    obs = await client(world, "a", "observer", doc_id)
+    mem = await client(world, "b", "member", doc_id)
+    await obs.insert(0, "观察员的修改 ")
+    await obs.until(lambda c: c.denials)
+    assert "observers can read" in obs.denials[0]
+    await mem.append(" 成员的修改")
+    await obs.until(lambda c: c.content.endswith("成员的修改"))  # still connected, still following
+    await asyncio.sleep(0.3)
+    stored = await stored_text(world["url"], doc_id)
+    assert "观察员的修改" not in stored and "观察员的修改" not in mem.content
+    for c in (obs, mem):
+        await c.close()
+
+
+async def test_outsiders_and_bad_tokens_are_refused_before_any_document_data(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    out = await client(world, "a", "outsider", doc_id, wait_synced=False)
+    assert await out.closed() == 4003 and out.frames_in == 0
+    forged = await YClient(doc_url(world["a"], doc_id), world["users"]["leader"][1][:-4] + "AAAA").open(wait_synced=False)
+    assert await forged.closed() == 4001 and forged.frames_in == 0
+    anon = await YClient(doc_url(world["a"], doc_id), None).open(wait_synced=False)
+    assert await anon.closed() == 4001 and anon.frames_in == 0
+    missing = await client(world, "a", "leader", 999_999, wait_synced=False)
+    assert await missing.closed() == 4004 and missing.frames_in == 0
+
+
+async def test_bad_input_is_refused_and_the_stored_document_is_never_damaged(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    good = await client(world, "strict", "leader", doc_id)
+    await good.append(" 正常内容")
+    await asyncio.sleep(0.3)
+    before = await stored_text(world["url"], doc_id)
+
+    cases = [
+        (sync.update(b"\x05\xff\xfe garbage that is not a yjs update"), 4002),  # malformed update
+        (b"\x00\x02\x7f", 4002),  # length prefix longer than the frame
+        (b"\x09", 4002),  # unknown message type
+        (sync.update(b"\x00\x00") + b"trailing", 4002),
+        (sync.awareness(b"\x01\x05\x01\x03{x}"), 4002),  # awareness state that is not JSON
+        ("a text frame", 4002),
+        (sync.update(b"\x00" * 10_000), 4009),  # over this node's 8 KB limit
+    ]
+    for frame, code in cases:
+        bad = await client(world, "strict", "member", doc_id)
+        await bad.send_raw(frame)
+        assert await bad.closed() == code, (frame[:20], bad.close_reason)
+    flood = await client(world, "strict", "member", doc_id)
+    try:
+        for _ in range(200):
+            await flood.say({"n": 1})
+    except Exception:
+        pass
+    assert await flood.closed() == 4029
+
+    # the well-behaved client kept its connection and the document is as it was
+    await good.append(" 之后")
+    await asyncio.sleep(0.3)
+    assert await stored_text(world["url"], doc_id) == before + " 之后"
+    await good.close()
+
+
+async def test_a_node_killed_mid_edit_loses_and_duplicates_nothing(world, redis_url):
+    url = world["url"]
+    doc_id = await new_doc(url, world["studio"], world["users"]["leader"][0], template=False)
+    victim = harness.Server(url, redis_url, name="docs-victim").start()
+    try:
+        writer = await YClient(doc_url(victim, doc_id), world["users"]["member"][1]).open()
+        reader = await client(world, "b", "leader", doc_id)
+        for i in range(50):
+            await writer.append(f"{i:02d},")
+        victim.kill()  # some of those may not be stored yet
+        await writer.closed()
+        # the provider reconnects (here: to the surviving node) and re-syncs from its own copy
+        again = YClient(doc_url(world["b"], doc_id), world["users"]["member"][1])
+        again.doc.apply_update(writer.doc.get_update())
+        await again.open()
+        expected = "".join(f"{i:02d}," for i in range(50))
+        await reader.until(lambda c: c.content == expected)
+        await asyncio.sleep(0.3)
+        assert await stored_text(url, doc_id) == expected  # every edit once, none twice
+        for c in (again, reader):
+            await c.close()
+    finally:
+        victim.cleanup()

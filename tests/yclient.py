@@ -1,0 +1,143 @@
+"""A y-websocket client in Python for tests: a pycrdt Doc kept in sync with `/ws/docs/{id}` the way the
+JavaScript provider does it (answer the server's step 1, send our own, apply what comes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Callable
+
+import websockets
+from pycrdt import Doc, Text
+
+from collab.docs import sync
+
+CONTENT = "content"
+
+
+def _read_uint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
+    n, pos = _read_uint(data, pos)
+    return data[pos:pos + n], pos + n
+
+
+class YClient:
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url if token is None else f"{url}?token={token}"
+        self.doc = Doc()
+        self.text = self.doc.get(CONTENT, type=Text)
+        self.synced = asyncio.Event()
+        self.denials: list[str] = []
+        self.awareness: dict[int, dict | None] = {}
+        self.frames_in = 0
+        self.changed = asyncio.Event()
+        self.ws = None
+        self._reader: asyncio.Task | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    async def open(self, wait_synced: bool = True) -> "YClient":
+        self.ws = await websockets.connect(self.url, max_size=None)
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        try:
+            await self.ws.send(sync.step1(self.doc.get_state()))
+        except websockets.ConnectionClosed:
+            pass  # refused at once: `closed()` tells the code
+        if wait_synced:
+            await asyncio.wait_for(self.synced.wait(), 10)
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self.frames_in += 1
+                self._handle(frame)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.close_reason = self.ws.close_reason or ""
+            self.changed.set()
+
+    def _handle(self, frame: bytes) -> None:
+        kind, pos = _read_uint(frame, 0)
+        if kind == sync.SYNC:
+            step, pos = _read_uint(frame, pos)
+            payload, _ = _read_bytes(frame, pos)
+            if step == sync.STEP1:
+                asyncio.get_running_loop().create_task(self.ws.send(sync.step2(self.doc.get_update(payload))))
+            else:
+                self.doc.apply_update(payload)
+                if step == sync.STEP2:
+                    self.synced.set()
+        elif kind == sync.AWARENESS:
+            payload, _ = _read_bytes(frame, pos)
+            for e in sync.decode_awareness(payload):
+                self.awareness[e.client_id] = json.loads(e.state)
+        elif kind == sync.AUTH:
+            _, pos = _read_uint(frame, pos)
+            reason, _ = _read_bytes(frame, pos)
+            self.denials.append(reason.decode())
+        self.changed.set()
+
+    async def edit(self, change: Callable[[Text], None]) -> bytes:
+        """Make a local change and send it as the provider would (one update per transaction)."""
+        before = self.doc.get_state()
+        with self.doc.transaction():
+            change(self.text)
+        update = self.doc.get_update(before)
+        await self.ws.send(sync.update(update))
+        return update
+
+    async def insert(self, index: int, value: str, attrs: dict | None = None) -> bytes:
+        return await self.edit(lambda t: t.insert(index, value, attrs))
+
+    async def append(self, value: str) -> bytes:
+        return await self.edit(lambda t: t.insert(len(t), value))
+
+    async def say(self, state: dict | None, client_id: int | None = None, clock: int = 1) -> None:
+        cid = self.doc.client_id if client_id is None else client_id
+        entry = sync.AwarenessEntry(cid, clock, json.dumps(state))
+        await self.ws.send(sync.awareness(sync.encode_awareness([entry])))
+
+    async def send_raw(self, frame: bytes | str) -> None:
+        await self.ws.send(frame)
+
+    async def until(self, predicate: Callable[["YClient"], bool], timeout: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate(self):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"condition not met; text is {str(self.text)!r}")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def closed(self, timeout: float = 10.0) -> int | None:
+        await asyncio.wait_for(self._reader, timeout)
+        return self.close_code
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            try:
+                await asyncio.wait_for(self._reader, 5)
+            except (asyncio.TimeoutError, Exception):
+                pass
+
+    @property
+    def content(self) -> str:
+        return str(self.text)
