@@ -18,6 +18,7 @@ from collab import announcements, ops
 from collab.api import routes as api
 from collab.api.common import ApiError, error_response
 from collab.auth.accounts import TokenResolver
+from collab.docs import api as docs_api
 from collab.docs.endpoint import doc_socket
 from collab.docs.rooms import DocRooms
 from collab.realtime.bus import Bus
@@ -27,6 +28,8 @@ from collab.realtime.hub import Hub
 from collab.settings import Settings
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.schema import ensure_current
+from collab.studios import api as studios_api
+from collab.studios import channel as studio_channel
 from collab.web import pages
 from sessions import api as sessions_api
 from sessions import chat as sessions_chat
@@ -76,6 +79,7 @@ def make_registry() -> Registry:
     sessions_polls.register(registry)
     sessions_hands.register(registry)
     sessions_reactions.register(registry)
+    studio_channel.register(registry)
     return registry
 
 
@@ -125,6 +129,8 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         *ops.routes,
         *api.routes,
         *sessions_api.routes,
+        *studios_api.routes,
+        *docs_api.routes,
         WebSocketRoute("/ws/docs/{doc_id}", doc_socket),
         Route("/api/openapi.json", api.openapi, include_in_schema=False),
         *pages.routes,

@@ -98,7 +98,7 @@ async def list_activities(request: Request):
     status = request.query_params.get("status", "upcoming")
     if status not in scheduling.STATUSES:
         raise ApiError(400, "invalid", f"status must be one of {', '.join(scheduling.STATUSES)}")
-    filters = {k: request.query_params.get(k, "") for k in ("subject", "grade", "level", "region")}
+    filters = {k: request.query_params.get(k, "") for k in ("subject", "grade", "level", "region", "studio_id")}
     async with request.app.state.services.sessionmaker() as db:
         rows = await scheduling.listing(db, actor, status, filters)
         return json_response({"activities": [scheduling.activity_json(a) for a in rows]})

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
+from collab.studios.records import StudioMember
 from sessions.records import Activity, Registration, Removal
 
 CHANNEL = "node:activities"  # clients cannot subscribe: the policy knows no "node" channels
@@ -34,6 +35,9 @@ _STANDING = select(
     .where(Registration.activity_id == bindparam("a"), Registration.user_id == bindparam("u"))
     .scalar_subquery(),
     exists().where(Removal.activity_id == bindparam("a"), Removal.user_id == bindparam("u")),
+    exists().where(  # a member of the studio whose activity it is attends as if registered
+        StudioMember.studio_id == select(Activity.studio_id).where(Activity.id == bindparam("a")).scalar_subquery(),
+        StudioMember.user_id == bindparam("u"), StudioMember.status == "active"),
 )
 
 
@@ -80,6 +84,7 @@ class RoomView:
     slow_mode: int
     premoderation: bool
     qa_approval: bool
+    studio_id: int | None
     phases: tuple[PhaseView, ...]
     staff: tuple[StaffView, ...]
 
@@ -142,8 +147,10 @@ class RoomCache:
         hit = self._standing.get(key)
         if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
             return hit[1]
-        registration, removed = (await db.execute(_STANDING, {"a": activity_id, "u": user_id})).one()
+        registration, removed, member = (await db.execute(_STANDING, {"a": activity_id, "u": user_id})).one()
         removed = bool(removed)
+        if registration is None and member:
+            registration = "approved"
         if self.trusted:
             self._trim(self._standing)
             self._standing[key] = (now, (registration, removed))

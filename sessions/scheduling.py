@@ -13,6 +13,8 @@ from collab import policy
 from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
 from collab.store.models import User
+from collab.studios.access import studio_access
+from collab.studios.records import StudioMember
 from sessions.agenda import (
     AgendaError,
     Phase,
@@ -73,9 +75,18 @@ async def _staff_from(db: AsyncSession, data: dict[str, Any], current: list[Acti
 
 
 async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any]) -> Activity:
-    policy.authorize(actor, "activity.create")
+    """An activity of the platform (organizers), or of a studio (`studio_id`: its leader and co-leaders
+    organize it, and its members attend as if registered)."""
+    studio_id = data.get("studio_id")
+    if studio_id is None:
+        policy.authorize(actor, "activity.create")
+    else:
+        access = await studio_access(db, studio_id, actor) if type(studio_id) is int else None
+        if access is None:
+            raise AgendaError("studio_id", "no such studio")
+        policy.authorize(actor, "studio.schedule", access)
     schedule = parse_schedule(data)
-    activity = Activity(state="scheduled", organizer_id=actor.user_id)
+    activity = Activity(state="scheduled", organizer_id=actor.user_id, studio_id=studio_id)
     _apply(activity, schedule)
     activity.staff = await _staff_from(db, data, None) or []
     db.add(activity)
@@ -98,7 +109,15 @@ async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> A
             select(Registration.status).where(Registration.activity_id == activity.id,
                                               Registration.user_id == actor.user_id))).scalar_one_or_none()
         removed = await db.get(Removal, (activity.id, actor.user_id)) is not None
+        if registration is None and activity.studio_id is not None and await studio_member(db, activity.studio_id, actor.user_id):
+            registration = "approved"  # a studio's members attend its activities without registering
     return ActivityAccess(activity.organizer_id, activity.visibility, activity.state, roles, registration, removed)
+
+
+async def studio_member(db: AsyncSession, studio_id: int, user_id: int) -> bool:
+    return (await db.execute(select(StudioMember.user_id).where(
+        StudioMember.studio_id == studio_id, StudioMember.user_id == user_id,
+        StudioMember.status == "active"))).first() is not None
 
 
 async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data: dict[str, Any]) -> Activity:
@@ -145,6 +164,8 @@ async def listing(db: AsyncSession, actor: Actor | None, status: str, filters: d
     for key in ("subject", "grade", "level", "region"):
         if filters.get(key):
             q = q.where(getattr(Activity, key) == filters[key])
+    if str(filters.get("studio_id", "")).isdigit():
+        q = q.where(Activity.studio_id == int(filters["studio_id"]))
     if actor is None:
         q = q.where(Activity.visibility == "public")
     elif not actor.is_admin:
@@ -153,6 +174,8 @@ async def listing(db: AsyncSession, actor: Actor | None, status: str, filters: d
             exists().where(ActivityStaff.activity_id == Activity.id, ActivityStaff.user_id == actor.user_id),
             exists().where(Registration.activity_id == Activity.id, Registration.user_id == actor.user_id,
                            Registration.status == "approved"),
+            exists().where(StudioMember.studio_id == Activity.studio_id, StudioMember.user_id == actor.user_id,
+                           StudioMember.status == "active"),
         )
         q = q.where(or_(Activity.visibility.in_(("public", "registered")), mine))
     return list((await db.execute(q.limit(limit))).scalars())
@@ -222,7 +245,7 @@ def activity_json(a: Activity) -> dict[str, Any]:
     for member in a.staff:
         staff[member.role + "s"].append(member.user_id)
     return {
-        "id": a.id, "state": a.state, "organizer_id": a.organizer_id,
+        "id": a.id, "state": a.state, "organizer_id": a.organizer_id, "studio_id": a.studio_id,
         **{k: v for k, v in {
             "title": s.title, "description": s.description, "subject": s.subject, "grade": s.grade,
             "level": s.level, "region": s.region, "starts_at": s.starts_at.isoformat(),

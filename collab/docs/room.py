@@ -21,9 +21,10 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from pycrdt import Doc, merge_updates
+from pycrdt import Doc, Text, merge_updates
 
 from collab.docs import store, sync
+from collab.docs.template import CONTENT
 
 if TYPE_CHECKING:
     from collab.docs.rooms import DocRooms
@@ -176,6 +177,23 @@ class DocRoom:
         self._pending.append((data, peer))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    def change(self, edit) -> bytes:
+        """An edit the server makes (a restore): `edit(text)` runs in one transaction on the room's
+        Doc; the resulting update is stored and reaches every socket like anyone's edit."""
+        before = self.doc.get_state()
+        with self.doc.transaction():
+            edit(self.text)
+        update = self.doc.get_update(before)
+        if update != sync.EMPTY_UPDATE:
+            self._pending.append((update, None))
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.get_running_loop().create_task(self._write())
+        return update
+
+    @property
+    def text(self):
+        return self.doc.get(CONTENT, type=Text)
 
     def awareness_from(self, peer: Peer, payload: bytes) -> None:
         entries = sync.decode_awareness(payload)

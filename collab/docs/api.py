@@ -1,0 +1,261 @@
+"""Document routes: create from the lesson-plan template, list, versions (save, list, view, restore),
+comments (threads on text ranges, replies, resolve), exports to Markdown and HTML. The live editing
+itself is `/ws/docs/{doc_id}`. Comment changes are also pushed on `/ws` channel `doc:<id>`."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collab import policy
+from collab.api.common import ApiError, current_actor, json_body, json_response
+from collab.docs import service
+from collab.docs.service import DocError
+from collab.store.models import User
+from collab.studios.access import studio_access
+
+
+def _fail(exc: Exception) -> ApiError:
+    if isinstance(exc, policy.Denied):
+        return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+def _id(request: Request, key: str) -> int:
+    try:
+        return int(request.path_params[key])
+    except ValueError:
+        raise ApiError(404, "not_found", "not found") from None
+
+
+def _docs(request: Request):
+    return request.app.state.services.extensions["docs"]
+
+
+async def _comment_event(request: Request, doc_id: int, event: dict) -> None:
+    await request.app.state.services.hub.publish(f"doc:{doc_id}", event)
+
+
+async def create_doc(request: Request):
+    """
+    summary: A new lesson-prep document in a studio, from the lesson-plan template unless template is false (members)
+    requestBody: {content: {application/json: {schema: {type: object, required: [title], properties: {title: {type: string}, template: {type: boolean, default: true}}}}}}
+    responses: {201: {description: document}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            doc = await service.create(db, actor, _id(request, "studio_id"), data)
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+        return json_response(service.doc_json(doc, actor.name), 201)
+
+
+async def list_docs(request: Request):
+    """
+    summary: A studio's documents, most recently edited first (members, observers)
+    responses: {200: {description: "{documents: [...]}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    studio_id = _id(request, "studio_id")
+    async with request.app.state.services.sessionmaker() as db:
+        access = await studio_access(db, studio_id, actor)
+        if access is None:
+            raise ApiError(404, "not_found", "no such studio")
+        try:
+            policy.authorize(actor, "doc.read", access)
+        except policy.Denied as exc:
+            raise _fail(exc) from None
+        rows = await service.listing(db, studio_id)
+    return json_response({"documents": [service.doc_json(d, n) for d, n in rows]})
+
+
+async def get_doc(request: Request):
+    """
+    summary: A document's facts and what the caller may do with it
+    responses: {200: {description: document}, 403: {description: forbidden}, 404: {description: not_found}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            doc, access = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+        creator = await db.get(User, doc.created_by)
+    return json_response({**service.doc_json(doc, creator.display_name if creator else ""),
+                          "me": {"may_edit": policy.allowed(actor, "doc.edit", access),
+                                 "may_delete": policy.allowed(actor, "doc.delete", policy.Owned(access, doc.created_by))}})
+
+
+async def export_doc(request: Request):
+    """
+    summary: The document now, as Markdown (.md) or HTML (.html) (members, observers)
+    responses: {200: {description: the export}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    fmt = request.path_params["fmt"]
+    if fmt not in ("md", "html"):
+        raise ApiError(404, "not_found", "exports are .md and .html")
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+        rendered = service.render(await service.current_state(_docs(request), db, doc.id), doc.title)
+    media = "text/markdown; charset=utf-8" if fmt == "md" else "text/html; charset=utf-8"
+    body = rendered["markdown"] if fmt == "md" else rendered["html"]
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.title)}.{fmt}",
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"})
+
+
+async def save_version(request: Request):
+    """
+    summary: Save the document now as a named version (members)
+    requestBody: {content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string}}}}}}
+    responses: {201: {description: version}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            v = await service.save_version(_docs(request), db, actor, _id(request, "doc_id"), data.get("name"))
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    return json_response(service.version_json(v, actor.name), 201)
+
+
+async def list_versions(request: Request):
+    """
+    summary: Saved versions, newest first (members, observers)
+    responses: {200: {description: "{versions: [...]}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+        rows = await service.versions(db, doc.id)
+    return json_response({"versions": [service.version_json(v, n) for v, n in rows]})
+
+
+async def view_version(request: Request):
+    """
+    summary: One version's text, Markdown and HTML (members, observers)
+    responses: {200: {description: "{version, text, markdown, html}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+            v = await service.version(db, doc.id, _id(request, "version_id"))
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    return json_response({"version": service.version_json(v), **service.render(v.state, f"{doc.title} ({v.name})")})
+
+
+async def restore_version(request: Request):
+    """
+    summary: Restore a version: one edit that every open editor receives (members)
+    responses: {200: {description: "{restored}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    doc_id, version_id = _id(request, "doc_id"), _id(request, "version_id")
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            await service.restore_version(_docs(request), db, actor, doc_id, version_id)
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    await _comment_event(request, doc_id, {"type": "restored", "version_id": version_id,
+                                           "by": {"id": actor.user_id, "name": actor.name}})
+    return json_response({"restored": version_id})
+
+
+async def list_comments(request: Request):
+    """
+    summary: Comment threads with their current ranges (UTF-16, as Yjs counts), replies and state (members, observers)
+    responses: {200: {description: "{threads: [...]}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+        threads = await service.threads(_docs(request), db, doc.id)
+    return json_response({"threads": threads})
+
+
+async def add_comment(request: Request):
+    """
+    summary: Comment on the range [start, end) of the text, or reply to a thread (parent_id) (members)
+    requestBody: {content: {application/json: {schema: {type: object, required: [body], properties: {body: {type: string}, start: {type: integer}, end: {type: integer}, parent_id: {type: integer}}}}}}
+    responses: {201: {description: comment}, 400: {description: invalid}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    doc_id = _id(request, "doc_id")
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            c = await service.add_comment(_docs(request), db, actor, doc_id, data)
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    out = {"id": c.id, "parent_id": c.parent_id, "body": c.body, "quote": c.quote,
+           "user": {"id": actor.user_id, "name": actor.name}, "at": c.created_at.isoformat()}
+    await _comment_event(request, doc_id, {"type": "comment", "id": f"doc-comment:{c.id}", "comment": out})
+    return json_response(out, 201)
+
+
+async def resolve_comment(request: Request):
+    """
+    summary: Resolve or reopen a thread (members)
+    requestBody: {content: {application/json: {schema: {type: object, properties: {resolved: {type: boolean}}}}}}
+    responses: {200: {description: "{id, resolved}"}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    data = await json_body(request)
+    doc_id = _id(request, "doc_id")
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            c = await service.resolve(db, actor, doc_id, _id(request, "comment_id"), data.get("resolved", True))
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    await _comment_event(request, doc_id, {"type": "comment_resolved", "comment_id": c.id, "resolved": c.resolved})
+    return json_response({"id": c.id, "resolved": c.resolved})
+
+
+async def delete_comment(request: Request):
+    """
+    summary: Delete a comment (its author; leader and co-leaders); a thread goes with its replies and mark
+    responses: {204: {description: deleted}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    doc_id, comment_id = _id(request, "doc_id"), _id(request, "comment_id")
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            await service.delete_comment(_docs(request), db, actor, doc_id, comment_id)
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    await _comment_event(request, doc_id, {"type": "comment_deleted", "comment_id": comment_id})
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/studios/{studio_id}/docs", create_doc, methods=["POST"]),
+    Route("/api/studios/{studio_id}/docs", list_docs, methods=["GET"]),
+    Route("/api/docs/{doc_id}", get_doc, methods=["GET"]),
+    Route("/api/docs/{doc_id}/export.{fmt}", export_doc, methods=["GET"]),
+    Route("/api/docs/{doc_id}/versions", save_version, methods=["POST"]),
+    Route("/api/docs/{doc_id}/versions", list_versions, methods=["GET"]),
+    Route("/api/docs/{doc_id}/versions/{version_id}", view_version, methods=["GET"]),
+    Route("/api/docs/{doc_id}/versions/{version_id}/restore", restore_version, methods=["POST"]),
+    Route("/api/docs/{doc_id}/comments", list_comments, methods=["GET"]),
+    Route("/api/docs/{doc_id}/comments", add_comment, methods=["POST"]),
+    Route("/api/docs/{doc_id}/comments/{comment_id}/resolve", resolve_comment, methods=["POST"]),
+    Route("/api/docs/{doc_id}/comments/{comment_id}", delete_comment, methods=["DELETE"]),
+]
