@@ -4,7 +4,9 @@ Keys for channel C (the braces keep one channel's keys on one Redis Cluster slot
 
     collab:m:{C}   hash: e = epoch, o = newest offset
     collab:s:{C}   stream: one entry per publication, id "<offset>-0", field d = event bytes
-    collab:p:{C}   pub/sub channel: "<epoch>:<offset>:" + event bytes
+    collab:p:<db>:{C}  pub/sub channel: "<epoch>:<offset>:" + event bytes. Pub/sub ignores Redis's
+                   database numbers, so the number is in the name: two deployments (or a test run
+                   and a benchmark) on one Redis server never hear each other.
     collab:pr:{C}  hash: node id -> "<clients> <users> <expires-at-ms>"
 
 Publishing is one Lua script, so the offset, the history entry and the pub/sub message can never
@@ -79,9 +81,9 @@ def _keys(channel: str) -> tuple[str, str, str, str]:
     return f"collab:m:{tag}", f"collab:s:{tag}", f"collab:p:{tag}", f"collab:pr:{tag}"
 
 
-def _channel_of(pubsub_name: bytes) -> str:
-    name = pubsub_name.decode()
-    return name[len("collab:p:{") : -1]
+def _pubsub_prefix(url: str) -> str:
+    db = redis.connection.parse_url(url).get("db", 0) or 0
+    return f"collab:p:{db}:"
 
 
 class RedisBus(Bus):
@@ -109,6 +111,7 @@ class RedisBus(Bus):
         self._publish = self._redis.register_script(PUBLISH)
         self._history = self._redis.register_script(HISTORY)
         self._channels: set[str] = set()
+        self._prefix = _pubsub_prefix(url)
         self._pubsub: redis.client.PubSub | None = None
         self._reader: asyncio.Task | None = None
         self._healthy = False
@@ -116,6 +119,9 @@ class RedisBus(Bus):
         self._on_state: OnStateChange | None = None
         self._closing = False
         self._sub_lock = asyncio.Lock()
+
+    def _pubsub_name(self, channel: str) -> str:
+        return self._prefix + "{" + channel + "}"
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -147,7 +153,7 @@ class RedisBus(Bus):
     async def _connect(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         async with self._sub_lock:
-            channels = [_keys(c)[2] for c in self._channels]
+            channels = [self._pubsub_name(c) for c in self._channels]
             # Subscribing to a dummy channel opens the connection even when no channel is wanted yet.
             await pubsub.subscribe(f"collab:node:{self.node_id}", *channels)
             self._pubsub = pubsub
@@ -193,14 +199,15 @@ class RedisBus(Bus):
     def _dispatch(self, name: bytes, payload: bytes) -> None:
         epoch, _, rest = payload.partition(b":")
         offset, _, data = rest.partition(b":")
-        pub = Publication(_channel_of(name), epoch.decode(), int(offset), data)
+        pub = Publication(name.decode()[len(self._prefix) + 1 : -1], epoch.decode(), int(offset), data)
         if self._on_pub is not None:
             self._on_pub(pub)
 
     # -- the interface -----------------------------------------------------------------------------
 
     async def publish(self, channel: str, data: bytes) -> Publication:
-        m, s, p, _ = _keys(channel)
+        m, s, _, _ = _keys(channel)
+        p = self._pubsub_name(channel)
         try:
             epoch, offset = await self._publish(
                 keys=[m, s, p], args=[data, self.history_size, self.history_ttl, secrets.token_hex(4)]
@@ -211,7 +218,7 @@ class RedisBus(Bus):
 
     async def broadcast(self, channel: str, data: bytes) -> None:
         try:
-            await self._redis.publish(_keys(channel)[2], b":0:" + data)
+            await self._redis.publish(self._pubsub_name(channel), b":0:" + data)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise BusUnavailable(str(exc)) from exc
 
@@ -220,7 +227,7 @@ class RedisBus(Bus):
             self._channels.add(channel)
             if self._pubsub is not None:
                 try:
-                    await self._pubsub.subscribe(_keys(channel)[2])
+                    await self._pubsub.subscribe(self._pubsub_name(channel))
                 except (RedisError, OSError):
                     pass  # the reader notices the broken connection and resubscribes everything
 
@@ -229,7 +236,7 @@ class RedisBus(Bus):
             self._channels.discard(channel)
             if self._pubsub is not None:
                 try:
-                    await self._pubsub.unsubscribe(_keys(channel)[2])
+                    await self._pubsub.unsubscribe(self._pubsub_name(channel))
                 except (RedisError, OSError):
                     pass
 

@@ -156,3 +156,26 @@ async def test_redis_unreachable_is_a_clear_error(redis_url):
         await bus.history("announce:x", 0)
     assert await bus.ping() is False
     await bus.close()
+
+
+async def test_two_redis_databases_on_one_server_never_hear_each_other(redis_url):
+    """Pub/sub ignores Redis database numbers; the bus must not: a test run and a benchmark (or two
+    deployments) sharing a Redis server stay apart."""
+    other_url = redis_url.rsplit("/", 1)[0] + "/14"
+    here, there = RedisBus(redis_url, "here"), RedisBus(other_url, "there")
+    got_here, got_there = [], []
+    await here.start(got_here.append, lambda up: None)
+    await there.start(got_there.append, lambda up: None)
+    try:
+        ch = chan()
+        await here.subscribe(ch)
+        await there.subscribe(ch)
+        await asyncio.sleep(0.05)
+        await here.publish(ch, b'{"n":1}')
+        await here.broadcast(ch, b"binary")
+        await wait_for(lambda: len([p for p in got_here if p.channel == ch]) == 2)
+        await asyncio.sleep(0.1)
+        assert not [p for p in got_there if p.channel == ch]
+    finally:
+        await here.close()
+        await there.close()

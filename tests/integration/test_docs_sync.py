@@ -173,3 +173,129 @@ async def test_a_node_killed_mid_edit_loses_and_duplicates_nothing(world, redis_
             await c.close()
     finally:
         victim.cleanup()
+
+
+async def test_a_restore_and_a_comment_reach_open_editors_on_every_node(world):
+    import httpx
+
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    a = await client(world, "a", "member", doc_id)
+    b = await client(world, "b", "observer", doc_id)
+    auth = {"Authorization": f"Bearer {world['users']['member'][1]}"}
+    async with httpx.AsyncClient(base_url=world["a"].url) as http:
+        v = (await http.post(f"/api/docs/{doc_id}/versions", json={"name": "模板"}, headers=auth)).json()
+        saved = a.content
+        await a.edit(lambda t: t.__delitem__(slice(0, len(t))))  # someone empties it
+        await a.insert(0, "全新内容\n")
+        await b.until(lambda c: c.content == "全新内容\n")
+        r = await http.post(f"/api/docs/{doc_id}/versions/{v['id']}/restore", headers=auth)
+        assert r.status_code == 200
+        await b.until(lambda c: c.content == saved)  # an observer on the other node sees the restore
+        await a.until(lambda c: c.content == saved)
+        start = saved.index("教学重点")
+        r = await http.post(f"/api/docs/{doc_id}/comments", json={"start": start, "end": start + 4, "body": "难点?"},
+                            headers=auth)
+        assert r.status_code == 201, r.text
+        mark = f"comment_{r.json()['id']}"
+        await b.until(lambda c: any(attrs and attrs.get(mark) for _, attrs in c.text.diff()))
+        await a.insert(0, "插入在前面 ")  # the anchor moves with the text
+        threads = (await http.get(f"/api/docs/{doc_id}/comments", headers=auth)).json()["threads"]
+    moved = len("插入在前面 ")
+    assert threads[0]["range"] == {"start": start + moved, "end": start + moved + 4}
+    for c in (a, b):
+        await c.close()
+
+
+async def test_many_edits_are_compacted_and_reload_the_same(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0], template=False)
+    a = await client(world, "a", "member", doc_id)
+    for i in range(450):
+        await a.append(f"{i % 10}")
+        await asyncio.sleep(0.005)  # keystrokes apart, so each is its own stored row
+    await asyncio.sleep(1.0)
+    engine = make_engine(world["url"])
+    async with make_sessionmaker(engine)() as db:
+        s = await store.load(db, doc_id)
+        stored = await store.stored_bytes(db, doc_id)
+    await engine.dispose()
+    assert s.snapshot and len(s.updates) < store.COMPACT_ROWS  # compaction ran
+    assert stored <= 2 * len(a.doc.get_update()) + 4096
+    assert await stored_text(world["url"], doc_id) == a.content == "".join(str(i % 10) for i in range(450))
+    await a.close()
+
+
+async def test_studio_channel_posts_reach_members_on_the_other_node(world):
+    sid = world["studio"]
+    users = world["users"]
+    reader = await harness.WsClient(world["b"].ws_url).open(users["observer"][1])
+    await reader.ok("subscribe", channel=f"studio:{sid}")
+    writer = await harness.WsClient(world["a"].ws_url).open(users["member"][1])
+    await writer.ok("studio.post", studio_id=sid, body="明天下午集体备课 <b>")
+    push = await reader.push()
+    assert push["e"]["type"] == "post" and push["e"]["post"]["body"] == "明天下午集体备课 <b>"
+    assert (await writer.call("studio.post", studio_id=sid, body="x", kind="announcement"))["error"]["code"] == "forbidden"
+    lead = await harness.WsClient(world["a"].ws_url).open(users["leader"][1])
+    await lead.ok("studio.post", studio_id=sid, body="通知：周五教研", kind="announcement")
+    assert (await reader.push())["e"]["post"]["kind"] == "announcement"
+    assert (await reader.call("studio.post", studio_id=sid, body="observer"))["error"]["code"] == "forbidden"
+    outsider = await harness.WsClient(world["b"].ws_url).open(users["outsider"][1])
+    assert (await outsider.call("subscribe", channel=f"studio:{sid}"))["error"]["code"] == "forbidden"
+    assert (await outsider.call("subscribe", channel="docsync:1"))["error"]["code"] == "forbidden"
+    for c in (reader, writer, lead, outsider):
+        await c.close()
+
+
+# -- convergence under generated concurrent edits ----------------------------------------------------
+# Hypothesis runs in a worker thread (it is synchronous); each example is played on the test's event
+# loop against the two real nodes: three editors, two on node A and one on node B, fire their edits
+# without waiting for each other; all must end with the same text, and the stored document too.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+EDIT = st.tuples(
+    st.integers(0, 2),  # which editor
+    st.sampled_from(["insert", "delete", "format"]),
+    st.floats(0, 1),  # where, as a share of the editor's current text
+    st.text(alphabet="ab中文😀 \n", min_size=1, max_size=4),
+    st.integers(1, 3),  # how much to delete or format
+)
+
+
+async def _play(world, edits) -> None:
+    from collab.docs.text import utf16_len, utf16_to_bytes
+
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0], template=False)
+    editors = [await client(world, node, who, doc_id)
+               for node, who in (("a", "leader"), ("a", "member"), ("b", "co_leader"))]
+    for who, op, where, text, n in edits:
+        e = editors[who]
+        s = e.content
+        pos = int(where * utf16_len(s))
+        b0 = utf16_to_bytes(s, pos)
+        b1 = utf16_to_bytes(s, min(utf16_len(s), pos + n))
+        if op == "insert":
+            await e.insert(b0, text)
+        elif b1 > b0 and op == "delete":
+            await e.edit(lambda t, b0=b0, b1=b1: t.__delitem__(slice(b0, b1)))
+        elif b1 > b0:
+            await e.edit(lambda t, b0=b0, b1=b1: t.format(b0, b1, {"bold": True}))
+    first = editors[0]
+    for e in editors[1:]:
+        await e.until(lambda c: c.content == first.content and c.text.diff() == first.text.diff(), timeout=15)
+        await first.until(lambda c: c.content == e.content, timeout=15)
+    await asyncio.sleep(0.3)
+    assert await stored_text(world["url"], doc_id) == first.content
+    for e in editors:
+        await e.close()
+
+
+async def test_concurrent_generated_edits_converge_on_both_nodes_and_in_storage(world):
+    loop = asyncio.get_running_loop()
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(EDIT, min_size=1, max_size=25))
+    def property_(edits):
+        asyncio.run_coroutine_threadsafe(_play(world, edits), loop).result(60)
+
+    await asyncio.to_thread(property_)
