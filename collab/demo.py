@@ -1,5 +1,5 @@
-"""Demo data for the embedded server: accounts to sign in with, a first announcement, and a scheduled
-national activity. (A studio joins it with the studios feature.)"""
+"""Demo data for the embedded server: accounts to sign in with, a first announcement, a scheduled
+national activity, and a famous-teacher studio with members, a post and a lesson-plan document."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from collab.auth.accounts import actor_of, create_user
 from collab.settings import Settings
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.models import Announcement, User
+from collab.docs import service as docs
+from collab.studios import membership
+from collab.studios.records import Studio, StudioMember, StudioPost
 from sessions import scheduling
 
 BEIJING = timezone(timedelta(hours=8))
@@ -47,6 +50,22 @@ def demo_activity(expert_id: int) -> dict:
     }
 
 
+async def seed_studio(db) -> None:
+    """Teacher Zhang leads a maths studio; Liu (a village teacher) is a member, the expert observes."""
+    users = {u.username: u for u in (await db.execute(select(User))).scalars()}
+    leader, member, observer = users["teacher1"], users["teacher2"], users["expert"]
+    studio = await membership.create(db, actor_of(leader), {
+        "name": "张老师初中数学名师工作室 Zhang's junior-high maths studio", "subject": "math", "grade": "8",
+        "region": "浙江 Zhejiang",
+        "description": "城乡教师共同备课、共享资源。Teachers from city and village schools prepare lessons together."})
+    db.add_all([StudioMember(studio_id=studio.id, user_id=member.id, role="member", status="active", note=""),
+                StudioMember(studio_id=studio.id, user_id=observer.id, role="observer", status="active", note="")])
+    db.add(StudioPost(studio_id=studio.id, user_id=leader.id, kind="announcement",
+                      body="本周五下午集体备课《一次函数》。Friday afternoon: we prepare 'Linear functions' together."))
+    await db.commit()
+    await docs.create(db, actor_of(leader), studio.id, {"title": "一次函数 Linear functions"})
+
+
 async def seed(settings: Settings) -> list[str]:
     """Idempotent: creates what is missing. Returns the usernames created."""
     engine = make_engine(settings.database_url)
@@ -69,6 +88,8 @@ async def seed(settings: Settings) -> list[str]:
                 await db.commit()
                 await scheduling.create(db, actor_of(organizer), demo_activity(expert.id))
             await db.commit()
+            if not (await db.execute(select(Studio.id).limit(1))).first():
+                await seed_studio(db)
     finally:
         await engine.dispose()
     return created

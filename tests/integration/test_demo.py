@@ -13,10 +13,12 @@ from collab.settings import Settings
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.models import User
+from collab.docs.records import LessonDoc
+from collab.studios.records import Studio, StudioMember
 from sessions.records import Activity
 
 
-async def test_demo_seeds_accounts_and_a_scheduled_activity_once():
+async def test_demo_seeds_accounts_an_activity_and_a_studio_once():
     url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'demo.db'}"
     await asyncio.to_thread(schema.upgrade, url)
     settings = Settings(database_url=url, secret="x" * 40)
@@ -31,4 +33,10 @@ async def test_demo_seeds_accounts_and_a_scheduled_activity_once():
         assert [p.kind for p in activity.phases] == ["lesson_display", "discussion", "expert_guidance",
                                                      "online_interaction"]
         assert [s.role for s in activity.staff] == ["expert"]
+        [studio] = (await db.execute(select(Studio))).scalars().all()
+        roles = dict((await db.execute(select(User.username, StudioMember.role).join(
+            StudioMember, StudioMember.user_id == User.id))).all())
+        assert roles == {"teacher1": "leader", "teacher2": "member", "expert": "observer"}
+        [doc] = (await db.execute(select(LessonDoc))).scalars().all()
+        assert doc.studio_id == studio.id and doc.snapshot  # the lesson-plan template
     await engine.dispose()
