@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import policy
 from collab.auth.tokens import TokenError
-from collab.docs import sync
+from collab.docs import metrics, sync
 from collab.docs.records import LessonDoc
 from collab.docs.room import Peer
 from collab.studios.access import studio_access
@@ -30,6 +30,11 @@ from collab.studios.access import studio_access
 log = logging.getLogger("collab.docs")
 
 OBSERVER_REFUSAL = "observers can read this document but not edit it; your changes were not saved"
+
+
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+    metrics.REFUSED.labels(str(code)).inc()
+    await ws.close(code, reason)
 
 
 async def doc_socket(ws: WebSocket) -> None:
@@ -40,40 +45,44 @@ async def doc_socket(ws: WebSocket) -> None:
     try:
         doc_id = int(ws.path_params["doc_id"])
     except ValueError:
-        await ws.close(4004, "no such document")
+        await _refuse(ws, 4004, "no such document")
         return
     try:
         actor = await services.tokens.resolve(ws.query_params.get("token", ""))
     except TokenError as exc:
-        await ws.close(4001, exc.code)
+        await _refuse(ws, 4001, exc.code)
         return
     async with services.sessionmaker() as db:
         studio_id = (await db.execute(select(LessonDoc.studio_id).where(LessonDoc.id == doc_id))).scalar_one_or_none()
         access = None if studio_id is None else await studio_access(db, studio_id, actor)
     if access is None:
-        await ws.close(4004, "no such document")
+        await _refuse(ws, 4004, "no such document")
         return
     if not policy.allowed(actor, "doc.read", access):
-        await ws.close(4003, "not a member of this studio")
+        await _refuse(ws, 4003, "not a member of this studio")
         return
     room = await rooms.open(doc_id)
     if room is None:
-        await ws.close(4004, "no such document")
+        await _refuse(ws, 4004, "no such document")
         return
 
     peer = Peer(ws.send_bytes, actor.user_id, actor.name, policy.allowed(actor, "doc.edit", access),
                 settings.doc_outbox_bytes)
     room.join(peer)
+    metrics.SOCKETS.inc()
     writer = asyncio.get_running_loop().create_task(peer.run())
     reader = asyncio.get_running_loop().create_task(_read(ws, peer, room, settings))
     try:
         await asyncio.wait([peer.closed, writer, reader], return_when=asyncio.FIRST_COMPLETED)
     finally:
         room.leave(peer)
+        metrics.SOCKETS.dec()
         for t in (writer, reader):
             t.cancel()
         if peer.closed.done():
             code, reason = peer.closed.result()
+            if code != 1000:
+                metrics.REFUSED.labels(str(code)).inc()
             try:
                 await ws.close(code, reason)
             except Exception:  # already gone
@@ -119,6 +128,7 @@ def handle(room, peer: Peer, msg: sync.Message) -> None:
         if msg.payload == sync.EMPTY_UPDATE:
             return
         if not peer.can_edit:
+            metrics.REFUSED.labels("observer_edit").inc()
             peer.push(sync.permission_denied(OBSERVER_REFUSAL))
             return
         room.edit(peer, msg.payload)

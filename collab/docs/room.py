@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from pycrdt import Doc, Text, merge_updates
 
-from collab.docs import store, sync
+from collab.docs import metrics, store, sync
 from collab.docs.template import CONTENT
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ class DocRoom:
         except ValueError:
             raise sync.ProtocolError("malformed update") from None
         self._pending.append((data, peer))
+        metrics.MERGED.inc()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -230,6 +231,7 @@ class DocRoom:
                 self._fail()
                 return
             self.stored_updates += 1
+            metrics.STORED.inc()
             self._rows_since += 1
             self._bytes_since += len(merged)
             origins = {p for _, p in batch}
@@ -260,6 +262,7 @@ class DocRoom:
             if result is not None:
                 self._snapshot_bytes, self._rows_since, self._bytes_since = result[1], 0, 0
                 self.rooms.compactions += 1
+                metrics.COMPACTIONS.inc()
         except Exception:
             log.exception("compacting a document failed", extra={"doc": self.doc_id})
         finally:

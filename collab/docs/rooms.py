@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 
+from collab.docs import metrics
 from collab.docs.room import DocRoom
 
 log = logging.getLogger("collab.docs")
@@ -59,6 +60,7 @@ class DocRooms:
             room = DocRoom(doc_id, self)
             if await room.start():
                 self.rooms[doc_id] = room
+                metrics.OPEN.set(len(self.rooms))
             else:
                 await self.hub.unwatch(room.channel, room._heard)
                 room = None
@@ -74,6 +76,7 @@ class DocRooms:
     def discard(self, room: DocRoom) -> None:
         if self.rooms.get(room.doc_id) is room:
             del self.rooms[room.doc_id]
+            metrics.OPEN.set(len(self.rooms))
             self.spawn(self.hub.unwatch(room.channel, room._heard))
 
     async def release_idle(self, now: float | None = None) -> int:
@@ -86,6 +89,7 @@ class DocRooms:
             if room.peers or room._pending or self.rooms.get(room.doc_id) is not room:
                 continue  # someone came back meanwhile
             del self.rooms[room.doc_id]
+            metrics.OPEN.set(len(self.rooms))
             await self.hub.unwatch(room.channel, room._heard)
             released += 1
         return released

@@ -24,7 +24,7 @@ async def world(redis_url):
     a = harness.Server(url, redis_url, name="docs-a").start(wait=False)
     b = harness.Server(url, redis_url, name="docs-b").start(wait=False)
     strict = harness.Server(url, redis_url, name="docs-strict", doc_message_burst=30, doc_message_rate=5,
-                            doc_max_message_bytes=8192).start(wait=False)
+                            doc_max_message_bytes=8192, doc_idle_seconds=1).start(wait=False)
     for n in (a, b, strict):
         n.wait()
     yield {"url": url, "a": a, "b": b, "strict": strict, **seed}
@@ -299,3 +299,26 @@ async def test_concurrent_generated_edits_converge_on_both_nodes_and_in_storage(
         asyncio.run_coroutine_threadsafe(_play(world, edits), loop).result(60)
 
     await asyncio.to_thread(property_)
+
+
+async def test_an_idle_document_leaves_memory_and_comes_back_whole(world):
+    import httpx
+
+    def open_docs(text: str) -> float:
+        return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("collab_docs_open "))
+
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    c = await client(world, "strict", "member", doc_id)
+    await c.append(" 最后一句")
+    expected = c.content
+    async with httpx.AsyncClient(base_url=world["strict"].url) as http:
+        assert open_docs((await http.get("/metrics")).text) >= 1
+        await c.close()
+        for _ in range(50):
+            if open_docs((await http.get("/metrics")).text) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert open_docs((await http.get("/metrics")).text) == 0
+    again = await client(world, "strict", "observer", doc_id)
+    assert again.content == expected
+    await again.close()
