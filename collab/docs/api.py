@@ -161,7 +161,7 @@ async def view_version(request: Request):
 
 async def restore_version(request: Request):
     """
-    summary: Restore a version: one edit that every open editor receives (members)
+    summary: "Restore a version: one edit that every open editor receives (members)"
     responses: {200: {description: "{restored}"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)

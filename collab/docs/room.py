@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("collab.docs")
 
-UPDATE_TAG, AWARENESS_TAG = b"u", b"a"
+UPDATE_TAG, AWARENESS_TAG, QUERY_TAG = b"u", b"a", b"q"
 
 
 class Peer:
@@ -104,9 +104,13 @@ class DocRoom:
     # -- opening and closing -----------------------------------------------------------------------
 
     async def start(self) -> bool:
-        """Listen first, then load: whatever is stored after the load is heard on the bus."""
+        """Listen first, then load: whatever is stored after the load is heard on the bus. Then ask
+        the other nodes who is there, so the first socket here sees their cursors at once."""
         await self.rooms.hub.watch(self.channel, self._heard)
-        return await self.reload()
+        if not await self.reload():
+            return False
+        await self._broadcast(QUERY_TAG, b"")
+        return True
 
     async def reload(self) -> bool:
         async with self.rooms.sessionmaker() as db:
@@ -291,6 +295,10 @@ class DocRoom:
                 return
             for p in self.peers:
                 p.push_update(payload)
+        elif tag == QUERY_TAG:
+            mine = [e for p in self.peers for cid in p.awareness_ids if (e := self.awareness.get(cid))]
+            if mine:
+                self.rooms.spawn(self._broadcast(AWARENESS_TAG, sync.encode_awareness(mine)))
         elif tag == AWARENESS_TAG:
             try:
                 entries = sync.decode_awareness(payload)

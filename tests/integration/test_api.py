@@ -127,6 +127,8 @@ async def test_operations_endpoints(http):
         assert name in metrics
     spec = (await http.get("/api/openapi.json")).json()
     assert "/api/auth/login" in spec["paths"] and "/api/announcements" in spec["paths"]
+    for path in ("/api/activities", "/api/studios", "/api/studios/{studio_id}/resources", "/api/docs/{doc_id}/comments"):
+        assert path in spec["paths"], path
 
 
 async def test_home_page_escapes_and_serves_the_client(http):

@@ -76,8 +76,10 @@ async def test_two_members_on_two_nodes_edit_at_once_and_converge(world):
 async def test_awareness_travels_between_nodes_and_is_withdrawn_on_leave(world):
     doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
     a = await client(world, "a", "leader", doc_id)
-    b = await client(world, "b", "member", doc_id)
     await a.say({"user": {"name": "Leader", "color": "#c33"}, "cursor": {"anchor": 3, "head": 7}})
+    await asyncio.sleep(0.2)
+    # the first socket on node B, where the document was not open: it sees who is already there
+    b = await client(world, "b", "member", doc_id)
     await b.until(lambda c: any(s and s.get("user", {}).get("name") == "Leader" for s in c.awareness.values()))
     late = await client(world, "b", "observer", doc_id)  # someone arriving sees who is there
     await late.until(lambda c: any(s and s["user"]["name"] == "Leader" for s in c.awareness.values()))
