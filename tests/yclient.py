@@ -15,22 +15,6 @@ from collab.docs import sync
 CONTENT = "content"
 
 
-def _read_uint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
-    n, pos = _read_uint(data, pos)
-    return data[pos:pos + n], pos + n
-
-
 class YClient:
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url if token is None else f"{url}?token={token}"
@@ -70,10 +54,10 @@ class YClient:
             self.changed.set()
 
     def _handle(self, frame: bytes) -> None:
-        kind, pos = _read_uint(frame, 0)
+        r = sync.Reader(frame)
+        kind = r.uint()
         if kind == sync.SYNC:
-            step, pos = _read_uint(frame, pos)
-            payload, _ = _read_bytes(frame, pos)
+            step, payload = r.uint(), r.bytes_()
             if step == sync.STEP1:
                 asyncio.get_running_loop().create_task(self.ws.send(sync.step2(self.doc.get_update(payload))))
             else:
@@ -81,13 +65,11 @@ class YClient:
                 if step == sync.STEP2:
                     self.synced.set()
         elif kind == sync.AWARENESS:
-            payload, _ = _read_bytes(frame, pos)
-            for e in sync.decode_awareness(payload):
+            for e in sync.decode_awareness(r.bytes_()):
                 self.awareness[e.client_id] = json.loads(e.state)
         elif kind == sync.AUTH:
-            _, pos = _read_uint(frame, pos)
-            reason, _ = _read_bytes(frame, pos)
-            self.denials.append(reason.decode())
+            r.uint()  # permission denied
+            self.denials.append(r.bytes_().decode())
         self.changed.set()
 
     async def edit(self, change: Callable[[Text], None]) -> bytes:

@@ -35,7 +35,9 @@ class Message:
     payload: bytes = b""
 
 
-class _Reader:
+class Reader:
+    """lib0 decoding with bounds checks: every read past the end is a ProtocolError."""
+
     __slots__ = ("data", "pos")
 
     def __init__(self, data: bytes) -> None:
@@ -69,7 +71,7 @@ class _Reader:
 
 
 def parse(frame: bytes) -> Message:
-    r = _Reader(frame)
+    r = Reader(frame)
     kind = r.uint()
     if kind == SYNC:
         step = r.uint()
@@ -136,7 +138,7 @@ class AwarenessEntry:
 
 
 def decode_awareness(data: bytes) -> list[AwarenessEntry]:
-    r = _Reader(data)
+    r = Reader(data)
     n = r.uint()
     if n > 1000:
         raise ProtocolError("too many awareness entries")
