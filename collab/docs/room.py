@@ -34,6 +34,17 @@ log = logging.getLogger("collab.docs")
 UPDATE_TAG, AWARENESS_TAG, QUERY_TAG = b"u", b"a", b"q"
 
 
+def merge_all(updates: list[bytes], fan_in: int = 64) -> bytes:
+    """One update for many. Yrs's merge grows with the square of how many it merges at once (80,000
+    keystrokes: 31 s), so merge in groups of `fan_in`, then merge the results (the same: 0.24 s).
+    Not the room Doc's diff since the batch began: that would leave out updates still waiting for
+    their dependencies, which the Doc holds aside."""
+    while len(updates) > 1:
+        updates = [merge_updates(*updates[i:i + fan_in]) if len(updates[i:i + fan_in]) > 1 else updates[i]
+                   for i in range(0, len(updates), fan_in)]
+    return updates[0]
+
+
 class Peer:
     """One socket on a document: what it may do, and its outbox. Updates waiting in the outbox are
     merged into one message, so a slow reader gets fewer, larger frames instead of a queue."""
@@ -77,7 +88,7 @@ class Peer:
                 frames, self.frames = list(self.frames), deque()
                 if self.updates:
                     ups, self.updates = self.updates, []
-                    frames.append(sync.update(ups[0] if len(ups) == 1 else merge_updates(*ups)))
+                    frames.append(sync.update(merge_all(ups)))
                 self.queued = 0
                 for f in frames:
                     await self._send(f)
@@ -226,7 +237,7 @@ class DocRoom:
         await asyncio.sleep(0)  # the updates of this loop turn join the first batch
         while self._pending:
             batch, self._pending = self._pending, []
-            merged = batch[0][0] if len(batch) == 1 else merge_updates(*(u for u, _ in batch))
+            merged = merge_all([u for u, _ in batch])
             try:
                 async with self.rooms.sessionmaker() as db:
                     await store.append(db, self.doc_id, merged)
