@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("collab.docs")
 
 UPDATE_TAG, AWARENESS_TAG, QUERY_TAG = b"u", b"a", b"q"
+TOUCH_EVERY = 5.0  # seconds between updates of a document's "last edited" time
 
 
 def merge_all(updates: list[bytes], fan_in: int = 64) -> bytes:
@@ -108,6 +109,7 @@ class DocRoom:
         self._rows_since = 0
         self._bytes_since = 0
         self._snapshot_bytes = 0
+        self._touched = float("-inf")
         self.idle_since: float | None = time.monotonic()
         self.failed = False
         self.stored_updates = 0  # rows this node wrote (metrics, tests)
@@ -238,9 +240,13 @@ class DocRoom:
         while self._pending:
             batch, self._pending = self._pending, []
             merged = merge_all([u for u, _ in batch])
+            now = time.monotonic()
+            touch = now - self._touched >= TOUCH_EVERY
             try:
                 async with self.rooms.sessionmaker() as db:
-                    await store.append(db, self.doc_id, merged)
+                    await store.append(db, self.doc_id, merged, touch)
+                if touch:
+                    self._touched = now
             except Exception:
                 log.exception("storing a document update failed", extra={"doc": self.doc_id})
                 self._fail()

@@ -42,10 +42,13 @@ async def load(db: AsyncSession, doc_id: int) -> Stored | None:
     return Stored(snapshot, rows)
 
 
-async def append(db: AsyncSession, doc_id: int, data: bytes) -> None:
+async def append(db: AsyncSession, doc_id: int, data: bytes, touch: bool = True) -> None:
+    """Store one update; `touch` also moves the document's "last edited" (callers do it at most every
+    few seconds: it is a second statement per keystroke otherwise)."""
     now = datetime.now(timezone.utc)
     await db.execute(insert(DocUpdate).values(doc_id=doc_id, data=data, created_at=now))
-    await db.execute(update(LessonDoc).where(LessonDoc.id == doc_id).values(updated_at=now))
+    if touch:
+        await db.execute(update(LessonDoc).where(LessonDoc.id == doc_id).values(updated_at=now))
     await db.commit()
 
 
