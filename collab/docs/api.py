@@ -91,6 +91,20 @@ async def get_doc(request: Request):
                                  "may_delete": policy.allowed(actor, "doc.delete", policy.Owned(access, doc.created_by))}})
 
 
+async def delete_doc(request: Request):
+    """
+    summary: Delete a document with its versions and comments (its creator; leader and co-leaders)
+    responses: {204: {description: deleted}, 403: {description: forbidden}}
+    """
+    actor = await current_actor(request)
+    async with request.app.state.services.sessionmaker() as db:
+        try:
+            await service.delete(_docs(request), db, actor, _id(request, "doc_id"))
+        except (policy.Denied, DocError) as exc:
+            raise _fail(exc) from None
+    return Response(status_code=204)
+
+
 async def export_doc(request: Request):
     """
     summary: The document now, as Markdown (.md) or HTML (.html) (members, observers)
@@ -249,6 +263,7 @@ routes = [
     Route("/api/studios/{studio_id}/docs", create_doc, methods=["POST"]),
     Route("/api/studios/{studio_id}/docs", list_docs, methods=["GET"]),
     Route("/api/docs/{doc_id}", get_doc, methods=["GET"]),
+    Route("/api/docs/{doc_id}", delete_doc, methods=["DELETE"]),
     Route("/api/docs/{doc_id}/export.{fmt}", export_doc, methods=["GET"]),
     Route("/api/docs/{doc_id}/versions", save_version, methods=["POST"]),
     Route("/api/docs/{doc_id}/versions", list_versions, methods=["GET"]),

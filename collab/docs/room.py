@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("collab.docs")
 
-UPDATE_TAG, AWARENESS_TAG, QUERY_TAG = b"u", b"a", b"q"
+UPDATE_TAG, AWARENESS_TAG, QUERY_TAG, DELETED_TAG = b"u", b"a", b"q", b"x"
 TOUCH_EVERY = 5.0  # seconds between updates of a document's "last edited" time
 
 
@@ -264,14 +264,22 @@ class DocRoom:
             if store.needs_compaction(self._rows_since, self._bytes_since, self._snapshot_bytes):
                 self.rooms.spawn(self._compact())
 
+    async def deleted(self) -> None:
+        """The document was deleted: close its sockets here and on every node."""
+        await self._broadcast(DELETED_TAG, b"")
+        self._close_all(4004, "the document was deleted")
+
+    def _close_all(self, code: int, reason: str) -> None:
+        self._pending.clear()
+        for p in list(self.peers):
+            p.fail(code, reason)
+        self.rooms.discard(self)
+
     def _fail(self) -> None:
         """The room's memory is ahead of the database: drop it. Clients reconnect and re-sync, pushing
         back what was not stored."""
         self.failed = True
-        self._pending.clear()
-        for p in list(self.peers):
-            p.fail(1011, "the document could not be saved; reconnecting")
-        self.rooms.discard(self)
+        self._close_all(1011, "the document could not be saved; reconnecting")
 
     async def _compact(self) -> None:
         if self._compacting:
@@ -312,6 +320,8 @@ class DocRoom:
                 return
             for p in self.peers:
                 p.push_update(payload)
+        elif tag == DELETED_TAG:
+            self._close_all(4004, "the document was deleted")
         elif tag == QUERY_TAG:
             mine = [e for p in self.peers for cid in p.awareness_ids if (e := self.awareness.get(cid))]
             if mine:

@@ -73,6 +73,12 @@ class DocRooms:
         finally:
             self._opening.pop(doc_id, None)
 
+    async def any_room(self, doc_id: int) -> DocRoom | None:
+        """The room if this node has it open; else a room object only to reach the other nodes (a
+        deleted document cannot be loaded, and the other nodes must still hear of it)."""
+        room = self.rooms.get(doc_id)
+        return room if room is not None else DocRoom(doc_id, self)
+
     def discard(self, room: DocRoom) -> None:
         if self.rooms.get(room.doc_id) is room:
             del self.rooms[room.doc_id]

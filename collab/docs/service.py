@@ -91,6 +91,16 @@ def render(state: bytes, title: str) -> dict[str, Any]:
             "html": to_html(delta, title)}
 
 
+async def delete(rooms, db: AsyncSession, actor: Actor | None, doc_id: int) -> None:
+    """Its creator, or those who run the studio. Open editors everywhere are closed with 4004."""
+    doc, _ = await guarded(db, doc_id, actor, "doc.delete")
+    await db.delete(doc)
+    await db.commit()
+    room = await rooms.any_room(doc_id)
+    if room is not None:
+        await room.deleted()
+
+
 # -- versions --------------------------------------------------------------------------------------
 
 

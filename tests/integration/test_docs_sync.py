@@ -324,3 +324,19 @@ async def test_an_idle_document_leaves_memory_and_comes_back_whole(world):
     again = await client(world, "strict", "observer", doc_id)
     assert again.content == expected
     await again.close()
+
+
+async def test_deleting_a_document_closes_its_editors_on_every_node(world):
+    import httpx
+
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["member"][0])
+    a = await client(world, "a", "leader", doc_id)
+    b = await client(world, "b", "observer", doc_id)
+    auth = lambda who: {"Authorization": f"Bearer {world['users'][who][1]}"}  # noqa: E731
+    async with httpx.AsyncClient(base_url=world["a"].url) as http:
+        assert (await http.delete(f"/api/docs/{doc_id}", headers=auth("observer"))).status_code == 403
+        assert (await http.delete(f"/api/docs/{doc_id}", headers=auth("co_leader"))).status_code == 204
+        assert (await http.get(f"/api/docs/{doc_id}", headers=auth("leader"))).status_code == 404
+    assert await a.closed() == 4004 and await b.closed() == 4004
+    again = await client(world, "b", "leader", doc_id, wait_synced=False)
+    assert await again.closed() == 4004
