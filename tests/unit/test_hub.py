@@ -14,6 +14,7 @@ import pytest
 
 from collab.realtime.bus import PresenceCounts, Publication
 from collab.realtime.client import Client
+from collab.realtime.protocol import push_line
 from collab.realtime.hub import Hub
 from collab.realtime.memory_bus import MemoryBus
 from collab.settings import Settings
@@ -52,9 +53,13 @@ def make_client(hub: Hub, user_id: int, **settings) -> tuple[Client, FakeWire]:
     return c, wire
 
 
-async def subscribe(hub: Hub, client: Client, channel: str, since=None) -> dict:
+async def subscribe(hub: Hub, client: Client, channel: str, since=None, as_pushes: bool = False) -> dict:
+    """`as_pushes`: write recovered publications as the real client does (push lines with offsets);
+    otherwise as bare events, which most tests here read."""
     def go_live(result, pubs):
-        client.send(orjson.dumps({"id": 1, "ok": result}) + b"".join(b"\n" + p.data for p in pubs))
+        name = orjson.dumps(channel)
+        client.send(orjson.dumps({"id": 1, "ok": result}) + b"".join(
+            b"\n" + (push_line(name, p.offset, p.data) if as_pushes else p.data) for p in pubs))
 
     client.channels[channel] = None
     return await hub.subscribe(client, channel, since, go_live)
@@ -276,7 +281,7 @@ async def test_joining_while_a_sliced_frame_is_written_loses_and_repeats_nothing
         await hub.publish("announce:j", {"id": i})
     await asyncio.sleep(0.003)  # the flush has started a sliced job
     new, new_wire = make_client(hub, 99)
-    joining = asyncio.ensure_future(subscribe(hub, new, "announce:j"))
+    joining = asyncio.ensure_future(subscribe(hub, new, "announce:j", as_pushes=True))
     for i in range(3, 6):
         await hub.publish("announce:j", {"id": i})
         await asyncio.sleep(0)
