@@ -38,6 +38,7 @@ from sessions import live as sessions_live
 from sessions import polls as sessions_polls
 from sessions import qa as sessions_qa
 from sessions import reactions as sessions_reactions
+from sessions import stage as sessions_stage
 from sessions.attendance_recorder import AttendanceRecorder
 from sessions.room_cache import RoomCache
 
@@ -80,6 +81,7 @@ def make_registry() -> Registry:
     sessions_hands.register(registry)
     sessions_reactions.register(registry)
     studio_channel.register(registry)
+    sessions_stage.register(registry)
     return registry
 
 
@@ -121,6 +123,9 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         finally:
             services.shutting_down = True
             await docs.stop()
+            stages = services.extensions.get("stages")
+            if stages is not None:
+                await stages.close_all()
             await attendance.stop()
             await hub.stop()
             await engine.dispose()

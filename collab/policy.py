@@ -240,6 +240,34 @@ def _activity_accept(actor: Actor | None, a: ActivityAccess) -> bool:
         and actor.user_id != a.organizer_id
 
 
+# -- the stage (WebRTC) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageSeat:
+    """An activity, and whether the actor was invited on stage (an expert called on their raised hand
+    and they accepted)."""
+
+    access: ActivityAccess
+    invited: bool = False
+
+
+@rule("stage.publish")
+def _stage_publish(actor: Actor | None, seat: StageSeat) -> bool:
+    """Send camera, microphone or screen: the presenter, hosts, experts and the organizer, and teachers
+    invited on stage; while the activity is in its lobby or live."""
+    a = seat.access
+    if actor is None or a.removed or a.state not in ("lobby", "live"):
+        return False
+    return _runs(actor, a) or bool(a.staff & {"host", "expert", "presenter"}) or seat.invited
+
+
+@rule("stage.manage")
+def _stage_manage(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Invite a teacher on stage, take someone off it: the organizer, hosts and experts."""
+    return _activity_moderate(actor, a)
+
+
 # -- studios and their lesson-prep documents -------------------------------------------------------
 # A studio's roles, from most to least: leader (the famous teacher), co-leader, member, observer.
 # Observers read and follow; members share resources, edit documents and comment; co-leaders and the

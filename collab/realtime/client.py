@@ -46,7 +46,7 @@ log = logging.getLogger("collab.ws")
 class Client:
     __slots__ = (
         "id", "wire", "services", "actor", "user_id", "channels", "outbox", "outbox_bytes",
-        "backlog_since", "tokens", "refilled", "strikes", "closed",
+        "backlog_since", "tokens", "refilled", "strikes", "closed", "on_close",
     )
 
     def __init__(self, wire: Wire, services: Services) -> None:
@@ -63,6 +63,7 @@ class Client:
         self.refilled = time.monotonic()
         self.strikes = 0
         self.closed = False
+        self.on_close: list | None = None  # callbacks when the socket ends (a stage peer to close)
 
     # -- the way out -------------------------------------------------------------------------------
 
@@ -293,6 +294,11 @@ async def websocket_endpoint(services: Services, scope, receive, send) -> None:
     finally:
         services.hub.remove_client(client)
         client.closed = True
+        for callback in client.on_close or ():
+            try:
+                callback()
+            except Exception:
+                log.exception("a socket's close callback failed")
 
 
 async def _serve(receive, client: Client, services: Services) -> None:

@@ -65,6 +65,7 @@ MATRIX = [
     ("activity.accept_invitation", "invited", {ADMIN, ORG2, TEACHER, REGISTERED}),
     ("activity.accept_invitation", "ended", set()),
     ("activity.timeline", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
+    ("stage.manage", "live", {ADMIN, ORG, EXPERT}),
     ("no.such.action", None, set()),
 ]
 
@@ -137,7 +138,7 @@ def test_guarded_channels_ask_their_own_rule():
 @pytest.mark.parametrize("action,resource,allowed", MATRIX, ids=[f"{a}:{r}" for a, r, _ in MATRIX])
 def test_matrix(action, resource, allowed):
     for actor in ACTORS:
-        if action.startswith("activity.") and action != "activity.create":
+        if action.startswith(("activity.", "stage.")) and action != "activity.create":
             res = activity_for(actor, resource)
         else:
             res = resource
@@ -157,8 +158,23 @@ def test_denials_say_whether_signing_in_could_help():
 
 def test_every_rule_is_in_the_matrix():
     """A new rule without a row here fails: the matrix is the reviewable permission model."""
-    rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX}
+    rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX} | {"stage.publish"}
     assert rows == set(policy.actions())
+
+
+def test_stage_publishing():
+    from collab.policy import ActivityAccess, StageSeat
+
+    def seat(actor, state="live", invited=False, removed=False):
+        staff = frozenset({"presenter"}) if actor is EXPERT else frozenset()
+        return StageSeat(ActivityAccess(ORG.user_id, "public", state, staff, "approved", removed), invited)
+
+    assert {a for a in ACTORS if policy.allowed(a, "stage.publish", seat(a))} == {ADMIN, ORG, EXPERT}
+    assert policy.allowed(TEACHER, "stage.publish", seat(TEACHER, invited=True))
+    assert not policy.allowed(TEACHER, "stage.publish", seat(TEACHER, invited=True, removed=True))
+    assert policy.allowed(EXPERT, "stage.publish", seat(EXPERT, state="lobby"))  # the presenter tests
+    assert not policy.allowed(EXPERT, "stage.publish", seat(EXPERT, state="ended"))
+    assert not policy.allowed(ANON, "stage.publish", seat(ANON, invited=True))
 
 
 def test_activity_channels_follow_attendance():

@@ -1,0 +1,216 @@
+"""Decode once, encode once, send to everyone.
+
+aiortc's default is a full encoder per viewer: every sender encodes every frame it is given, about a
+fifth of a core per 640×480 viewer. Here each published track is a `Feed`. Its frames are decoded by
+the one receiver, encoded by one shared encoder (VP8 for video, Opus for audio), and the resulting
+`av.Packet`s go to a `RelayTrack` per viewer. aiortc senders that receive packets only packetize them
+(`RTCRtpSender._next_encoded_frame` → `encoder.pack`), so a viewer costs packetizing, encryption and
+the socket write, not an encoder.
+
+Keyframes: a new viewer skips packets until the next keyframe and asks the feed for one. A viewer's
+PLI or FIR asks too. The feed forces at most one keyframe per `KEYFRAME_GAP`: a thousand viewers
+joining at once cost one keyframe, and a new picture arrives well within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import multiprocessing
+import time
+from collections import deque
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+log = logging.getLogger("collab.media")
+
+KEYFRAME_GAP = 0.5  # seconds between forced keyframes on one feed
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+AUDIO_RATE = 48000
+VIEWER_QUEUE = 60  # packets waiting for one viewer's sender before it is reset to the next keyframe
+
+
+class SharedVideoEncoder:
+    """VP8 with the settings aiortc's per-sender encoder uses, producing packets instead of payloads."""
+
+    def __init__(self, bitrate: int = 1_000_000) -> None:
+        self.bitrate = bitrate
+        self.codec: av.codec.context.CodecContext | None = None
+
+    def encode(self, frame: av.VideoFrame, keyframe: bool) -> list[av.Packet]:
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        if self.codec is not None and (frame.width != self.codec.width or frame.height != self.codec.height):
+            self.codec = None  # the presenter switched camera or screen: start again with a keyframe
+        if self.codec is None:
+            c = av.CodecContext.create("libvpx", "w")
+            c.width, c.height, c.pix_fmt = frame.width, frame.height, "yuv420p"
+            c.bit_rate = self.bitrate
+            c.time_base = VIDEO_TIME_BASE
+            c.gop_size = 3000
+            c.qmin, c.qmax = 2, 56
+            c.options = {"bufsize": str(self.bitrate), "cpu-used": "-6", "deadline": "realtime",
+                         "lag-in-frames": "0", "minrate": str(self.bitrate), "maxrate": str(self.bitrate),
+                         "noise-sensitivity": "4", "overshoot-pct": "15", "partitions": "0",
+                         "static-thresh": "1", "undershoot-pct": "100"}
+            c.thread_count = min(4, max(1, multiprocessing.cpu_count() // 2))
+            self.codec = c
+            keyframe = True
+        if keyframe:
+            frame.pict_type = av.video.frame.PictureType.I
+        frame.time_base = VIDEO_TIME_BASE if frame.time_base is None else frame.time_base
+        packets = list(self.codec.encode(frame))
+        for p in packets:
+            p.time_base = self.codec.time_base
+        return packets
+
+
+class SharedAudioEncoder:
+    """Opus at 48 kHz stereo in 20 ms packets, as aiortc's per-sender encoder would make them."""
+
+    def __init__(self, bitrate: int = 64000) -> None:
+        self.codec = av.CodecContext.create("libopus", "w")
+        self.codec.bit_rate = bitrate
+        self.codec.format = "s16"
+        self.codec.layout = "stereo"
+        self.codec.sample_rate = AUDIO_RATE
+        self.codec.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self.codec.options = {"application": "voip"}
+        self.resampler = av.AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE,
+                                           frame_size=AUDIO_RATE // 50)
+
+    def encode(self, frame: av.AudioFrame) -> list[av.Packet]:
+        out = []
+        for f in self.resampler.resample(frame):
+            for p in self.codec.encode(f):
+                p.time_base = self.codec.time_base
+                out.append(p)
+        return out
+
+
+class RelayTrack(MediaStreamTrack):
+    """What one viewer's sender reads: the feed's packets, from a keyframe on."""
+
+    def __init__(self, feed: Feed) -> None:
+        super().__init__()
+        self.kind = feed.kind
+        self.feed = feed
+        self._queue: deque[av.Packet] = deque()
+        self._ready = asyncio.Event()
+        self.waiting_for_keyframe = feed.kind == "video"
+        self.delivered = 0
+
+    def push(self, packet: av.Packet) -> None:
+        if self.waiting_for_keyframe:
+            if not packet.is_keyframe:
+                return
+            self.waiting_for_keyframe = False
+        if len(self._queue) >= VIEWER_QUEUE:  # this viewer's sender fell behind: skip to a fresh picture
+            self._queue.clear()
+            if self.kind == "video":
+                self.waiting_for_keyframe = True
+                self.feed.request_keyframe()
+                return
+        self._queue.append(packet)
+        self._ready.set()
+
+    async def recv(self) -> av.Packet:
+        while not self._queue:
+            if self.readyState != "live" or self.feed.ended:
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        self.delivered += 1
+        return self._queue.popleft()
+
+    def wake(self) -> None:
+        self._ready.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self.feed.detach(self)
+        self._ready.set()
+
+
+class Feed:
+    """One published track, shared by every viewer of it on this node."""
+
+    def __init__(self, source: MediaStreamTrack, bitrate: int | None = None) -> None:
+        self.source = source
+        self.kind = source.kind
+        self.viewers: set[RelayTrack] = set()
+        self.ended = False
+        self.frames = 0
+        self.packets = 0
+        self.keyframes_forced = 0
+        self._want_keyframe = True
+        self._last_keyframe = 0.0
+        if self.kind == "video":
+            self.encoder = SharedVideoEncoder(bitrate or 1_000_000)
+        else:
+            self.encoder = SharedAudioEncoder(bitrate or 64000)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def attach(self) -> RelayTrack:
+        track = RelayTrack(self)
+        self.viewers.add(track)
+        self.request_keyframe()
+        return track
+
+    def detach(self, track: RelayTrack) -> None:
+        self.viewers.discard(track)
+
+    def request_keyframe(self) -> None:
+        self._want_keyframe = True
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                frame = await self.source.recv()
+                self.frames += 1
+                if not self.viewers:
+                    continue  # nobody watches: nothing to encode
+                if self.kind == "video":
+                    now = time.monotonic()
+                    key = self._want_keyframe and now - self._last_keyframe >= KEYFRAME_GAP
+                    if key:
+                        self._want_keyframe, self._last_keyframe = False, now
+                        self.keyframes_forced += 1
+                    packets = await loop.run_in_executor(None, self.encoder.encode, frame, key)
+                else:
+                    packets = self.encoder.encode(frame)
+                for p in packets:
+                    self.packets += 1
+                    for viewer in list(self.viewers):
+                        viewer.push(p)
+        except MediaStreamError:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a stage feed failed", extra={"kind": self.kind})
+        finally:
+            self.ended = True
+            for viewer in list(self.viewers):
+                viewer.wake()
+
+    def stop(self) -> None:
+        self._task.cancel()
+        self.ended = True
+        for viewer in list(self.viewers):
+            viewer.wake()
+
+
+def watch_keyframe_requests(sender, feed: Feed) -> None:
+    """A viewer's PLI or FIR reaches the aiortc sender, whose own keyframe switch does nothing for
+    packets it did not encode: pass the request on to the shared encoder."""
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        original()
+        feed.request_keyframe()
+
+    sender._send_keyframe = send_keyframe

@@ -1,0 +1,274 @@
+"""The stage of a live activity: who publishes (presenter, experts, hosts, a teacher called on from the
+hand queue), and who watches. Signaling travels over `/ws`; media goes through this node
+(`collab.media`): each published track is decoded once and encoded once for all its viewers.
+
+    stage.publish {activity_id, offer}        -> {answer}      camera, microphone, screen
+    stage.watch   {activity_id, publisher_id, offer} -> {answer, watch_id}
+    stage.unwatch {activity_id, watch_id}
+    stage.leave   {activity_id}                                 stop publishing
+    stage.accept  {activity_id}                                 a called-on teacher takes the stage
+    stage.remove  {activity_id, user_id}                        moderators take someone off
+    stage.state   {activity_id}               -> {on_stage}
+
+Who is on stage, with which tracks, goes to the room as `stage` events; joining and leaving are
+recorded (`stage_joined`, `stage_left`) for the replay. A publisher's socket closing ends its
+publication; a viewer's ends its peer connections. Invitations are the hand queue's: `hand.call` puts
+a hand in state `called`, which lets that teacher publish; taking the stage makes it `on_stage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from collab import policy
+from collab.media import peers
+from collab.media.relay import Feed
+from collab.policy import StageSeat
+from collab.realtime.dispatch import CommandError, Context, Registry, require
+from sessions.records import Hand
+from sessions.room import channel_of, in_room, record_event
+
+log = logging.getLogger("collab.stage")
+
+MAX_VIEWS_PER_SOCKET = 8  # a viewer watches a few publishers at once, not hundreds
+
+
+@dataclass
+class Publisher:
+    user_id: int
+    name: str
+    pc: Any
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    client: Any = None
+
+
+@dataclass
+class View:
+    id: str
+    publisher_id: int
+    pc: Any
+    tracks: list
+    client: Any = None
+
+
+class Stage:
+    """One activity's stage on this node."""
+
+    def __init__(self, activity_id: int) -> None:
+        self.activity_id = activity_id
+        self.publishers: dict[int, Publisher] = {}
+        self.views: dict[str, View] = {}
+
+    def on_stage(self) -> list[dict[str, Any]]:
+        return [{"user_id": p.user_id, "name": p.name, "tracks": sorted(p.feeds)} for p in self.publishers.values()]
+
+
+class Stages:
+    def __init__(self) -> None:
+        self.stages: dict[int, Stage] = {}
+        self._ids = itertools.count(1)
+
+    def of(self, activity_id: int) -> Stage:
+        stage = self.stages.get(activity_id)
+        if stage is None:
+            stage = self.stages[activity_id] = Stage(activity_id)
+        return stage
+
+    def new_id(self) -> str:
+        return f"w{next(self._ids)}"
+
+    async def close_all(self) -> None:
+        for stage in list(self.stages.values()):
+            for view in list(stage.views.values()):
+                await _close_view(stage, view)
+            for pub in list(stage.publishers.values()):
+                await _close_publisher(stage, pub)
+
+
+def stages_of(ctx: Context) -> Stages:
+    stages = ctx.services.extensions.get("stages")
+    if stages is None:
+        stages = ctx.services.extensions["stages"] = Stages()
+    return stages
+
+
+async def _announce(ctx: Context, stage: Stage) -> None:
+    await ctx.services.hub.publish(channel_of(stage.activity_id),
+                                   {"type": "stage", "on_stage": stage.on_stage()})
+
+
+async def _close_view(stage: Stage, view: View) -> None:
+    stage.views.pop(view.id, None)
+    for track in view.tracks:
+        track.stop()
+    await view.pc.close()
+
+
+async def _close_publisher(stage: Stage, pub: Publisher) -> None:
+    if stage.publishers.get(pub.user_id) is pub:
+        del stage.publishers[pub.user_id]
+    for feed in pub.feeds.values():
+        feed.stop()
+    for view in [v for v in stage.views.values() if v.publisher_id == pub.user_id]:
+        await _close_view(stage, view)
+    await pub.pc.close()
+
+
+def _on_close(ctx: Context, callback) -> None:
+    if ctx.client.on_close is None:
+        ctx.client.on_close = []
+    ctx.client.on_close.append(callback)
+
+
+async def _seat(ctx: Context, db, activity, acc) -> StageSeat:
+    hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
+    return StageSeat(acc, invited=hand is not None and hand.status in ("called", "on_stage"))
+
+
+async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.services.sessionmaker() as db:
+        activity, acc = await in_room(ctx, args, db)
+        seat = await _seat(ctx, db, activity, acc)
+        policy.authorize(ctx.actor, "stage.publish", seat)
+        if seat.invited:
+            hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
+            hand.status = "on_stage"
+            await db.commit()
+    stage = stages_of(ctx).of(activity.id)
+    old = stage.publishers.get(ctx.actor.user_id)
+    if old is not None:  # publishing again (another camera, a reconnect) replaces the old publication
+        await _close_publisher(stage, old)
+    pub = Publisher(ctx.actor.user_id, ctx.actor.name, None, client=ctx.client)
+    try:
+        pub.pc, answer = await peers.receive(args.get("offer"), lambda feed: pub.feeds.__setitem__(feed.kind, feed))
+    except peers.OfferError as exc:
+        raise CommandError("invalid", str(exc)) from None
+    stage.publishers[pub.user_id] = pub
+
+    def gone() -> None:
+        if stage.publishers.get(pub.user_id) is pub:
+            asyncio.get_running_loop().create_task(_leave_quietly(ctx, stage, pub))
+
+    _on_close(ctx, gone)
+    asyncio.get_running_loop().create_task(_announce_when_tracks_arrive(ctx, stage, pub))
+    async with ctx.services.sessionmaker() as db:
+        await record_event(ctx, db, activity.id, {"type": "stage_joined", "user_id": pub.user_id, "name": pub.name},
+                           room=False)
+    return {"answer": answer}
+
+
+async def _announce_when_tracks_arrive(ctx: Context, stage: Stage, pub: Publisher) -> None:
+    """Tracks appear when media starts flowing, after the answer: announce once they are there."""
+    for _ in range(100):
+        if pub.feeds or stage.publishers.get(pub.user_id) is not pub:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)  # audio and video usually arrive together
+    if stage.publishers.get(pub.user_id) is pub:
+        await _announce(ctx, stage)
+
+
+async def _leave_quietly(ctx: Context, stage: Stage, pub: Publisher) -> None:
+    try:
+        await _close_publisher(stage, pub)
+        await _announce(ctx, stage)
+    except Exception:
+        log.exception("closing a publication failed")
+
+
+async def _leave(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.services.sessionmaker() as db:
+        activity, _ = await in_room(ctx, args, db)
+        stage = stages_of(ctx).of(activity.id)
+        pub = stage.publishers.get(ctx.actor.user_id)
+        if pub is None:
+            raise CommandError("not_on_stage", "you are not publishing")
+        await _close_publisher(stage, pub)
+        hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
+        if hand is not None and hand.status == "on_stage":
+            hand.status = "lowered"
+        await record_event(ctx, db, activity.id, {"type": "stage_left", "user_id": ctx.actor.user_id}, room=False)
+    await _announce(ctx, stage)
+    return {}
+
+
+async def _accept(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """A called-on teacher says yes (before or instead of publishing at once)."""
+    async with ctx.services.sessionmaker() as db:
+        activity, acc = await in_room(ctx, args, db)
+        hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
+        if hand is None or hand.status not in ("called", "on_stage"):
+            raise CommandError("not_invited", "nobody has invited you on stage")
+        hand.status = "on_stage"
+        return await record_event(ctx, db, activity.id, {"type": "stage_accepted", "user_id": ctx.actor.user_id,
+                                                         "name": ctx.actor.name}, desk=True)
+
+
+async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    user_id = require(args, "user_id", int)
+    async with ctx.services.sessionmaker() as db:
+        activity, acc = await in_room(ctx, args, db)
+        policy.authorize(ctx.actor, "stage.manage", acc)
+        stage = stages_of(ctx).of(activity.id)
+        pub = stage.publishers.get(user_id)
+        if pub is not None:
+            await _close_publisher(stage, pub)
+        hand = await db.get(Hand, (activity.id, user_id))
+        if hand is not None and hand.status in ("called", "on_stage"):
+            hand.status = "lowered"  # and with it, the right to publish
+        out = await record_event(ctx, db, activity.id, {"type": "stage_removed", "user_id": user_id}, desk=True)
+    await _announce(ctx, stage)
+    return out
+
+
+async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    publisher_id = require(args, "publisher_id", int)
+    async with ctx.services.sessionmaker() as db:
+        activity, _ = await in_room(ctx, args, db)
+    stage = stages_of(ctx).of(activity.id)
+    pub = stage.publishers.get(publisher_id)
+    if pub is None or not pub.feeds:
+        raise CommandError("not_on_stage", "that person is not publishing here")
+    mine = [v for v in stage.views.values() if v.client is ctx.client]
+    if len(mine) >= MAX_VIEWS_PER_SOCKET:
+        raise CommandError("too_many_views", f"at most {MAX_VIEWS_PER_SOCKET} at once per connection")
+    try:
+        pc, answer, tracks = await peers.send(args.get("offer"), pub.feeds)
+    except peers.OfferError as exc:
+        raise CommandError("invalid", str(exc)) from None
+    view = View(stages_of(ctx).new_id(), publisher_id, pc, tracks, ctx.client)
+    stage.views[view.id] = view
+    _on_close(ctx, lambda: asyncio.get_running_loop().create_task(_close_view(stage, view)))
+    return {"answer": answer, "watch_id": view.id}
+
+
+async def _unwatch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    watch_id = require(args, "watch_id", str, max_len=32)
+    async with ctx.services.sessionmaker() as db:
+        activity, _ = await in_room(ctx, args, db)
+    stage = stages_of(ctx).of(activity.id)
+    view = stage.views.get(watch_id)
+    if view is None or view.client is not ctx.client:
+        raise CommandError("not_found", "no such view")
+    await _close_view(stage, view)
+    return {}
+
+
+async def _state(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.services.sessionmaker() as db:
+        activity, _ = await in_room(ctx, args, db)
+    return {"on_stage": stages_of(ctx).of(activity.id).on_stage()}
+
+
+def register(registry: Registry) -> None:
+    registry.add("stage.publish", _publish)
+    registry.add("stage.watch", _watch)
+    registry.add("stage.unwatch", _unwatch)
+    registry.add("stage.leave", _leave)
+    registry.add("stage.accept", _accept)
+    registry.add("stage.remove", _remove)
+    registry.add("stage.state", _state)

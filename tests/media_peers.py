@@ -1,0 +1,108 @@
+"""aiortc peers for stage tests: generated video (a moving gradient with the frame number in it) and
+audio (a tone), publishers and viewers that count what they decode."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import fractions
+import math
+import time
+
+import av
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import AUDIO_PTIME, MediaStreamTrack
+
+
+class MovingPicture(VideoStreamTrack):
+    """640×480 at 30 fps whose content changes every frame (so VP8 has work to do)."""
+
+    def __init__(self, width: int = 640, height: int = 480) -> None:
+        super().__init__()
+        self.width, self.height = width, height
+        self.n = 0
+        # a diagonal gradient, long enough that a frame is a slice of it at a moving offset
+        self.luma = bytes((x + y) // 3 % 256 for y in range(height + 64) for x in range(width))
+        self.chroma = bytes([128]) * (width * height // 4)
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        self.n += 1
+        offset = (self.n % 64) * self.width
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        frame.planes[0].update(self.luma[offset:offset + self.width * self.height])
+        frame.planes[1].update(self.chroma)
+        frame.planes[2].update(bytes([(self.n * 3) % 256]) * (self.width * self.height // 4))
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+class Tone(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(self, hz: float = 440.0) -> None:
+        super().__init__()
+        self.hz = hz
+        self.rate = 48000
+        self.samples = int(AUDIO_PTIME * self.rate)
+        self.pts = 0
+        self.start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.start is None:
+            self.start = time.time()
+        else:
+            wait = self.start + (self.pts / self.rate) - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        pcm = array.array("h", (int(8000 * math.sin(2 * math.pi * self.hz * (i + self.pts) / self.rate))
+                                for i in range(self.samples)))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=self.samples)
+        frame.planes[0].update(pcm.tobytes())
+        frame.sample_rate, frame.pts, frame.time_base = self.rate, self.pts, fractions.Fraction(1, self.rate)
+        self.pts += self.samples
+        return frame
+
+
+class Counter:
+    """Reads a received track and counts decoded frames (and when the first came)."""
+
+    def __init__(self, track: MediaStreamTrack) -> None:
+        self.track = track
+        self.frames = 0
+        self.first_at: float | None = None
+        self.size: tuple[int, int] | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                frame = await self.track.recv()
+                self.frames += 1
+                if self.first_at is None:
+                    self.first_at = time.monotonic()
+                if isinstance(frame, av.VideoFrame):
+                    self.size = (frame.width, frame.height)
+        except Exception:
+            pass
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+
+async def offer_to_receive(pc: RTCPeerConnection, kinds=("video", "audio")) -> dict:
+    for kind in kinds:
+        pc.addTransceiver(kind, direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+
+async def offer_to_send(pc: RTCPeerConnection, tracks) -> dict:
+    for t in tracks:
+        pc.addTrack(t)
+    await pc.setLocalDescription(await pc.createOffer())
+    return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+
+async def accept(pc: RTCPeerConnection, answer: dict) -> None:
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
