@@ -65,6 +65,9 @@ class Settings:
     doc_outbox_bytes: int = 16 * 1024 * 1024  # queued for one socket before it is closed (4008)
     doc_idle_seconds: float = 30.0  # an open document with no socket is released after this
 
+    # Stage recordings (WebM), one file per publication, listed in the activity's replay.
+    recordings_dir: str = str(DATA_DIR / "recordings")
+
     # Studio resource library: files on disk under `resources_dir`, named by their SHA-256.
     resources_dir: str = str(DATA_DIR / "resources")
     max_upload_bytes: int = 500 * 1024 * 1024  # a lesson video

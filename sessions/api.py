@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from pathlib import Path
 
 from sqlalchemy import or_, select
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collab import policy
@@ -28,6 +29,7 @@ from sessions.records import (
     AttendanceInterval,
     ChatMessage,
     Poll,
+    Recording,
     Registration,
     aware,
 )
@@ -373,11 +375,38 @@ async def replay(request: Request):
         questions = await top_questions(db, activity.id, "votes", limit=1000)
         polls = [{"poll": poll_json(p), **await poll_results(db, p)} for p in (await db.execute(
             select(Poll).where(Poll.activity_id == activity.id).order_by(Poll.id))).scalars()]
+        recordings = (await db.execute(select(Recording, User.display_name).join(User, User.id == Recording.user_id)
+                                       .where(Recording.activity_id == activity.id).order_by(Recording.id))).all()
         return json_response({
             "activity": scheduling.activity_json(activity), "phases": phases,
             "chat": [message_json(m, n) for m, n in chat_rows], "questions": questions, "polls": polls,
-            "recordings": [],  # the stage attaches its recordings here
+            "recordings": [{"id": r.id, "user": {"id": r.user_id, "name": n}, "media_type": r.media_type,
+                            "bytes": r.bytes, "started_at": aware(r.started_at).isoformat(),
+                            "ended_at": aware(r.ended_at).isoformat(),
+                            "url": f"/api/activities/{activity.id}/recordings/{r.id}"} for r, n in recordings],
         })
+
+
+async def recording(request: Request):
+    """
+    summary: A stage recording of the activity (WebM), for whoever may see its replay
+    responses: {200: {description: video/webm}, 403: {description: forbidden}, 404: {description: not_found}}
+    """
+    actor = await current_actor(request)
+    services = request.app.state.services
+    async with services.sessionmaker() as db:
+        activity, _ = await _guarded(request, db, actor, "activity.timeline")
+        try:
+            rec = await db.get(Recording, int(request.path_params["recording_id"]))
+        except ValueError:
+            rec = None
+    if rec is None or rec.activity_id != activity.id:
+        raise ApiError(404, "not_found", "no such recording")
+    root = Path(services.settings.recordings_dir).resolve()
+    path = (root / rec.file).resolve()
+    if root not in path.parents or not path.exists():
+        raise ApiError(410, "gone", "the recording file is missing")
+    return FileResponse(path, media_type=rec.media_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 def feed_key(secret: str, user_id: int) -> str:
@@ -434,6 +463,7 @@ routes = [
     Route("/api/activities/{activity_id}/calendar.ics", activity_calendar, methods=["GET"]),
     Route("/api/activities/{activity_id}/timeline", timeline, methods=["GET"]),
     Route("/api/activities/{activity_id}/replay", replay, methods=["GET"]),
+    Route("/api/activities/{activity_id}/recordings/{recording_id}", recording, methods=["GET"]),
     Route("/api/activities/{activity_id}/attendance", attendance, methods=["GET"]),
     Route("/api/activities/{activity_id}/attendance.csv", attendance_csv, methods=["GET"]),
     Route("/api/me/learning", learning_record, methods=["GET"]),

@@ -222,3 +222,19 @@ class Removal(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     removed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Recording(Base):
+    """A recorded stage publication (WebM, VP8 and Opus as viewers got them), for the replay."""
+
+    __tablename__ = "activity_recordings"
+    __table_args__ = (Index("ix_activity_recordings_activity", "activity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # who was on stage
+    file: Mapped[str] = mapped_column(String(200))  # under the recordings directory
+    media_type: Mapped[str] = mapped_column(String(50), default="video/webm")
+    bytes: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,7 +11,8 @@ hand queue), and who watches. Signaling travels over `/ws`; media goes through t
     stage.state   {activity_id}               -> {on_stage}
 
 Who is on stage, with which tracks, goes to the room as `stage` events; joining and leaving are
-recorded (`stage_joined`, `stage_left`) for the replay. A publisher's socket closing ends its
+recorded (`stage_joined`, `stage_left`) for the replay. While the activity is live, each publication
+is recorded (`collab.media.recorder`, no second encode) and listed in the replay. A publisher's socket closing ends its
 publication; a viewer's ends its peer connections. Invitations are the hand queue's: `hand.call` puts
 a hand in state `called`, which lets that teacher publish; taking the stage makes it `on_stage`.
 """
@@ -21,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from collab import policy
 from collab.media import peers
+from collab.media.recorder import Recorder
 from collab.media.relay import Feed
 from collab.policy import StageSeat
 from collab.realtime.dispatch import CommandError, Context, Registry, require
-from sessions.records import Hand
+from sessions.records import Hand, Recording
 from sessions.room import channel_of, in_room, record_event
 
 log = logging.getLogger("collab.stage")
@@ -44,6 +49,8 @@ class Publisher:
     pc: Any
     feeds: dict[str, Feed] = field(default_factory=dict)
     client: Any = None
+    recorder: Recorder | None = None
+    recording_since: datetime | None = None
 
 
 @dataclass
@@ -58,8 +65,9 @@ class View:
 class Stage:
     """One activity's stage on this node."""
 
-    def __init__(self, activity_id: int) -> None:
+    def __init__(self, activity_id: int, services=None) -> None:
         self.activity_id = activity_id
+        self.services = services
         self.publishers: dict[int, Publisher] = {}
         self.views: dict[str, View] = {}
 
@@ -72,10 +80,10 @@ class Stages:
         self.stages: dict[int, Stage] = {}
         self._ids = itertools.count(1)
 
-    def of(self, activity_id: int) -> Stage:
+    def of(self, activity_id: int, services=None) -> Stage:
         stage = self.stages.get(activity_id)
         if stage is None:
-            stage = self.stages[activity_id] = Stage(activity_id)
+            stage = self.stages[activity_id] = Stage(activity_id, services)
         return stage
 
     def new_id(self) -> str:
@@ -89,11 +97,58 @@ class Stages:
                 await _close_publisher(stage, pub)
 
 
-def stages_of(ctx: Context) -> Stages:
+class _StagesOf:
+    """`stages_of(ctx).of(id)` hands each stage the node's services (recordings need the database)."""
+
+    def __init__(self, stages: Stages, services) -> None:
+        self.stages, self.services = stages, services
+
+    def of(self, activity_id: int) -> Stage:
+        return self.stages.of(activity_id, self.services)
+
+    def new_id(self) -> str:
+        return self.stages.new_id()
+
+
+def stages_of(ctx: Context) -> _StagesOf:
     stages = ctx.services.extensions.get("stages")
     if stages is None:
         stages = ctx.services.extensions["stages"] = Stages()
-    return stages
+    return _StagesOf(stages, ctx.services)
+
+
+# -- recording ---------------------------------------------------------------------------------------
+
+
+def _start_recording(services, stage: Stage, pub: Publisher) -> None:
+    """The stage of a live activity is recorded: one WebM per publication, from the shared packets."""
+    video, audio = pub.feeds.get("video"), pub.feeds.get("audio")
+    size = video.size if video is not None else None
+    stamp = datetime.now(timezone.utc)
+    name = f"{stage.activity_id}/{stamp.strftime('%Y%m%dT%H%M%S')}-{pub.user_id}-{secrets.token_hex(3)}.webm"
+    try:
+        pub.recorder = Recorder(Path(services.settings.recordings_dir) / name, *(size or (None, None)),
+                                audio is not None)
+    except Exception:
+        log.exception("could not start a recording", extra={"activity": stage.activity_id})
+        return
+    pub.recording_since = stamp
+    for kind, feed in pub.feeds.items():
+        if video is not None and kind == "video":
+            feed.request_keyframe()
+        feed.sinks.append(lambda packet, kind=kind: pub.recorder.packet(kind, packet))
+
+
+async def _keep_recording(services, activity_id: int, pub: Publisher) -> None:
+    recorder, pub.recorder = pub.recorder, None
+    size = recorder.close()
+    if not size or services is None:
+        return
+    file = str(recorder.path.relative_to(Path(services.settings.recordings_dir)))
+    async with services.sessionmaker() as db:
+        db.add(Recording(activity_id=activity_id, user_id=pub.user_id, file=file, media_type="video/webm",
+                         bytes=size, started_at=pub.recording_since, ended_at=datetime.now(timezone.utc)))
+        await db.commit()
 
 
 async def _announce(ctx: Context, stage: Stage) -> None:
@@ -108,11 +163,13 @@ async def _close_view(stage: Stage, view: View) -> None:
     await view.pc.close()
 
 
-async def _close_publisher(stage: Stage, pub: Publisher) -> None:
+async def _close_publisher(stage: Stage, pub: Publisher, services=None) -> None:
     if stage.publishers.get(pub.user_id) is pub:
         del stage.publishers[pub.user_id]
     for feed in pub.feeds.values():
         feed.stop()
+    if pub.recorder is not None:
+        await _keep_recording(services or stage.services, stage.activity_id, pub)
     for view in [v for v in stage.views.values() if v.publisher_id == pub.user_id]:
         await _close_view(stage, view)
     await pub.pc.close()
@@ -154,21 +211,29 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             asyncio.get_running_loop().create_task(_leave_quietly(ctx, stage, pub))
 
     _on_close(ctx, gone)
-    asyncio.get_running_loop().create_task(_announce_when_tracks_arrive(ctx, stage, pub))
+    asyncio.get_running_loop().create_task(_announce_when_tracks_arrive(ctx, stage, pub, activity.state == "live"))
     async with ctx.services.sessionmaker() as db:
         await record_event(ctx, db, activity.id, {"type": "stage_joined", "user_id": pub.user_id, "name": pub.name},
                            room=False)
     return {"answer": answer}
 
 
-async def _announce_when_tracks_arrive(ctx: Context, stage: Stage, pub: Publisher) -> None:
-    """Tracks appear when media starts flowing, after the answer: announce once they are there."""
+async def _announce_when_tracks_arrive(ctx: Context, stage: Stage, pub: Publisher, live: bool) -> None:
+    """Tracks appear when media starts flowing, after the answer: announce (and start recording)
+    once they are there."""
     for _ in range(100):
         if pub.feeds or stage.publishers.get(pub.user_id) is not pub:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.1)  # audio and video usually arrive together
+    video = pub.feeds.get("video")
+    for _ in range(40):  # the recording needs the picture size: wait for a first frame
+        if video is None or video.size is not None:
+            break
+        await asyncio.sleep(0.05)
     if stage.publishers.get(pub.user_id) is pub:
+        if live and pub.feeds:
+            _start_recording(ctx.services, stage, pub)
         await _announce(ctx, stage)
 
 

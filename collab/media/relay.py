@@ -141,6 +141,8 @@ class Feed:
         self.source = source
         self.kind = source.kind
         self.viewers: set[RelayTrack] = set()
+        self.sinks: list = []  # callables taking each packet (a recorder)
+        self.size: tuple[int, int] | None = None  # of the last video frame
         self.ended = False
         self.frames = 0
         self.packets = 0
@@ -171,8 +173,10 @@ class Feed:
             while True:
                 frame = await self.source.recv()
                 self.frames += 1
-                if not self.viewers:
-                    continue  # nobody watches: nothing to encode
+                if self.kind == "video":
+                    self.size = (frame.width, frame.height)
+                if not self.viewers and not self.sinks:
+                    continue  # nobody watches or records: nothing to encode
                 if self.kind == "video":
                     now = time.monotonic()
                     key = self._want_keyframe and now - self._last_keyframe >= KEYFRAME_GAP
@@ -186,6 +190,8 @@ class Feed:
                     self.packets += 1
                     for viewer in list(self.viewers):
                         viewer.push(p)
+                    for sink in self.sinks:
+                        sink(p)
         except MediaStreamError:
             pass
         except asyncio.CancelledError:

@@ -181,3 +181,27 @@ async def test_bad_signaling_is_refused_and_the_stage_keeps_serving(world):
         await pc.close()
     for c in (ws, t1, pws):
         await c.close()
+
+
+async def test_the_stage_is_recorded_for_the_replay(world):
+    """Run last: it ends the activity. Every publication above was recorded while the activity was live."""
+    import av
+
+    users, aid = world["users"], world["aid"]
+    await world["host"].ok("activity.end", activity_id=aid)
+    auth = {"Authorization": f"Bearer {users['t1'][1]}"}
+    async with httpx.AsyncClient(base_url=world["node"].url) as http:
+        replay = (await http.get(f"/api/activities/{aid}/replay", headers=auth)).json()
+        recs = replay["recordings"]
+        assert {r["user"]["id"] for r in recs} >= {users["presenter"][0], users["t2"][0]}
+        first = next(r for r in recs if r["user"]["id"] == users["presenter"][0])
+        got = await http.get(first["url"], headers=auth)
+        assert got.status_code == 200 and got.headers["content-type"] == "video/webm"
+        assert (await http.get(first["url"])).status_code == 200  # a public activity: its replay is public
+    path = world["node"].datadir / "recording.webm"
+    path.write_bytes(got.content)
+    with av.open(str(path)) as container:
+        kinds = {s.type for s in container.streams}
+        frames = sum(1 for _ in container.decode(video=0))
+    assert kinds == {"video", "audio"}
+    assert frames >= 30, frames  # seconds of the presenter's 30 fps picture, decodable as viewers saw it
