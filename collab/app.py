@@ -38,6 +38,7 @@ from sessions import live as sessions_live
 from sessions import polls as sessions_polls
 from sessions import qa as sessions_qa
 from sessions import reactions as sessions_reactions
+from sessions import lesson_videos
 from sessions import stage as sessions_stage
 from sessions.attendance_recorder import AttendanceRecorder
 from sessions.room_cache import RoomCache
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         *api.routes,
         *sessions_api.routes,
         *studios_api.routes,
+        *lesson_videos.routes,
         *docs_api.routes,
         WebSocketRoute("/ws/docs/{doc_id}", doc_socket),
         Route("/api/openapi.json", api.openapi, include_in_schema=False),

@@ -80,4 +80,6 @@ def configure_logging(level: str = "info", as_json: bool = True) -> None:
         logging.getLogger(name).propagate = True
     # uvicorn logs every request and every socket at INFO; at 10,000 sockets that drowns the useful lines.
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+    for noisy in ("aioice", "aiortc"):  # a line per ICE check and per packet at INFO
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.error").setLevel("WARNING" if root.level <= logging.INFO else root.level)

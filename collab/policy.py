@@ -262,6 +262,12 @@ def _stage_publish(actor: Actor | None, seat: StageSeat) -> bool:
     return _runs(actor, a) or bool(a.staff & {"host", "expert", "presenter"}) or seat.invited
 
 
+@rule("activity.media")
+def _activity_media(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Upload and list the lesson videos the stage can play: the organizer, hosts and presenters."""
+    return (_runs(actor, a) or bool(a.staff & {"host", "presenter"})) and a.state not in ("cancelled", "archived")
+
+
 @rule("stage.manage")
 def _stage_manage(actor: Actor | None, a: ActivityAccess) -> bool:
     """Invite a teacher on stage, take someone off it: the organizer, hosts and experts."""

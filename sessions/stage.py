@@ -28,13 +28,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import av
+
 from collab import policy
 from collab.media import peers
+from collab.media.player import LessonPlayer
 from collab.media.recorder import Recorder
 from collab.media.relay import Feed
 from collab.policy import StageSeat
 from collab.realtime.dispatch import CommandError, Context, Registry, require
-from sessions.records import Hand, Recording
+from collab.studios import library
+from sessions import lesson_videos
+from sessions.records import Hand, LessonVideo, Recording
 from sessions.room import channel_of, in_room, record_event
 
 log = logging.getLogger("collab.stage")
@@ -44,19 +49,24 @@ MAX_VIEWS_PER_SOCKET = 8  # a viewer watches a few publishers at once, not hundr
 
 @dataclass
 class Publisher:
-    user_id: int
+    user_id: int | str  # a person's id, or LESSON for the lesson video
     name: str
     pc: Any
     feeds: dict[str, Feed] = field(default_factory=dict)
     client: Any = None
     recorder: Recorder | None = None
     recording_since: datetime | None = None
+    player: LessonPlayer | None = None
+    owner_id: int = 0  # the person behind it: themselves, or whoever put the lesson video on stage
+
+
+LESSON = "lesson"  # the publisher id of the lesson video on the stage
 
 
 @dataclass
 class View:
     id: str
-    publisher_id: int
+    publisher_id: int | str
     pc: Any
     tracks: list
     client: Any = None
@@ -72,7 +82,13 @@ class Stage:
         self.views: dict[str, View] = {}
 
     def on_stage(self) -> list[dict[str, Any]]:
-        return [{"user_id": p.user_id, "name": p.name, "tracks": sorted(p.feeds)} for p in self.publishers.values()]
+        out = []
+        for p in self.publishers.values():
+            item = {"user_id": p.user_id, "name": p.name, "tracks": sorted(p.feeds)}
+            if p.player is not None:
+                item["video"] = p.player.state()
+            out.append(item)
+        return out
 
 
 class Stages:
@@ -124,11 +140,13 @@ def _start_recording(services, stage: Stage, pub: Publisher) -> None:
     """The stage of a live activity is recorded: one WebM per publication, from the shared packets."""
     video, audio = pub.feeds.get("video"), pub.feeds.get("audio")
     size = video.size if video is not None else None
+    h264 = video is not None and video.mime == "video/h264"
     stamp = datetime.now(timezone.utc)
-    name = f"{stage.activity_id}/{stamp.strftime('%Y%m%dT%H%M%S')}-{pub.user_id}-{secrets.token_hex(3)}.webm"
+    name = (f"{stage.activity_id}/{stamp.strftime('%Y%m%dT%H%M%S')}-{pub.user_id}-{secrets.token_hex(3)}"
+            + (".mkv" if h264 else ".webm"))
     try:
         pub.recorder = Recorder(Path(services.settings.recordings_dir) / name, *(size or (None, None)),
-                                audio is not None)
+                                audio is not None, h264)
     except Exception:
         log.exception("could not start a recording", extra={"activity": stage.activity_id})
         return
@@ -146,7 +164,7 @@ async def _keep_recording(services, activity_id: int, pub: Publisher) -> None:
         return
     file = str(recorder.path.relative_to(Path(services.settings.recordings_dir)))
     async with services.sessionmaker() as db:
-        db.add(Recording(activity_id=activity_id, user_id=pub.user_id, file=file, media_type="video/webm",
+        db.add(Recording(activity_id=activity_id, user_id=pub.owner_id, file=file, media_type=recorder.media_type,
                          bytes=size, started_at=pub.recording_since, ended_at=datetime.now(timezone.utc)))
         await db.commit()
 
@@ -168,11 +186,14 @@ async def _close_publisher(stage: Stage, pub: Publisher, services=None) -> None:
         del stage.publishers[pub.user_id]
     for feed in pub.feeds.values():
         feed.stop()
+    if pub.player is not None:
+        pub.player.stop()
     if pub.recorder is not None:
         await _keep_recording(services or stage.services, stage.activity_id, pub)
     for view in [v for v in stage.views.values() if v.publisher_id == pub.user_id]:
         await _close_view(stage, view)
-    await pub.pc.close()
+    if pub.pc is not None:
+        await pub.pc.close()
 
 
 def _on_close(ctx: Context, callback) -> None:
@@ -199,7 +220,7 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     old = stage.publishers.get(ctx.actor.user_id)
     if old is not None:  # publishing again (another camera, a reconnect) replaces the old publication
         await _close_publisher(stage, old)
-    pub = Publisher(ctx.actor.user_id, ctx.actor.name, None, client=ctx.client)
+    pub = Publisher(ctx.actor.user_id, ctx.actor.name, None, client=ctx.client, owner_id=ctx.actor.user_id)
     try:
         pub.pc, answer = await peers.receive(args.get("offer"), lambda feed: pub.feeds.__setitem__(feed.kind, feed))
     except peers.OfferError as exc:
@@ -291,7 +312,9 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    publisher_id = require(args, "publisher_id", int)
+    publisher_id = args.get("publisher_id")
+    if publisher_id != LESSON and type(publisher_id) is not int:
+        raise CommandError("invalid", f"publisher_id: a user id, or {LESSON!r} for the lesson video")
     async with ctx.services.sessionmaker() as db:
         activity, _ = await in_room(ctx, args, db)
     stage = stages_of(ctx).of(activity.id)
@@ -329,7 +352,53 @@ async def _state(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"on_stage": stages_of(ctx).of(activity.id).on_stage()}
 
 
+async def _video(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """The lesson video on the stage: start {video_id}, play, pause, seek {position}, stop."""
+    action = args.get("action")
+    if action not in ("start", "play", "pause", "seek", "stop"):
+        raise CommandError("invalid", "action is start, play, pause, seek or stop")
+    async with ctx.services.sessionmaker() as db:
+        activity, acc = await in_room(ctx, args, db)
+        policy.authorize(ctx.actor, "stage.publish", await _seat(ctx, db, activity, acc))
+        video = None
+        if action == "start":
+            video = await db.get(LessonVideo, require(args, "video_id", int))
+            if video is None or video.activity_id != activity.id:
+                raise CommandError("not_found", "no such lesson video in this activity")
+    stage = stages_of(ctx).of(activity.id)
+    pub = stage.publishers.get(LESSON)
+    if action == "start":
+        if pub is not None:
+            await _close_publisher(stage, pub)
+        path = library.path_of(lesson_videos.root(ctx.services.settings), video.sha256)
+        try:
+            player = LessonPlayer(path)
+        except (ValueError, OSError, av.FFmpegError) as exc:
+            raise CommandError("invalid", f"that video cannot be played: {exc}"[:200]) from None
+        pub = Publisher(LESSON, video.title, None, feeds=dict(player.feeds), player=player, owner_id=ctx.actor.user_id)
+        stage.publishers[LESSON] = pub
+        player.play()
+        if activity.state == "live":
+            _start_recording(ctx.services, stage, pub)
+    elif pub is None or pub.player is None:
+        raise CommandError("not_on_stage", "no lesson video is on the stage")
+    elif action == "play":
+        pub.player.play()
+    elif action == "pause":
+        pub.player.pause()
+    elif action == "seek":
+        position = args.get("position")
+        if not isinstance(position, (int, float)) or position < 0:
+            raise CommandError("invalid", "position: seconds from the start")
+        pub.player.seek(float(position))
+    else:
+        await _close_publisher(stage, pub)
+    await _announce(ctx, stage)
+    return {"video": pub.player.state() if action != "stop" else None}
+
+
 def register(registry: Registry) -> None:
+    registry.add("stage.video", _video)
     registry.add("stage.publish", _publish)
     registry.add("stage.watch", _watch)
     registry.add("stage.unwatch", _unwatch)

@@ -106,3 +106,39 @@ async def offer_to_send(pc: RTCPeerConnection, tracks) -> dict:
 
 async def accept(pc: RTCPeerConnection, answer: dict) -> None:
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+
+
+def make_lesson_video(path, kind: str = "webm", seconds: float = 4.0, fps: int = 25) -> None:
+    """A small lesson video file: WebM (VP8 + Opus) or MP4 (H.264 + AAC), 320×240, a keyframe every
+    2 seconds, with a moving picture and a tone."""
+    out = av.open(str(path), "w", format="webm" if kind == "webm" else "mp4")
+    v = out.add_stream("libvpx" if kind == "webm" else "libx264", rate=fps)
+    v.width, v.height, v.pix_fmt = 320, 240, "yuv420p"
+    v.gop_size = fps * 2
+    if kind != "webm":
+        v.options = {"preset": "ultrafast", "tune": "zerolatency", "bf": "0"}
+    a = out.add_stream("libopus" if kind == "webm" else "aac", rate=48000)
+    a.layout = "stereo"
+    pic = MovingPicture(320, 240)
+    tone = array.array("h", (int(6000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960 * 2)))
+    samples = 0
+    for n in range(int(seconds * fps)):
+        offset = (n % 64) * 320
+        frame = av.VideoFrame(320, 240, "yuv420p")
+        frame.planes[0].update(pic.luma[offset:offset + 320 * 240])
+        frame.planes[1].update(bytes([128]) * (320 * 240 // 4))
+        frame.planes[2].update(bytes([(n * 5) % 256]) * (320 * 240 // 4))
+        frame.pts = n
+        for p in v.encode(frame):
+            out.mux(p)
+        while samples < (n + 1) * 48000 // fps:
+            af = av.AudioFrame(format="s16", layout="stereo", samples=960)
+            af.planes[0].update(tone.tobytes())
+            af.sample_rate, af.pts = 48000, samples
+            samples += 960
+            for p in a.encode(af):
+                out.mux(p)
+    for s in (v, a):
+        for p in s.encode(None):
+            out.mux(p)
+    out.close()

@@ -5,11 +5,13 @@ answers always do."""
 from __future__ import annotations
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcpeerconnection import filter_preferred_codecs
 from aiortc.rtcrtpsender import RTCRtpSender
 
-from collab.media.relay import Feed, RelayTrack, watch_keyframe_requests
+from collab.media.relay import Feed, RelayTrack, watch_keyframe_requests  # noqa: F401  (Feed: the interface)
 
-# The shared encoders speak VP8 and Opus; a viewer must take those (every browser does).
+# What a publisher may send us. Viewers are offered each feed's own codec: VP8 and Opus from the
+# shared encoders, or a lesson video's H.264 passed through (every browser takes all three).
 WANTED = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}
 MAX_SDP = 32 * 1024  # real offers are a few KB
 
@@ -55,7 +57,7 @@ async def receive(offer: object, on_feed) -> tuple[RTCPeerConnection, dict]:
     return pc, _answer(pc)
 
 
-async def send(offer: object, feeds: dict[str, Feed]) -> tuple[RTCPeerConnection, dict, list[RelayTrack]]:
+async def send(offer: object, feeds: dict) -> tuple[RTCPeerConnection, dict, list[RelayTrack]]:
     """A viewer's offer (receive-only transceivers): answer with relay tracks of `feeds` by kind."""
     pc = RTCPeerConnection()
     tracks: list[RelayTrack] = []
@@ -74,7 +76,11 @@ async def send(offer: object, feeds: dict[str, Feed]) -> tuple[RTCPeerConnection
             t.direction = "sendonly"
             watch_keyframe_requests(t.sender, feed)
             caps = RTCRtpSender.getCapabilities(t.kind).codecs
-            t.setCodecPreferences([c for c in caps if c.mimeType.lower() in WANTED[t.kind]])
+            t.setCodecPreferences([c for c in caps if c.mimeType.lower() in (feed.mime, "video/rtx")])
+            # aiortc matched codecs when the offer was set, before these preferences existed: apply them
+            t._codecs = filter_preferred_codecs(t._codecs, t._preferred_codecs)
+            if not t._codecs:
+                raise OfferError(f"the viewer cannot receive {feed.mime}")
         await pc.setLocalDescription(await pc.createAnswer())
     except OfferError:
         await pc.close()

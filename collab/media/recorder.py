@@ -19,14 +19,17 @@ log = logging.getLogger("collab.media")
 
 
 class Recorder:
-    def __init__(self, path: Path, width: int | None, height: int | None, audio: bool) -> None:
+    """`h264`: a lesson video passed through as H.264 goes into Matroska (WebM takes only VP8/VP9/AV1)."""
+
+    def __init__(self, path: Path, width: int | None, height: int | None, audio: bool, h264: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.media_type = "video/x-matroska" if h264 else "video/webm"
         self.started = time.monotonic()
-        self.container = av.open(str(path), "w", format="webm")
+        self.container = av.open(str(path), "w", format="matroska" if h264 else "webm")
         self.video = None
         if width and height:
-            self.video = self.container.add_stream("libvpx", rate=30)
+            self.video = self.container.add_stream("h264" if h264 else "libvpx", rate=30)
             self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
             self.video.time_base = fractions.Fraction(1, 90000)
         self.audio = None

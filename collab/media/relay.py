@@ -151,8 +151,10 @@ class Feed:
         self._last_keyframe = 0.0
         if self.kind == "video":
             self.encoder = SharedVideoEncoder(bitrate or 1_000_000)
+            self.mime = "video/vp8"
         else:
             self.encoder = SharedAudioEncoder(bitrate or 64000)
+            self.mime = "audio/opus"
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def attach(self) -> RelayTrack:

@@ -183,6 +183,51 @@ async def test_bad_signaling_is_refused_and_the_stage_keeps_serving(world):
         await c.close()
 
 
+@pytest.mark.parametrize("kind", ["webm", "mp4"])
+async def test_a_lesson_video_plays_to_everyone_with_pause_and_seek(world, kind, tmp_path):
+    from media_peers import make_lesson_video
+
+    users, aid = world["users"], world["aid"]
+    path = tmp_path / f"lesson.{kind}"
+    make_lesson_video(path, kind, seconds=6.0)
+    auth = lambda who: {"Authorization": f"Bearer {users[who][1]}"}  # noqa: E731
+    async with httpx.AsyncClient(base_url=world["node"].url, timeout=20) as http:
+        files = {"file": (path.name, path.read_bytes())}
+        assert (await http.post(f"/api/activities/{aid}/lesson-videos", headers=auth("t1"), files=files)).status_code == 403
+        r = await http.post(f"/api/activities/{aid}/lesson-videos", headers=auth("presenter"), files=files,
+                            data={"title": "课例视频"})
+        assert r.status_code == 201, r.text
+        video_id = r.json()["id"]
+        fake = {"file": ("fake.mp4", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 2000)}
+        bad = await http.post(f"/api/activities/{aid}/lesson-videos", headers=auth("presenter"), files=fake)
+        assert bad.status_code == 415  # an MP4 box with nothing playable in it
+    presenter = await harness.WsClient(world["node"].ws_url).open(users["presenter"][1])
+    assert (await presenter.call("stage.video", activity_id=aid, action="pause"))["error"]["code"] == "not_on_stage"
+    started = await presenter.ok("stage.video", activity_id=aid, action="start", video_id=video_id)
+    assert started["video"]["state"] == "playing" and started["video"]["duration"] > 5
+    t3 = await harness.WsClient(world["node"].ws_url).open(users["t3"][1])
+    assert (await t3.call("stage.video", activity_id=aid, action="pause"))["error"]["code"] == "forbidden"
+    pc, counters, t0 = await watch(t3, world, "lesson")
+    await until(lambda: video(counters) is not None and video(counters).frames > 10, timeout=5)
+    assert video(counters).first_at - t0 < 1.5 and video(counters).size == (320, 240)
+    # pause: the picture stops for everyone; play: it moves on
+    await presenter.ok("stage.video", activity_id=aid, action="pause")
+    await asyncio.sleep(0.3)
+    frozen = video(counters).frames
+    await asyncio.sleep(1.0)
+    assert video(counters).frames <= frozen + 2
+    await presenter.ok("stage.video", activity_id=aid, action="play")
+    await until(lambda: video(counters).frames > frozen + 10, timeout=5)
+    sought = await presenter.ok("stage.video", activity_id=aid, action="seek", position=1.0)
+    assert 0.9 <= sought["video"]["position"] <= 1.5
+    state = await t3.ok("stage.state", activity_id=aid)
+    assert [p["user_id"] for p in state["on_stage"] if "video" in p] == ["lesson"]
+    await presenter.ok("stage.video", activity_id=aid, action="stop")
+    await pc.close()
+    for c in (presenter, t3):
+        await c.close()
+
+
 async def test_the_stage_is_recorded_for_the_replay(world):
     """Run last: it ends the activity. Every publication above was recorded while the activity was live."""
     import av

@@ -66,6 +66,7 @@ MATRIX = [
     ("activity.accept_invitation", "ended", set()),
     ("activity.timeline", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
     ("stage.manage", "live", {ADMIN, ORG, EXPERT}),
+    ("activity.media", "live", {ADMIN, ORG}),  # EXPERT is staff but neither host nor presenter
     ("no.such.action", None, set()),
 ]
 
