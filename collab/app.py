@@ -114,6 +114,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         await attendance.start()
         await rooms.start()
         await docs.start()
+        await sessions_stage.start(services)
         log.info(
             "collab serving at http://%s:%s/", settings.host, settings.port,
             extra={"node": settings.node_id, "bus": "redis" if settings.redis_url else "memory",

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from prometheus_client import Gauge
 
 from collab import policy
 from collab.media import peers
@@ -41,10 +42,15 @@ from collab.studios import library
 from sessions import lesson_videos
 from sessions.records import Hand, LessonVideo, Recording
 from sessions.room import channel_of, in_room, record_event
+from sessions.stage_bridge import Bridges
 
 log = logging.getLogger("collab.stage")
 
 MAX_VIEWS_PER_SOCKET = 8  # a viewer watches a few publishers at once, not hundreds
+
+PUBLISHERS = Gauge("collab_stage_publishers", "Stage publications held by this node")
+VIEWS = Gauge("collab_stage_views", "Peer connections sending the stage from this node (viewers and other nodes' links)")
+LINKS = Gauge("collab_stage_links", "Links this node holds to publishers on other nodes")
 
 
 @dataclass
@@ -95,6 +101,7 @@ class Stages:
     def __init__(self) -> None:
         self.stages: dict[int, Stage] = {}
         self._ids = itertools.count(1)
+        self.bridges: Bridges | None = None  # links to other nodes' publishers (sessions.stage_bridge)
 
     def of(self, activity_id: int, services=None) -> Stage:
         stage = self.stages.get(activity_id)
@@ -106,6 +113,8 @@ class Stages:
         return f"w{next(self._ids)}"
 
     async def close_all(self) -> None:
+        if self.bridges is not None:
+            await self.bridges.close()
         for stage in list(self.stages.values()):
             for view in list(stage.views.values()):
                 await _close_view(stage, view)
@@ -124,6 +133,23 @@ class _StagesOf:
 
     def new_id(self) -> str:
         return self.stages.new_id()
+
+    @property
+    def bridges(self) -> Bridges | None:
+        return self.stages.bridges
+
+
+async def start(services) -> Stages:
+    """At node start: the stage registry, listening for other nodes that want a publisher of ours."""
+    stages = services.extensions.get("stages")
+    if stages is None:
+        stages = services.extensions["stages"] = Stages()
+    stages.bridges = Bridges(services, stages)
+    await stages.bridges.start()
+    PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in stages.stages.values()))
+    VIEWS.set_function(lambda: sum(len(st.views) for st in stages.stages.values()))
+    LINKS.set_function(lambda: len(stages.bridges.links))
+    return stages
 
 
 def stages_of(ctx: Context) -> _StagesOf:
@@ -170,8 +196,10 @@ async def _keep_recording(services, activity_id: int, pub: Publisher) -> None:
 
 
 async def _announce(ctx: Context, stage: Stage) -> None:
-    await ctx.services.hub.publish(channel_of(stage.activity_id),
-                                   {"type": "stage", "on_stage": stage.on_stage()})
+    """Who is on stage through this node. With publishers on several nodes, a client keeps the latest
+    list per `node` and shows them all."""
+    await ctx.services.hub.publish(channel_of(stage.activity_id), {
+        "type": "stage", "node": ctx.services.settings.node_id, "on_stage": stage.on_stage()})
 
 
 async def _close_view(stage: Stage, view: View) -> None:
@@ -319,13 +347,17 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         activity, _ = await in_room(ctx, args, db)
     stage = stages_of(ctx).of(activity.id)
     pub = stage.publishers.get(publisher_id)
-    if pub is None or not pub.feeds:
-        raise CommandError("not_on_stage", "that person is not publishing here")
+    feeds = pub.feeds if pub is not None else None
+    bridges = stages_of(ctx).bridges
+    if not feeds and bridges is not None:  # on another node: this node links to it once for everyone
+        feeds = await bridges.feeds_for(activity.id, publisher_id)
+    if not feeds:
+        raise CommandError("not_on_stage", "that person is not on the stage")
     mine = [v for v in stage.views.values() if v.client is ctx.client]
     if len(mine) >= MAX_VIEWS_PER_SOCKET:
         raise CommandError("too_many_views", f"at most {MAX_VIEWS_PER_SOCKET} at once per connection")
     try:
-        pc, answer, tracks = await peers.send(args.get("offer"), pub.feeds)
+        pc, answer, tracks = await peers.send(args.get("offer"), feeds)
     except peers.OfferError as exc:
         raise CommandError("invalid", str(exc)) from None
     view = View(stages_of(ctx).new_id(), publisher_id, pc, tracks, ctx.client)

@@ -1,0 +1,167 @@
+"""The stage beyond one node. A publisher's media enters the node their socket is on. A viewer on
+another node is served by that other node: it subscribes once to the publisher's node, as a viewer
+would, and re-serves the stream to all its own viewers. That costs one decode and one encode per node,
+not per viewer.
+
+The nodes negotiate over the bus channel `node:stage` (clients cannot subscribe to `node:` channels):
+
+    B -> all: {"op": "offer", "from": B, "req": r, "aid": 7, "pub": 12, "offer": {...}}
+    A -> B:   {"op": "answer", "to": B, "req": r, "answer": {...}}    (the node that has publisher 12)
+
+The link's peer connection is a View on the publisher's node, so when the publisher leaves, the link
+ends. The feeds on B then end, and B's viewers get the next `stage` event and watch again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from collab.media import peers
+from collab.media.relay import Feed
+
+log = logging.getLogger("collab.stage")
+
+CHANNEL = "node:stage"
+ANSWER_WAIT = 5.0  # seconds for the publisher's node to answer
+TRACKS_WAIT = 3.0  # seconds for the link's media to start
+
+
+@dataclass
+class Link:
+    pc: RTCPeerConnection
+    feeds: dict[str, Feed]
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.feeds) and not all(f.ended for f in self.feeds.values())
+
+
+class Bridges:
+    def __init__(self, services, stages) -> None:
+        self.services = services
+        self.stages = stages  # sessions.stage.Stages: whose publishers this node holds
+        self.node = services.settings.node_id
+        self.links: dict[tuple[int, Any], Link] = {}
+        self._pending: dict[str, asyncio.Future] = {}
+        self._opening: dict[tuple[int, Any], asyncio.Future] = {}
+
+    async def start(self) -> None:
+        await self.services.hub.watch(CHANNEL, self._heard)
+
+    async def close(self) -> None:
+        for link in list(self.links.values()):
+            for feed in link.feeds.values():
+                feed.stop()
+            await link.pc.close()
+        self.links.clear()
+
+    # -- the viewer's node ---------------------------------------------------------------------------
+
+    async def feeds_for(self, activity_id: int, publisher_id: Any) -> dict[str, Feed] | None:
+        """This node's copy of a publisher held by another node (None: nobody holds them)."""
+        key = (activity_id, publisher_id)
+        link = self.links.get(key)
+        if link is not None and link.alive:
+            return link.feeds
+        if link is not None:
+            await self._drop(key)
+        opening = self._opening.get(key)
+        if opening is not None:  # viewers arriving together share one link
+            return await asyncio.shield(opening)
+        future = asyncio.get_running_loop().create_future()
+        self._opening[key] = future
+        try:
+            feeds = await self._open(activity_id, publisher_id)
+            future.set_result(feeds)
+            return feeds
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            self._opening.pop(key, None)
+
+    async def _open(self, activity_id: int, publisher_id: Any) -> dict[str, Feed] | None:
+        pc = RTCPeerConnection()
+        feeds: dict[str, Feed] = {}
+        pc.on("track", lambda track: feeds.__setitem__(track.kind, Feed(track)))
+        for kind in ("video", "audio"):
+            pc.addTransceiver(kind, direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        req = secrets.token_hex(8)
+        waiter = asyncio.get_running_loop().create_future()
+        self._pending[req] = waiter
+        try:
+            await self.services.hub.publish(CHANNEL, orjson.dumps({
+                "op": "offer", "from": self.node, "req": req, "aid": activity_id, "pub": publisher_id,
+                "offer": {"type": "offer", "sdp": pc.localDescription.sdp}}))
+            answer = await asyncio.wait_for(waiter, ANSWER_WAIT)
+        except (asyncio.TimeoutError, Exception):
+            await pc.close()
+            return None
+        finally:
+            self._pending.pop(req, None)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        for _ in range(int(TRACKS_WAIT / 0.05)):
+            if feeds:
+                break
+            await asyncio.sleep(0.05)
+        if not feeds:
+            await pc.close()
+            return None
+        await asyncio.sleep(0.1)  # the other kind usually follows within a frame
+        self.links[(activity_id, publisher_id)] = Link(pc, feeds)
+        return feeds
+
+    async def _drop(self, key) -> None:
+        link = self.links.pop(key, None)
+        if link is not None:
+            for feed in link.feeds.values():
+                feed.stop()
+            await link.pc.close()
+
+    # -- the publisher's node ------------------------------------------------------------------------
+
+    def _heard(self, data: bytes | None) -> None:
+        if data is None:
+            return
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if msg.get("op") == "answer" and msg.get("to") == self.node:
+            waiter = self._pending.get(msg.get("req"))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg["answer"])
+        elif msg.get("op") == "offer" and msg.get("from") != self.node:
+            asyncio.get_running_loop().create_task(self._answer(msg))
+
+    async def _answer(self, msg: dict) -> None:
+        from sessions.stage import View, _close_view  # the stage module imports this one
+
+        stage = self.stages.stages.get(msg.get("aid"))
+        pub = stage.publishers.get(msg.get("pub")) if stage is not None else None
+        if pub is None or not pub.feeds:
+            return  # not ours: the node that has them answers
+        try:
+            pc, answer, tracks = await peers.send(msg.get("offer"), pub.feeds)
+        except peers.OfferError:
+            log.warning("a node's stage link offer was refused")
+            return
+        view = View(self.stages.new_id(), pub.user_id, pc, tracks, None)
+        stage.views[view.id] = view
+
+        @pc.on("connectionstatechange")
+        async def _state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await _close_view(stage, view)
+
+        await self.services.hub.publish(CHANNEL, orjson.dumps({
+            "op": "answer", "to": msg["from"], "req": msg["req"], "answer": answer}))
