@@ -86,6 +86,26 @@ class Stage:
         self.services = services
         self.publishers: dict[int, Publisher] = {}
         self.views: dict[str, View] = {}
+        self.watching = False
+
+    async def follow_the_room(self) -> None:
+        """Listen to the room on this node (once): when the activity ends, its stage closes here."""
+        if self.watching or self.services is None:
+            return
+        self.watching = True
+        await self.services.hub.watch(channel_of(self.activity_id), self._heard)
+
+    def _heard(self, data: bytes | None) -> None:
+        if data and (b'"type":"ended"' in data or b'"type":"archived"' in data) and self.publishers:
+            asyncio.get_running_loop().create_task(self._close_everything())
+
+    async def _close_everything(self) -> None:
+        for pub in list(self.publishers.values()):
+            await _close_publisher(self, pub)
+        for view in list(self.views.values()):
+            await _close_view(self, view)
+        await self.services.hub.publish(channel_of(self.activity_id), {
+            "type": "stage", "node": self.services.settings.node_id, "on_stage": []})
 
     def on_stage(self) -> list[dict[str, Any]]:
         out = []
@@ -254,6 +274,7 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     except peers.OfferError as exc:
         raise CommandError("invalid", str(exc)) from None
     stage.publishers[pub.user_id] = pub
+    await stage.follow_the_room()
 
     def gone() -> None:
         if stage.publishers.get(pub.user_id) is pub:
@@ -409,6 +430,7 @@ async def _video(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             raise CommandError("invalid", f"that video cannot be played: {exc}"[:200]) from None
         pub = Publisher(LESSON, video.title, None, feeds=dict(player.feeds), player=player, owner_id=ctx.actor.user_id)
         stage.publishers[LESSON] = pub
+        await stage.follow_the_room()
         player.play()
         if activity.state == "live":
             _start_recording(ctx.services, stage, pub)

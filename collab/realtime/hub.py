@@ -496,7 +496,7 @@ class Hub:
             await self.bus.set_presence(channel, 0, 0)
         except BusUnavailable:
             pass
-        if channel not in self.channels:
+        if channel not in self.channels and channel not in self._watchers:
             await self.bus.unsubscribe(channel)
 
     def on_user_presence(self, namespace: str, hook: PresenceHook) -> None:

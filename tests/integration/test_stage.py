@@ -169,7 +169,7 @@ async def test_bad_signaling_is_refused_and_the_stage_keeps_serving(world):
         assert r.get("error", {}).get("code") == "invalid", (str(offer)[:40], r)
     t1 = await harness.WsClient(world["node"].ws_url).open(users["t1"][1])
     r = await t1.call("stage.watch", activity_id=aid, publisher_id=users["presenter"][0], offer={"type": "offer", "sdp": ""})
-    assert r["error"]["code"] == "not_on_stage"
+    assert r["error"]["code"] == "not_on_stage", r
     assert (await t1.call("stage.leave", activity_id=aid))["error"]["code"] == "not_on_stage"
     # and the node still serves a real publication
     await t1.ok("subscribe", channel=f"activity:{aid}")
@@ -233,7 +233,20 @@ async def test_the_stage_is_recorded_for_the_replay(world):
     import av
 
     users, aid = world["users"], world["aid"]
+    # someone is still on stage when the host ends the activity: the stage closes with it
+    room = await harness.WsClient(world["node"].ws_url).open(users["t1"][1])
+    await room.ok("subscribe", channel=f"activity:{aid}")
+    pws, ppc = await publish(world, "presenter", [MovingPicture(), Tone()])
+    await stage_event(room, lambda e: e["on_stage"])
+    await asyncio.sleep(1.5)  # a recording of some length
     await world["host"].ok("activity.end", activity_id=aid)
+    await stage_event(room, lambda e: e["on_stage"] == [])
+    assert (await room.ok("stage.state", activity_id=aid))["on_stage"] == []
+    _, refused = await publish(world, "presenter", [MovingPicture()])
+    assert refused["error"]["code"] == "forbidden"  # the stage of an ended activity stays closed
+    await ppc.close()
+    for c in (room, pws):
+        await c.close()
     auth = {"Authorization": f"Bearer {users['t1'][1]}"}
     async with httpx.AsyncClient(base_url=world["node"].url) as http:
         replay = (await http.get(f"/api/activities/{aid}/replay", headers=auth)).json()
