@@ -89,7 +89,7 @@ class Bridges:
             self._opening.pop(key, None)
 
     async def _open(self, activity_id: int, publisher_id: Any) -> dict[str, Feed] | None:
-        pc = RTCPeerConnection()
+        pc = peers.new_peer()
         feeds: dict[str, Feed] = {}
         pc.on("track", lambda track: feeds.__setitem__(track.kind, Feed(track)))
         for kind in ("video", "audio"):

@@ -4,7 +4,7 @@ answers always do."""
 
 from __future__ import annotations
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcpeerconnection import filter_preferred_codecs
 from aiortc.rtcrtpsender import RTCRtpSender
 
@@ -14,6 +14,12 @@ from collab.media.relay import Feed, RelayTrack, watch_keyframe_requests  # noqa
 # shared encoders, or a lesson video's H.264 passed through (every browser takes all three).
 WANTED = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}
 MAX_SDP = 32 * 1024  # real offers are a few KB
+
+
+def new_peer() -> RTCPeerConnection:
+    """No STUN server: a node answers with its own addresses. aiortc's default would ask Google's
+    public STUN server on every answer (a DNS lookup in the encoder's thread pool, then a wait)."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
 class OfferError(ValueError):
@@ -43,7 +49,7 @@ def _answer(pc: RTCPeerConnection) -> dict:
 
 async def receive(offer: object, on_feed) -> tuple[RTCPeerConnection, dict]:
     """A publisher's offer: each incoming track becomes a Feed (`on_feed(feed)`). Returns the answer."""
-    pc = RTCPeerConnection()
+    pc = new_peer()
 
     @pc.on("track")
     def _track(track) -> None:
@@ -68,7 +74,7 @@ async def receive(offer: object, on_feed) -> tuple[RTCPeerConnection, dict]:
 
 async def send(offer: object, feeds: dict) -> tuple[RTCPeerConnection, dict, list[RelayTrack]]:
     """A viewer's offer (receive-only transceivers): answer with relay tracks of `feeds` by kind."""
-    pc = RTCPeerConnection()
+    pc = new_peer()
     tracks: list[RelayTrack] = []
     try:
         await pc.setRemoteDescription(_description(offer))

@@ -147,6 +147,7 @@ class Feed:
         self.frames = 0
         self.packets = 0
         self.keyframes_forced = 0
+        self.skipped = 0  # stale video frames passed over to catch up
         self._want_keyframe = True
         self._last_keyframe = 0.0
         if self.kind == "video":
@@ -174,6 +175,8 @@ class Feed:
         try:
             while True:
                 frame = await self.source.recv()
+                if self.kind == "video":
+                    frame = self._newest(frame)
                 self.frames += 1
                 if self.kind == "video":
                     self.size = (frame.width, frame.height)
@@ -204,6 +207,20 @@ class Feed:
             self.ended = True
             for viewer in list(self.viewers):
                 viewer.wake()
+
+    def _newest(self, frame):
+        """Frames that waited while the last one was encoded and sent are stale: go to the newest, so
+        a busy moment costs a few skipped frames, not a delay that never goes away. (aiortc's remote
+        track queues decoded frames without limit; its queue is private, hence the care.)"""
+        queue = getattr(self.source, "_queue", None)
+        while queue is not None and queue.qsize() > 0:
+            newer = queue.get_nowait()
+            if newer is None:  # the end of the track: let the next recv() say so
+                queue.put_nowait(None)
+                break
+            self.skipped += 1
+            frame = newer
+        return frame
 
     def stop(self) -> None:
         self._task.cancel()
