@@ -11,23 +11,13 @@ from pathlib import Path
 
 from benchmarks.docs.run import Config, run
 from benchmarks.fanout.limits import raise_nofile
-from benchmarks.fanout.report import machine
+from benchmarks.fanout.report import cell, machine
+
+_f = cell
 
 HERE = Path(__file__).resolve().parent
 
 
-def _f(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "yes" if v else "**no**"
-    if isinstance(v, float):
-        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, list):
-        return " / ".join(_f(x) for x in v)
-    return str(v)
 
 
 def _yes(ok: bool) -> str:

@@ -171,3 +171,21 @@ def machine() -> dict:
             "python": platform.python_version(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
             # the server code measured: HEAD, plus whether collab/ had uncommitted changes
             "commit": git("rev-parse", "--short", "HEAD"), "collab_dirty": bool(git("status", "--porcelain", "collab"))}
+
+
+def cell(v) -> str:
+    """One value as a results-table cell: thousands separated, booleans as yes / **no**, lists and
+    dicts joined. Shared by every benchmark's table."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "**no**"
+    if isinstance(v, float):
+        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, list):
+        return " / ".join(cell(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {cell(x)}" for k, x in v.items()) or "none"
+    return str(v)

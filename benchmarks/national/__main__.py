@@ -10,24 +10,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.fanout.limits import raise_nofile
-from benchmarks.fanout.report import CLIENT_SATURATED, machine
+from benchmarks.fanout.report import CLIENT_SATURATED, cell, machine
 from benchmarks.national.run import Config, run
+
+_f = cell
 
 HERE = Path(__file__).resolve().parent
 
 
-def _f(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, list):
-        return " / ".join(_f(x) for x in v)
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {_f(x)}" for k, x in v.items()) or "none"
-    return str(v)
 
 
 def _p(d: dict) -> str:

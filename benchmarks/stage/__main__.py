@@ -13,26 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.fanout.limits import raise_nofile
-from benchmarks.fanout.report import machine
+from benchmarks.fanout.report import cell, machine
 from benchmarks.stage.run import Config, run
+
+_f = cell
 
 HERE = Path(__file__).resolve().parent
 TARGET = 100  # viewers per core at full frame rate (the issue)
 NAMES = {"collab": "collab relay (Feed + peers)", "aiortc": "aiortc baseline (MediaRelay, encoder per viewer)"}
 
 
-def _f(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "yes" if v else "**no**"
-    if isinstance(v, float):
-        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, list):
-        return " / ".join(_f(x) for x in v)
-    return str(v)
 
 
 ROWS = [
