@@ -25,6 +25,7 @@ from sessions.qa import top_questions
 from sessions.records import Activity, ActivityPhase, aware
 from sessions.room import access, channel_of, in_room, record_and_publish
 from sessions.room_cache import rooms
+from sessions.stage import roster as stage_roster
 
 
 def live_state(a: Activity) -> lifecycle.LiveState:
@@ -99,6 +100,7 @@ async def _shared_snapshot(ctx: Context, activity_id: int) -> dict[str, Any]:
             "chat": await recent_for_snapshot(db, activity_id),
             "questions": await top_questions(db, activity_id, "votes", limit=20),
             "poll": await current_poll(db, activity_id),
+            "stage": await stage_roster(db, activity_id),
             "channel": channel_of(activity_id),
             "since": {"epoch": position.epoch, "offset": position.offset},
             "presence": {"clients": presence.clients, "users": presence.users},

@@ -30,6 +30,7 @@ from typing import Any
 
 import av
 from prometheus_client import Gauge
+from sqlalchemy import select
 
 from collab import policy
 from collab.media import peers
@@ -40,7 +41,7 @@ from collab.policy import StageSeat
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.studios import library
 from sessions import lesson_videos
-from sessions.records import Hand, LessonVideo, Recording
+from sessions.records import ActivityEvent, Hand, LessonVideo, Recording
 from sessions.room import channel_of, in_room, record_event
 from sessions.stage_bridge import Bridges
 
@@ -102,6 +103,7 @@ class Stage:
     async def _close_everything(self) -> None:
         for pub in list(self.publishers.values()):
             await _close_publisher(self, pub)
+            await _record_left(self.services, self.activity_id, pub.user_id)
         for view in list(self.views.values()):
             await _close_view(self, view)
         await self.services.hub.publish(channel_of(self.activity_id), {
@@ -308,11 +310,38 @@ async def _announce_when_tracks_arrive(ctx: Context, stage: Stage, pub: Publishe
 
 
 async def _leave_quietly(ctx: Context, stage: Stage, pub: Publisher) -> None:
+    """The publisher's socket went away (closed, or the network dropped it)."""
     try:
         await _close_publisher(stage, pub)
+        await _record_left(ctx.services, stage.activity_id, pub.user_id)
         await _announce(ctx, stage)
     except Exception:
         log.exception("closing a publication failed")
+
+
+async def _record_left(services, activity_id: int, user_id: int | str) -> None:
+    if not isinstance(user_id, int):
+        return  # the lesson video is not a person on stage
+    async with services.sessionmaker() as db:
+        db.add(ActivityEvent(activity_id=activity_id, type="stage_left", data={"type": "stage_left", "user_id": user_id},
+                             actor_id=user_id, at=datetime.now(timezone.utc)))
+        await db.commit()
+
+
+async def roster(db, activity_id: int) -> list[dict[str, Any]]:
+    """Who is on stage, from the record (every node's publications), for a late joiner's snapshot;
+    the `stage` events that follow give the tracks and the node of each."""
+    rows = (await db.execute(select(ActivityEvent.type, ActivityEvent.data).where(
+        ActivityEvent.activity_id == activity_id,
+        ActivityEvent.type.in_(("stage_joined", "stage_left", "stage_removed")))
+        .order_by(ActivityEvent.id))).all()
+    on: dict[int, str] = {}
+    for kind, data in rows:
+        if kind == "stage_joined":
+            on[data["user_id"]] = data.get("name", "")
+        else:
+            on.pop(data.get("user_id"), None)
+    return [{"user_id": u, "name": n} for u, n in on.items()]
 
 
 async def _leave(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,10 @@ async def test_the_presenter_publishes_and_teachers_watch_decoded_frames(world):
     announced = await stage_event(room, lambda e: e["on_stage"])
     assert announced["on_stage"] == [{"user_id": users["presenter"][0], "name": "Presenter",
                                       "tracks": ["audio", "video"]}]
+    await asyncio.sleep(1.1)  # past the snapshot's shared cache
+    late = await harness.WsClient(world["node"].ws_url).open(users["t3"][1])
+    assert (await late.ok("activity.snapshot", activity_id=aid))["stage"] == [
+        {"user_id": users["presenter"][0], "name": "Presenter"}]  # a late joiner knows whom to watch
     viewers = []
     for who in ("t1", "t2", "t3"):
         ws = room if who == "t1" else await harness.WsClient(world["node"].ws_url).open(users[who][1])
@@ -119,9 +123,12 @@ async def test_the_presenter_publishes_and_teachers_watch_decoded_frames(world):
     lpc, lcounters, lstarted = await watch(late_ws, world, users["presenter"][0])
     await until(lambda: video(lcounters) is not None and video(lcounters).frames > 0, timeout=5)
     assert video(lcounters).first_at - lstarted < 1.5
-    # the publisher drops: the stage empties for everyone
+    # the publisher drops: the stage empties for everyone, and for the next late joiner
     await pws.close()
     await stage_event(room, lambda e: e["on_stage"] == [])
+    await asyncio.sleep(1.1)
+    assert (await late.ok("activity.snapshot", activity_id=aid))["stage"] == []
+    await late.close()
     for ws, pc, counters, _ in viewers:
         await pc.close()
     await lpc.close()
