@@ -91,3 +91,43 @@ async def test_viewers_on_another_node_watch_through_one_link(world):
         await pc.close()
     for c in (t1, t2, pws2):
         await c.close()
+
+
+async def test_when_the_publishers_node_dies_the_stage_comes_back_on_another(world, redis_url):
+    """The presenter's node is killed mid-lesson. Their client reconnects to another node and publishes
+    again; a teacher's client, told by the next `stage` event, watches again: no page reload, and the
+    rest of the activity (questions) carries on meanwhile."""
+    users, aid = world["users"], world["aid"]
+    doomed = harness.Server(world["a"].database_url, redis_url, name="stage-doomed").start()
+    try:
+        pws = await harness.WsClient(doomed.ws_url).open(users["presenter"][1])
+        ppc = RTCPeerConnection()
+        r = await pws.ok("stage.publish", timeout=20, activity_id=aid,
+                         offer=await offer_to_send(ppc, [MovingPicture(320, 240), Tone()]))
+        await accept(ppc, r["answer"])
+        t1 = await harness.WsClient(world["b"].ws_url).open(users["t1"][1])
+        await t1.ok("subscribe", channel=f"activity:{aid}")
+        await stage_event(t1, lambda e: e["node"] == "stage-doomed" and e["on_stage"])
+        world_b = {**world, "node": world["b"]}
+        v1, c1, _ = await watch(t1, world_b, users["presenter"][0])
+        await until(lambda: video(c1) is not None and video(c1).frames > 10, timeout=10)
+        doomed.kill()
+        await ppc.close()
+        asked = await t1.ok("qa.ask", activity_id=aid, body="画面停了, 是网络问题吗?")  # the room goes on
+        assert asked["question"]["status"] == "open"
+        # the presenter's client reconnects to node B and publishes again
+        pws2 = await harness.WsClient(world["b"].ws_url).open(users["presenter"][1])
+        ppc2 = RTCPeerConnection()
+        r = await pws2.ok("stage.publish", timeout=20, activity_id=aid,
+                          offer=await offer_to_send(ppc2, [MovingPicture(320, 240), Tone()]))
+        await accept(ppc2, r["answer"])
+        event = await stage_event(t1, lambda e: e["node"] == "stage-nb" and e["on_stage"])
+        assert [p["user_id"] for p in event["on_stage"]] == [users["presenter"][0]]
+        v2, c2, _ = await watch(t1, world_b, users["presenter"][0])
+        await until(lambda: video(c2) is not None and video(c2).frames > 10, timeout=10)
+        for pc in (v1, v2, ppc2):
+            await pc.close()
+        for c in (t1, pws2):
+            await c.close()
+    finally:
+        doomed.cleanup()
