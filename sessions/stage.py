@@ -429,9 +429,12 @@ async def _unwatch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _state(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """`on_stage`: publications through this node, with their tracks; `roster`: everyone on stage,
+    through any node (from the record)."""
     async with ctx.services.sessionmaker() as db:
         activity, _ = await in_room(ctx, args, db)
-    return {"on_stage": stages_of(ctx).of(activity.id).on_stage()}
+        everyone = await roster(db, activity.id)
+    return {"on_stage": stages_of(ctx).of(activity.id).on_stage(), "roster": everyone}
 
 
 async def _video(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:

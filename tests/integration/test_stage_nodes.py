@@ -66,6 +66,8 @@ async def test_viewers_on_another_node_watch_through_one_link(world):
     await stage_event(t1, lambda e: any(p["user_id"] == users["presenter"][0] for p in e["on_stage"]))
     t2 = await harness.WsClient(world["b"].ws_url).open(users["t2"][1])
     world_b = {**world, "node": world["b"]}
+    state = await t1.ok("stage.state", activity_id=aid)  # asked on node B, the publisher is on node A
+    assert state["on_stage"] == [] and state["roster"] == [{"user_id": users["presenter"][0], "name": "Presenter"}]
     v1, c1, s1 = await watch(t1, world_b, users["presenter"][0])
     v2, c2, s2 = await watch(t2, world_b, users["presenter"][0])
     await until(lambda: all(video(c) is not None and video(c).frames > 20 for c in (c1, c2)), timeout=10)
