@@ -15,4 +15,16 @@ async def home(request: Request):
     return TEMPLATES.TemplateResponse(request, "home.html", {"node": request.app.state.services.settings.node_id})
 
 
-routes = [Route("/", home, include_in_schema=False)]
+async def lesson_doc(request: Request):
+    """The document editor. Who may open it is decided by the API and /ws/docs it calls, not here."""
+    try:
+        doc_id = int(request.path_params["doc_id"])
+    except ValueError:
+        doc_id = 0
+    return TEMPLATES.TemplateResponse(request, "doc.html", {"doc_id": doc_id})
+
+
+routes = [
+    Route("/", home, include_in_schema=False),
+    Route("/docs/{doc_id}", lesson_doc, include_in_schema=False),
+]
