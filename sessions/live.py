@@ -78,12 +78,15 @@ SNAPSHOT_TTL = 1.0  # a join storm of thousands shares one snapshot a second per
 _shared: dict[int, tuple[float, dict[str, Any]]] = {}
 
 
-async def _shared_snapshot(ctx: Context, activity_id: int) -> dict[str, Any]:
+async def _shared_snapshot(ctx: Context, activity_id: int, view=None) -> dict[str, Any]:
     """What every attendee's snapshot has in common. The channel position is read before the state
-    and kept with it, so a cached copy still tells the client where to recover from."""
+    and kept with it, so a cached copy still tells the client where to recover from. A copy is not
+    used once the room itself has moved on (another state or phase: `view`, the node's fresh copy)."""
     now = time.monotonic()
     cached = _shared.get(activity_id)
-    if cached is not None and now - cached[0] < SNAPSHOT_TTL:
+    if cached is not None and now - cached[0] < SNAPSHOT_TTL and (view is None or (
+            cached[1]["activity"]["state"] == view.state
+            and cached[1]["activity"]["current_phase"] == view.current_phase)):
         return cached[1]
     hub = ctx.services.hub
     try:
@@ -118,7 +121,7 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     me = {"roles": sorted(acc.staff), "registration": acc.registration,
           "may_run": policy.allowed(ctx.actor, "activity.run", acc),
           "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc)}
-    return {**await _shared_snapshot(ctx, activity.id), "me": me}
+    return {**await _shared_snapshot(ctx, activity.id, activity), "me": me}
 
 
 async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:

@@ -24,7 +24,17 @@ async def lesson_doc(request: Request):
     return TEMPLATES.TemplateResponse(request, "doc.html", {"doc_id": doc_id})
 
 
+async def activity_room(request: Request):
+    """The activity room. Who may enter is decided by the snapshot command it calls, not here."""
+    try:
+        activity_id = int(request.path_params["activity_id"])
+    except ValueError:
+        activity_id = 0
+    return TEMPLATES.TemplateResponse(request, "activity.html", {"activity_id": activity_id})
+
+
 routes = [
     Route("/", home, include_in_schema=False),
+    Route("/activities/{activity_id}", activity_room, include_in_schema=False),
     Route("/docs/{doc_id}", lesson_doc, include_in_schema=False),
 ]

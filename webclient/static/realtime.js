@@ -43,8 +43,11 @@
       self.ws.send(JSON.stringify({ id: id, cmd: cmd, args: args || {} }));
     });
   };
-  Realtime.prototype.subscribe = function (name, onEvent, onResync) {
-    this.channels[name] = { onEvent: onEvent, onResync: onResync || function () {}, epoch: null, offset: null, seen: new Set() };
+  // `since` {epoch, offset}: where a snapshot of the channel's state was taken; events after it are
+  // replayed before live ones (docs/protocol.md, "Joining late or reconnecting").
+  Realtime.prototype.subscribe = function (name, onEvent, onResync, since) {
+    this.channels[name] = { onEvent: onEvent, onResync: onResync || function () {}, seen: new Set(),
+                            epoch: since ? since.epoch : null, offset: since ? since.offset : null };
     if (this.ws.readyState === 1) return this._subscribe(name);
   };
   Realtime.prototype._subscribe = function (name) {

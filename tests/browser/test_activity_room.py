@@ -1,0 +1,89 @@
+"""The activity room in a real browser: the lobby's agenda and countdown, the host starting and moving
+through phases, a teacher chatting and asking, the host upvoting, all live on both pages."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+import harness
+
+pytest.importorskip("playwright")
+from playwright.async_api import async_playwright  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+async def server(database_url, users):
+    if database_url.startswith("postgresql"):
+        pytest.skip("the browser tests need one database kind; storage is covered on both elsewhere")
+    s = harness.Server(database_url).start()
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        await b.close()
+
+
+async def room(browser, server, users, who, aid):
+    context = await browser.new_context()
+    await context.add_init_script(f"sessionStorage.setItem('collab_token', {users[who][1]!r})")
+    page = await context.new_page()
+    await page.goto(f"{server.url}/activities/{aid}")
+    await page.wait_for_selector("#conn.online", timeout=15_000)
+    await page.wait_for_function("document.querySelector('#agenda').children.length > 0", timeout=10_000)
+    return context, page
+
+
+async def test_lobby_countdown_then_a_live_discussion(browser, server, users):
+    start = datetime.now(timezone.utc) + timedelta(minutes=30)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org1'][1]}"}, json={
+            "title": "函数的概念 <课例研讨>", "visibility": "public", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "agenda": [{"kind": "lesson_display", "title": "课例展示", "minutes": 20},
+                       {"kind": "discussion", "title": "研讨", "minutes": 20}]})
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+    host_ctx, host = await room(browser, server, users, "org1", aid)
+    teacher_ctx, teacher = await room(browser, server, users, "teacher1", aid)
+    assert await teacher.inner_text("#title") == "函数的概念 <课例研讨>"  # text, not markup
+    assert await teacher.is_hidden("#host-controls") and await host.is_visible("#host-controls")
+    await teacher.wait_for_function("document.querySelector('#countdown').innerText.includes('starts in')")
+    assert "29:" in await teacher.inner_text("#countdown")  # about half an hour to go
+
+    await host.click("button[data-cmd='activity.open_lobby']")
+    await teacher.wait_for_function("document.querySelector('#state').innerText.includes('lobby')", timeout=10_000)
+    await host.click("button[data-cmd='activity.start']")
+    await teacher.wait_for_function("document.querySelector('#state').innerText.includes('live')", timeout=10_000)
+    assert "课例展示" in await teacher.inner_text("#agenda li.current")
+    assert await teacher.is_hidden("#chat-form")  # the lesson display: chat closed for teachers
+    await host.click("button[data-cmd='activity.next_phase']")
+    await teacher.wait_for_function("document.querySelector('#agenda li.current').innerText.includes('研讨')",
+                                    timeout=10_000)
+    await teacher.wait_for_selector("#chat-form:not([hidden])")
+
+    await teacher.fill("#chat-form input", "这节课的导入很好 <img src=x onerror=alert(1)>")
+    await teacher.click("#chat-form button")
+    await host.wait_for_function("document.querySelector('#chat').innerText.includes('这节课的导入很好')", timeout=10_000)
+    assert await host.locator("#chat img").count() == 0
+    await teacher.fill("#ask-form input", "如何处理函数概念中的对应关系?")
+    await teacher.click("#ask-form button")
+    await host.wait_for_selector("#questions li", timeout=10_000)
+    await host.click("#questions li button.vote")
+    await teacher.wait_for_function("document.querySelector('#questions li button.vote').innerText.includes('1')",
+                                    timeout=10_000)  # the total reaches the teacher at the tally's pace
+    await teacher.screenshot(path=str(harness.ARTIFACTS / "activity-room-teacher.png"), full_page=True)
+    for ctx in (host_ctx, teacher_ctx):
+        await ctx.close()
