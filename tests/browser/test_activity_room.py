@@ -46,6 +46,24 @@ async def room(browser, server, users, who, aid):
     return context, page
 
 
+async def test_a_teacher_registers_from_the_room_and_enters(browser, server, users):
+    start = datetime.now(timezone.utc) + timedelta(days=1)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org1'][1]}"}, json={
+            "title": "报名后进入", "visibility": "registered", "registration": "open", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(), "agenda": [{"kind": "discussion", "minutes": 30}]})
+        aid = r.json()["id"]
+    context = await browser.new_context()
+    await context.add_init_script(f"sessionStorage.setItem('collab_token', {users['teacher2'][1]!r})")
+    page = await context.new_page()
+    await page.goto(f"{server.url}/activities/{aid}")
+    await page.wait_for_selector("#register:not([hidden])", timeout=15_000)
+    await page.click("#register-button")
+    await page.wait_for_function("document.querySelector('#agenda').children.length > 0", timeout=10_000)
+    assert await page.inner_text("#title") == "报名后进入" and await page.is_hidden("#register")
+    await context.close()
+
+
 async def test_lobby_countdown_then_a_live_discussion(browser, server, users):
     start = datetime.now(timezone.utc) + timedelta(minutes=30)
     async with httpx.AsyncClient(base_url=server.url) as http:

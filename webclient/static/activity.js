@@ -133,8 +133,23 @@
         renderPoll(s.poll);
         rt.subscribe(s.channel, onEvent, function () { load(true); }, s.since);
       }
-    }).catch(fail);
+    }).catch(function (err) {
+      if (err && err.code === "forbidden" && subscribe) {  // not registered (yet): offer it
+        $("register").hidden = false;
+        notice("");
+        return;
+      }
+      fail(err);
+    });
   }
+  $("register-button").onclick = function () {
+    fetch("/api/activities/" + aid + "/register", { method: "POST", headers: { Authorization: "Bearer " + token } })
+      .then(function (r) { return r.json().then(function (b) { if (!r.ok) throw b.error; return b; }); })
+      .then(function (reg) {
+        if (reg.status === "approved") { $("register").hidden = true; load(true); }
+        else notice("已提交报名, 等待组织者审核 · registration sent; the organizer will decide");
+      }).catch(fail);
+  };
 
   fetch("/api/me", { headers: { Authorization: "Bearer " + token } }).then(function (r) { return r.json(); }).then(function (me) {
     $("who").textContent = me.display_name;
