@@ -105,3 +105,24 @@ async def test_lobby_countdown_then_a_live_discussion(browser, server, users):
     await teacher.screenshot(path=str(harness.ARTIFACTS / "activity-room-teacher.png"), full_page=True)
     for ctx in (host_ctx, teacher_ctx):
         await ctx.close()
+
+
+async def test_signing_in_from_a_room_link_comes_back_to_the_room(browser, server, users):
+    start = datetime.now(timezone.utc) + timedelta(days=2)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org1'][1]}"}, json={
+            "title": "从链接进入", "visibility": "public", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(), "agenda": [{"kind": "discussion", "minutes": 30}]})
+        aid = r.json()["id"]
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{server.url}/activities/{aid}")  # not signed in: sent to sign in first
+    await page.wait_for_selector("#signin-form", timeout=10_000)
+    await page.fill("input[name=username]", "teacher1")
+    await page.fill("input[name=password]", "password-teacher1")
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"**/activities/{aid}", timeout=10_000)
+    await page.wait_for_function("document.querySelector('#title').innerText === '从链接进入'", timeout=10_000)
+    await page.goto(f"{server.url}/")
+    await page.wait_for_selector(f"#activities a[href='/activities/{aid}']", timeout=10_000)  # listed at home
+    await context.close()

@@ -50,6 +50,7 @@ async def test_announcements_live_escaped_and_recovered_after_a_network_cut(brow
     org_ctx, org = await sign_in(browser, server.url, "org1")
     teacher_ctx, teacher = await sign_in(browser, link.url, "teacher1")
     assert "Org1 (organizer)" in await org.inner_text("#who")
+    assert await org.is_visible("#places")  # activities and studios to go to
     assert await teacher.is_hidden("#announce-form")  # teachers cannot post: the control is not shown
 
     await org.fill("#announce-form textarea", "<img src=x onerror=alert(1)> 下午两点开始")

@@ -24,8 +24,40 @@
       r.announcements.forEach(show);
     });
   }
+  function link(href, text, extra) {
+    var li = document.createElement("li"), a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;               // titles are user text: never markup
+    li.appendChild(a);
+    if (extra) li.appendChild(document.createTextNode(" · " + extra));
+    return li;
+  }
+  function places() {
+    Promise.all([api("/api/activities?status=live"), api("/api/activities?status=upcoming")]).then(function (r) {
+      $("activities").textContent = "";
+      r[0].activities.concat(r[1].activities).forEach(function (a) {
+        $("activities").appendChild(link("/activities/" + a.id, a.title,
+          (a.state === "live" ? "进行中 live" : new Date(a.starts_at).toLocaleString())));
+      });
+    });
+    api("/api/studios?mine=1").then(function (r) {
+      $("studios").textContent = "";
+      r.studios.forEach(function (st) {
+        var li = link("#", st.name, st.members + " members");
+        li.firstChild.removeAttribute("href");
+        var docs = document.createElement("ul");
+        li.appendChild(docs);
+        $("studios").appendChild(li);
+        api("/api/studios/" + st.id + "/docs").then(function (d) {
+          d.documents.forEach(function (doc) { docs.appendChild(link("/docs/" + doc.id, doc.title)); });
+        });
+      });
+    });
+  }
   function start(token, user) {
     $("signin").hidden = true;
+    $("places").hidden = false;
+    places();
     $("announcements").hidden = false;
     $("who").textContent = user.display_name + " (" + user.role + ")";
     $("announce-form").hidden = !(user.role === "admin" || user.role === "organizer");
@@ -52,4 +84,10 @@
   };
   var saved = sessionStorage.getItem("collab_token");
   if (saved) api("/api/me").then(function (u) { start(saved, u); }, function () { sessionStorage.removeItem("collab_token"); });
+  // back to the page that sent us here to sign in
+  var next = new URLSearchParams(location.search).get("next");
+  if (next && /^\/(activities|docs)\/\d+$/.test(next)) {
+    var go = start;
+    start = function (t, u) { go(t, u); location.href = next; };
+  }
 })();
