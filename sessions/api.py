@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_body, json_response
+from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
 from collab.store.models import User
 from sessions import invitations, reports, scheduling
 from sessions.agenda import AgendaError
@@ -37,16 +37,10 @@ from sessions.room import event_json
 from sessions.room_cache import rooms
 
 
-def _denied(exc: policy.Denied) -> ApiError:
-    return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
 
 
 async def _activity(request: Request, db) -> Activity:
-    try:
-        activity_id = int(request.path_params["activity_id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "no such activity") from None
-    activity = await scheduling.get(db, activity_id)
+    activity = await scheduling.get(db, path_id(request, "activity_id"))
     if activity is None:
         raise ApiError(404, "not_found", "no such activity")
     return activity
@@ -59,7 +53,7 @@ async def _guarded(request: Request, db, actor, action: str):
     try:
         policy.authorize(actor, action, access)
     except policy.Denied as exc:
-        raise _denied(exc) from None
+        raise refusal(exc) from None
     return activity, access
 
 
@@ -79,7 +73,7 @@ async def create_activity(request: Request):
         try:
             activity = await scheduling.create(db, actor, data)
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
         return json_response(scheduling.activity_json(activity), 201)
@@ -132,7 +126,7 @@ async def edit_activity(request: Request):
         try:
             activity = await scheduling.update(db, actor, activity, data)
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
         await rooms(request.app.state.services).changed(activity.id)
@@ -150,7 +144,7 @@ async def cancel_activity(request: Request):
         try:
             activity = await scheduling.cancel(db, actor, activity)
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         await rooms(request.app.state.services).changed(activity.id)
         return json_response(scheduling.activity_json(activity))
 
@@ -166,7 +160,7 @@ async def register(request: Request):
         try:
             reg = await scheduling.register(db, actor, activity)
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
         await rooms(request.app.state.services).changed(activity.id, actor.user_id)
@@ -209,7 +203,7 @@ async def accept_invitation(request: Request):
             invitations.check(services.settings.secret, str(data.get("token", "")), activity.id)
             reg = await scheduling.admit(db, actor, activity)
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         except invitations.InvitationError as exc:
             raise ApiError(400, exc.code, exc.message) from None
         except AgendaError as exc:
@@ -229,7 +223,7 @@ async def list_registrations(request: Request):
         try:
             rows = await scheduling.registrations(db, actor, activity)
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         return json_response({"registrations": [
             {"user_id": u.id, "display_name": u.display_name, "school": u.school, "region": u.region,
              "status": r.status, "at": r.created_at.isoformat()} for r, u in rows]})
@@ -254,7 +248,7 @@ async def decide_registration(request: Request):
         try:
             reg = await scheduling.decide(db, actor, activity, user_id, data["approve"])
         except policy.Denied as exc:
-            raise _denied(exc) from None
+            raise refusal(exc) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
         await rooms(request.app.state.services).changed(activity.id, user_id)
@@ -396,10 +390,7 @@ async def recording(request: Request):
     services = request.app.state.services
     async with services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.timeline")
-        try:
-            rec = await db.get(Recording, int(request.path_params["recording_id"]))
-        except ValueError:
-            rec = None
+        rec = await db.get(Recording, path_id(request, "recording_id"))
     if rec is None or rec.activity_id != activity.id:
         raise ApiError(404, "not_found", "no such recording")
     root = Path(services.settings.recordings_dir).resolve()

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_response
+from collab.api.common import ApiError, current_actor, json_response, path_id, refusal
 from collab.studios import library
 from collab.studios.library import LibraryError
 from sessions import scheduling
@@ -30,13 +30,13 @@ def video_json(v: LessonVideo) -> dict:
 
 
 async def _guard(request: Request, db, actor):
-    activity = await scheduling.get(db, int(request.path_params["activity_id"]))
+    activity = await scheduling.get(db, path_id(request, "activity_id"))
     if activity is None:
         raise ApiError(404, "not_found", "no such activity")
     try:
         policy.authorize(actor, "activity.media", await scheduling.access(db, activity, actor))
     except policy.Denied as exc:
-        raise ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, "not allowed: activity.media") from None
+        raise refusal(exc) from None
     return activity
 
 
@@ -71,7 +71,7 @@ async def upload(request: Request):
             raise LibraryError("wrong_codec", "lesson videos are MP4 with H.264 or WebM with VP8", 415)
         title = str(form.get("title") or filename).strip()[:200]
     except LibraryError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+        raise refusal(exc) from None
     finally:
         await form.close()
     async with services.sessionmaker() as db:

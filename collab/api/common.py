@@ -41,12 +41,28 @@ async def current_actor(request: Request) -> Actor | None:
         raise ApiError(401, exc.code, exc.message) from None
 
 
+def refusal(exc: Exception) -> ApiError:
+    """A route's answer to `policy.Denied` (401 when signing in could help, else 403) or to a domain
+    error that carries its own `status`, `code` and `message` (studios, documents, the library)."""
+    if isinstance(exc, policy.Denied):
+        return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+def path_id(request: Request, key: str) -> int:
+    """An id from the path; anything else is a 404, never a 500."""
+    try:
+        return int(request.path_params[key])
+    except ValueError:
+        raise ApiError(404, "not_found", f"no such {key.removesuffix('_id')}") from None
+
+
 async def authorized(request: Request, action: str, resource: Any = None) -> Actor | None:
     actor = await current_actor(request)
     try:
         policy.authorize(actor, action, resource)
     except policy.Denied as exc:
-        raise ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {action}") from None
+        raise refusal(exc) from None
     return actor
 
 

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from collab import announcements, policy
-from collab.api.common import ApiError, authorized, current_actor, json_body, json_response
+from collab.api.common import ApiError, authorized, current_actor, json_body, json_response, refusal
 from collab.auth.accounts import AccountError, actor_of, authenticate, create_user
 from collab.auth.tokens import issue_token
 from collab.realtime.bus import BusUnavailable
@@ -124,7 +124,7 @@ async def post_announcement(request: Request):
     except CommandError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     except policy.Denied as exc:
-        raise ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, "not allowed") from None
+        raise refusal(exc) from None
     return json_response({"event": event, "offset": offset}, 201)
 
 

@@ -11,24 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_body, json_response
+from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
 from collab.docs import service
 from collab.docs.service import DocError
 from collab.store.models import User
 from collab.studios.access import studio_access
 
 
-def _fail(exc: Exception) -> ApiError:
-    if isinstance(exc, policy.Denied):
-        return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
-    return ApiError(exc.status, exc.code, exc.message)
-
-
-def _id(request: Request, key: str) -> int:
-    try:
-        return int(request.path_params[key])
-    except ValueError:
-        raise ApiError(404, "not_found", "not found") from None
 
 
 def _docs(request: Request):
@@ -49,9 +38,9 @@ async def create_doc(request: Request):
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            doc = await service.create(db, actor, _id(request, "studio_id"), data)
+            doc = await service.create(db, actor, path_id(request, "studio_id"), data)
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         return json_response(service.doc_json(doc, actor.name), 201)
 
 
@@ -61,7 +50,7 @@ async def list_docs(request: Request):
     responses: {200: {description: "{documents: [...]}"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
-    studio_id = _id(request, "studio_id")
+    studio_id = path_id(request, "studio_id")
     async with request.app.state.services.sessionmaker() as db:
         access = await studio_access(db, studio_id, actor)
         if access is None:
@@ -69,7 +58,7 @@ async def list_docs(request: Request):
         try:
             policy.authorize(actor, "doc.read", access)
         except policy.Denied as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         rows = await service.listing(db, studio_id)
     return json_response({"documents": [service.doc_json(d, n) for d, n in rows]})
 
@@ -82,9 +71,9 @@ async def get_doc(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            doc, access = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+            doc, access = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         creator = await db.get(User, doc.created_by)
     return json_response({**service.doc_json(doc, creator.display_name if creator else ""),
                           "me": {"may_edit": policy.allowed(actor, "doc.edit", access),
@@ -99,9 +88,9 @@ async def delete_doc(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            await service.delete(_docs(request), db, actor, _id(request, "doc_id"))
+            await service.delete(_docs(request), db, actor, path_id(request, "doc_id"))
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     return Response(status_code=204)
 
 
@@ -116,9 +105,9 @@ async def export_doc(request: Request):
         raise ApiError(404, "not_found", "exports are .md and .html")
     async with request.app.state.services.sessionmaker() as db:
         try:
-            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         rendered = service.render(await service.current_state(_docs(request), db, doc.id), doc.title)
     media = "text/markdown; charset=utf-8" if fmt == "md" else "text/html; charset=utf-8"
     body = rendered["markdown"] if fmt == "md" else rendered["html"]
@@ -137,9 +126,9 @@ async def save_version(request: Request):
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            v = await service.save_version(_docs(request), db, actor, _id(request, "doc_id"), data.get("name"))
+            v = await service.save_version(_docs(request), db, actor, path_id(request, "doc_id"), data.get("name"))
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     return json_response(service.version_json(v, actor.name), 201)
 
 
@@ -151,9 +140,9 @@ async def list_versions(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         rows = await service.versions(db, doc.id)
     return json_response({"versions": [service.version_json(v, n) for v, n in rows]})
 
@@ -166,10 +155,10 @@ async def view_version(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
-            v = await service.version(db, doc.id, _id(request, "version_id"))
+            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+            v = await service.version(db, doc.id, path_id(request, "version_id"))
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     return json_response({"version": service.version_json(v), **service.render(v.state, f"{doc.title} ({v.name})")})
 
 
@@ -179,12 +168,12 @@ async def restore_version(request: Request):
     responses: {200: {description: "{restored}"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
-    doc_id, version_id = _id(request, "doc_id"), _id(request, "version_id")
+    doc_id, version_id = path_id(request, "doc_id"), path_id(request, "version_id")
     async with request.app.state.services.sessionmaker() as db:
         try:
             await service.restore_version(_docs(request), db, actor, doc_id, version_id)
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     await _comment_event(request, doc_id, {"type": "restored", "version_id": version_id,
                                            "by": {"id": actor.user_id, "name": actor.name}})
     return json_response({"restored": version_id})
@@ -198,9 +187,9 @@ async def list_comments(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            doc, _ = await service.guarded(db, _id(request, "doc_id"), actor, "doc.read")
+            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         threads = await service.threads(_docs(request), db, doc.id)
     return json_response({"threads": threads})
 
@@ -213,12 +202,12 @@ async def add_comment(request: Request):
     """
     actor = await current_actor(request)
     data = await json_body(request)
-    doc_id = _id(request, "doc_id")
+    doc_id = path_id(request, "doc_id")
     async with request.app.state.services.sessionmaker() as db:
         try:
             c = await service.add_comment(_docs(request), db, actor, doc_id, data)
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     out = {"id": c.id, "parent_id": c.parent_id, "body": c.body, "quote": c.quote,
            "user": {"id": actor.user_id, "name": actor.name}, "at": c.created_at.isoformat()}
     await _comment_event(request, doc_id, {"type": "comment", "id": f"doc-comment:{c.id}", "comment": out})
@@ -233,12 +222,12 @@ async def resolve_comment(request: Request):
     """
     actor = await current_actor(request)
     data = await json_body(request)
-    doc_id = _id(request, "doc_id")
+    doc_id = path_id(request, "doc_id")
     async with request.app.state.services.sessionmaker() as db:
         try:
-            c = await service.resolve(db, actor, doc_id, _id(request, "comment_id"), data.get("resolved", True))
+            c = await service.resolve(db, actor, doc_id, path_id(request, "comment_id"), data.get("resolved", True))
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     await _comment_event(request, doc_id, {"type": "comment_resolved", "comment_id": c.id, "resolved": c.resolved})
     return json_response({"id": c.id, "resolved": c.resolved})
 
@@ -249,12 +238,12 @@ async def delete_comment(request: Request):
     responses: {204: {description: deleted}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
-    doc_id, comment_id = _id(request, "doc_id"), _id(request, "comment_id")
+    doc_id, comment_id = path_id(request, "doc_id"), path_id(request, "comment_id")
     async with request.app.state.services.sessionmaker() as db:
         try:
             await service.delete_comment(_docs(request), db, actor, doc_id, comment_id)
         except (policy.Denied, DocError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     await _comment_event(request, doc_id, {"type": "comment_deleted", "comment_id": comment_id})
     return Response(status_code=204)
 

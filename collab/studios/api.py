@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_body, json_response
+from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
 from collab.store.models import User
 from collab.studios import library, membership
 from collab.studios.access import studio_access
@@ -28,17 +28,6 @@ from sessions.room_cache import rooms
 INVITE_ROLES = ("member", "observer")
 
 
-def _fail(exc: Exception) -> ApiError:
-    if isinstance(exc, policy.Denied):
-        return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
-    return ApiError(exc.status, exc.code, exc.message)
-
-
-def _id(request: Request, key: str = "studio_id") -> int:
-    try:
-        return int(request.path_params[key])
-    except ValueError:
-        raise ApiError(404, "not_found", f"no such {key.removesuffix('_id')}") from None
 
 
 async def _studio_changed(request: Request, db, studio_id: int, user_id: int) -> None:
@@ -60,7 +49,7 @@ async def create_studio(request: Request):
         try:
             studio = await membership.create(db, actor, data)
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         return json_response({**membership.studio_json(studio, 1), "me": {"role": "leader", "pending": False}}, 201)
 
 
@@ -91,9 +80,9 @@ async def get_studio(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            studio, access = await membership.guarded(db, _id(request), actor, "studio.view")
+            studio, access = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.view")
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         leader = await db.get(User, studio.leader_id)
         count = len(await membership.members(db, studio.id))
         return json_response({**membership.studio_json(studio, count),
@@ -112,9 +101,9 @@ async def edit_studio(request: Request):
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            studio = await membership.edit(db, actor, _id(request), data)
+            studio = await membership.edit(db, actor, path_id(request, "studio_id"), data)
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         return json_response(membership.studio_json(studio))
 
 
@@ -127,9 +116,9 @@ async def apply_to_studio(request: Request):
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            row = await membership.apply(db, actor, _id(request), data.get("note", ""))
+            row = await membership.apply(db, actor, path_id(request, "studio_id"), data.get("note", ""))
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         return json_response({"status": row.status})
 
 
@@ -144,10 +133,10 @@ async def list_members(request: Request):
         raise ApiError(400, "invalid", "status is active or pending")
     async with request.app.state.services.sessionmaker() as db:
         try:
-            studio, _ = await membership.guarded(db, _id(request), actor,
+            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor,
                                                  "studio.manage" if status == "pending" else "studio.read")
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         rows = await membership.members(db, studio.id, status)
     return json_response({"members": [membership.member_json(m, u) for m, u in rows]})
 
@@ -160,7 +149,7 @@ async def change_member(request: Request):
     """
     actor = await current_actor(request)
     data = await json_body(request)
-    studio_id, user_id = _id(request), _id(request, "user_id")
+    studio_id, user_id = path_id(request, "studio_id"), path_id(request, "user_id")
     async with request.app.state.services.sessionmaker() as db:
         try:
             if "approve" in data:
@@ -172,7 +161,7 @@ async def change_member(request: Request):
             else:
                 raise StudioError("invalid", "send approve or role")
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         await _studio_changed(request, db, studio_id, user_id)
         return json_response({"user_id": user_id, "role": row.role if row else None,
                               "status": row.status if row else "rejected"})
@@ -184,12 +173,12 @@ async def remove_member(request: Request):
     responses: {204: {description: removed}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
-    studio_id, user_id = _id(request), _id(request, "user_id")
+    studio_id, user_id = path_id(request, "studio_id"), path_id(request, "user_id")
     async with request.app.state.services.sessionmaker() as db:
         try:
             await membership.remove(db, actor, studio_id, user_id)
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         await _studio_changed(request, db, studio_id, user_id)
     return Response(status_code=204)
 
@@ -202,10 +191,10 @@ async def leave_studio(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            await membership.leave(db, actor, _id(request))
+            await membership.leave(db, actor, path_id(request, "studio_id"))
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
-        await _studio_changed(request, db, _id(request), actor.user_id)
+            raise refusal(exc) from None
+        await _studio_changed(request, db, path_id(request, "studio_id"), actor.user_id)
     return Response(status_code=204)
 
 
@@ -225,9 +214,9 @@ async def create_invitation(request: Request):
     services = request.app.state.services
     async with services.sessionmaker() as db:
         try:
-            studio, _ = await membership.guarded(db, _id(request), actor, "studio.manage")
+            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.manage")
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
     expires_at = int(time.time()) + hours * 3600
     token = invitations.make(services.settings.secret, studio.id, expires_at, kind="studio-" + role)
     base = str(request.base_url).rstrip("/")
@@ -248,15 +237,15 @@ async def join_studio(request: Request):
     if role not in INVITE_ROLES:
         raise ApiError(400, "invitation_invalid", "that invitation link is not valid")
     try:
-        invitations.check(services.settings.secret, str(data.get("token", "")), _id(request), kind="studio-" + role)
+        invitations.check(services.settings.secret, str(data.get("token", "")), path_id(request, "studio_id"), kind="studio-" + role)
     except invitations.InvitationError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     async with services.sessionmaker() as db:
         try:
-            row = await membership.join_by_link(db, actor, _id(request), role)
+            row = await membership.join_by_link(db, actor, path_id(request, "studio_id"), role)
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
-        await _studio_changed(request, db, _id(request), actor.user_id)
+            raise refusal(exc) from None
+        await _studio_changed(request, db, path_id(request, "studio_id"), actor.user_id)
         return json_response({"role": row.role, "status": row.status})
 
 
@@ -270,9 +259,9 @@ async def list_posts(request: Request):
     before = request.query_params.get("before")
     async with request.app.state.services.sessionmaker() as db:
         try:
-            studio, _ = await membership.guarded(db, _id(request), actor, "studio.read")
+            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.read")
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         posts = await recent_posts(db, studio.id, before=int(before) if before and before.isdigit() else None)
     return json_response({"posts": posts})
 
@@ -288,7 +277,7 @@ async def upload_resource(request: Request):
     actor = await current_actor(request)
     services = request.app.state.services
     settings = services.settings
-    studio_id = _id(request)
+    studio_id = path_id(request, "studio_id")
     async with services.sessionmaker() as db:  # refuse before reading a byte of the body
         access = await studio_access(db, studio_id, actor)
     if access is None:
@@ -296,7 +285,7 @@ async def upload_resource(request: Request):
     try:
         policy.authorize(actor, "resource.upload", access)
     except policy.Denied as exc:
-        raise _fail(exc) from None
+        raise refusal(exc) from None
     declared = request.headers.get("content-length")
     if declared is None:
         raise ApiError(411, "length_required", "send the upload with a Content-Length")
@@ -318,7 +307,7 @@ async def upload_resource(request: Request):
         tags = library.parse_tags(str(form.get("tags") or ""))
         stored = await library.store_upload(upload, filename, Path(settings.resources_dir), settings.max_upload_bytes)
     except LibraryError as exc:
-        raise _fail(exc) from None
+        raise refusal(exc) from None
     finally:
         await form.close()
     async with services.sessionmaker() as db:
@@ -341,9 +330,9 @@ async def list_resources(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            studio, _ = await membership.guarded(db, _id(request), actor, "studio.read")
+            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.read")
         except (policy.Denied, StudioError) as exc:
-            raise _fail(exc) from None
+            raise refusal(exc) from None
         found = await library.search(db, studio.id, request.query_params.get("q", "")[:100],
                                      request.query_params.get("tag", "")[:30], request.query_params.get("kind", ""))
         names = {u.id: u.display_name for u in (await db.execute(
@@ -352,14 +341,14 @@ async def list_resources(request: Request):
 
 
 async def _resource(request: Request, db, actor, action: str) -> Resource:
-    r = await db.get(Resource, _id(request, "resource_id"))
+    r = await db.get(Resource, path_id(request, "resource_id"))
     access = None if r is None else await studio_access(db, r.studio_id, actor)
     if access is None:
         raise ApiError(404, "not_found", "no such resource")
     try:
         policy.authorize(actor, action, access if action == "studio.read" else policy.Owned(access, r.uploaded_by))
     except policy.Denied as exc:
-        raise _fail(exc) from None
+        raise refusal(exc) from None
     return r
 
 
