@@ -17,29 +17,16 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
-from collab.studios.records import StudioMember
-from sessions.records import Activity, Registration, Removal
+from sessions import scheduling
+from sessions.records import Activity
 
 CHANNEL = "node:activities"  # clients cannot subscribe: the policy knows no "node" channels
 MAX_AGE = 30.0
 MAX_ENTRIES = 200_000
-
-# One round trip for a teacher's standing, built once: a join storm asks it ten thousand times.
-_STANDING = select(
-    select(Registration.status)
-    .where(Registration.activity_id == bindparam("a"), Registration.user_id == bindparam("u"))
-    .scalar_subquery(),
-    exists().where(Removal.activity_id == bindparam("a"), Removal.user_id == bindparam("u")),
-    exists().where(  # a member of the studio whose activity it is attends as if registered
-        StudioMember.studio_id == select(Activity.studio_id).where(Activity.id == bindparam("a")).scalar_subquery(),
-        StudioMember.user_id == bindparam("u"), StudioMember.status == "active"),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class PhaseView:
@@ -134,12 +121,9 @@ class RoomCache:
 
     async def access(self, db: AsyncSession, view: RoomView, actor: Actor | None) -> ActivityAccess:
         """The policy's `ActivityAccess`: the activity's side from the view, the actor's from their standing."""
-        registration, removed = None, False
-        roles: frozenset[str] = frozenset()
-        if actor is not None:
-            roles = frozenset(s.role for s in view.staff if s.user_id == actor.user_id)
-            registration, removed = await self._standing_of(db, view.id, actor.user_id)
-        return ActivityAccess(view.organizer_id, view.visibility, view.state, roles, registration, removed)
+        if actor is None:
+            return scheduling.access_of(view, None)
+        return scheduling.access_of(view, actor, *await self._standing_of(db, view.id, actor.user_id))
 
     async def _standing_of(self, db: AsyncSession, activity_id: int, user_id: int) -> tuple[str | None, bool]:
         key = (activity_id, user_id)
@@ -147,10 +131,7 @@ class RoomCache:
         hit = self._standing.get(key)
         if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
             return hit[1]
-        registration, removed, member = (await db.execute(_STANDING, {"a": activity_id, "u": user_id})).one()
-        removed = bool(removed)
-        if registration is None and member:
-            registration = "approved"
+        registration, removed = await scheduling.standing(db, activity_id, user_id)
         if self.trusted:
             self._trim(self._standing)
             self._standing[key] = (now, (registration, removed))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab import policy
@@ -99,25 +99,37 @@ async def get(db: AsyncSession, activity_id: int) -> Activity | None:
     return await db.get(Activity, activity_id)
 
 
-async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> ActivityAccess:
-    roles: frozenset[str] = frozenset()
-    registration = None
-    removed = False
-    if actor is not None:
-        roles = frozenset(s.role for s in activity.staff if s.user_id == actor.user_id)
-        registration = (await db.execute(
-            select(Registration.status).where(Registration.activity_id == activity.id,
-                                              Registration.user_id == actor.user_id))).scalar_one_or_none()
-        removed = await db.get(Removal, (activity.id, actor.user_id)) is not None
-        if registration is None and activity.studio_id is not None and await studio_member(db, activity.studio_id, actor.user_id):
-            registration = "approved"  # a studio's members attend its activities without registering
+# One round trip for a teacher's standing, built once: a join storm asks it ten thousand times.
+_STANDING = select(
+    select(Registration.status)
+    .where(Registration.activity_id == bindparam("a"), Registration.user_id == bindparam("u"))
+    .scalar_subquery(),
+    exists().where(Removal.activity_id == bindparam("a"), Removal.user_id == bindparam("u")),
+    exists().where(
+        StudioMember.studio_id == select(Activity.studio_id).where(Activity.id == bindparam("a")).scalar_subquery(),
+        StudioMember.user_id == bindparam("u"), StudioMember.status == "active"),
+)
+
+
+async def standing(db: AsyncSession, activity_id: int, user_id: int) -> tuple[str | None, bool]:
+    """A teacher's (registration, removed) in an activity. A member of the studio whose activity it is
+    attends as if registered."""
+    registration, removed, member = (await db.execute(_STANDING, {"a": activity_id, "u": user_id})).one()
+    if registration is None and member:
+        registration = "approved"
+    return registration, bool(removed)
+
+
+def access_of(activity, actor: Actor | None, registration: str | None = None, removed: bool = False) -> ActivityAccess:
+    """The policy's `ActivityAccess` from an activity (a row or a `RoomView`) and the actor's standing."""
+    roles = frozenset(s.role for s in activity.staff if actor is not None and s.user_id == actor.user_id)
     return ActivityAccess(activity.organizer_id, activity.visibility, activity.state, roles, registration, removed)
 
 
-async def studio_member(db: AsyncSession, studio_id: int, user_id: int) -> bool:
-    return (await db.execute(select(StudioMember.user_id).where(
-        StudioMember.studio_id == studio_id, StudioMember.user_id == user_id,
-        StudioMember.status == "active"))).first() is not None
+async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> ActivityAccess:
+    if actor is None:
+        return access_of(activity, None)
+    return access_of(activity, actor, *await standing(db, activity.id, actor.user_id))
 
 
 async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data: dict[str, Any]) -> Activity:
