@@ -82,7 +82,7 @@ class View:
 class Stage:
     """One activity's stage on this node."""
 
-    def __init__(self, activity_id: int, services=None) -> None:
+    def __init__(self, activity_id: int, services) -> None:
         self.activity_id = activity_id
         self.services = services
         self.publishers: dict[int, Publisher] = {}
@@ -91,7 +91,7 @@ class Stage:
 
     async def follow_the_room(self) -> None:
         """Listen to the room on this node (once): when the activity ends, its stage closes here."""
-        if self.watching or self.services is None:
+        if self.watching:
             return
         self.watching = True
         await self.services.hub.watch(channel_of(self.activity_id), self._heard)
@@ -103,11 +103,16 @@ class Stage:
     async def _close_everything(self) -> None:
         for pub in list(self.publishers.values()):
             await _close_publisher(self, pub)
-            await _record_left(self.services, self.activity_id, pub.user_id)
+            await _record_left(self, pub.user_id)
         for view in list(self.views.values()):
             await _close_view(self, view)
+        await self.announce()
+
+    async def announce(self) -> None:
+        """Who is on stage through this node. With publishers on several nodes, a client keeps the
+        latest list per `node` and shows them all."""
         await self.services.hub.publish(channel_of(self.activity_id), {
-            "type": "stage", "node": self.services.settings.node_id, "on_stage": []})
+            "type": "stage", "node": self.services.settings.node_id, "on_stage": self.on_stage()})
 
     def on_stage(self) -> list[dict[str, Any]]:
         out = []
@@ -120,23 +125,25 @@ class Stage:
 
 
 class Stages:
-    def __init__(self) -> None:
+    """The node's stages, and its links to other nodes' publishers (`sessions.stage_bridge`)."""
+
+    def __init__(self, services) -> None:
+        self.services = services
         self.stages: dict[int, Stage] = {}
         self._ids = itertools.count(1)
-        self.bridges: Bridges | None = None  # links to other nodes' publishers (sessions.stage_bridge)
+        self.bridges = Bridges(services, self)
 
-    def of(self, activity_id: int, services=None) -> Stage:
+    def of(self, activity_id: int) -> Stage:
         stage = self.stages.get(activity_id)
         if stage is None:
-            stage = self.stages[activity_id] = Stage(activity_id, services)
+            stage = self.stages[activity_id] = Stage(activity_id, self.services)
         return stage
 
     def new_id(self) -> str:
         return f"w{next(self._ids)}"
 
     async def close_all(self) -> None:
-        if self.bridges is not None:
-            await self.bridges.close()
+        await self.bridges.close()
         for stage in list(self.stages.values()):
             for view in list(stage.views.values()):
                 await _close_view(stage, view)
@@ -144,29 +151,9 @@ class Stages:
                 await _close_publisher(stage, pub)
 
 
-class _StagesOf:
-    """`stages_of(ctx).of(id)` hands each stage the node's services (recordings need the database)."""
-
-    def __init__(self, stages: Stages, services) -> None:
-        self.stages, self.services = stages, services
-
-    def of(self, activity_id: int) -> Stage:
-        return self.stages.of(activity_id, self.services)
-
-    def new_id(self) -> str:
-        return self.stages.new_id()
-
-    @property
-    def bridges(self) -> Bridges | None:
-        return self.stages.bridges
-
-
 async def start(services) -> Stages:
     """At node start: the stage registry, listening for other nodes that want a publisher of ours."""
-    stages = services.extensions.get("stages")
-    if stages is None:
-        stages = services.extensions["stages"] = Stages()
-    stages.bridges = Bridges(services, stages)
+    stages = services.extensions["stages"] = Stages(services)
     await stages.bridges.start()
     PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in stages.stages.values()))
     VIEWS.set_function(lambda: sum(len(st.views) for st in stages.stages.values()))
@@ -174,17 +161,14 @@ async def start(services) -> Stages:
     return stages
 
 
-def stages_of(ctx: Context) -> _StagesOf:
-    stages = ctx.services.extensions.get("stages")
-    if stages is None:
-        stages = ctx.services.extensions["stages"] = Stages()
-    return _StagesOf(stages, ctx.services)
+def stages_of(ctx: Context) -> Stages:
+    return ctx.services.extensions["stages"]
 
 
 # -- recording ---------------------------------------------------------------------------------------
 
 
-def _start_recording(services, stage: Stage, pub: Publisher) -> None:
+def _start_recording(stage: Stage, pub: Publisher) -> None:
     """The stage of a live activity is recorded: one WebM per publication, from the shared packets."""
     video, audio = pub.feeds.get("video"), pub.feeds.get("audio")
     size = video.size if video is not None else None
@@ -193,7 +177,7 @@ def _start_recording(services, stage: Stage, pub: Publisher) -> None:
     name = (f"{stage.activity_id}/{stamp.strftime('%Y%m%dT%H%M%S')}-{pub.user_id}-{secrets.token_hex(3)}"
             + (".mkv" if h264 else ".webm"))
     try:
-        pub.recorder = Recorder(Path(services.settings.recordings_dir) / name, *(size or (None, None)),
+        pub.recorder = Recorder(Path(stage.services.settings.recordings_dir) / name, *(size or (None, None)),
                                 audio is not None, h264)
     except Exception:
         log.exception("could not start a recording", extra={"activity": stage.activity_id})
@@ -205,23 +189,17 @@ def _start_recording(services, stage: Stage, pub: Publisher) -> None:
         feed.sinks.append(lambda packet, kind=kind: pub.recorder.packet(kind, packet))
 
 
-async def _keep_recording(services, activity_id: int, pub: Publisher) -> None:
+async def _keep_recording(stage: Stage, pub: Publisher) -> None:
+    services, activity_id = stage.services, stage.activity_id
     recorder, pub.recorder = pub.recorder, None
     size = recorder.close()
-    if not size or services is None:
+    if not size:
         return
     file = str(recorder.path.relative_to(Path(services.settings.recordings_dir)))
     async with services.sessionmaker() as db:
         db.add(Recording(activity_id=activity_id, user_id=pub.owner_id, file=file, media_type=recorder.media_type,
                          bytes=size, started_at=pub.recording_since, ended_at=datetime.now(timezone.utc)))
         await db.commit()
-
-
-async def _announce(ctx: Context, stage: Stage) -> None:
-    """Who is on stage through this node. With publishers on several nodes, a client keeps the latest
-    list per `node` and shows them all."""
-    await ctx.services.hub.publish(channel_of(stage.activity_id), {
-        "type": "stage", "node": ctx.services.settings.node_id, "on_stage": stage.on_stage()})
 
 
 async def _close_view(stage: Stage, view: View) -> None:
@@ -231,7 +209,7 @@ async def _close_view(stage: Stage, view: View) -> None:
     await view.pc.close()
 
 
-async def _close_publisher(stage: Stage, pub: Publisher, services=None) -> None:
+async def _close_publisher(stage: Stage, pub: Publisher) -> None:
     if stage.publishers.get(pub.user_id) is pub:
         del stage.publishers[pub.user_id]
     for feed in pub.feeds.values():
@@ -239,7 +217,7 @@ async def _close_publisher(stage: Stage, pub: Publisher, services=None) -> None:
     if pub.player is not None:
         pub.player.stop()
     if pub.recorder is not None:
-        await _keep_recording(services or stage.services, stage.activity_id, pub)
+        await _keep_recording(stage, pub)
     for view in [v for v in stage.views.values() if v.publisher_id == pub.user_id]:
         await _close_view(stage, view)
     if pub.pc is not None:
@@ -280,17 +258,17 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
     def gone() -> None:
         if stage.publishers.get(pub.user_id) is pub:
-            asyncio.get_running_loop().create_task(_leave_quietly(ctx, stage, pub))
+            asyncio.get_running_loop().create_task(_leave_quietly(stage, pub))
 
     _on_close(ctx, gone)
-    asyncio.get_running_loop().create_task(_announce_when_tracks_arrive(ctx, stage, pub, activity.state == "live"))
+    asyncio.get_running_loop().create_task(_announce_when_tracks_arrive(stage, pub, activity.state == "live"))
     async with ctx.services.sessionmaker() as db:
         await record_event(ctx, db, activity.id, {"type": "stage_joined", "user_id": pub.user_id, "name": pub.name},
                            room=False)
     return {"answer": answer}
 
 
-async def _announce_when_tracks_arrive(ctx: Context, stage: Stage, pub: Publisher, live: bool) -> None:
+async def _announce_when_tracks_arrive(stage: Stage, pub: Publisher, live: bool) -> None:
     """Tracks appear when media starts flowing, after the answer: announce (and start recording)
     once they are there."""
     for _ in range(100):
@@ -305,25 +283,25 @@ async def _announce_when_tracks_arrive(ctx: Context, stage: Stage, pub: Publishe
         await asyncio.sleep(0.05)
     if stage.publishers.get(pub.user_id) is pub:
         if live and pub.feeds:
-            _start_recording(ctx.services, stage, pub)
-        await _announce(ctx, stage)
+            _start_recording(stage, pub)
+        await stage.announce()
 
 
-async def _leave_quietly(ctx: Context, stage: Stage, pub: Publisher) -> None:
+async def _leave_quietly(stage: Stage, pub: Publisher) -> None:
     """The publisher's socket went away (closed, or the network dropped it)."""
     try:
         await _close_publisher(stage, pub)
-        await _record_left(ctx.services, stage.activity_id, pub.user_id)
-        await _announce(ctx, stage)
+        await _record_left(stage, pub.user_id)
+        await stage.announce()
     except Exception:
         log.exception("closing a publication failed")
 
 
-async def _record_left(services, activity_id: int, user_id: int | str) -> None:
+async def _record_left(stage: Stage, user_id: int | str) -> None:
     if not isinstance(user_id, int):
         return  # the lesson video is not a person on stage
-    async with services.sessionmaker() as db:
-        db.add(ActivityEvent(activity_id=activity_id, type="stage_left", data={"type": "stage_left", "user_id": user_id},
+    async with stage.services.sessionmaker() as db:
+        db.add(ActivityEvent(activity_id=stage.activity_id, type="stage_left", data={"type": "stage_left", "user_id": user_id},
                              actor_id=user_id, at=datetime.now(timezone.utc)))
         await db.commit()
 
@@ -356,7 +334,7 @@ async def _leave(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         if hand is not None and hand.status == "on_stage":
             hand.status = "lowered"
         await record_event(ctx, db, activity.id, {"type": "stage_left", "user_id": ctx.actor.user_id}, room=False)
-    await _announce(ctx, stage)
+    await stage.announce()
     return {}
 
 
@@ -385,7 +363,7 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         if hand is not None and hand.status in ("called", "on_stage"):
             hand.status = "lowered"  # and with it, the right to publish
         out = await record_event(ctx, db, activity.id, {"type": "stage_removed", "user_id": user_id}, desk=True)
-    await _announce(ctx, stage)
+    await stage.announce()
     return out
 
 
@@ -398,9 +376,8 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     stage = stages_of(ctx).of(activity.id)
     pub = stage.publishers.get(publisher_id)
     feeds = pub.feeds if pub is not None else None
-    bridges = stages_of(ctx).bridges
-    if not feeds and bridges is not None:  # on another node: this node links to it once for everyone
-        feeds = await bridges.feeds_for(activity.id, publisher_id)
+    if not feeds:  # on another node: this node links to it once for everyone
+        feeds = await stages_of(ctx).bridges.feeds_for(activity.id, publisher_id)
     if not feeds:
         raise CommandError("not_on_stage", "that person is not on the stage")
     mine = [v for v in stage.views.values() if v.client is ctx.client]
@@ -465,7 +442,7 @@ async def _video(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         await stage.follow_the_room()
         player.play()
         if activity.state == "live":
-            _start_recording(ctx.services, stage, pub)
+            _start_recording(stage, pub)
     elif pub is None or pub.player is None:
         raise CommandError("not_on_stage", "no lesson video is on the stage")
     elif action == "play":
@@ -479,7 +456,7 @@ async def _video(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         pub.player.seek(float(position))
     else:
         await _close_publisher(stage, pub)
-    await _announce(ctx, stage)
+    await stage.announce()
     return {"video": pub.player.state() if action != "stop" else None}
 
 
