@@ -144,7 +144,8 @@ class RoomCache:
         every node forgets its copy. Awaited before the change is acknowledged, so a client that acts
         on the acknowledgement on another node finds the copy already gone."""
         self._forget(activity_id, user_id)
-        await self.hub.publish(CHANNEL, orjson.dumps({"a": activity_id, "u": user_id}))
+        # if the bus is down, no node trusts its cache anyway (and each clears it when the bus returns)
+        await self.hub.broadcast(CHANNEL, orjson.dumps({"a": activity_id, "u": user_id}))
 
     def _heard(self, data: bytes | None) -> None:
         if data is None:

@@ -99,9 +99,10 @@ class Bridges:
         waiter = asyncio.get_running_loop().create_future()
         self._pending[req] = waiter
         try:
-            await self.services.hub.publish(CHANNEL, orjson.dumps({
-                "op": "offer", "from": self.node, "req": req, "aid": activity_id, "pub": publisher_id,
-                "offer": {"type": "offer", "sdp": pc.localDescription.sdp}}))
+            if not await self.services.hub.broadcast(CHANNEL, orjson.dumps({
+                    "op": "offer", "from": self.node, "req": req, "aid": activity_id, "pub": publisher_id,
+                    "offer": {"type": "offer", "sdp": pc.localDescription.sdp}})):
+                raise asyncio.TimeoutError  # no bus, no other node to ask
             answer = await asyncio.wait_for(waiter, ANSWER_WAIT)
         except (asyncio.TimeoutError, Exception):
             await pc.close()
@@ -163,5 +164,5 @@ class Bridges:
             if pc.connectionState in ("failed", "closed"):
                 await _close_view(stage, view)
 
-        await self.services.hub.publish(CHANNEL, orjson.dumps({
+        await self.services.hub.broadcast(CHANNEL, orjson.dumps({
             "op": "answer", "to": msg["from"], "req": msg["req"], "answer": answer}))

@@ -35,6 +35,11 @@ UPDATE_TAG, AWARENESS_TAG, QUERY_TAG, DELETED_TAG = b"u", b"a", b"q", b"x"
 TOUCH_EVERY = 5.0  # seconds between updates of a document's "last edited" time
 
 
+def channel_of(doc_id: int) -> str:
+    """The nodes' channel for a document (clients cannot subscribe to `docsync:`)."""
+    return f"docsync:{doc_id}"
+
+
 def merge_all(updates: list[bytes], fan_in: int = 64) -> bytes:
     """One update for many. Yrs's merge grows with the square of how many it merges at once (80,000
     keystrokes: 31 s), so merge in groups of `fan_in`, then merge the results (the same: 0.24 s).
@@ -99,7 +104,7 @@ class DocRoom:
     def __init__(self, doc_id: int, rooms: DocRooms) -> None:
         self.doc_id = doc_id
         self.rooms = rooms
-        self.channel = f"docsync:{doc_id}"
+        self.channel = channel_of(doc_id)
         self.doc = Doc()
         self.peers: set[Peer] = set()
         self.awareness: dict[int, sync.AwarenessEntry] = {}
@@ -191,10 +196,8 @@ class DocRoom:
             self.doc.apply_update(data)
         except ValueError:
             raise sync.ProtocolError("malformed update") from None
-        self._pending.append((data, peer))
         metrics.MERGED.inc()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+        self._queue(data, peer)
 
     def change(self, edit) -> bytes:
         """An edit the server makes (a restore): `edit(text)` runs in one transaction on the room's
@@ -204,27 +207,38 @@ class DocRoom:
             edit(self.text)
         update = self.doc.get_update(before)
         if update != sync.EMPTY_UPDATE:
-            self._pending.append((update, None))
-            if self._writer is None or self._writer.done():
-                self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._queue(update, None)
         return update
+
+    def _queue(self, update: bytes, origin: Peer | None) -> None:
+        """For the group commit: stored with whatever else arrives before the current write ends."""
+        self._pending.append((update, origin))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
     @property
     def text(self):
         return self.doc.get(CONTENT, type=Text)
 
     def awareness_from(self, peer: Peer, payload: bytes) -> None:
-        entries = sync.decode_awareness(payload)
+        self._remember_awareness(sync.decode_awareness(payload), peer)
+        self._share_awareness(payload, peer)
+
+    def _remember_awareness(self, entries: list[sync.AwarenessEntry], peer: Peer | None) -> None:
+        """Keep the newest state of each client (y-protocols' rule: a higher or equal clock wins);
+        `peer`: the socket here that announced them (None: another node)."""
         for e in entries:
             known = self.awareness.get(e.client_id)
-            if known is None or e.clock >= known.clock:
-                if e.state == "null":
-                    self.awareness.pop(e.client_id, None)
+            if known is not None and e.clock < known.clock:
+                continue
+            if e.state == "null":
+                self.awareness.pop(e.client_id, None)
+                if peer is not None:
                     peer.awareness_ids.discard(e.client_id)
-                else:
-                    self.awareness[e.client_id] = e
+            else:
+                self.awareness[e.client_id] = e
+                if peer is not None:
                     peer.awareness_ids.add(e.client_id)
-        self._share_awareness(payload, peer)
 
     def _share_awareness(self, payload: bytes, origin: Peer | None) -> None:
         frame = sync.awareness(payload)
@@ -264,11 +278,6 @@ class DocRoom:
             if store.needs_compaction(self._rows_since, self._bytes_since, self._snapshot_bytes):
                 self.rooms.spawn(self._compact())
 
-    async def deleted(self) -> None:
-        """The document was deleted: close its sockets here and on every node."""
-        await self._broadcast(DELETED_TAG, b"")
-        self._close_all(4004, "the document was deleted")
-
     def _close_all(self, code: int, reason: str) -> None:
         self._pending.clear()
         for p in list(self.peers):
@@ -298,10 +307,8 @@ class DocRoom:
             self._compacting = False
 
     async def _broadcast(self, tag: bytes, payload: bytes) -> None:
-        try:
-            await self.rooms.hub.bus.broadcast(self.channel, tag + self.rooms.node_tag + payload)
-        except Exception:  # another node that misses it reloads when its bus comes back
-            log.warning("document broadcast failed", extra={"doc": self.doc_id})
+        if not await self.rooms.hub.broadcast(self.channel, tag + self.rooms.node_tag + payload):
+            log.warning("document broadcast failed", extra={"doc": self.doc_id})  # others reload on reconnect
 
     def _heard(self, data: bytes | None) -> None:
         if data is None:  # the bus dropped or came back: what was missed is in the database
@@ -328,14 +335,9 @@ class DocRoom:
                 self.rooms.spawn(self._broadcast(AWARENESS_TAG, sync.encode_awareness(mine)))
         elif tag == AWARENESS_TAG:
             try:
-                entries = sync.decode_awareness(payload)
+                self._remember_awareness(sync.decode_awareness(payload), None)
             except sync.ProtocolError:
                 return
-            for e in entries:
-                if e.state == "null":
-                    self.awareness.pop(e.client_id, None)
-                else:
-                    self.awareness[e.client_id] = e
             frame = sync.awareness(payload)
             for p in self.peers:
                 p.push(frame)

@@ -7,7 +7,7 @@ import logging
 import time
 
 from collab.docs import metrics
-from collab.docs.room import DocRoom
+from collab.docs.room import DELETED_TAG, DocRoom, channel_of
 
 log = logging.getLogger("collab.docs")
 
@@ -73,11 +73,12 @@ class DocRooms:
         finally:
             self._opening.pop(doc_id, None)
 
-    async def any_room(self, doc_id: int) -> DocRoom | None:
-        """The room if this node has it open; else a room object only to reach the other nodes (a
-        deleted document cannot be loaded, and the other nodes must still hear of it)."""
+    async def deleted(self, doc_id: int) -> None:
+        """A document was deleted: its sockets close here and on every node that has it open."""
+        await self.hub.broadcast(channel_of(doc_id), DELETED_TAG + self.node_tag)
         room = self.rooms.get(doc_id)
-        return room if room is not None else DocRoom(doc_id, self)
+        if room is not None:
+            room._close_all(4004, "the document was deleted")
 
     def discard(self, room: DocRoom) -> None:
         if self.rooms.get(room.doc_id) is room:

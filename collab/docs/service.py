@@ -96,9 +96,7 @@ async def delete(rooms, db: AsyncSession, actor: Actor | None, doc_id: int) -> N
     doc, _ = await guarded(db, doc_id, actor, "doc.delete")
     await db.delete(doc)
     await db.commit()
-    room = await rooms.any_room(doc_id)
-    if room is not None:
-        await room.deleted()
+    await rooms.deleted(doc_id)
 
 
 # -- versions --------------------------------------------------------------------------------------

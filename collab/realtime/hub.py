@@ -393,6 +393,15 @@ class Hub:
         if first and channel not in self.channels:
             await self.bus.subscribe(channel)
 
+    async def broadcast(self, channel: str, data: bytes) -> bool:
+        """To every node's watchers of `channel` (this one too), with no history: for messages between
+        nodes that are useless late (a cache to forget, a link to negotiate). False if the bus is down."""
+        try:
+            await self.bus.broadcast(channel, data)
+            return True
+        except BusUnavailable:
+            return False
+
     async def unwatch(self, channel: str, watcher: Watcher) -> None:
         watchers = self._watchers.get(channel, [])
         if watcher in watchers:
