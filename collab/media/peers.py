@@ -8,7 +8,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcpeerconnection import filter_preferred_codecs
 from aiortc.rtcrtpsender import RTCRtpSender
 
-from collab.media.relay import Feed, RelayTrack, watch_keyframe_requests  # noqa: F401  (Feed: the interface)
+from collab.media.relay import Fanout, Feed, RelayTrack, watch_keyframe_requests
 
 # What a publisher may send us. Viewers are offered each feed's own codec: VP8 and Opus from the
 # shared encoders, or a lesson video's H.264 passed through (every browser takes all three).
@@ -72,7 +72,7 @@ async def receive(offer: object, on_feed) -> tuple[RTCPeerConnection, dict]:
     return pc, _answer(pc)
 
 
-async def send(offer: object, feeds: dict) -> tuple[RTCPeerConnection, dict, list[RelayTrack]]:
+async def send(offer: object, feeds: dict[str, Fanout]) -> tuple[RTCPeerConnection, dict, list[RelayTrack]]:
     """A viewer's offer (receive-only transceivers): answer with relay tracks of `feeds` by kind."""
     pc = new_peer()
     tracks: list[RelayTrack] = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import av.bitstream
 
-from collab.media.relay import RelayTrack, SharedAudioEncoder
+from collab.media.relay import Fanout, RelayTrack, SharedAudioEncoder
 
 log = logging.getLogger("collab.media")
 
@@ -29,16 +29,13 @@ STAGE_CLOCK = fractions.Fraction(1, 90000)
 MAX_GOP_CACHE = 600  # packets kept since the last keyframe (20 s at 30 fps)
 
 
-class PacketFeed:
-    """A feed of already-encoded packets (the Feed interface RelayTrack and the peers module use)."""
+class PacketFeed(Fanout):
+    """A file's packets, as they are. Its keyframes cannot be forced, so it keeps the packets since
+    the last one and replays them to a newcomer."""
 
     def __init__(self, kind: str, mime: str) -> None:
-        self.kind, self.mime = kind, mime
-        self.viewers: set[RelayTrack] = set()
-        self.sinks: list = []
-        self.size: tuple[int, int] | None = None
-        self.ended = False
-        self.packets = 0
+        super().__init__(kind)
+        self.mime = mime
         self._gop: list[av.Packet] = []
 
     def attach(self) -> RelayTrack:
@@ -48,27 +45,12 @@ class PacketFeed:
         self.viewers.add(track)
         return track
 
-    def detach(self, track: RelayTrack) -> None:
-        self.viewers.discard(track)
-
-    def request_keyframe(self) -> None:
-        """A file's keyframes come when they come: the GOP cache answers new viewers instead."""
-
     def push(self, packet: av.Packet) -> None:
-        self.packets += 1
         if self.kind == "video":
             if packet.is_keyframe or len(self._gop) >= MAX_GOP_CACHE:
                 self._gop = []
             self._gop.append(packet)
-        for viewer in list(self.viewers):
-            viewer.push(packet)
-        for sink in self.sinks:
-            sink(packet)
-
-    def stop(self) -> None:
-        self.ended = True
-        for viewer in list(self.viewers):
-            viewer.wake()
+        self.deliver(packet)
 
 
 class LessonPlayer:

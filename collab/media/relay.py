@@ -93,7 +93,7 @@ class SharedAudioEncoder:
 class RelayTrack(MediaStreamTrack):
     """What one viewer's sender reads: the feed's packets, from a keyframe on."""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(self, feed: Fanout) -> None:
         super().__init__()
         self.kind = feed.kind
         self.feed = feed
@@ -134,18 +134,51 @@ class RelayTrack(MediaStreamTrack):
         self._ready.set()
 
 
-class Feed:
+class Fanout:
+    """Encoded packets of one track handed to every viewer's RelayTrack and every sink (a recorder).
+    `Feed` encodes a published track once; the lesson-video player passes a file's packets through."""
+
+    mime = ""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.viewers: set[RelayTrack] = set()
+        self.sinks: list = []  # callables taking each packet
+        self.size: tuple[int, int] | None = None  # of the picture, for video
+        self.ended = False
+        self.packets = 0
+
+    def attach(self) -> RelayTrack:
+        track = RelayTrack(self)
+        self.viewers.add(track)
+        return track
+
+    def detach(self, track: RelayTrack) -> None:
+        self.viewers.discard(track)
+
+    def request_keyframe(self) -> None:
+        """A viewer needs a full picture (it joined, or lost packets)."""
+
+    def deliver(self, packet: av.Packet) -> None:
+        self.packets += 1
+        for viewer in list(self.viewers):
+            viewer.push(packet)
+        for sink in self.sinks:
+            sink(packet)
+
+    def stop(self) -> None:
+        self.ended = True
+        for viewer in list(self.viewers):
+            viewer.wake()
+
+
+class Feed(Fanout):
     """One published track, shared by every viewer of it on this node."""
 
     def __init__(self, source: MediaStreamTrack, bitrate: int | None = None) -> None:
+        super().__init__(source.kind)
         self.source = source
-        self.kind = source.kind
-        self.viewers: set[RelayTrack] = set()
-        self.sinks: list = []  # callables taking each packet (a recorder)
-        self.size: tuple[int, int] | None = None  # of the last video frame
-        self.ended = False
         self.frames = 0
-        self.packets = 0
         self.keyframes_forced = 0
         self.skipped = 0  # stale video frames passed over to catch up
         self._want_keyframe = True
@@ -159,13 +192,9 @@ class Feed:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def attach(self) -> RelayTrack:
-        track = RelayTrack(self)
-        self.viewers.add(track)
+        track = super().attach()
         self.request_keyframe()
         return track
-
-    def detach(self, track: RelayTrack) -> None:
-        self.viewers.discard(track)
 
     def request_keyframe(self) -> None:
         self._want_keyframe = True
@@ -192,11 +221,7 @@ class Feed:
                 else:
                     packets = self.encoder.encode(frame)
                 for p in packets:
-                    self.packets += 1
-                    for viewer in list(self.viewers):
-                        viewer.push(p)
-                    for sink in self.sinks:
-                        sink(p)
+                    self.deliver(p)
         except MediaStreamError:
             pass
         except asyncio.CancelledError:
@@ -204,9 +229,7 @@ class Feed:
         except Exception:
             log.exception("a stage feed failed", extra={"kind": self.kind})
         finally:
-            self.ended = True
-            for viewer in list(self.viewers):
-                viewer.wake()
+            super().stop()
 
     def _newest(self, frame):
         """Frames that waited while the last one was encoded and sent are stale: go to the newest, so
@@ -224,9 +247,7 @@ class Feed:
 
     def stop(self) -> None:
         self._task.cancel()
-        self.ended = True
-        for viewer in list(self.viewers):
-            viewer.wake()
+        super().stop()
 
 
 def watch_keyframe_requests(sender, feed: Feed) -> None:
