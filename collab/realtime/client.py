@@ -14,7 +14,6 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from collab import policy

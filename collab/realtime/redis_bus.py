@@ -76,9 +76,10 @@ return {epoch, offset, oldest, entries}
 """
 
 
-def _keys(channel: str) -> tuple[str, str, str, str]:
+def _keys(channel: str) -> tuple[str, str, str]:
+    """The channel's position hash, history stream and presence hash (its pub/sub name is per bus)."""
     tag = "{" + channel + "}"
-    return f"collab:m:{tag}", f"collab:s:{tag}", f"collab:p:{tag}", f"collab:pr:{tag}"
+    return f"collab:m:{tag}", f"collab:s:{tag}", f"collab:pr:{tag}"
 
 
 def _pubsub_prefix(url: str) -> str:
@@ -206,7 +207,7 @@ class RedisBus(Bus):
     # -- the interface -----------------------------------------------------------------------------
 
     async def publish(self, channel: str, data: bytes) -> Publication:
-        m, s, _, _ = _keys(channel)
+        m, s, _ = _keys(channel)
         p = self._pubsub_name(channel)
         try:
             epoch, offset = await self._publish(
@@ -241,7 +242,7 @@ class RedisBus(Bus):
                     pass
 
     async def history(self, channel: str, since: int, limit: int = 1000) -> History:
-        m, s, _, _ = _keys(channel)
+        m, s, _ = _keys(channel)
         try:
             epoch, offset, oldest, entries = await self._history(
                 keys=[m, s], args=[max(since, 0), limit, secrets.token_hex(4), self.history_ttl]
@@ -259,7 +260,7 @@ class RedisBus(Bus):
         return h.position
 
     async def set_presence(self, channel: str, clients: int, users: int) -> None:
-        key = _keys(channel)[3]
+        key = _keys(channel)[2]
         try:
             if clients:
                 expires = int((time.time() + self.presence_ttl) * 1000)
@@ -273,7 +274,7 @@ class RedisBus(Bus):
             raise BusUnavailable(str(exc)) from exc
 
     async def presence(self, channel: str) -> PresenceCounts:
-        key = _keys(channel)[3]
+        key = _keys(channel)[2]
         try:
             entries = await self._redis.hgetall(key)
         except (RedisError, OSError) as exc:
