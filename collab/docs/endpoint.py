@@ -25,6 +25,7 @@ from collab.auth.tokens import TokenError
 from collab.docs import metrics, sync
 from collab.docs.records import LessonDoc
 from collab.docs.room import Peer
+from collab.realtime.protocol import Close
 from collab.studios.access import studio_access
 
 log = logging.getLogger("collab.docs")
@@ -45,25 +46,25 @@ async def doc_socket(ws: WebSocket) -> None:
     try:
         doc_id = int(ws.path_params["doc_id"])
     except ValueError:
-        await _refuse(ws, 4004, "no such document")
+        await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
     try:
         actor = await services.tokens.resolve(ws.query_params.get("token", ""))
     except TokenError as exc:
-        await _refuse(ws, 4001, exc.code)
+        await _refuse(ws, Close.UNAUTHORIZED, exc.code)
         return
     async with services.sessionmaker() as db:
         studio_id = (await db.execute(select(LessonDoc.studio_id).where(LessonDoc.id == doc_id))).scalar_one_or_none()
         access = None if studio_id is None else await studio_access(db, studio_id, actor)
     if access is None:
-        await _refuse(ws, 4004, "no such document")
+        await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
     if not policy.allowed(actor, "doc.read", access):
-        await _refuse(ws, 4003, "not a member of this studio")
+        await _refuse(ws, Close.FORBIDDEN, "not a member of this studio")
         return
     room = await rooms.open(doc_id)
     if room is None:
-        await _refuse(ws, 4004, "no such document")
+        await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
 
     peer = Peer(ws.send_bytes, actor.user_id, actor.name, policy.allowed(actor, "doc.edit", access),
@@ -81,7 +82,7 @@ async def doc_socket(ws: WebSocket) -> None:
             t.cancel()
         if peer.closed.done():
             code, reason = peer.closed.result()
-            if code != 1000:
+            if code != Close.NORMAL:
                 metrics.REFUSED.labels(str(code)).inc()
             try:
                 await ws.close(code, reason)
@@ -95,29 +96,29 @@ async def _read(ws: WebSocket, peer: Peer, room, settings) -> None:
         try:
             message = await ws.receive()
         except WebSocketDisconnect:
-            peer.fail(1000, "")
+            peer.fail(Close.NORMAL, "")
             return
         if message["type"] == "websocket.disconnect":
-            peer.fail(1000, "")
+            peer.fail(Close.NORMAL, "")
             return
         frame = message.get("bytes")
         if frame is None:
-            peer.fail(4002, "text frames are not part of the y-websocket protocol")
+            peer.fail(Close.BAD_PROTOCOL, "text frames are not part of the y-websocket protocol")
             return
         if len(frame) > settings.doc_max_message_bytes:
-            peer.fail(4009, f"message over {settings.doc_max_message_bytes} bytes")
+            peer.fail(Close.FRAME_TOO_LARGE, f"message over {settings.doc_max_message_bytes} bytes")
             return
         now = time.monotonic()
         tokens = min(float(settings.doc_message_burst), tokens + (now - refilled) * settings.doc_message_rate)
         refilled = now
         if tokens < 1.0:
-            peer.fail(4029, "too many messages; reconnect after a pause")
+            peer.fail(Close.FLOOD, "too many messages; reconnect after a pause")
             return
         tokens -= 1.0
         try:
             handle(room, peer, sync.parse(frame))
         except sync.ProtocolError as exc:
-            peer.fail(4002, str(exc)[:120])
+            peer.fail(Close.BAD_PROTOCOL, str(exc)[:120])
             return
 
 

@@ -25,6 +25,7 @@ from pycrdt import Doc, Text, merge_updates
 
 from collab.docs import metrics, store, sync
 from collab.docs.template import CONTENT
+from collab.realtime.protocol import Close
 
 if TYPE_CHECKING:
     from collab.docs.rooms import DocRooms
@@ -77,7 +78,7 @@ class Peer:
     def _queued(self, n: int) -> None:
         self.queued += n
         if self.queued > self.max_queued and not self.closed.done():
-            self.closed.set_result((4008, "too far behind; reconnect to re-sync"))
+            self.closed.set_result((Close.SLOW_CONSUMER, "too far behind; reconnect to re-sync"))
         self._wake.set()
 
     def fail(self, code: int, reason: str) -> None:
@@ -288,7 +289,7 @@ class DocRoom:
         """The room's memory is ahead of the database: drop it. Clients reconnect and re-sync, pushing
         back what was not stored."""
         self.failed = True
-        self._close_all(1011, "the document could not be saved; reconnecting")
+        self._close_all(Close.INTERNAL, "the document could not be saved; reconnecting")
 
     async def _compact(self) -> None:
         if self._compacting:
@@ -328,7 +329,7 @@ class DocRoom:
             for p in self.peers:
                 p.push_update(payload)
         elif tag == DELETED_TAG:
-            self._close_all(4004, "the document was deleted")
+            self._close_all(Close.NOT_FOUND, "the document was deleted")
         elif tag == QUERY_TAG:
             mine = [e for p in self.peers for cid in p.awareness_ids if (e := self.awareness.get(cid))]
             if mine:

@@ -8,6 +8,7 @@ import time
 
 from collab.docs import metrics
 from collab.docs.room import DELETED_TAG, DocRoom, channel_of
+from collab.realtime.protocol import Close
 
 log = logging.getLogger("collab.docs")
 
@@ -33,7 +34,7 @@ class DocRooms:
             self._reaper.cancel()
         for room in list(self.rooms.values()):
             for p in list(room.peers):
-                p.fail(4012, "server shutting down; reconnect")
+                p.fail(Close.SHUTDOWN, "server shutting down; reconnect")
             try:
                 await room.stop()
             except Exception:
@@ -78,7 +79,7 @@ class DocRooms:
         await self.hub.broadcast(channel_of(doc_id), DELETED_TAG + self.node_tag)
         room = self.rooms.get(doc_id)
         if room is not None:
-            room._close_all(4004, "the document was deleted")
+            room._close_all(Close.NOT_FOUND, "the document was deleted")
 
     def discard(self, room: DocRoom) -> None:
         if self.rooms.get(room.doc_id) is room:

@@ -54,6 +54,8 @@ class Close:
     INTERNAL = 1011  # reconnect with backoff
     UNAUTHORIZED = 4001  # connect failed or timed out: get a fresh token, then reconnect
     BAD_PROTOCOL = 4002  # binary frames or a frame that is not the protocol: fix the client
+    FORBIDDEN = 4003  # /ws/docs: not a reader of the document's studio: do not retry
+    NOT_FOUND = 4004  # /ws/docs: no such document (or it was deleted): do not retry
     SLOW_CONSUMER = 4008  # fell too far behind: reconnect now and recover from the last offset
     FRAME_TOO_LARGE = 4009  # a frame over the limit: do not resend it
     SHUTDOWN = 4012  # this node is going away: reconnect (to another node) and recover
