@@ -143,15 +143,14 @@
     });
   }
   $("register-button").onclick = function () {
-    fetch("/api/activities/" + aid + "/register", { method: "POST", headers: { Authorization: "Bearer " + token } })
-      .then(function (r) { return r.json().then(function (b) { if (!r.ok) throw b.error; return b; }); })
+    collabApi("/api/activities/" + aid + "/register", { method: "POST" })
       .then(function (reg) {
         if (reg.status === "approved") { $("register").hidden = true; load(true); }
         else notice("已提交报名, 等待组织者审核 · registration sent; the organizer will decide");
       }).catch(fail);
   };
 
-  fetch("/api/me", { headers: { Authorization: "Bearer " + token } }).then(function (r) { return r.json(); }).then(function (me) {
+  collabApi("/api/me").then(function (me) {
     $("who").textContent = me.display_name;
     myId = me.id;
     var first = true;

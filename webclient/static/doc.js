@@ -5,11 +5,7 @@
   var token = sessionStorage.getItem("collab_token");
   var docId = Number($("editor").dataset.docId);
   if (!token) { location.href = "/?next=" + encodeURIComponent(location.pathname); return; }
-  function api(path) {
-    return fetch(path, { headers: { Authorization: "Bearer " + token } }).then(function (r) {
-      return r.json().then(function (b) { if (!r.ok) throw b.error; return b; });
-    });
-  }
+  var api = collabApi;
   function download(fmt) {  // exports need the bearer token, so fetch and hand the browser a blob
     return function (e) {
       e.preventDefault();

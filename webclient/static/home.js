@@ -2,13 +2,7 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var CHANNEL = "announce:all";
-  function api(path, opts) {
-    opts = opts || {};
-    opts.headers = Object.assign({ "Content-Type": "application/json" }, opts.headers || {});
-    var token = sessionStorage.getItem("collab_token");
-    if (token) opts.headers.Authorization = "Bearer " + token;
-    return fetch(path, opts).then(function (r) { return r.json().then(function (b) { if (!r.ok) throw b.error; return b; }); });
-  }
+  var api = collabApi;
   function show(event) {
     var li = document.createElement("li");
     li.textContent = event.body;          // textContent: user text is never markup

@@ -81,4 +81,16 @@
     ch.onEvent(m.e, m);
   };
   global.Realtime = Realtime;
+
+  // The JSON API with the signed-in user's token (sessionStorage), answering with the body, or
+  // throwing the API's `error` object ({code, message}).
+  global.collabApi = function (path, opts) {
+    opts = opts || {};
+    opts.headers = Object.assign({ "Content-Type": "application/json" }, opts.headers || {});
+    var token = sessionStorage.getItem("collab_token");
+    if (token) opts.headers.Authorization = "Bearer " + token;
+    return fetch(path, opts).then(function (r) {
+      return r.json().then(function (b) { if (!r.ok) throw b.error; return b; });
+    });
+  };
 })(window);
