@@ -90,7 +90,6 @@ class RoomCache:
         self._views: dict[int, tuple[float, RoomView]] = {}
         self._standing: dict[tuple[int, int], tuple[float, tuple[str | None, bool]]] = {}
         self._listening = False
-        self.hits = self.misses = 0
 
     async def start(self) -> None:
         await self.hub.watch(CHANNEL, self._heard)
@@ -106,9 +105,7 @@ class RoomCache:
         now = time.monotonic()
         hit = self._views.get(activity_id)
         if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
-            self.hits += 1
             return hit[1]
-        self.misses += 1
         db.expire_all()  # as stored now, not as this session last saw it
         row = await db.get(Activity, activity_id)
         if row is None:

@@ -117,8 +117,6 @@ class DocRoom:
         self._snapshot_bytes = 0
         self._touched = float("-inf")
         self.idle_since: float | None = time.monotonic()
-        self.failed = False
-        self.stored_updates = 0  # rows this node wrote (metrics, tests)
 
     # -- opening and closing -----------------------------------------------------------------------
 
@@ -266,7 +264,6 @@ class DocRoom:
                 log.exception("storing a document update failed", extra={"doc": self.doc_id})
                 self._fail()
                 return
-            self.stored_updates += 1
             metrics.STORED.inc()
             self._rows_since += 1
             self._bytes_since += len(merged)
@@ -288,7 +285,6 @@ class DocRoom:
     def _fail(self) -> None:
         """The room's memory is ahead of the database: drop it. Clients reconnect and re-sync, pushing
         back what was not stored."""
-        self.failed = True
         self._close_all(Close.INTERNAL, "the document could not be saved; reconnecting")
 
     async def _compact(self) -> None:
@@ -300,7 +296,6 @@ class DocRoom:
                 result = await store.compact(db, self.doc_id)
             if result is not None:
                 self._snapshot_bytes, self._rows_since, self._bytes_since = result[1], 0, 0
-                self.rooms.compactions += 1
                 metrics.COMPACTIONS.inc()
         except Exception:
             log.exception("compacting a document failed", extra={"doc": self.doc_id})

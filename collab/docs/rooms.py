@@ -24,7 +24,6 @@ class DocRooms:
         self._opening: dict[int, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
         self._reaper: asyncio.Task | None = None
-        self.compactions = 0
 
     async def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap(), name="doc-rooms-reaper")

@@ -18,16 +18,5 @@ def utf16_to_bytes(s: str, index: int) -> int:
     return offset
 
 
-def bytes_to_utf16(s: str, offset: int) -> int:
-    if s.isascii():
-        return max(0, min(offset, len(s)))
-    return len(s.encode()[:max(0, offset)].decode(errors="ignore").encode("utf-16-le")) // 2
-
-
 def utf16_len(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
-
-
-def chars_to_bytes(s: str, index: int) -> int:
-    """Code-point position -> byte offset (the editing traces count code points)."""
-    return index if s.isascii() else len(s[:index].encode())
