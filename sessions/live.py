@@ -120,7 +120,11 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         activity, acc = await in_room(ctx, args, db)
     me = {"roles": sorted(acc.staff), "registration": acc.registration,
           "may_run": policy.allowed(ctx.actor, "activity.run", acc),
-          "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc)}
+          "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc),
+          # what the page offers; each command is still authorized when it arrives
+          "may_publish": policy.allowed(ctx.actor, "stage.publish", policy.StageSeat(acc)),
+          "may_manage_stage": policy.allowed(ctx.actor, "stage.manage", acc),
+          "may_upload_media": policy.allowed(ctx.actor, "activity.media", acc)}
     return {**await _shared_snapshot(ctx, activity.id, activity), "me": me}
 
 

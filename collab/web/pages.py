@@ -1,4 +1,7 @@
-"""Pages: Jinja2 templates from webclient/templates, autoescaped so user text is never markup."""
+"""Pages: Jinja2 templates from webclient/templates, autoescaped so user text is never markup.
+
+A page is a shell: who may see what is decided by the API and /ws commands its script calls (and so
+by collab.policy), never here. Each page gets the ids from its path and the node's name."""
 
 from __future__ import annotations
 
@@ -11,30 +14,25 @@ from starlette.templating import Jinja2Templates
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "webclient" / "templates"))
 
 
-async def home(request: Request):
-    return TEMPLATES.TemplateResponse(request, "home.html", {"node": request.app.state.services.settings.node_id})
-
-
-async def lesson_doc(request: Request):
-    """The document editor. Who may open it is decided by the API and /ws/docs it calls, not here."""
-    try:
-        doc_id = int(request.path_params["doc_id"])
-    except ValueError:
-        doc_id = 0
-    return TEMPLATES.TemplateResponse(request, "doc.html", {"doc_id": doc_id})
-
-
-async def activity_room(request: Request):
-    """The activity room. Who may enter is decided by the snapshot command it calls, not here."""
-    try:
-        activity_id = int(request.path_params["activity_id"])
-    except ValueError:
-        activity_id = 0
-    return TEMPLATES.TemplateResponse(request, "activity.html", {"activity_id": activity_id})
+def page(template: str):
+    async def render(request: Request):
+        context = {"node": request.app.state.services.settings.node_id, **request.path_params}
+        return TEMPLATES.TemplateResponse(request, template, context)
+    render.__name__ = template.removesuffix(".html").replace("-", "_")
+    return render
 
 
 routes = [
-    Route("/", home, include_in_schema=False),
-    Route("/activities/{activity_id}", activity_room, include_in_schema=False),
-    Route("/docs/{doc_id}", lesson_doc, include_in_schema=False),
+    Route("/", page("home.html"), include_in_schema=False),
+    Route("/signin", page("signin.html"), include_in_schema=False),
+    Route("/activities", page("activities.html"), include_in_schema=False),
+    Route("/activities/new", page("schedule.html"), include_in_schema=False),
+    Route("/activities/{activity_id:int}", page("activity.html"), include_in_schema=False),
+    Route("/activities/{activity_id:int}/edit", page("schedule.html"), include_in_schema=False),
+    Route("/activities/{activity_id:int}/replay", page("replay.html"), include_in_schema=False),
+    Route("/activities/{activity_id:int}/attendance", page("attendance.html"), include_in_schema=False),
+    Route("/me/learning", page("learning.html"), include_in_schema=False),
+    Route("/studios", page("studios.html"), include_in_schema=False),
+    Route("/studios/{studio_id:int}", page("studio.html"), include_in_schema=False),
+    Route("/docs/{doc_id:int}", page("doc.html"), include_in_schema=False),
 ]

@@ -49,7 +49,8 @@ async def test_announcements_live_escaped_and_recovered_after_a_network_cut(brow
     link = await harness.CuttableProxy(server.port).start()  # the teacher's network
     org_ctx, org = await sign_in(browser, server.url, "org1")
     teacher_ctx, teacher = await sign_in(browser, link.url, "teacher1")
-    assert "Org1 (organizer)" in await org.inner_text("#who")
+    assert await org.inner_text("#who .who-name") == "Org1"  # the header says who and in what role
+    assert await org.inner_text("#who .role") == "organizer"
     assert await org.is_visible("#places")  # activities and studios to go to
     assert await teacher.is_hidden("#announce-form")  # teachers cannot post: the control is not shown
 

@@ -6,9 +6,7 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var el = function (tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
-  var token = sessionStorage.getItem("collab_token");
   var aid = Number(document.querySelector("main").dataset.activityId);
-  if (!token) { location.href = "/?next=" + encodeURIComponent(location.pathname); return; }
   var STATES = { scheduled: "未开始 scheduled", lobby: "候场中 lobby", live: "进行中 live", ended: "已结束 ended",
                  archived: "已归档 archived", cancelled: "已取消 cancelled" };
   var snap = null, questions = {}, votedFor = {}, rt, myId = null;
@@ -150,14 +148,12 @@
       }).catch(fail);
   };
 
-  collabApi("/api/me").then(function (me) {
-    $("who").textContent = me.display_name;
+  Collab.start().then(function (me) {
     myId = me.id;
     var first = true;
-    rt = new Realtime({ token: token, onState: function (state) {
-      $("conn").textContent = state; $("conn").className = "conn " + state;
+    rt = Collab.connect(function (state) {
       if (state === "online" && first) { first = false; load(true); }
-    } });
+    });
   });
   setInterval(tick, 1000);
   setInterval(function () {  // attendee count: the bus's presence, refreshed every 10 s

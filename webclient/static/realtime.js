@@ -82,15 +82,16 @@
   };
   global.Realtime = Realtime;
 
-  // The JSON API with the signed-in user's token (sessionStorage), answering with the body, or
-  // throwing the API's `error` object ({code, message}).
+  // The JSON API with the signed-in user's token (localStorage, or sessionStorage where a test put
+  // it), answering with the body, or throwing the API's `error` object ({code, message}).
   global.collabApi = function (path, opts) {
     opts = opts || {};
     opts.headers = Object.assign({ "Content-Type": "application/json" }, opts.headers || {});
-    var token = sessionStorage.getItem("collab_token");
+    var token = localStorage.getItem("collab_token") || sessionStorage.getItem("collab_token");
     if (token) opts.headers.Authorization = "Bearer " + token;
     return fetch(path, opts).then(function (r) {
-      return r.json().then(function (b) { if (!r.ok) throw b.error; return b; });
-    });
+      return r.json().then(function (b) { if (!r.ok) throw b.error; return b; },
+        function () { if (!r.ok) throw { code: "http_" + r.status, message: r.statusText }; return null; });
+    }, function () { throw { code: "disconnected", message: "network error" }; });
   };
 })(window);
