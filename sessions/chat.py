@@ -87,6 +87,16 @@ async def _message(db, activity: RoomView, args: dict[str, Any]) -> ChatMessage:
     return message
 
 
+async def _held(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """The pre-moderation queue, oldest first, for a moderator who opens the desk late or reconnects."""
+    async with ctx.services.sessionmaker() as db:
+        activity, _ = await in_room(ctx, args, db, "activity.moderate")
+        rows = await db.execute(select(ChatMessage, User.display_name).join(User, User.id == ChatMessage.user_id)
+                                .where(ChatMessage.activity_id == activity.id, ChatMessage.status == "held")
+                                .order_by(ChatMessage.id).limit(200))
+        return {"messages": [message_json(m, name) for m, name in rows.all()]}
+
+
 def _moderation(change):
     """A moderator's action on one message: authorize, change the record, record the action, publish."""
 
@@ -244,6 +254,7 @@ def register(registry: Registry) -> None:
     registry.add("chat.pin", _moderation(_pin(True)))
     registry.add("chat.unpin", _moderation(_pin(False)))
     registry.add("chat.approve", _moderation(_approve))
+    registry.add("chat.held", _held)
     registry.add("chat.slow_mode", _room_setting(_slow_mode))
     registry.add("chat.premoderation", _room_setting(_premoderation))
     registry.add("chat.mute", _room_setting(_mute))

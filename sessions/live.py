@@ -98,6 +98,7 @@ async def _shared_snapshot(ctx: Context, activity_id: int, view=None) -> dict[st
         activity = await rooms(ctx.services).view(db, activity_id)
         body = scheduling.activity_json(activity)
         body["slow_mode"], body["premoderation"] = activity.slow_mode, activity.premoderation
+        body["qa_approval"] = activity.qa_approval
         shared = {
             "activity": body,
             "chat": await recent_for_snapshot(db, activity_id),

@@ -39,14 +39,19 @@
   Realtime.prototype.command = function (cmd, args) {
     var self = this, id = this.nextId++;
     return new Promise(function (resolve, reject) {
+      // a command sent while the socket is down would vanish: say so at once, the caller may retry
+      if (self.ws.readyState !== 1) { reject({ code: "disconnected", message: "not connected" }); return; }
       self.pending[id] = { resolve: resolve, reject: reject };
       self.ws.send(JSON.stringify({ id: id, cmd: cmd, args: args || {} }));
     });
   };
   // `since` {epoch, offset}: where a snapshot of the channel's state was taken; events after it are
   // replayed before live ones (docs/protocol.md, "Joining late or reconnecting").
-  Realtime.prototype.subscribe = function (name, onEvent, onResync, since) {
+  // `onEnded(reason)`: the server ended the subscription (an `unsubscribed` push, e.g. removed by a
+  // moderator); it is not renewed on reconnect.
+  Realtime.prototype.subscribe = function (name, onEvent, onResync, since, onEnded) {
     this.channels[name] = { onEvent: onEvent, onResync: onResync || function () {}, seen: new Set(),
+                            onEnded: onEnded || function () {},
                             epoch: since ? since.epoch : null, offset: since ? since.offset : null };
     if (this.ws.readyState === 1) return this._subscribe(name);
   };
@@ -71,6 +76,7 @@
     }
     var ch = m.ch && this.channels[m.ch];
     if (!ch) return;
+    if (m.unsubscribed) { delete this.channels[m.ch]; ch.onEnded(m.unsubscribed); return; }
     if (m.resync) { ch.epoch = m.resync.epoch; ch.offset = m.resync.offset; ch.onResync(m.resync); return; }
     if (m.o !== null && m.o !== undefined) {
       if (ch.offset !== null && m.o <= ch.offset) return;   // already seen
