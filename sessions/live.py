@@ -25,7 +25,7 @@ from sessions.qa import top_questions
 from sessions.records import Activity, ActivityPhase, aware
 from sessions.room import access, channel_of, in_room, record_and_publish
 from sessions.room_cache import rooms
-from sessions.stage import roster as stage_roster
+from sessions.stage import roster as stage_roster, seat
 
 
 def live_state(a: Activity) -> lifecycle.LiveState:
@@ -119,11 +119,15 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """All a late joiner needs at once, and where on the channel to subscribe from."""
     async with ctx.services.sessionmaker() as db:
         activity, acc = await in_room(ctx, args, db)
+        stage_seat = policy.StageSeat(acc)
+        if activity.state == "live" and not policy.allowed(ctx.actor, "stage.publish", stage_seat):
+            stage_seat = await seat(ctx, db, activity, acc)  # a teacher whose raised hand was called
     me = {"roles": sorted(acc.staff), "registration": acc.registration,
           "may_run": policy.allowed(ctx.actor, "activity.run", acc),
           "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc),
           # what the page offers; each command is still authorized when it arrives
-          "may_publish": policy.allowed(ctx.actor, "stage.publish", policy.StageSeat(acc)),
+          "may_publish": policy.allowed(ctx.actor, "stage.publish", stage_seat),
+          "invited_on_stage": stage_seat.invited,
           "may_manage_stage": policy.allowed(ctx.actor, "stage.manage", acc),
           "may_upload_media": policy.allowed(ctx.actor, "activity.media", acc)}
     return {**await _shared_snapshot(ctx, activity.id, activity), "me": me}

@@ -230,7 +230,8 @@ def _on_close(ctx: Context, callback) -> None:
     ctx.client.on_close.append(callback)
 
 
-async def _seat(ctx: Context, db, activity, acc) -> StageSeat:
+async def seat(ctx: Context, db, activity, acc) -> StageSeat:
+    """The actor's seat: invited on stage when an expert called on their raised hand."""
     hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
     return StageSeat(acc, invited=hand is not None and hand.status in ("called", "on_stage"))
 
@@ -238,9 +239,9 @@ async def _seat(ctx: Context, db, activity, acc) -> StageSeat:
 async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     async with ctx.services.sessionmaker() as db:
         activity, acc = await in_room(ctx, args, db)
-        seat = await _seat(ctx, db, activity, acc)
-        policy.authorize(ctx.actor, "stage.publish", seat)
-        if seat.invited:
+        stage_seat = await seat(ctx, db, activity, acc)
+        policy.authorize(ctx.actor, "stage.publish", stage_seat)
+        if stage_seat.invited:
             hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
             hand.status = "on_stage"
             await db.commit()
@@ -421,7 +422,7 @@ async def _video(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         raise CommandError("invalid", "action is start, play, pause, seek or stop")
     async with ctx.services.sessionmaker() as db:
         activity, acc = await in_room(ctx, args, db)
-        policy.authorize(ctx.actor, "stage.publish", await _seat(ctx, db, activity, acc))
+        policy.authorize(ctx.actor, "stage.publish", await seat(ctx, db, activity, acc))
         video = None
         if action == "start":
             video = await db.get(LessonVideo, require(args, "video_id", int))

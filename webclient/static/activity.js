@@ -90,7 +90,7 @@
 
   // -- discussion ----------------------------------------------------------------------------------
   function messageItem(m) {
-    var li = el("li"); li.id = "msg-" + m.id; li.tabIndex = -1;
+    var li = el("li"); li.id = "msg-" + m.id; li.tabIndex = 0;  // Tab reaches a message, then its tools
     if (m.reply_to && messages[m.reply_to]) {
       var parent = messages[m.reply_to];
       li.appendChild(el("span", T("回复 ", "re ") + parent.user.name + ": " + parent.body.slice(0, 60), "reply-to"));
@@ -123,7 +123,7 @@
     messages[m.id] = m;
     var old = $("msg-" + m.id);
     var li = messageItem(m);
-    if (old) { old.replaceWith(li); return; }  // a replayed or re-sent message is shown once
+    if (old) { old.replaceWith(li); renderPinned(); return; }  // a replayed or re-sent message is shown once
     var feed = $("chat"), atEnd = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
     feed.appendChild(li);
     while (feed.children.length > 300) feed.removeChild(feed.firstChild);
@@ -419,6 +419,7 @@
           notice(T("您已被主持人移出本活动", "A moderator removed you from this activity"));
         });
         if (s.me.may_moderate) rt.subscribe(s.channel + ":mod", onDesk, loadDesk);
+        setTimeout(refreshCount, 1500);  // the snapshot's count was taken before we were counted
       }
     }).catch(function (err) {
       if (err && err.code === "forbidden" && !snap) {  // not registered (yet): offer it
@@ -498,10 +499,11 @@
     });
   });
   setInterval(tick, 1000);
-  setInterval(function () {  // attendee count: the bus's presence, refreshed every 10 s
+  function refreshCount() {  // attendee count: the bus's presence, refreshed every 10 s
     if (!snap || !rt || rt.ws.readyState !== 1) return;
     rt.command("presence", { channel: snap.channel }).then(function (p) {
       $("count").textContent = T("在线 " + p.users, p.users + " online");
     }, function () {});
-  }, 10000);
+  }
+  setInterval(refreshCount, 10000);
 })();
