@@ -56,9 +56,11 @@
                disconnected: ["已断开", "disconnected"], offline: ["离线", "offline"],
                unauthorized: ["请重新登录", "sign in again"] };
   // The connection indicator: its class is the state (tests and styles key on it), its text translated.
+  // Shown only on pages that hold a live connection.
   function showConn(state) {
     var c = $("conn");
     if (!c) return;
+    c.hidden = false;
     var n = CONN[state];
     c.textContent = n ? T(n[0], n[1]) : state;
     c.className = "conn " + state;
@@ -179,6 +181,5 @@
     }
     var so = $("signout");
     if (so) so.onclick = signOut;
-    if (!$("conn").dataset.state) showConn("offline");
   });
 })(window);
