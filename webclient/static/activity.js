@@ -53,6 +53,8 @@
     var chatOpen = live && (!p || p.chat || staff());
     $("chat-form").hidden = !chatOpen;
     $("chat-closed").hidden = chatOpen || !(live || a.state === "lobby");
+    $("chat-closed").textContent = live ? T("本环节不开放讨论。", "Chat is closed in this phase.")
+                                        : T("活动开始后开放讨论。", "Chat opens when the activity starts.");
     var modes = [];
     if (a.slow_mode) modes.push(T("慢速模式 " + a.slow_mode + " 秒", "slow mode " + a.slow_mode + " s"));
     if (a.premoderation) modes.push(T("先审后发", "pre-moderated"));
