@@ -68,7 +68,8 @@
     $("host-controls").hidden = !snap.me.may_run;
     $("attendance-link").href = "/activities/" + aid + "/attendance";
     var allowed = { "activity.open_lobby": a.state === "scheduled", "activity.start": a.state === "scheduled" || a.state === "lobby",
-                    "activity.next_phase": live && a.current_phase < a.agenda.length - 1, "activity.end": live };
+                    "activity.next_phase": live && a.current_phase < a.agenda.length - 1, "activity.end": live,
+                    "activity.extend_phase": live, "activity.archive": a.state === "ended" };
     document.querySelectorAll("#host-controls button[data-cmd]").forEach(function (b) { b.disabled = !allowed[b.dataset.cmd]; });
     $("mod-desk").hidden = !moderator() || a.state === "cancelled";
     $("slow-seconds").value = a.slow_mode || 0;
@@ -447,7 +448,7 @@
   document.querySelectorAll("#host-controls button[data-cmd]").forEach(function (b) {
     b.onclick = function () {
       if (b.dataset.cmd === "activity.end" && !confirm(T("确定结束活动吗?", "End the activity for everyone?"))) return;
-      cmd(b.dataset.cmd).catch(quiet);
+      cmd(b.dataset.cmd, b.dataset.minutes ? { minutes: Number(b.dataset.minutes) } : {}).catch(quiet);
     };
   });
   $("chat-form").onsubmit = function (e) {
