@@ -63,6 +63,8 @@ async def test_a_whole_activity_with_an_expert_two_teachers_and_a_network_cut(br
         await p.wait_for_function("document.querySelector('#agenda li.current') !== null", timeout=10_000)
     assert await t1.inner_text("#state") == "进行中"
     assert await t2.is_hidden("#chat-form") and await t2.is_visible("#chat-closed")
+    await org.click("button[data-cmd='activity.extend_phase']")  # the lesson runs long
+    await t2.wait_for_function(text_has("#agenda li.current", "45 min"), timeout=10_000)
 
     # discussion: chat for everyone, a pin, a reply
     await org.click("button[data-cmd='activity.next_phase']")
