@@ -262,7 +262,11 @@ async def test_chat_moderation_is_enforced_on_the_other_node(nodes, pg_users):
     assert held["message"]["status"] == "held"
     desk = await _last(expert, "chat_held")  # the desk also sees every room setting change
     assert desk["message"]["id"] == held["message"]["id"]
+    queue = await expert.ok("chat.held", activity_id=aid)  # a desk opened late lists what waits
+    assert [m["body"] for m in queue["messages"]] == ["需要审核的问题"]
+    assert (await t1.call("chat.held", activity_id=aid))["error"]["code"] == "forbidden"  # moderators only
     await expert.ok("chat.approve", activity_id=aid, message_id=held["message"]["id"])
+    assert (await expert.ok("chat.held", activity_id=aid))["messages"] == []
     room = await t2.pushes_until(2)
     assert room[0]["e"]["type"] == "chat" and room[0]["e"]["message"]["body"] == "需要审核的问题"
     await expert.ok("chat.premoderation", activity_id=aid, on=False)

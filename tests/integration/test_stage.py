@@ -148,7 +148,11 @@ async def test_a_teacher_called_on_goes_on_stage_and_is_taken_off(world):
     expert = await harness.WsClient(world["node"].ws_url).open(users["expert"][1])
     await expert.ok("subscribe", channel=f"activity:{aid}")
     assert (await t2.call("stage.remove", activity_id=aid, user_id=users["t3"][0]))["error"]["code"] == "forbidden"
+    snap = await t2.ok("activity.snapshot", activity_id=aid)
+    assert snap["me"]["may_publish"] is False and snap["me"]["invited_on_stage"] is False
     await expert.ok("hand.call", activity_id=aid, user_id=users["t2"][0])
+    snap = await t2.ok("activity.snapshot", activity_id=aid)  # a reload still shows the invitation
+    assert snap["me"]["may_publish"] is True and snap["me"]["invited_on_stage"] is True
     await t2.ok("stage.accept", activity_id=aid)
     tws, tpc = await publish(world, "t2", [MovingPicture(320, 240), Tone()])
     assert isinstance(tpc, RTCPeerConnection)
