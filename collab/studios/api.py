@@ -20,7 +20,7 @@ from collab.studios.access import studio_access
 from collab.studios.channel import recent_posts
 from collab.studios.library import LibraryError
 from collab.studios.membership import StudioError
-from collab.studios.records import Resource
+from collab.studios.records import Resource, StudioMember
 from sessions import invitations
 from sessions.records import Activity
 from sessions.room_cache import rooms
@@ -55,7 +55,7 @@ async def create_studio(request: Request):
 
 async def list_studios(request: Request):
     """
-    summary: The studio directory, filtered by subject, grade, region, a search word, or only mine
+    summary: The studio directory, filtered by subject, grade, region, a search word, or only mine; each with its leader and the caller's place in it (me {role, pending})
     parameters:
       - {name: subject, in: query, schema: {type: string}}
       - {name: grade, in: query, schema: {type: string}}
@@ -69,7 +69,22 @@ async def list_studios(request: Request):
     mine = request.query_params.get("mine") in ("1", "true")
     async with request.app.state.services.sessionmaker() as db:
         rows = await membership.directory(db, filters, actor, mine)
-    return json_response({"studios": [membership.studio_json(s, n) for s, n in rows]})
+        ids = [s.id for s, _ in rows]
+        leaders = {s.leader_id for s, _ in rows}
+        names = {u.id: u.display_name for u in (await db.execute(
+            select(User).where(User.id.in_(leaders)))).scalars()} if leaders else {}
+        mine_rows = {m.studio_id: m for m in (await db.execute(select(StudioMember).where(
+            StudioMember.user_id == actor.user_id, StudioMember.studio_id.in_(ids)))).scalars()} \
+            if actor is not None and ids else {}
+
+    def me(studio_id: int) -> dict:
+        m = mine_rows.get(studio_id)
+        return {"role": m.role if m is not None and m.status == "active" else None,
+                "pending": m is not None and m.status == "pending"}
+
+    return json_response({"studios": [{**membership.studio_json(s, n),
+                                       "leader": {"id": s.leader_id, "name": names.get(s.leader_id, "")},
+                                       "me": me(s.id)} for s, n in rows]})
 
 
 async def get_studio(request: Request):
@@ -89,6 +104,7 @@ async def get_studio(request: Request):
                               "leader": {"id": studio.leader_id, "name": leader.display_name if leader else ""},
                               "me": {"role": access.role, "pending": access.pending,
                                      "may_manage": policy.allowed(actor, "studio.manage", access),
+                                     "may_appoint": policy.allowed(actor, "studio.appoint", access),
                                      "may_edit": policy.allowed(actor, "doc.edit", access)}})
 
 
