@@ -1,19 +1,21 @@
-"""Attendance reports: per activity for organizers (JSON and CSV), and a teacher's learning record."""
+"""Attendance reports: per activity for organizers (JSON with the curve of presence over the live
+window, and CSV), and a teacher's learning record."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.store.models import User
-from sessions.attendance import Interval, Record, credit_threshold, record
+from sessions.attendance import Interval, Record, credit_threshold, curve, curve_step, record
 from sessions.attendance_recorder import HEARTBEAT
-from sessions.records import Activity, AttendanceInterval, aware
+from sessions.records import Activity, ActivityEvent, AttendanceInterval, aware
 
 
 def live_window(a: Activity, now: datetime) -> Interval | None:
@@ -27,9 +29,9 @@ def scheduled_seconds(a: Activity) -> float:
     return (aware(a.ends_at) - aware(a.starts_at)).total_seconds()
 
 
-async def records_for(db: AsyncSession, activity: Activity, ratio: float,
-                      user_id: int | None = None) -> list[Record]:
-    now = datetime.now(timezone.utc)
+async def intervals_for(db: AsyncSession, activity: Activity, now: datetime,
+                        user_id: int | None = None) -> dict[int, list[Interval]]:
+    """Each attendee's stored intervals, as they stand at `now`."""
     q = select(AttendanceInterval).where(AttendanceInterval.activity_id == activity.id)
     if user_id is not None:
         q = q.where(AttendanceInterval.user_id == user_id)
@@ -44,9 +46,56 @@ async def records_for(db: AsyncSession, activity: Activity, ratio: float,
         else:
             end = aware(row.last_seen)
         by_user[row.user_id].append(Interval(aware(row.joined_at), end))
+    return by_user
+
+
+def _records(activity: Activity, by_user: dict[int, list[Interval]], ratio: float, now: datetime) -> list[Record]:
     window = live_window(activity, now)
     need = credit_threshold(scheduled_seconds(activity), ratio)
     return [record(u, ivs, window, need) for u, ivs in sorted(by_user.items())]
+
+
+async def records_for(db: AsyncSession, activity: Activity, ratio: float,
+                      user_id: int | None = None) -> list[Record]:
+    now = datetime.now(timezone.utc)
+    return _records(activity, await intervals_for(db, activity, now, user_id), ratio, now)
+
+
+@dataclass(frozen=True)
+class Report:
+    records: list[Record]
+    step: int  # seconds between two points of the curve
+    curve: list[tuple[datetime, int]]  # people present at each step of the live window
+    phases: list[dict]  # when each phase began: {phase, kind, title, at}
+
+
+async def report_for(db: AsyncSession, activity: Activity, ratio: float) -> Report:
+    """The whole attendance report: one record per attendee, the curve, and the phase marks."""
+    now = datetime.now(timezone.utc)
+    by_user = await intervals_for(db, activity, now)
+    window = live_window(activity, now)
+    step = curve_step((window.end - window.start).total_seconds()) if window else 60
+    return Report(records=_records(activity, by_user, ratio, now), step=step,
+                  curve=curve(by_user, window, step), phases=await phase_marks(db, activity))
+
+
+async def phase_marks(db: AsyncSession, activity: Activity) -> list[dict]:
+    """The moments the live activity entered a phase, from its recorded events, in order."""
+    rows = (await db.execute(select(ActivityEvent).where(
+        ActivityEvent.activity_id == activity.id, ActivityEvent.type.in_(("started", "phase_changed")))
+        .order_by(ActivityEvent.id))).scalars()
+    out = []
+    for ev in rows:
+        index = (ev.data or {}).get("phase")
+        if type(index) is not int or not 0 <= index < len(activity.phases):
+            continue
+        p = activity.phases[index]
+        out.append({"phase": index, "kind": p.kind, "title": p.title, "at": aware(ev.at).isoformat()})
+    return out
+
+
+def curve_json(report: Report) -> list[dict]:
+    return [{"at": t.isoformat(), "present": n} for t, n in report.curve]
 
 
 def record_json(r: Record, user: User | None) -> dict:

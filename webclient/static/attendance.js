@@ -1,0 +1,193 @@
+// The attendance report of one activity, for its organizer: the totals, a chart of how many teachers
+// were present across the live window (inline SVG drawn here, phases marked, with a text summary), one
+// row per teacher sortable by minutes, and the CSV export. While the activity is live the report
+// refreshes every half minute. User text is only ever set as text.
+(function () {
+  "use strict";
+  var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
+  var SVG = "http://www.w3.org/2000/svg";
+  var aid = Number(document.querySelector("main").dataset.activityId);
+  var activity = null, report = null, sort = null, drawnWidth = 0;
+
+  function showError(err) { $("error").hidden = !err; $("error").textContent = err ? Collab.errorText(err) : ""; }
+  function minutes(m) {  // minutes with a decimal while they are few
+    var v = m < 10 ? Math.round(m * 10) / 10 : Math.round(m);
+    return T(v + " 分钟", v + " min");
+  }
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function clock(iso, seconds) {
+    var d = new Date(iso);
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + (seconds ? ":" + pad(d.getSeconds()) : "");
+  }
+  function number(n) { return Number(n).toLocaleString(Collab.locale()); }
+  function median(values) {
+    if (!values.length) return 0;
+    var v = values.slice().sort(function (a, b) { return a - b; }), mid = Math.floor(v.length / 2);
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  }
+
+  // -- totals and the table --------------------------------------------------------------------------
+  function renderTotals() {
+    var rows = report.attendees, credited = rows.filter(function (r) { return r.credited; }).length;
+    $("t-attendees").textContent = number(rows.length);
+    $("t-credited").textContent = number(credited) + (rows.length ? " (" + Math.round(credited * 100 / rows.length) + "%)" : "");
+    $("t-median").textContent = minutes(median(rows.map(function (r) { return r.seconds; })) / 60);
+    var planned = (new Date(activity.ends_at) - new Date(activity.starts_at)) / 60000;
+    var pct = Math.round(report.credit_ratio * 1000) / 10;
+    $("t-rule").textContent = T("在线满安排时长的 " + pct + "% (" + minutes(planned * report.credit_ratio) + ")",
+                                "Present for " + pct + "% of the scheduled time (" + minutes(planned * report.credit_ratio) + ")");
+  }
+  function timeCell(iso) {
+    var td = el("td", iso ? clock(iso, true) : "—", "time");
+    if (iso) td.title = Collab.fmtTime(iso);
+    return td;
+  }
+  function renderRows() {
+    var rows = report.attendees.slice();
+    if (sort) rows.sort(function (a, b) { return sort === "desc" ? b.seconds - a.seconds : a.seconds - b.seconds; });
+    var body = Collab.clear($("rows"));
+    rows.forEach(function (r) {
+      var tr = el("tr");
+      tr.dataset.userId = r.user_id;
+      tr.appendChild(el("td", r.name || "#" + r.user_id, "name"));
+      var m = el("td", minutes(r.minutes), "minutes num");
+      m.dataset.seconds = r.seconds;
+      tr.appendChild(m);
+      var c = el("td", null, "credited");
+      c.appendChild(el("span", r.credited ? T("是", "yes") : T("否", "no"), "badge " + (r.credited ? "yes" : "no")));
+      tr.appendChild(c);
+      tr.appendChild(el("td", String(r.rejoins), "num"));
+      tr.appendChild(timeCell(r.first_join));
+      tr.appendChild(timeCell(r.last_leave));
+      tr.appendChild(el("td", r.school || "—", "school"));
+      tr.appendChild(el("td", r.region || "—", "region"));
+      body.appendChild(tr);
+    });
+    $("rows-table").hidden = !rows.length;
+    $("empty").hidden = rows.length > 0;
+    $("th-minutes").setAttribute("aria-sort", sort === "desc" ? "descending" : sort === "asc" ? "ascending" : "none");
+    $("sort-mark").textContent = sort === "desc" ? "↓" : sort === "asc" ? "↑" : "↕";
+    $("sort-minutes").setAttribute("aria-label", sort === "desc"
+      ? T("按分钟排序 (当前从多到少)", "Sort by minutes (now most first)")
+      : T("按分钟从多到少排序", "Sort by minutes, most first"));
+  }
+
+  // -- the chart -------------------------------------------------------------------------------------
+  function svg(tag, attrs, text) {
+    var e = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function niceMax(n) {
+    if (n <= 4) return Math.max(1, n);
+    var p = Math.pow(10, Math.floor(Math.log10(n))), m = n / p;
+    return (m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+  function renderChart() {
+    var box = Collab.clear($("chart-svg")), legend = Collab.clear($("phase-legend"));
+    var pts = report.timeline, step = report.timeline_step;
+    if (!pts.length) {
+      $("chart-summary").textContent = T("活动还没有开始直播, 暂无在线曲线。", "The activity has not gone live yet: no curve to draw.");
+      return;
+    }
+    var W = Math.max(280, box.clientWidth || 600), H = W < 480 ? 200 : 240;
+    drawnWidth = W;
+    var L = 40, R = 12, TOP = 18, B = 30, w = W - L - R, h = H - TOP - B;
+    var t0 = new Date(pts[0].at).getTime();
+    var t1 = report.ended_at ? new Date(report.ended_at).getTime() : new Date(pts[pts.length - 1].at).getTime() + step * 1000;
+    t1 = Math.max(t1, new Date(pts[pts.length - 1].at).getTime() + 1);
+    var peak = 0, peakAt = pts[0].at;
+    pts.forEach(function (p) { if (p.present > peak) { peak = p.present; peakAt = p.at; } });
+    var ymax = niceMax(peak), fine = (t1 - t0) < 10 * 60000;
+    function x(t) { return L + (t - t0) / (t1 - t0) * w; }
+    function y(n) { return TOP + h - n / ymax * h; }
+
+    var summary = fine
+      ? T(clock(pts[0].at, true) + " 至 " + clock(new Date(t1).toISOString(), true), clock(pts[0].at, true) + " to " + clock(new Date(t1).toISOString(), true))
+      : T(clock(pts[0].at) + " 至 " + clock(new Date(t1).toISOString()), clock(pts[0].at) + " to " + clock(new Date(t1).toISOString()));
+    var last = pts[pts.length - 1].present;
+    summary += T(": 最多同时 " + number(peak) + " 位教师在线 (" + clock(peakAt, fine) + "), 最后一刻 " + number(last) + " 位。",
+                 ": at most " + number(peak) + (peak === 1 ? " teacher" : " teachers") + " present at once (at " +
+                 clock(peakAt, fine) + "), " + number(last) + " at the last point.");
+    summary += T(" 每 " + (step >= 60 ? step / 60 + " 分钟" : step + " 秒") + "一个点, 共 " + pts.length + " 个。",
+                 " One point every " + (step >= 60 ? (step / 60 === 1 ? "minute" : step / 60 + " minutes") : step + " s") +
+                 ", " + pts.length + " points.");
+
+    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+                         "aria-labelledby": "chart-summary", "class": "curve-svg" });
+    [0, ymax / 2, ymax].forEach(function (v) {  // the y axis: none, half, the top
+      if (v !== Math.round(v)) return;
+      s.appendChild(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" }));
+      s.appendChild(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "class": "tick" }, number(v)));
+    });
+    var ticks = W < 480 ? [t0, t1] : [t0, (t0 + t1) / 2, t1];
+    ticks.forEach(function (t, i) {
+      var anchor = i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
+      s.appendChild(svg("text", { x: x(t), y: H - 8, "text-anchor": anchor, "class": "tick" },
+                        clock(new Date(t).toISOString(), fine)));
+    });
+    (report.phases || []).forEach(function (p, i) {  // the phases: a line where each began, numbered
+      var t = new Date(p.at).getTime();
+      if (t < t0 - 1000 || t > t1) return;
+      var px = Math.max(L, Math.min(W - R, x(t)));
+      var g = svg("g", { "class": "phase-mark", "data-phase": p.phase });
+      g.appendChild(svg("line", { x1: px, x2: px, y1: TOP - 4, y2: TOP + h }));
+      g.appendChild(svg("text", { x: px + 3, y: TOP + 6, "class": "phase-no" }, String(i + 1)));
+      g.appendChild(svg("title", {}, (i + 1) + ". " + p.title + " · " + clock(p.at, fine)));
+      s.appendChild(g);
+      var li = el("li");
+      li.appendChild(el("span", String(i + 1), "phase-no"));
+      li.appendChild(el("span", p.title + " · " + clock(p.at, fine)));
+      legend.appendChild(li);
+    });
+    var line = pts.map(function (p, i) {
+      return (i ? "L" : "M") + x(new Date(p.at).getTime()).toFixed(1) + " " + y(p.present).toFixed(1);
+    }).join(" ");
+    var lastX = x(new Date(pts[pts.length - 1].at).getTime()).toFixed(1);
+    s.appendChild(svg("path", { d: line + " L" + lastX + " " + y(0) + " L" + x(t0).toFixed(1) + " " + y(0) + " Z", "class": "area" }));
+    s.appendChild(svg("path", { d: line, "class": "line" }));
+    var r = pts.length > 90 ? 1.5 : 3;
+    pts.forEach(function (p) {
+      var c = svg("circle", { cx: x(new Date(p.at).getTime()).toFixed(1), cy: y(p.present).toFixed(1), r: r, "class": "pt",
+                              "data-present": p.present });
+      c.appendChild(svg("title", {}, clock(p.at, fine) + " · " + T(p.present + " 人在线", p.present + " present")));
+      s.appendChild(c);
+    });
+    box.appendChild(s);
+    $("chart-summary").textContent = summary;
+  }
+
+  function load() {
+    return Promise.all([api("/api/activities/" + aid), api("/api/activities/" + aid + "/attendance")]).then(function (r) {
+      activity = r[0];
+      report = r[1];
+      showError(null);
+      $("act-title").textContent = activity.title;
+      document.title = T("考勤 · ", "Attendance · ") + activity.title + " · collab";
+      var s = new Date(activity.starts_at), e = new Date(activity.ends_at);
+      $("act-when").textContent = Collab.fmtTime(activity.starts_at) + " – " +
+        (s.toDateString() === e.toDateString() ? clock(activity.ends_at) : Collab.fmtTime(activity.ends_at));
+      $("report").hidden = false;
+      renderTotals();
+      renderRows();
+      renderChart();
+      return activity;
+    });
+  }
+
+  Collab.start().then(function () {
+    $("sort-minutes").onclick = function () { sort = sort === "desc" ? "asc" : "desc"; renderRows(); };
+    $("export").onclick = function () {
+      Collab.download("/api/activities/" + aid + "/attendance.csv", "attendance-" + aid + ".csv").then(function () { showError(null); }, showError);
+    };
+    var timer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { if (report && $("chart-svg").clientWidth !== drawnWidth) renderChart(); }, 150);
+    });
+    return load().then(function (a) {
+      if (a.state === "live") setInterval(function () { load().catch(showError); }, 30000);
+    });
+  }).catch(showError);
+})();

@@ -1,0 +1,494 @@
+// The schedule form: a new activity (/activities/new, ?studio=ID for a studio's own), or an edit of one
+// (/activities/ID/edit) with its registration queue and invitation links. The agenda builder adds
+// phases of the five kinds with their permissions prefilled from the kind's defaults, moves and removes
+// them, and shows the planned minutes against the scheduled span. The API validates; its error is shown
+// by the form, pointing at the field it names. User text is only ever set as text.
+(function () {
+  "use strict";
+  var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
+  var main = document.querySelector("main");
+  var activityId = main.dataset.activityId ? Number(main.dataset.activityId) : null;
+
+  // The kinds and what a phase of each allows unless changed: as sessions/agenda.py (KINDS, DEFAULTS).
+  var KINDS = {
+    lesson_display: { name: ["课例展示", "Lesson display"], minutes: 40,
+                      perms: { chat: false, questions: true, hands: false, polls: false } },
+    discussion: { name: ["研讨交流", "Discussion"], minutes: 30,
+                  perms: { chat: true, questions: true, hands: true, polls: false } },
+    expert_guidance: { name: ["专家引领", "Expert guidance"], minutes: 20,
+                       perms: { chat: false, questions: true, hands: false, polls: false } },
+    online_interaction: { name: ["在线互动", "Online interaction"], minutes: 15,
+                          perms: { chat: true, questions: true, hands: true, polls: true } },
+    custom: { name: ["自定义", "Custom"], minutes: 15,
+              perms: { chat: true, questions: true, hands: false, polls: false } }
+  };
+  var KIND_ORDER = ["lesson_display", "discussion", "expert_guidance", "online_interaction", "custom"];
+  var PERMS = [["chat", "讨论", "Chat"], ["questions", "提问", "Questions"], ["hands", "举手", "Hands"],
+               ["polls", "投票", "Polls"]];
+  var ROLES = [["host", "主持人", "Hosts", "添加主持人", "Add a host"],
+               ["expert", "专家", "Experts", "添加专家", "Add an expert"],
+               ["presenter", "主讲人", "Presenters", "添加主讲人", "Add a presenter"]];
+  var FIELDS = { title: ["标题", "Title"], description: ["简介", "Description"], subject: ["学科", "Subject"],
+                 grade: ["年级", "Grade"], level: ["级别", "Level"], region: ["地区", "Region"],
+                 starts_at: ["开始时间", "Starts"], ends_at: ["结束时间", "Ends"], capacity: ["人数上限", "Capacity"],
+                 visibility: ["可见范围", "Who may see it"], registration: ["报名方式", "Registration"],
+                 agenda: ["议程", "Agenda"], staff: ["人员", "Staff"], hosts: ["主持人", "Hosts"],
+                 experts: ["专家", "Experts"], presenters: ["主讲人", "Presenters"], studio_id: ["工作室", "Studio"] };
+  // The agenda rules' messages (sessions/agenda.py) in Chinese; others are shown as the server words them.
+  var MESSAGES = [
+    [/must end after it starts/, "结束时间必须晚于开始时间"], [/lasts at most 24 hours/, "活动最长 24 小时"],
+    [/is required/, "必须填写"], [/minutes must be a whole number/, "分钟数须为 1 到 600 的整数"],
+    [/capacity must be a whole number/, "人数上限须为 1 到 1,000,000 的整数"],
+    [/needs a time zone|ISO 8601/, "请填写完整的日期和时间"], [/longer than (\d+) characters/, "超过 $1 个字"],
+    [/at most (\d+) phases/, "议程最多 $1 个环节"], [/no such users/, "找不到所选的人员"]
+  ];
+  var phases = [], users = null, staff = { host: [], expert: [], presenter: [] }, studioId = null;
+  var loaded = null, me = null;
+
+  function kindName(kind) { var k = KINDS[kind]; return k ? T(k.name[0], k.name[1]) : kind; }
+  function say(id, text) { $(id).hidden = !text; $(id).textContent = text || ""; }
+
+  // -- time: datetime-local in the browser's zone <-> ISO 8601 with its offset -----------------------
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function toLocalInput(iso) {
+    var d = new Date(iso);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+  function fromLocalInput(value) {
+    if (!value) return null;
+    var d = new Date(value);  // a date-time without a zone is read in the browser's own
+    if (isNaN(d.getTime())) return null;
+    var off = -d.getTimezoneOffset(), sign = off >= 0 ? "+" : "-";
+    off = Math.abs(off);
+    return toLocalInput(d.toISOString()) + ":00" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60);
+  }
+  function spanMinutes() {
+    var s = new Date($("s-starts_at").value), e = new Date($("s-ends_at").value);
+    if (isNaN(s.getTime()) || isNaN(e.getTime())) return null;
+    return Math.round((e - s) / 60000);
+  }
+
+  // -- the agenda builder ----------------------------------------------------------------------------
+  function newPhase(kind) {
+    var k = KINDS[kind], p = { kind: kind, title: kindName(kind), minutes: k.minutes };
+    PERMS.forEach(function (perm) { p[perm[0]] = k.perms[perm[0]]; });
+    return p;
+  }
+  function minutesOf(p) { var m = String(p.minutes).trim(); return /^\d+$/.test(m) ? parseInt(m, 10) : m; }
+
+  function total() {
+    var sum = phases.reduce(function (acc, p) { var m = minutesOf(p); return acc + (typeof m === "number" ? m : 0); }, 0);
+    var span = spanMinutes(), text = T("议程共 " + sum + " 分钟", "Agenda: " + sum + " min");
+    var cls = "total";
+    if (span !== null && span > 0) {
+      text += T(", 安排时长 " + span + " 分钟", " of " + span + " min scheduled");
+      if (sum > span) { text += T(" (超出 " + (sum - span) + " 分钟)", " (" + (sum - span) + " min over)"); cls += " over"; }
+      else if (sum < span) text += T(" (余 " + (span - sum) + " 分钟)", " (" + (span - sum) + " min to spare)");
+    }
+    $("total").textContent = text;
+    $("total").className = cls;
+    $("total").dataset.minutes = sum;
+  }
+
+  function button(text, cls, label, onclick) {
+    var b = el("button", text, cls);
+    b.type = "button";
+    if (label) b.setAttribute("aria-label", label);
+    b.onclick = onclick;
+    return b;
+  }
+
+  // Redraw the list; `focus` ({index, cls}) puts the keyboard back where the person was.
+  function renderPhases(focus) {
+    var ol = Collab.clear($("phases"));
+    $("no-phases").hidden = phases.length > 0;
+    phases.forEach(function (p, i) {
+      var n = i + 1, li = el("li", null, "phase card");
+      li.dataset.index = i;
+      li.dataset.kind = p.kind;
+      var head = el("div", null, "phase-head");
+      head.appendChild(el("span", String(n), "phase-no"));
+      var kindLabel = el("label", null, "inline");
+      kindLabel.appendChild(el("span", T("类型", "Kind"), "sr-only"));
+      var kind = el("select", null, "ph-kind");
+      KIND_ORDER.forEach(function (k) {
+        var o = el("option", kindName(k));
+        o.value = k;
+        kind.appendChild(o);
+      });
+      kind.value = p.kind;
+      kind.setAttribute("aria-label", T("第 " + n + " 个环节的类型", "Kind of phase " + n));
+      kind.onchange = function () {  // a new kind brings that kind's permissions (and its name, if unchanged)
+        var fresh = newPhase(kind.value);
+        if (p.title === kindName(p.kind)) p.title = fresh.title;
+        PERMS.forEach(function (perm) { p[perm[0]] = fresh[perm[0]]; });
+        p.kind = kind.value;
+        renderPhases({ index: i, cls: "ph-kind" });
+      };
+      kindLabel.appendChild(kind);
+      head.appendChild(kindLabel);
+      var moves = el("span", null, "phase-moves");
+      var up = button("↑", "up", T("上移第 " + n + " 个环节", "Move phase " + n + " up"), function () { move(i, -1); });
+      var down = button("↓", "down", T("下移第 " + n + " 个环节", "Move phase " + n + " down"), function () { move(i, 1); });
+      up.disabled = i === 0;
+      down.disabled = i === phases.length - 1;
+      moves.appendChild(up);
+      moves.appendChild(down);
+      moves.appendChild(button(T("删除", "Remove"), "remove", T("删除第 " + n + " 个环节", "Remove phase " + n), function () {
+        phases.splice(i, 1);
+        renderPhases(phases.length ? { index: Math.min(i, phases.length - 1), cls: "remove" } : null);
+        if (!phases.length) $("add-phase").focus();
+      }));
+      head.appendChild(moves);
+      li.appendChild(head);
+
+      var row = el("div", null, "phase-fields");
+      var tl = el("label", null, "ph-title-label");
+      tl.appendChild(el("span", T("环节名称", "Title")));
+      var title = el("input", null, "ph-title");
+      title.maxLength = 200;
+      title.value = p.title;
+      title.oninput = function () { p.title = title.value; };
+      tl.appendChild(title);
+      row.appendChild(tl);
+      var ml = el("label", null, "ph-minutes-label");
+      ml.appendChild(el("span", T("分钟", "Minutes")));
+      var minutes = el("input", null, "ph-minutes");
+      minutes.type = "number";
+      minutes.min = 1; minutes.max = 600; minutes.step = 1;
+      minutes.value = p.minutes;
+      minutes.oninput = function () { p.minutes = minutes.value; total(); };
+      ml.appendChild(minutes);
+      row.appendChild(ml);
+      li.appendChild(row);
+
+      var perms = el("fieldset", null, "ph-perms");
+      perms.appendChild(el("legend", T("本环节允许", "Allowed in this phase")));
+      PERMS.forEach(function (perm) {
+        var lab = el("label", null, "inline"), box = el("input");
+        box.type = "checkbox";
+        box.dataset.perm = perm[0];
+        box.checked = !!p[perm[0]];
+        box.onchange = function () { p[perm[0]] = box.checked; };
+        lab.appendChild(box);
+        lab.appendChild(el("span", T(perm[1], perm[2])));
+        perms.appendChild(lab);
+      });
+      li.appendChild(perms);
+      ol.appendChild(li);
+    });
+    total();
+    if (focus) {
+      var target = ol.children[focus.index] && ol.children[focus.index].querySelector("." + focus.cls);
+      if (target && target.disabled) target = ol.children[focus.index].querySelector(focus.cls === "up" ? ".down" : ".up");
+      if (target && !target.disabled) target.focus();
+    }
+  }
+  function move(i, d) {
+    var j = i + d;
+    if (j < 0 || j >= phases.length) return;
+    var p = phases[i];
+    phases[i] = phases[j];
+    phases[j] = p;
+    renderPhases({ index: j, cls: d < 0 ? "up" : "down" });
+  }
+
+  // -- hosts, experts and presenters -----------------------------------------------------------------
+  function userLabel(u) {
+    return u.display_name + (u.school ? " · " + u.school : "") + " (" + Collab.roleName(u.role) + ")";
+  }
+  function renderStaff() {
+    var box = Collab.clear($("staff-pickers"));
+    ROLES.forEach(function (r) {
+      var role = r[0], div = el("div", null, "picker");
+      div.id = "pick-" + role + "s";
+      div.appendChild(el("h3", T(r[1], r[2])));
+      var ul = el("ul", null, "chosen");
+      staff[role].forEach(function (id) {
+        var u = users[id], li = el("li", null, "chip");
+        li.dataset.userId = id;
+        li.appendChild(el("span", u ? u.display_name : "#" + id));
+        li.appendChild(button("×", "unpick", T("移除 ", "Remove ") + (u ? u.display_name : "#" + id), function () {
+          staff[role] = staff[role].filter(function (x) { return x !== id; });
+          renderStaff();
+          var sel = $("pick-" + role + "s").querySelector("select");
+          if (sel) sel.focus();
+        }));
+        ul.appendChild(li);
+      });
+      if (!staff[role].length) ul.appendChild(el("li", T("无", "None"), "muted none"));
+      div.appendChild(ul);
+      var lab = el("label"), sel = el("select");
+      lab.appendChild(el("span", T(r[3], r[4]), "sr-only"));
+      var none = el("option", T("— 选择 —", "— choose —"));
+      none.value = "";
+      sel.appendChild(none);
+      Object.keys(users).map(Number).sort(function (a, b) { return a - b; }).forEach(function (id) {
+        if (staff[role].indexOf(id) >= 0) return;
+        var o = el("option", userLabel(users[id]));
+        o.value = id;
+        sel.appendChild(o);
+      });
+      lab.appendChild(sel);
+      var row = el("div", null, "toolbar");
+      row.appendChild(lab);
+      row.appendChild(button(T("添加", "Add"), "pick", T(r[3], r[4]), function () {
+        if (!sel.value) { sel.focus(); return; }
+        staff[role].push(Number(sel.value));
+        renderStaff();
+        $("pick-" + role + "s").querySelector("select").focus();
+      }));
+      div.appendChild(row);
+      box.appendChild(div);
+    });
+  }
+  function loadUsers() {
+    return api("/api/users").then(function (r) {
+      users = {};
+      r.users.forEach(function (u) { users[u.id] = u; });
+      renderStaff();
+    }, function (err) {
+      users = null;  // only organizers and admins may list people; the staff stays as it is
+      $("staff-pickers").hidden = true;
+      say("staff-note", err && err.code === "forbidden"
+        ? T("只有组织者和管理员可以选择主持人、专家和主讲人。", "Only organizers and admins pick hosts, experts and presenters.")
+        : Collab.errorText(err));
+    });
+  }
+
+  // -- errors from the API, at the field they name ----------------------------------------------------
+  function clearInvalid() {
+    document.querySelectorAll("#schedule-form [aria-invalid]").forEach(function (e) {
+      e.removeAttribute("aria-invalid");
+      e.removeAttribute("aria-describedby");
+    });
+    say("form-error", "");
+  }
+  function fieldOf(field) {
+    var m = /^agenda\[(\d+)\](?:\.(\w+))?$/.exec(field || "");
+    if (m) {
+      var li = $("phases").children[Number(m[1])];
+      if (!li) return $("add-phase");
+      if (m[2] === "minutes") return li.querySelector(".ph-minutes");
+      if (m[2]) return li.querySelector("[data-perm=" + m[2] + "]") || li.querySelector(".ph-title");
+      return li.querySelector(".ph-title");
+    }
+    if (field === "agenda") return $("add-phase");
+    if (/^(hosts|experts|presenters|staff)$/.test(field)) return document.querySelector("#staff-pickers select");
+    return $("s-" + field);
+  }
+  function showInvalid(err) {
+    var msg = (err && err.message) || "", field = null, text;
+    var m = /^([\w\[\]\.]+): (.*)$/.exec(msg);
+    if (err && err.code === "invalid" && m) {
+      field = m[1];
+      var words = m[2];
+      if (Collab.lang !== "en") {
+        MESSAGES.some(function (pair) { if (pair[0].test(m[2])) { words = m[2].match(pair[0])[0].replace(pair[0], pair[1]); return true; } });
+      }
+      var base = field.replace(/\[\d+\].*$/, ""), f = FIELDS[base];
+      var where = f ? T(f[0], f[1]) : field;
+      var pm = /^agenda\[(\d+)\]/.exec(field);
+      if (pm) where = T("第 " + (Number(pm[1]) + 1) + " 个环节", "Phase " + (Number(pm[1]) + 1));
+      text = where + ": " + words;
+    } else {
+      text = Collab.errorText(err);
+    }
+    say("form-error", text);
+    var input = field && fieldOf(field);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "form-error");
+      input.focus();
+    }
+  }
+
+  // -- the form --------------------------------------------------------------------------------------
+  function value(id) { return $(id).value; }
+  function body() {
+    var out = {
+      title: value("s-title"), description: value("s-description"), subject: value("s-subject"),
+      grade: value("s-grade"), level: value("s-level"), region: value("s-region"),
+      starts_at: fromLocalInput(value("s-starts_at")), ends_at: fromLocalInput(value("s-ends_at")),
+      visibility: value("s-visibility"), registration: value("s-registration"),
+      agenda: phases.map(function (p) {
+        return { kind: p.kind, title: p.title, minutes: minutesOf(p), chat: p.chat, questions: p.questions,
+                 hands: p.hands, polls: p.polls };
+      })
+    };
+    var cap = value("s-capacity").trim();
+    if (cap) out.capacity = /^\d+$/.test(cap) ? parseInt(cap, 10) : cap;
+    if (users) ROLES.forEach(function (r) { out[r[0] + "s"] = staff[r[0]].slice(); });
+    if (studioId !== null && activityId === null) out.studio_id = studioId;
+    return out;
+  }
+  function submit(e) {
+    e.preventDefault();
+    clearInvalid();
+    var data = body();
+    if (!data.title.trim()) return showInvalid({ code: "invalid", message: "title: title is required" });
+    if (!data.starts_at) return showInvalid({ code: "invalid", message: "starts_at: starts_at is required" });
+    if (!data.ends_at) return showInvalid({ code: "invalid", message: "ends_at: ends_at is required" });
+    $("save").disabled = true;
+    var req = activityId === null
+      ? api("/api/activities", { method: "POST", body: JSON.stringify(data) })
+      : api("/api/activities/" + activityId, { method: "PATCH", body: JSON.stringify(data) });
+    req.then(function (a) { location.href = "/activities/" + a.id; },
+             function (err) { $("save").disabled = false; showInvalid(err); });
+  }
+
+  function fill(a) {
+    ["title", "description", "subject", "grade", "level", "region", "visibility", "registration"].forEach(function (k) {
+      $("s-" + k).value = a[k] || "";
+    });
+    $("s-capacity").value = a.capacity;
+    $("s-starts_at").value = toLocalInput(a.starts_at);
+    $("s-ends_at").value = toLocalInput(a.ends_at);
+    phases = a.agenda.map(function (p) { return Object.assign({}, p); });
+    ROLES.forEach(function (r) { staff[r[0]] = (a[r[0] + "s"] || []).slice(); });
+  }
+  function lock() {
+    $("locked").hidden = false;
+    document.querySelectorAll("#schedule-form fieldset, #schedule-form button").forEach(function (e) { e.disabled = true; });
+  }
+  function defaults() {
+    var d = new Date();
+    d.setDate(d.getDate() + 1);
+    d.setHours(14, 0, 0, 0);
+    $("s-starts_at").value = toLocalInput(d.toISOString());
+    d.setHours(16);
+    $("s-ends_at").value = toLocalInput(d.toISOString());
+  }
+
+  // -- edit only: registrations and invitation links --------------------------------------------------
+  var REG = { pending: ["待审核", "pending"], approved: ["已通过", "approved"], rejected: ["已拒绝", "rejected"] };
+  function regRow(r) {
+    var tr = el("tr");
+    tr.dataset.userId = r.user_id;
+    tr.appendChild(el("td", r.display_name, "reg-name"));
+    tr.appendChild(el("td", r.school || "—"));
+    tr.appendChild(el("td", r.region || "—"));
+    tr.appendChild(el("td", Collab.fmtTime(r.at)));
+    var st = el("td"), badge = el("span", T(REG[r.status][0], REG[r.status][1]), "badge reg-" + r.status);
+    st.appendChild(badge);
+    tr.appendChild(st);
+    var act = el("td", null, "reg-actions");
+    function decide(approve) {
+      api("/api/activities/" + activityId + "/registrations/" + r.user_id,
+          { method: "POST", body: JSON.stringify({ approve: approve }) }).then(function (res) {
+        say("reg-error", "");
+        r.status = res.status;
+        var fresh = regRow(r);
+        tr.replaceWith(fresh);
+        var b = fresh.querySelector("button");
+        if (b) b.focus();
+      }, function (err) { say("reg-error", Collab.errorText(err)); });
+    }
+    if (r.status !== "approved") act.appendChild(button(T("通过", "Approve"), "approve", T("通过 ", "Approve ") + r.display_name, function () { decide(true); }));
+    if (r.status !== "rejected") act.appendChild(button(T("拒绝", "Reject"), "reject secondary", T("拒绝 ", "Reject ") + r.display_name, function () { decide(false); }));
+    tr.appendChild(act);
+    return tr;
+  }
+  function loadRegistrations() {
+    $("registrations").hidden = false;
+    api("/api/activities/" + activityId + "/registrations").then(function (r) {
+      var rows = Collab.clear($("reg-rows"));
+      var order = { pending: 0, approved: 1, rejected: 2 };
+      r.registrations.sort(function (a, b) { return order[a.status] - order[b.status]; });
+      r.registrations.forEach(function (x) { rows.appendChild(regRow(x)); });
+      $("reg-table").hidden = !r.registrations.length;
+      $("reg-empty").hidden = r.registrations.length > 0;
+    }, function (err) { say("reg-error", Collab.errorText(err)); });
+  }
+  function setupInvite(a) {
+    if (a.visibility !== "invited" || ["ended", "archived", "cancelled"].indexOf(a.state) >= 0) return;
+    $("invite").hidden = false;
+    $("make-invite").onclick = function () {
+      api("/api/activities/" + activityId + "/invitations", { method: "POST", body: JSON.stringify({ hours: 72 }) })
+        .then(function (r) {
+          say("invite-error", "");
+          $("invite-out").hidden = false;
+          $("invite-url").value = r.url;
+          $("invite-expiry").textContent = T("有效期至 ", "Valid until ") + Collab.fmtTime(new Date(r.expires_at * 1000).toISOString());
+          $("invite-url").focus();
+          $("invite-url").select();
+        }, function (err) { say("invite-error", Collab.errorText(err)); });
+    };
+    $("invite-url").onfocus = function () { this.select(); };
+  }
+
+  function wire() {
+    $("schedule-form").onsubmit = submit;
+    $("add-phase").onclick = function () {
+      phases.push(newPhase($("new-kind").value));
+      renderPhases({ index: phases.length - 1, cls: "ph-title" });
+    };
+    $("s-starts_at").addEventListener("input", total);
+    $("s-ends_at").addEventListener("input", total);
+    $("schedule-form").addEventListener("input", function (e) {
+      if (e.target.getAttribute("aria-invalid")) {  // being corrected: the complaint goes with it
+        e.target.removeAttribute("aria-invalid");
+        e.target.removeAttribute("aria-describedby");
+        say("form-error", "");
+      }
+    });
+  }
+
+  function startNew(user) {
+    var q = new URLSearchParams(location.search).get("studio");
+    var ready = Promise.resolve(user.role === "organizer" || user.role === "admin");
+    if (q && /^\d+$/.test(q)) {
+      studioId = Number(q);
+      ready = api("/api/studios/" + studioId).then(function (s) {
+        say("studio-note", T("为工作室「" + s.name + "」安排教研活动", "An activity of the studio “" + s.name + "”"));
+        if (s.subject) $("s-subject").value = s.subject;
+        if (s.grade) $("s-grade").value = s.grade;
+        if (s.region) $("s-region").value = s.region;
+        return s.me && s.me.may_manage;
+      });
+    }
+    return ready.then(function (may) {
+      if (!may) { say("load-error", T("您不能安排这个活动。", "You may not schedule this activity.")); return; }
+      defaults();
+      $("schedule-form").hidden = false;
+      renderPhases();
+      return loadUsers();
+    });
+  }
+
+  function startEdit(user) {
+    return api("/api/activities/" + activityId).then(function (a) {
+      loaded = a;
+      var runs = (a.me && a.me.organizer) || user.role === "admin";
+      if (!runs) { say("load-error", T("只有活动的组织者可以编辑它。", "Only the activity's organizer may edit it.")); return; }
+      document.title = a.title + " · collab";
+      fill(a);
+      $("schedule-form").hidden = false;
+      renderPhases();
+      var editable = a.state === "scheduled" || a.state === "lobby";
+      var cancel = $("cancel-activity");
+      cancel.hidden = !editable;
+      cancel.onclick = function () {
+        if (!confirm(T("确定取消「" + a.title + "」吗? 已报名的教师将看到活动已取消。",
+                       "Cancel “" + a.title + "”? Registered teachers will see it as cancelled."))) return;
+        api("/api/activities/" + activityId + "/cancel", { method: "POST", body: "{}" }).then(function () {
+          lock();
+          $("locked").hidden = true;
+          cancel.hidden = true;
+          $("invite").hidden = true;
+          say("cancelled", T("活动已取消。", "The activity is cancelled."));
+          $("cancelled").focus();
+        }, function (err) { say("form-error", Collab.errorText(err)); });
+      };
+      loadRegistrations();
+      setupInvite(a);
+      return loadUsers().then(function () { if (!editable) lock(); });
+    });
+  }
+
+  Collab.start().then(function (user) {
+    me = user;
+    wire();
+    return activityId === null ? startNew(user) : startEdit(user);
+  }).catch(function (err) { say("load-error", Collab.errorText(err)); });
+})();
