@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
+from collab.auth import accounts
 from collab.store.models import User
-from sessions import invitations, reports, scheduling
+from sessions import invitations, recording_links, reports, scheduling
 from sessions.agenda import AgendaError
 from sessions.chat import message_json
 from sessions.polls import poll_json
@@ -287,24 +288,32 @@ async def timeline(request: Request):
     return json_response({"activity_id": activity.id, "events": events})
 
 
-async def _attendance_rows(request: Request) -> tuple[Activity, list[dict]]:
+async def _attendance_rows(request: Request) -> tuple[Activity, list[dict], reports.Report]:
     actor = await current_actor(request)
     services = request.app.state.services
     async with services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.attendance")
-        records = await reports.records_for(db, activity, services.settings.credit_ratio)
-        users = await reports.users_by_id(db, [r.user_id for r in records])
-    return activity, [reports.record_json(r, users.get(r.user_id)) for r in records]
+        report = await reports.report_for(db, activity, services.settings.credit_ratio)
+        users = await reports.users_by_id(db, [r.user_id for r in report.records])
+    return activity, [reports.record_json(r, users.get(r.user_id)) for r in report.records], report
 
 
 async def attendance(request: Request):
     """
-    summary: "Attendance per teacher: first join, last leave, minutes present while live, rejoins, credited"
-    responses: {200: {description: "{attendees: [...], credit_ratio}"}, 403: {description: forbidden}}
+    summary: "Attendance per teacher: first join, last leave, minutes present while live, rejoins, credited; and the curve of presence"
+    description: "`timeline` is how many attendees were in the room at each moment of the live window, every
+      `timeline_step` seconds from `started_at` (60, a point a minute, unless the window is under ten
+      minutes): `[{at, present}]`, empty before the activity goes live. `phases` are the moments it
+      entered each phase: `[{phase, kind, title, at}]`."
+    responses: {200: {description: "{attendees: [...], credit_ratio, started_at, ended_at, timeline: [{at, present}], timeline_step, phases: [...]}"}, 403: {description: forbidden}}
     """
-    activity, rows = await _attendance_rows(request)
+    activity, rows, report = await _attendance_rows(request)
     return json_response({"activity_id": activity.id, "credit_ratio": request.app.state.services.settings.credit_ratio,
-                          "attendees": rows})
+                          "attendees": rows,
+                          "started_at": aware(activity.started_at).isoformat() if activity.started_at else None,
+                          "ended_at": aware(activity.ended_at).isoformat() if activity.ended_at else None,
+                          "timeline": reports.curve_json(report), "timeline_step": report.step,
+                          "phases": report.phases})
 
 
 async def attendance_csv(request: Request):
@@ -312,7 +321,7 @@ async def attendance_csv(request: Request):
     summary: The attendance report as CSV (UTF-8 with BOM, for spreadsheets)
     responses: {200: {description: text/csv}, 403: {description: forbidden}}
     """
-    activity, rows = await _attendance_rows(request)
+    activity, rows, _ = await _attendance_rows(request)
     return Response(reports.to_csv(rows), media_type="text/csv; charset=utf-8",
                      headers={"Content-Disposition": f'attachment; filename="attendance-{activity.id}.csv"'})
 
@@ -346,6 +355,7 @@ async def replay(request: Request):
     responses: {200: {description: "{activity, phases, chat, questions, polls, recordings}"}, 403: {description: forbidden}, 409: {description: "not_ended: the replay opens when the activity ends"}}
     """
     actor = await current_actor(request)
+    secret = request.app.state.services.settings.secret
     async with request.app.state.services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.timeline")
         if activity.state not in ("ended", "archived"):
@@ -377,20 +387,46 @@ async def replay(request: Request):
             "recordings": [{"id": r.id, "user": {"id": r.user_id, "name": n}, "media_type": r.media_type,
                             "bytes": r.bytes, "started_at": aware(r.started_at).isoformat(),
                             "ended_at": aware(r.ended_at).isoformat(),
-                            "url": f"/api/activities/{activity.id}/recordings/{r.id}"} for r, n in recordings],
+                            # a signed key for this viewer: a <video src> cannot send the bearer token
+                            "url": f"/api/activities/{activity.id}/recordings/{r.id}?key="
+                                   + recording_links.make(secret, r.id, actor.user_id if actor else None)}
+                           for r, n in recordings],
         })
 
 
 async def recording(request: Request):
     """
     summary: A stage recording of the activity (WebM), for whoever may see its replay
-    responses: {200: {description: video/webm}, 403: {description: forbidden}, 404: {description: not_found}}
+    description: "With the bearer token, or with the signed `key` the replay puts in each recording's url
+      (for `<video src>`): the key names its recording and viewer, expires, and the policy is asked again
+      for that viewer. A key that is given decides alone: a bad one is refused whatever else is sent.
+      Range requests are answered with 206 for seeking."
+    parameters:
+      - {name: key, in: query, schema: {type: string}}
+    responses: {200: {description: video/webm}, 206: {description: a byte range}, 403: {description: "forbidden, link_invalid, link_expired"}, 404: {description: not_found}}
     """
-    actor = await current_actor(request)
     services = request.app.state.services
+    recording_id = path_id(request, "recording_id")
+    key = request.query_params.get("key")
     async with services.sessionmaker() as db:
-        activity, _ = await _guarded(request, db, actor, "activity.timeline")
-        rec = await db.get(Recording, path_id(request, "recording_id"))
+        if key is None:
+            actor = await current_actor(request)
+        else:
+            try:
+                viewer = recording_links.check(services.settings.secret, key, recording_id)
+            except recording_links.LinkError as exc:
+                raise ApiError(403, exc.code, exc.message) from None
+            user = await db.get(User, viewer) if viewer is not None else None
+            if viewer is not None and user is None:
+                raise ApiError(403, "link_invalid", "that recording link is not valid")
+            actor = accounts.actor_of(user) if user is not None else None
+        try:
+            activity, _ = await _guarded(request, db, actor, "activity.timeline")
+        except ApiError as exc:
+            if key is not None and exc.status == 401:  # a link's anonymous viewer: signing in is not the answer
+                raise ApiError(403, "forbidden", exc.message) from None
+            raise
+        rec = await db.get(Recording, recording_id)
     if rec is None or rec.activity_id != activity.id:
         raise ApiError(404, "not_found", "no such recording")
     root = Path(services.settings.recordings_dir).resolve()

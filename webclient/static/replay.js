@@ -1,0 +1,414 @@
+// The replay of an ended activity: the header, the phases as a bar sized by their durations, the whole
+// record merged in time order (phase changes, chat, questions and answers, polls, hand calls, the stage)
+// with a filter, the discussion, questions by votes with their answers, poll results as bars, and the
+// stage recordings. Choosing a phase jumps the record and the recordings to its start.
+// Data: GET /api/activities/{id}/replay and /timeline. Before the end the replay answers 409 not_ended:
+// the page says so and, when it may attend, waits on the room channel for the end.
+// User text is only ever set with textContent (Collab.el).
+(function () {
+  "use strict";
+  var T = Collab.T, el = Collab.el, $ = Collab.$, clear = Collab.clear;
+  var aid = Number(document.querySelector("main").dataset.activityId);
+
+  var LEVELS = { national: ["国家级", "national"], province: ["省级", "provincial"], city: ["市级", "city"],
+                 county: ["县级", "county"], school: ["校级", "school"] };
+  var STATES = { scheduled: ["未开始", "scheduled"], lobby: ["候场中", "lobby"], live: ["进行中", "live"],
+                 ended: ["已结束", "ended"], archived: ["已归档", "archived"], cancelled: ["已取消", "cancelled"] };
+  var KINDS = { lesson_display: ["课例展示", "Lesson display"], discussion: ["研讨交流", "Discussion"],
+                expert_guidance: ["专家引领", "Expert guidance"], online_interaction: ["在线互动", "Online interaction"],
+                custom: ["环节", "Phase"] };
+  var TAGS = { phase: ["环节", "Phase"], chat: ["讨论", "Chat"], qa: ["问答", "Q&A"], polls: ["投票", "Poll"],
+               other: ["发言", "Speaking"] };
+  function tr(map, key) { var n = map[key]; return n ? T(n[0], n[1]) : key; }
+
+  var data = null;          // the replay answer
+  var players = [];         // [{rec, video, start, end}]
+  var filter = "all";
+  var waiting = null;       // the realtime connection while waiting for the end
+
+  function notice(text) { $("notice").hidden = !text; $("notice").textContent = text || ""; }
+  function fail(err) { notice(Collab.errorText(err)); }
+
+  function ms(iso) { return iso ? new Date(iso).getTime() : NaN; }
+  function clock(iso, seconds) {
+    var o = { hour: "2-digit", minute: "2-digit" };
+    if (seconds) o.second = "2-digit";
+    return new Date(iso).toLocaleTimeString(Collab.locale(), o);
+  }
+  function timeEl(iso, seconds) {
+    var t = el("time", clock(iso, seconds));
+    t.dateTime = iso;
+    t.title = Collab.fmtTime(iso);
+    return t;
+  }
+  function duration(sec) {
+    sec = Math.max(0, Math.round(sec));
+    if (sec < 60) return T(sec + " 秒", sec + " s");
+    var m = Math.round(sec / 60);
+    if (m < 60) return T(m + " 分钟", m + " min");
+    return T(Math.floor(m / 60) + " 小时 " + (m % 60) + " 分钟", Math.floor(m / 60) + " h " + (m % 60) + " min");
+  }
+  function size(bytes) {
+    return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+  function pct(n, of) { return of ? Math.round(100 * n / of) : 0; }
+  function phaseName(i) {
+    var p = data.activity.agenda[i];
+    return p ? (p.title || tr(KINDS, p.kind)) : String(i + 1);
+  }
+
+  // -- the header -------------------------------------------------------------------------------
+  function header(a) {
+    $("title").textContent = a.title;
+    document.title = a.title + " · " + T("回放", "Replay") + " · collab";
+    $("date").textContent = Collab.fmtTime(a.started_at || a.starts_at);
+    $("level").textContent = tr(LEVELS, a.level);
+    $("state").textContent = tr(STATES, a.state);
+    $("state").className = "badge " + a.state;
+  }
+
+  // -- the phases bar ---------------------------------------------------------------------------
+  function phaseBar(phases) {
+    var bar = clear($("phase-bar")), end = data.activity.ended_at;
+    $("no-phases").hidden = phases.length > 0;
+    phases.forEach(function (p, i) {
+      var until = p.ended_at || end, secs = until ? (ms(until) - ms(p.started_at)) / 1000 : 0;
+      var li = el("li", null, "seg kind-" + p.kind + " n" + (i % 4));
+      li.style.flexGrow = String(Math.max(secs, 1));
+      var b = el("button", null, "seg-button");
+      b.type = "button";
+      b.appendChild(el("span", (i + 1) + ". " + (p.title || tr(KINDS, p.kind)), "seg-title"));
+      var times = el("span", null, "seg-times");
+      times.appendChild(timeEl(p.started_at));
+      if (until) { times.appendChild(document.createTextNode("–")); times.appendChild(timeEl(until)); }
+      b.appendChild(times);
+      b.appendChild(el("span", duration(secs), "seg-dur"));
+      b.onclick = function () { jump(p.started_at, b); };
+      li.appendChild(b);
+      bar.appendChild(li);
+    });
+  }
+
+  // Jump the record (and each recording that covers the moment) to `iso`.
+  function jump(iso, button) {
+    var t = ms(iso);
+    document.querySelectorAll("#phase-bar button").forEach(function (b) {
+      if (b === button) b.setAttribute("aria-current", "step"); else b.removeAttribute("aria-current");
+    });
+    var target = null;
+    document.querySelectorAll("#record > li").forEach(function (li) {
+      if (!target && !li.hidden && Number(li.dataset.t) >= t) target = li;
+    });
+    if (target) {
+      document.querySelectorAll("#record > li.flash").forEach(function (li) { li.classList.remove("flash"); });
+      target.classList.add("flash");
+      target.scrollIntoView({ block: "start" });
+      target.focus({ preventScroll: true });
+    }
+    players.forEach(function (p) {
+      if (t >= p.start && t <= p.end) {
+        try { p.video.currentTime = (t - p.start) / 1000; } catch (e) { /* not seekable yet */ }
+        p.figure.classList.add("sought");
+      } else {
+        p.figure.classList.remove("sought");
+      }
+    });
+  }
+
+  // -- the merged record ------------------------------------------------------------------------
+  function who(name) { return el("span", name || T("某人", "someone"), "who"); }
+
+  function resultsLine(poll, res) {
+    var out = el("span", null, "mini-results");
+    poll.options.forEach(function (opt, i) {
+      var n = res.counts[i] || 0;
+      out.appendChild(el("span", opt + " " + n + " (" + pct(n, res.voters) + "%)", "mini"));
+    });
+    return out;
+  }
+
+  function buildRecord(events) {
+    var items = [], seq = 0;
+    var questions = {}, polls = {};
+    data.questions.forEach(function (q) { questions[q.id] = q; });
+    data.polls.forEach(function (p) { polls[p.poll.id] = p; });
+    function add(at, kind, parts) { items.push({ at: at, t: ms(at), kind: kind, parts: parts, seq: seq++ }); }
+
+    events.forEach(function (ev) {
+      var p;
+      switch (ev.type) {
+        case "started":
+          add(ev.at, "phase", [el("strong", T("活动开始 · 环节 ", "Started · phase ") + (ev.phase + 1) + ": " + phaseName(ev.phase))]);
+          break;
+        case "phase_changed":
+          add(ev.at, "phase", [el("strong", T("进入环节 ", "Phase ") + (ev.phase + 1) + ": " + phaseName(ev.phase))]);
+          break;
+        case "phase_extended":
+          add(ev.at, "phase", [el("span", T("环节延长 " + ev.minutes + " 分钟", "Phase extended by " + ev.minutes + " min"))]);
+          break;
+        case "ended":
+          add(ev.at, "phase", [el("strong", T("活动结束", "The activity ended"))]);
+          break;
+        case "question_answered":
+          p = questions[ev.question_id];
+          add(ev.at, "qa", [who(ev.by && ev.by.name), el("span", T(" 回答了: ", " answered: ")),
+                            el("q", p ? p.body : "#" + ev.question_id),
+                            ev.answer ? el("span", ev.answer, "answer-text") : null,
+                            ev.live ? el("span", T("现场回答", "answered live"), "badge live-answer") : null]);
+          break;
+        case "poll_opened":
+          add(ev.at, "polls", [el("span", T("发起投票: ", "Poll opened: ")), el("q", ev.poll.question),
+                               el("span", " (" + ev.poll.options.join(" / ") + ")", "muted")]);
+          break;
+        case "poll_closed":
+          p = polls[ev.poll_id];
+          add(ev.at, "polls", [el("span", T("投票结束: ", "Poll closed: ")), el("q", p ? p.poll.question : "#" + ev.poll_id),
+                               p ? resultsLine(p.poll, ev.results || p) : null]);
+          break;
+        case "poll_results_shown":
+          p = polls[ev.poll_id];
+          add(ev.at, "polls", [el("span", T("公布结果: ", "Results shown: ")), el("q", p ? p.poll.question : "#" + ev.poll_id),
+                               p ? resultsLine(p.poll, ev.results || p) : null]);
+          break;
+        case "hand_called":
+          add(ev.at, "other", [who(ev.name), el("span", T(" 被邀请发言", " was called on to speak"))]);
+          break;
+        case "stage_joined":
+          add(ev.at, "other", [who(ev.name), el("span", T(" 上台", " joined the stage"))]);
+          break;
+        default:  // moderation and bookkeeping (hidden messages, mutes, raised hands): not part of a replay
+      }
+    });
+    data.chat.forEach(function (m) {
+      add(m.at, "chat", [who(m.user.name), el("span", ": "), el("span", m.body, "body")]);
+    });
+    data.questions.forEach(function (q) {
+      add(q.at, "qa", [who(q.user.name), el("span", T(" 提问: ", " asked: ")), el("q", q.body),
+                       el("span", T(q.votes + " 票", q.votes + (q.votes === 1 ? " vote" : " votes")), "votes")]);
+    });
+    items.sort(function (a, b) { return a.t - b.t || a.seq - b.seq; });
+
+    var list = clear($("record"));
+    items.forEach(function (it) {
+      var li = el("li", null, "rec rec-" + it.kind);
+      li.dataset.kind = it.kind;
+      li.dataset.t = String(it.t);
+      li.tabIndex = -1;
+      li.appendChild(timeEl(it.at, true));
+      li.appendChild(el("span", tr(TAGS, it.kind), "tag"));
+      var text = el("span", null, "text");
+      it.parts.forEach(function (n) { if (n) text.appendChild(n); });
+      li.appendChild(text);
+      list.appendChild(li);
+    });
+    applyFilter();
+  }
+
+  function applyFilter() {
+    var shown = 0;
+    document.querySelectorAll("#record > li").forEach(function (li) {
+      var k = li.dataset.kind;
+      li.hidden = !(k === "phase" || filter === "all" || k === filter);
+      if (!li.hidden && k !== "phase") shown++;
+    });
+    $("record-empty").hidden = shown > 0 || filter === "all";
+  }
+
+  // -- chat, questions, polls -------------------------------------------------------------------
+  function chat() {
+    var list = clear($("chat"));
+    data.chat.forEach(function (m) {
+      var li = el("li");
+      var meta = el("p", null, "meta");
+      meta.appendChild(el("span", m.user.name, "who"));
+      meta.appendChild(timeEl(m.at, true));
+      if (m.pinned) meta.appendChild(el("span", T("置顶", "pinned"), "badge"));
+      li.appendChild(meta);
+      li.appendChild(el("p", m.body, "body"));
+      list.appendChild(li);
+    });
+    $("chat-count").textContent = data.chat.length ? "(" + data.chat.length + ")" : "";
+    $("chat-empty").hidden = data.chat.length > 0;
+  }
+
+  function questions() {
+    var list = clear($("questions"));
+    var qs = data.questions.slice().sort(function (a, b) { return b.votes - a.votes || ms(a.at) - ms(b.at); });
+    qs.forEach(function (q) {
+      var li = el("li", null, q.status === "answered" ? "answered" : "open");
+      li.dataset.questionId = String(q.id);
+      var head = el("div", null, "q-head");
+      head.appendChild(el("span", T(q.votes + " 票", q.votes + (q.votes === 1 ? " vote" : " votes")), "votes"));
+      head.appendChild(el("p", q.body, "q-body"));
+      li.appendChild(head);
+      var meta = el("p", null, "meta");
+      meta.appendChild(el("span", q.user.name, "who"));
+      meta.appendChild(timeEl(q.at, true));
+      li.appendChild(meta);
+      if (q.status === "answered") {
+        var ans = el("div", null, "answer");
+        ans.appendChild(el("span", T("回答", "Answer"), "answer-label"));
+        if (q.answered_live) ans.appendChild(el("span", T("现场回答", "Answered live"), "badge live-answer"));
+        if (q.answer) ans.appendChild(el("p", q.answer, "answer-text"));
+        li.appendChild(ans);
+      } else {
+        li.appendChild(el("p", T("未回答", "Not answered"), "muted unanswered"));
+      }
+      list.appendChild(li);
+    });
+    $("questions-empty").hidden = qs.length > 0;
+  }
+
+  function pollsView() {
+    var box = clear($("polls"));
+    data.polls.forEach(function (p) {
+      var poll = p.poll, card = el("article", null, "poll");
+      card.dataset.pollId = String(poll.id);
+      card.appendChild(el("h3", poll.question));
+      card.appendChild(el("p", T(p.voters + " 人参与", p.voters + (p.voters === 1 ? " voter" : " voters")) +
+                               (poll.multiple ? T(" · 多选", " · multiple choice") : "") +
+                               (poll.anonymous ? T(" · 匿名", " · anonymous") : ""), "muted voters"));
+      var ul = el("ul", null, "options");
+      poll.options.forEach(function (opt, i) {
+        var n = p.counts[i] || 0, share = pct(n, p.voters);
+        var li = el("li", null, "option");
+        li.dataset.count = String(n);
+        var label = el("div", null, "option-label");
+        label.appendChild(el("span", opt, "opt"));
+        label.appendChild(el("span", T(n + " 票 · " + share + "%", n + (n === 1 ? " vote" : " votes") + " · " + share + "%"), "count"));
+        li.appendChild(label);
+        var bar = el("div", null, "bar");
+        bar.setAttribute("aria-hidden", "true");
+        var fill = el("div", null, "fill");
+        fill.style.width = share + "%";
+        bar.appendChild(fill);
+        li.appendChild(bar);
+        ul.appendChild(li);
+      });
+      card.appendChild(ul);
+      if (p.answers && p.answers.length) {  // named voters: only when the API gives them
+        var names = el("details", null, "named");
+        names.appendChild(el("summary", T("投票人", "Who voted")));
+        var nl = el("ul");
+        p.answers.forEach(function (a) {
+          nl.appendChild(el("li", a.user.name + ": " + a.choices.map(function (c) { return poll.options[c]; }).join(", ")));
+        });
+        names.appendChild(nl);
+        card.appendChild(names);
+      }
+      box.appendChild(card);
+    });
+    $("polls-empty").hidden = data.polls.length > 0;
+  }
+
+  // -- recordings -------------------------------------------------------------------------------
+  function videoTrouble(rec, p) {
+    // a link expires after some hours: fetch fresh links once, keep the position; else say why
+    if (!p.retried) {
+      p.retried = true;
+      return collabApi("/api/activities/" + aid + "/replay").then(function (r) {
+        var fresh = r.recordings.filter(function (x) { return x.id === rec.id; })[0];
+        if (!fresh) throw { code: "not_found" };
+        var at = p.video.currentTime || 0;
+        p.video.src = fresh.url;
+        p.video.currentTime = at;
+      }).catch(showVideoError);
+    }
+    fetch(p.video.currentSrc || rec.url, { headers: { Range: "bytes=0-0" } }).then(function (r) {
+      if (r.ok) return null;
+      return r.json().then(function (b) { return b.error; }, function () { return { code: "http_" + r.status }; });
+    }).then(function (err) {
+      showVideoError(err || { message: T("浏览器无法播放这段录像", "The browser cannot play this recording") });
+    }, showVideoError);
+  }
+  var VIDEO_ERRORS = { gone: ["录像文件已不在服务器上", "the file is no longer on the server"],
+                       link_expired: ["链接已过期, 请刷新页面", "the link has expired; reload the page"],
+                       link_invalid: ["链接无效, 请刷新页面", "the link is not valid; reload the page"] };
+  function showVideoError(err) {
+    var n = err && VIDEO_ERRORS[err.code];
+    $("video-notice").hidden = false;
+    $("video-notice").textContent = T("录像无法播放: ", "The recording cannot be played: ") +
+      (n ? T(n[0], n[1]) : Collab.errorText(err));
+  }
+
+  function recordings() {
+    var box = clear($("recordings"));
+    players = [];
+    $("recordings-section").hidden = !data.recordings.length;
+    data.recordings.forEach(function (rec) {
+      var fig = el("figure", null, "recording");
+      var video = document.createElement("video");
+      video.controls = true;
+      video.preload = "metadata";
+      video.setAttribute("playsinline", "");
+      video.setAttribute("aria-label", T("录像: ", "Recording: ") + rec.user.name);
+      var p = { rec: rec, video: video, figure: fig, start: ms(rec.started_at), end: ms(rec.ended_at), retried: false };
+      video.addEventListener("error", function () { videoTrouble(rec, p); });
+      video.src = rec.url;
+      fig.appendChild(video);
+      var cap = el("figcaption");
+      cap.appendChild(el("span", rec.user.name, "who"));
+      cap.appendChild(document.createTextNode(" · "));
+      cap.appendChild(timeEl(rec.started_at));
+      cap.appendChild(document.createTextNode("–"));
+      cap.appendChild(timeEl(rec.ended_at));
+      cap.appendChild(el("span", " · " + duration((p.end - p.start) / 1000) + " · " + size(rec.bytes), "muted"));
+      fig.appendChild(cap);
+      box.appendChild(fig);
+      players.push(p);
+    });
+  }
+
+  // -- loading ----------------------------------------------------------------------------------
+  function show(replay, timeline) {
+    data = replay;
+    notice("");
+    $("not-ended").hidden = true;
+    header(replay.activity);
+    recordings();
+    phaseBar(replay.phases);
+    buildRecord(timeline.events);
+    chat();
+    questions();
+    pollsView();
+    $("replay").hidden = false;
+    if (waiting) { waiting.closedByUser = true; waiting.ws.close(); waiting = null; }
+  }
+
+  function waitForEnd() {
+    $("not-ended").hidden = false;
+    collabApi("/api/activities/" + aid).then(header, fail);
+    if (waiting) return;
+    // Wait on the room channel (when the caller may attend) and open the replay at the end. The first
+    // subscription is made once the socket is up; Realtime renews it after a reconnect.
+    var subscribed = false;
+    var socket = waiting = Collab.connect(function (state) {
+      if (socket && socket.closedByUser) { $("conn").hidden = true; return; }  // the replay opened: no live link to show
+      if (state !== "online" || subscribed || !waiting) return;
+      subscribed = true;
+      setTimeout(function () {
+        if (!waiting) return;
+        var sub = waiting.subscribe("activity:" + aid, function (e) {
+          if (e && (e.type === "ended" || e.type === "archived")) load();
+        }, function () { load(); });
+        if (sub) sub.then(function () { $("auto-open").hidden = false; }, function () { $("auto-open").hidden = true; });
+      }, 0);
+    });
+  }
+
+  function load() {
+    return Promise.all([collabApi("/api/activities/" + aid + "/replay"),
+                        collabApi("/api/activities/" + aid + "/timeline")]).then(function (r) {
+      show(r[0], r[1]);
+    }, function (err) {
+      if (err && err.code === "not_ended") waitForEnd(); else fail(err);
+    });
+  }
+
+  Collab.start().then(function () {
+    document.querySelectorAll("#filter input[name=filter]").forEach(function (input) {
+      input.onchange = function () { if (input.checked) { filter = input.value; applyFilter(); } };
+    });
+    load();
+  }, fail);
+})();
