@@ -89,7 +89,7 @@ async def list_activities(request: Request):
       - {name: grade, in: query, schema: {type: string}}
       - {name: level, in: query, schema: {type: string}}
       - {name: region, in: query, schema: {type: string}}
-    responses: {200: {description: "{activities: [...]}"}}
+    responses: {200: {description: "{activities: [...]}, each with `me`: the caller's roles, registration and whether they organize it"}}
     """
     actor = await current_actor(request)
     status = request.query_params.get("status", "upcoming")
@@ -98,7 +98,9 @@ async def list_activities(request: Request):
     filters = {k: request.query_params.get(k, "") for k in ("subject", "grade", "level", "region", "studio_id")}
     async with request.app.state.services.sessionmaker() as db:
         rows = await scheduling.listing(db, actor, status, filters)
-        return json_response({"activities": [scheduling.activity_json(a) for a in rows]})
+        regs = await scheduling.standings(db, rows, actor.user_id) if actor is not None else {}
+        return json_response({"activities": [{**scheduling.activity_json(a),
+                                              "me": scheduling.me_json(a, actor, regs.get(a.id))} for a in rows]})
 
 
 async def get_activity(request: Request):
@@ -110,8 +112,7 @@ async def get_activity(request: Request):
     async with request.app.state.services.sessionmaker() as db:
         activity, acc = await _guarded(request, db, actor, "activity.view")
         body = scheduling.activity_json(activity)
-        body["me"] = {"roles": sorted(acc.staff), "registration": acc.registration,
-                      "organizer": actor is not None and actor.user_id == activity.organizer_id}
+        body["me"] = scheduling.me_json(activity, actor, acc.registration)
         return json_response(body)
 
 

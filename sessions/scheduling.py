@@ -120,6 +120,28 @@ async def standing(db: AsyncSession, activity_id: int, user_id: int) -> tuple[st
     return registration, bool(removed)
 
 
+async def standings(db: AsyncSession, activities: list[Activity], user_id: int) -> dict[int, str | None]:
+    """A teacher's registration in each of several activities, in two round trips (a listing's worth),
+    with `standing`'s rule: a member of the studio whose activity it is attends as if registered."""
+    ids = [a.id for a in activities]
+    if not ids:
+        return {}
+    regs = dict((await db.execute(select(Registration.activity_id, Registration.status).where(
+        Registration.activity_id.in_(ids), Registration.user_id == user_id))).all())
+    studios = {a.studio_id for a in activities if a.studio_id is not None and a.id not in regs}
+    member_of = set((await db.execute(select(StudioMember.studio_id).where(
+        StudioMember.studio_id.in_(studios), StudioMember.user_id == user_id,
+        StudioMember.status == "active"))).scalars()) if studios else set()
+    return {a.id: regs.get(a.id) or ("approved" if a.studio_id in member_of else None) for a in activities}
+
+
+def me_json(activity, actor: Actor | None, registration: str | None) -> dict[str, Any]:
+    """The caller's place in an activity, as the pages show it."""
+    return {"roles": sorted(s.role for s in activity.staff if actor is not None and s.user_id == actor.user_id),
+            "registration": registration,
+            "organizer": actor is not None and actor.user_id == activity.organizer_id}
+
+
 def access_of(activity, actor: Actor | None, registration: str | None = None, removed: bool = False) -> ActivityAccess:
     """The policy's `ActivityAccess` from an activity (a row or a `RoomView`) and the actor's standing."""
     roles = frozenset(s.role for s in activity.staff if actor is not None and s.user_id == actor.user_id)

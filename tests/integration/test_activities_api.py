@@ -186,6 +186,11 @@ async def test_invitation_links_admit_to_an_invited_only_activity(http, users):
     assert joined.status_code == 200 and joined.json()["status"] == "approved"
     seen = await http.get(f"/api/activities/{a['id']}", headers=as_(users, "teacher2"))
     assert seen.status_code == 200 and seen.json()["me"]["registration"] == "approved"
+    # the listing says the same of every entry, without a request per activity
+    listed = {x["id"]: x["me"] for x in (await http.get("/api/activities", headers=as_(users, "teacher2"))).json()["activities"]}
+    assert listed[a["id"]] == {"roles": [], "registration": "approved", "organizer": False}
+    by_org = {x["id"]: x["me"] for x in (await http.get("/api/activities", headers=as_(users, "org1"))).json()["activities"]}
+    assert by_org[a["id"]]["organizer"] is True and by_org[a["id"]]["registration"] is None
     forged = await http.post(f"/api/activities/{a['id']}/join", json={"token": link["token"][:-3] + "abc"},
                              headers=as_(users, "teacher1"))
     assert forged.status_code == 400 and forged.json()["error"]["code"] == "invitation_invalid"

@@ -92,7 +92,7 @@
 
   // The caller's place in it, then what they may do there.
   function mine(a, li, actions) {
-    api("/api/activities/" + a.id).then(function (full) {
+    (a.me ? Promise.resolve(a) : api("/api/activities/" + a.id)).then(function (full) {  // the listing says
       var m = full.me || { roles: [], registration: null, organizer: false };
       var runs = m.organizer || me.role === "admin";
       var open = a.state === "scheduled" || a.state === "lobby" || a.state === "live";
