@@ -65,7 +65,7 @@ async def list_docs(request: Request):
 
 async def get_doc(request: Request):
     """
-    summary: A document's facts and what the caller may do with it
+    summary: A document's facts and what the caller may do with it (me {may_edit, may_delete, may_manage})
     responses: {200: {description: document}, 403: {description: forbidden}, 404: {description: not_found}}
     """
     actor = await current_actor(request)
@@ -75,9 +75,11 @@ async def get_doc(request: Request):
         except (policy.Denied, DocError) as exc:
             raise refusal(exc) from None
         creator = await db.get(User, doc.created_by)
+    # may_manage: delete anyone's comments (the leader and co-leaders); authors delete their own
     return json_response({**service.doc_json(doc, creator.display_name if creator else ""),
                           "me": {"may_edit": policy.allowed(actor, "doc.edit", access),
-                                 "may_delete": policy.allowed(actor, "doc.delete", policy.Owned(access, doc.created_by))}})
+                                 "may_delete": policy.allowed(actor, "doc.delete", policy.Owned(access, doc.created_by)),
+                                 "may_manage": policy.allowed(actor, "studio.manage", access)}})
 
 
 async def delete_doc(request: Request):

@@ -57,7 +57,16 @@ async def test_found_a_studio_and_find_it_in_the_directory(http, people):
     assert (await http.post("/api/studios", json={"name": ""}, headers=as_(people, "leader"))).status_code == 400
     assert (await http.post("/api/studios", json={"name": "x"})).status_code == 401
     profile = (await http.get(f"/api/studios/{s['id']}", headers=as_(people, "outsider"))).json()
-    assert profile["me"] == {"role": None, "pending": False, "may_manage": False, "may_edit": False}
+    assert profile["me"] == {"role": None, "pending": False, "may_manage": False, "may_appoint": False,
+                             "may_edit": False}
+    lead = (await http.get(f"/api/studios/{s['id']}", headers=as_(people, "leader"))).json()["me"]
+    assert lead["may_manage"] and lead["may_appoint"] and lead["may_edit"]
+    # the directory names each studio's leader and says where the caller stands in it
+    card = next(x for x in listed if x["id"] == s["id"])
+    assert card["leader"] == {"id": people["users"]["leader"][0], "name": "Leader"} and card["me"] == {
+        "role": None, "pending": False}
+    mine = (await http.get("/api/studios?mine=1", headers=as_(people, "leader"))).json()["studios"]
+    assert next(x for x in mine if x["id"] == s["id"])["me"] == {"role": "leader", "pending": False}
     assert (await http.patch(f"/api/studios/{s['id']}", json={"description": "x"},
                              headers=as_(people, "outsider"))).status_code == 403
 
@@ -67,6 +76,8 @@ async def test_apply_approve_roles_leave_and_remove(http, people):
     sid, out_id = s["id"], people["users"]["outsider"][0]
     r = await http.post(f"/api/studios/{sid}/apply", json={"note": "我是乡村教师"}, headers=as_(people, "outsider"))
     assert r.json() == {"status": "pending"}
+    listed = (await http.get("/api/studios", headers=as_(people, "outsider"))).json()["studios"]
+    assert next(x for x in listed if x["id"] == sid)["me"] == {"role": None, "pending": True}
     assert (await http.post(f"/api/studios/{sid}/apply", headers=as_(people, "outsider"))).status_code == 403
     waiting = (await http.get(f"/api/studios/{sid}/members?status=pending", headers=as_(people, "leader"))).json()
     assert [m["note"] for m in waiting["members"]] == ["我是乡村教师"]
@@ -167,6 +178,12 @@ async def test_documents_versions_comments_and_exports(http, people):
     html = (await http.get(f"/api/docs/{doc['id']}/export.html", headers=as_(people, "observer"))).text
     assert "<h1>一次函数 &lt;教案&gt;</h1>" in html and "<script" not in html
     assert (await http.get(f"/api/docs/{doc['id']}/export.md", headers=as_(people, "outsider"))).status_code == 403
+    # what the editor page offers: editing to members, deleting anyone's comments to those who run the studio
+    mine = {who: (await http.get(f"/api/docs/{doc['id']}", headers=as_(people, who))).json()["me"]
+            for who in ("co_leader", "member", "observer")}
+    assert mine["co_leader"] == {"may_edit": True, "may_delete": True, "may_manage": True}
+    assert mine["member"] == {"may_edit": True, "may_delete": True, "may_manage": False}  # its creator
+    assert mine["observer"] == {"may_edit": False, "may_delete": False, "may_manage": False}
 
     v1 = (await http.post(f"/api/docs/{doc['id']}/versions", json={"name": "初稿"}, headers=as_(people, "member"))).json()
     assert (await http.post(f"/api/docs/{doc['id']}/versions", json={"name": "x"},
@@ -215,3 +232,4 @@ async def test_a_studio_schedules_its_own_activity_and_its_members_attend(http, 
     assert (await http.get(f"/api/activities/{aid}", headers=as_(people, "outsider"))).status_code == 403
     listed = (await http.get(f"/api/activities?studio_id={sid}", headers=as_(people, "member"))).json()["activities"]
     assert [a["id"] for a in listed] == [aid]
+    assert listed[0]["me"]["registration"] == "approved"  # a member attends as registered, the listing says so
