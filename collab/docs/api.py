@@ -131,7 +131,10 @@ async def save_version(request: Request):
             v = await service.save_version(_docs(request), db, actor, path_id(request, "doc_id"), data.get("name"))
         except (policy.Denied, DocError) as exc:
             raise refusal(exc) from None
-    return json_response(service.version_json(v, actor.name), 201)
+    body = service.version_json(v, actor.name)
+    # open editors list it at once (the version is stored: this is only news of it)
+    await _comment_event(request, v.doc_id, {"type": "version_saved", "id": f"version:{v.id}", "version": body})
+    return json_response(body, 201)
 
 
 async def list_versions(request: Request):

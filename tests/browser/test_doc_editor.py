@@ -247,6 +247,8 @@ async def test_the_leader_saves_and_restores_a_version_that_every_editor_receive
     assert await item.locator(".name").inner_text() == "第一稿 <b>定稿前</b>"
     assert await lead.locator("#versions b").count() == 0
     assert "Leader" in await item.locator(".meta").inner_text()
+    # the member's open page lists the new version without a reload
+    await mem.locator("#versions > li.version .name", has_text="第一稿").wait_for(timeout=10_000)
 
     # both keep typing after the version was saved
     await lead.click(".ql-editor h1")

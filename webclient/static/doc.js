@@ -346,6 +346,7 @@
 
   function onDocEvent(e) {
     if (!e) return;
+    if (e.type === "version_saved") { loadVersions(); return; }
     if (e.type === "restored") {
       loadVersions().then(function () {
         var v = versions.filter(function (x) { return x.id === e.version_id; })[0];
