@@ -180,4 +180,11 @@ async def test_the_room_at_a_phones_width_and_by_keyboard(browser, server, users
     await page.keyboard.press("Enter")
     await page.wait_for_function(text_has("#questions", "手机上也能提问吗?"), timeout=10_000)
     await shot(page, "activity-room-phone")
+    # the header's switch changes the interface language, and it stays chosen
+    assert await page.inner_text("#state") == "lobby" and await page.inner_text("#lang") == "中文"
+    await page.click("#lang")
+    await page.wait_for_function("document.querySelector('#state').innerText === '候场中'", timeout=10_000)
+    assert await page.get_attribute("html", "lang") == "zh-CN" and await page.inner_text("#lang") == "English"
+    await page.reload()
+    await page.wait_for_function("document.querySelector('#state').innerText === '候场中'", timeout=10_000)
     await ctx.close()

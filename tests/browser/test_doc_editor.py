@@ -7,21 +7,12 @@ quill-cursors)."""
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import pytest
 
 import harness
 from browsing import shot, signed_in
 from studio_seed import new_doc, seed_studio
-
-pytest.importorskip("playwright")
-from playwright.async_api import async_playwright  # noqa: E402
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +24,6 @@ async def world(database_url):
     s = harness.Server(database_url).start()
     yield {"server": s, "doc": doc_id, **seed}
     s.cleanup()
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        await b.close()
 
 
 async def open_doc(browser, world, who):

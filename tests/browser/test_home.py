@@ -3,35 +3,7 @@ announcements, and a teacher whose network drops misses nothing."""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 import harness
-
-pytest.importorskip("playwright")
-from playwright.async_api import async_playwright  # noqa: E402
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-async def server(database_url, users):
-    if database_url.startswith("postgresql"):
-        pytest.skip("the browser tests need one database kind; storage is covered on both elsewhere")
-    s = harness.Server(database_url).start()
-    yield s
-    s.cleanup()
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        await b.close()
 
 
 async def sign_in(browser, base_url, username):

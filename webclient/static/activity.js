@@ -23,13 +23,7 @@
   function cmd(name, args) {
     return rt.command(name, Object.assign({ activity_id: aid }, args || {})).catch(function (e) { fail(e); throw e; });
   }
-  function button(text, onclick, cls, label) {
-    var b = el("button", text, cls);
-    b.type = "button";
-    if (label) b.setAttribute("aria-label", label);
-    b.onclick = onclick;
-    return b;
-  }
+  function button(text, onclick, cls, label) { return Collab.button(text, cls, onclick, label); }
   function quiet() {}  // for promises whose failure cmd() has already shown
   function moderator() { return snap && snap.me.may_moderate; }
   function phase() { var a = snap.activity; return a.current_phase !== null && a.current_phase !== undefined ? a.agenda[a.current_phase] : null; }

@@ -22,12 +22,7 @@
     p.textContent = err ? (typeof err === "string" ? err : Collab.errorText(err)) : "";
   }
 
-  function button(text, cls, onClick) {
-    var b = el("button", text, cls);
-    b.type = "button";
-    b.onclick = onClick;
-    return b;
-  }
+  var button = Collab.button;
 
   // -- comment highlights -------------------------------------------------------------------------
   // Every mark is highlighted by doc.css; here: resolved threads unhighlighted, open ones (overlapping a

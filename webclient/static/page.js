@@ -43,6 +43,15 @@
     if (cls) e.className = cls;
     return e;
   }
+  // button("text", "cls", onclick, "label"): a real <button type=button>, named for screen readers
+  // by `label` when its text alone (an icon, a count) would not say what it does.
+  function button(text, cls, onclick, label) {
+    var b = el("button", text, cls);
+    b.type = "button";
+    if (label) b.setAttribute("aria-label", label);
+    if (onclick) b.onclick = onclick;
+    return b;
+  }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
   var ROLES = { admin: ["管理员", "admin"], organizer: ["组织者", "organizer"], expert: ["专家", "expert"],
@@ -166,7 +175,7 @@
     });
   }
 
-  global.Collab = { lang: lang, T: T, applyLang: applyLang, $: $, el: el, clear: clear, roleName: roleName,
+  global.Collab = { lang: lang, T: T, applyLang: applyLang, $: $, el: el, button: button, clear: clear, roleName: roleName,
                     showConn: showConn, errorText: errorText, fmtTime: fmtTime, fmtMinutes: fmtMinutes,
                     locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
                     start: start, connect: connect, download: download, api: global.collabApi };

@@ -90,13 +90,7 @@
     $("total").dataset.minutes = sum;
   }
 
-  function button(text, cls, label, onclick) {
-    var b = el("button", text, cls);
-    b.type = "button";
-    if (label) b.setAttribute("aria-label", label);
-    b.onclick = onclick;
-    return b;
-  }
+  function button(text, cls, label, onclick) { return Collab.button(text, cls, onclick, label); }
 
   // Redraw the list; `focus` ({index, cls}) puts the keyboard back where the person was.
   function renderPhases(focus) {

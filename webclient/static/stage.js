@@ -13,12 +13,7 @@
 
   function T(zh, en) { return global.Collab.T(zh, en); }
   function el(tag, text, cls) { return global.Collab.el(tag, text, cls); }
-  function button(text, cls, onclick) {
-    var b = el("button", text, cls);
-    b.type = "button";
-    if (onclick) b.addEventListener("click", onclick);
-    return b;
-  }
+  function button(text, cls, onclick) { return global.Collab.button(text, cls, onclick); }
 
   var ERRORS = {
     not_on_stage: ["对方已不在台上", "Not on the stage any more"],

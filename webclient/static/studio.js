@@ -18,7 +18,7 @@
 
   function fail(id, err) { UI.showError($(id), err); }
   function ok(id) { $(id).hidden = true; }
-  function button(text, cls) { var b = el("button", text, cls); b.type = "button"; return b; }
+  var button = Collab.button;
   function kindName(k) { var n = KINDS[k]; return n ? T(n[0], n[1]) : k; }
   function size(n) {
     if (n < 1024) return n + " B";
