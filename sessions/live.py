@@ -91,7 +91,7 @@ async def _shared_snapshot(ctx: Context, activity_id: int, view=None) -> dict[st
     hub = ctx.services.hub
     try:
         position = await hub.bus.position(channel_of(activity_id))
-        presence = await hub.bus.presence(channel_of(activity_id))
+        presence = await hub.presence(channel_of(activity_id))
     except BusUnavailable:
         raise CommandError("bus_unavailable", "the bus is unreachable; try again shortly") from None
     async with ctx.services.sessionmaker() as db:

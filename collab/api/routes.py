@@ -165,7 +165,7 @@ async def presence(request: Request):
         raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
     await authorized(request, "node.presence", channel)
     try:
-        counts = await request.app.state.services.hub.bus.presence(channel)
+        counts = await request.app.state.services.hub.presence(channel)
     except BusUnavailable:
         raise ApiError(503, "bus_unavailable", "the bus is unreachable") from None
     return json_response({"channel": channel, "clients": counts.clients, "users": counts.users})

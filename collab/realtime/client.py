@@ -216,7 +216,7 @@ async def _presence(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel_arg(args)
     policy.authorize(ctx.actor, "node.presence", channel)
     try:
-        counts = await ctx.services.hub.bus.presence(channel)
+        counts = await ctx.services.hub.presence(channel)
     except BusUnavailable:
         raise CommandError(Error.BUS_UNAVAILABLE, "the bus is unreachable; try again shortly") from None
     local_clients, local_users = ctx.services.hub.local_presence(channel)

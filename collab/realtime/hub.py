@@ -40,6 +40,7 @@ PresenceHook = Callable[[str, int, bool], None]
 
 KICK = b'{"$kick":'  # a publication that is a directive to the hubs, not an event for clients
 LOCAL_OFFSET = -1  # a publication delivered locally while the bus was unreachable (sent as "o": null)
+PRESENCE_CACHE_SECONDS = 1.0  # how long a node reuses a channel's counts read from the bus
 
 
 class RecoveryError(Exception):
@@ -96,6 +97,7 @@ class Hub:
         self._draining = False
         self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
         self._presence_hooks: dict[str, PresenceHook] = {}
+        self._presence_cache: dict[str, tuple[float, Any]] = {}
         self._watchers: dict[str, list[Watcher]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -528,6 +530,20 @@ class Hub:
         self.clients.discard(client)
         self.backlogged.discard(client)
         metrics.CONNECTIONS.set(len(self.clients))
+
+    async def presence(self, channel: str):
+        """The channel's counts over all nodes, read from the bus at most once a second per node: nodes
+        write their counts about once a second, and ten thousand pages asking every few seconds would
+        otherwise be a bus read each."""
+        now = time.monotonic()
+        cached = self._presence_cache.get(channel)
+        if cached is not None and now - cached[0] < PRESENCE_CACHE_SECONDS:
+            return cached[1]
+        counts = await self.bus.presence(channel)
+        if len(self._presence_cache) > 10_000:
+            self._presence_cache.clear()
+        self._presence_cache[channel] = (now, counts)
+        return counts
 
     def local_presence(self, channel: str) -> tuple[int, int]:
         st = self.channels.get(channel)

@@ -232,6 +232,27 @@ async def test_presence_counts_clients_and_distinct_users(hub):
     assert hub.local_presence("announce:p") == (1, 1)
 
 
+async def test_the_counts_pages_poll_are_read_from_the_bus_once_a_second(hub):
+    c1, _ = make_client(hub, 1)
+    await subscribe(hub, c1, "announce:q")
+    await asyncio.sleep(1.2)  # the node has written its counts
+    reads = 0
+    real = hub.bus.presence
+
+    async def counting(channel):
+        nonlocal reads
+        reads += 1
+        return await real(channel)
+
+    hub.bus.presence = counting
+    answers = [await hub.presence("announce:q") for _ in range(100)]  # a roomful of pages asking
+    assert answers == [PresenceCounts(1, 1)] * 100 and reads == 1
+    c2, _ = make_client(hub, 2)
+    await subscribe(hub, c2, "announce:q")
+    await asyncio.sleep(1.2)  # a second later the new teacher is counted
+    assert await hub.presence("announce:q") == PresenceCounts(2, 2) and reads == 2
+
+
 async def test_a_large_channel_gathers_longer_a_small_one_goes_out_quickly():
     hub = Hub(MemoryBus("n1"), flush_interval=0.01, flush_interval_large=0.3, large_channel=3)
     await hub.start()
