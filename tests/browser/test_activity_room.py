@@ -100,3 +100,26 @@ async def test_signing_in_from_a_room_link_comes_back_to_the_room(browser, serve
     await page.goto(f"{server.url}/")
     await page.wait_for_selector(f"#activities a[href='/activities/{aid}']", timeout=10_000)  # listed at home
     await context.close()
+
+
+async def test_an_expired_sign_in_sends_the_teacher_to_sign_in_and_back(browser, server, users):
+    start = datetime.now(timezone.utc) + timedelta(days=3)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org1'][1]}"}, json={
+            "title": "过期的登录", "visibility": "public", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(), "agenda": [{"kind": "discussion", "minutes": 30}]})
+        aid = r.json()["id"]
+    expired = harness.token_for(users["teacher1"][0], "teacher", "Teacher1", ttl=-10)
+    context = await browser.new_context()
+    await context.add_init_script(f"if (!sessionStorage.getItem('seeded')) {{ sessionStorage.setItem('seeded', 1); "
+                                  f"localStorage.setItem('collab_token', {expired!r}); }}")
+    page = await context.new_page()
+    await page.goto(f"{server.url}/activities/{aid}")
+    await page.wait_for_selector("#signin-form", timeout=10_000)  # not an error page: sign in again
+    assert await page.evaluate("localStorage.getItem('collab_token')") is None
+    await page.fill("input[name=username]", "teacher1")
+    await page.fill("input[name=password]", "password-teacher1")
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"**/activities/{aid}", timeout=10_000)
+    await page.wait_for_function("(document.querySelector('#title') || {}).innerText === '过期的登录'", timeout=10_000)
+    await context.close()

@@ -156,8 +156,17 @@
   }
 
   // A realtime connection whose state drives the indicator.
+  // A token that expired (or was revoked) while the page was open: sign in again and come back here.
   function connect(onState) {
-    return new Realtime({ token: token(), onState: function (s, code) { showConn(s); if (onState) onState(s, code); } });
+    return new Realtime({ token: token(), onState: function (s, code) {
+      showConn(s);
+      if (s === "unauthorized" && code && /^token_/.test(code.code || "")) {
+        localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token");
+        toSignIn();
+        return;
+      }
+      if (onState) onState(s, code);
+    } });
   }
 
   // A file download that needs the bearer token: fetch, then hand the browser a blob.
