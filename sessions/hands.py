@@ -60,11 +60,13 @@ async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         if user_id != ctx.actor.user_id:
             policy.authorize(ctx.actor, "activity.moderate", acc)
         hand = await db.get(Hand, (activity.id, user_id))
-        if hand is None or hand.status != "raised":
+        # a teacher called on stage may still say no: lowering their own called hand declines
+        declined = hand is not None and hand.status == "called" and user_id == ctx.actor.user_id
+        if hand is None or hand.status != "raised" and not declined:
             raise CommandError("not_raised", "that hand is not raised")
         hand.status = "lowered"
-        return await record_event(ctx, db, activity.id, {"type": "hand_lowered", "user_id": user_id},
-                                  room=False, desk=True)
+        event = {"type": "hand_lowered", "user_id": user_id, **({"declined": True} if declined else {})}
+        return await record_event(ctx, db, activity.id, event, room=False, desk=True)
 
 
 async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:

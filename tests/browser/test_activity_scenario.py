@@ -125,6 +125,9 @@ async def test_a_whole_activity_with_an_expert_two_teachers_and_a_network_cut(br
     await exp.locator("#hand-queue li").first.get_by_role("button", name="Invite on stage").click()
     await exp.wait_for_function("document.querySelectorAll('#hand-queue li').length === 0", timeout=10_000)
     await t2.wait_for_function("document.querySelector('#hand').getAttribute('aria-pressed') === 'false'", timeout=10_000)
+    await t2.wait_for_selector(".stage-invite:not([hidden])", timeout=10_000)  # asked on stage; says no
+    await t2.click(".stage-decline")
+    await exp.wait_for_function(text_has("#desk-note", "Teacher2 declined the invitation"), timeout=10_000)
 
     # expert guidance, then online interaction: a poll everyone answers, results shown
     await org.click("button[data-cmd='activity.next_phase']")

@@ -426,6 +426,13 @@ async def test_raised_hands_queue_in_order_and_a_call_reaches_the_room(nodes, pg
     assert called["user_id"] == users["teacher1"][0] and called["name"] == "Teacher1"
     await t2.ok("hand.lower", activity_id=aid)
     assert (await expert.ok("hand.queue", activity_id=aid))["hands"] == []
+    # the called teacher declines: the desk hears it, and the invitation no longer lets them publish
+    assert (await t2.call("hand.lower", activity_id=aid, user_id=users["teacher1"][0]))["error"]["code"] == "forbidden"
+    await t1.ok("hand.lower", activity_id=aid)
+    declined = await _last(expert, "hand_lowered", lambda e: e["user_id"] == users["teacher1"][0])
+    assert declined["declined"] is True
+    assert (await t1.ok("activity.snapshot", activity_id=aid))["me"]["invited_on_stage"] is False
+    assert (await t1.call("hand.lower", activity_id=aid))["error"]["code"] == "not_raised"
     await host.ok("activity.goto_phase", activity_id=aid, phase=0)  # lesson display: no hands
     assert (await t2.call("hand.raise", activity_id=aid))["error"]["code"] == "hands_closed"
     for c in (host, expert, t1, t2):

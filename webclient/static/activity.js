@@ -323,7 +323,11 @@
       case "question": case "question_dismissed":
         var pq = $("pq-" + (e.question ? e.question.id : e.question_id)); if (pq) pq.remove(); return;
       case "hand_raised": if (!$("hq-" + e.user_id)) $("hand-queue").appendChild(handItem({ id: e.user_id, name: e.by.name })); return;
-      case "hand_lowered": case "hand_called": var h = $("hq-" + e.user_id); if (h) h.remove(); return;
+      case "hand_lowered": case "hand_called":
+        var h = $("hq-" + e.user_id); if (h) h.remove();
+        if (e.type === "hand_called") $("desk-note").textContent = T("已邀请 " + e.name + " 上台", "Invited " + e.name + " on stage");
+        if (e.declined) $("desk-note").textContent = T(e.by.name + " 谢绝了上台邀请", e.by.name + " declined the invitation");
+        return;
       case "poll_counts":
         (e.polls || []).forEach(function (p) { if (snap.poll && p.poll_id === snap.poll.id) { deskCounts = p; renderPoll(); } });
         return;

@@ -498,6 +498,7 @@
     }
     function declineInvite() {
       inviteEl.hidden = true;
+      cmd("hand.lower").catch(function () {});  // the expert's desk hears the answer
       say(T("您谢绝了上台邀请。", "You declined the invitation."));
     }
 
