@@ -32,8 +32,11 @@ async def test_a_teacher_registers_from_the_room_and_enters(browser, server, use
     page = await context.new_page()
     await page.goto(f"{server.url}/activities/{aid}")
     await page.wait_for_selector("#register:not([hidden])", timeout=15_000)
+    # before registering: what the activity is, and nothing of the room itself
+    assert await page.inner_text("#title") == "报名后进入" and await page.locator("#agenda li").count() == 1
+    assert await page.is_hidden("#chat-box") and await page.is_hidden("#qa-box")
     await page.click("#register-button")
-    await page.wait_for_function("document.querySelector('#agenda').children.length > 0", timeout=10_000)
+    await page.wait_for_selector("#chat-box:not([hidden])", timeout=10_000)  # in the room
     assert await page.inner_text("#title") == "报名后进入" and await page.is_hidden("#register")
     await context.close()
 

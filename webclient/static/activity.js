@@ -13,7 +13,7 @@
   var REACTIONS = { like: "👍", clap: "👏", heart: "❤️", laugh: "😄", think: "🤔" };
   var REACTION_NAMES = { like: ["赞", "like"], clap: ["鼓掌", "clap"], heart: ["喜欢", "heart"],
                          laugh: ["笑", "laugh"], think: ["思考", "think"] };
-  var snap = null, me = null, rt = null, stage = null;
+  var snap = null, preview = null, me = null, rt = null, stage = null;
   var questions = {}, votedFor = {}, messages = {}, myChoices = {}, deskCounts = null;
   var replyTo = null, handUp = false, subscribed = false, wasOnline = false;
 
@@ -73,8 +73,9 @@
   }
 
   function tick() {  // the lobby's countdown to the scheduled start
-    if (!snap) return;
-    var a = snap.activity, left = (new Date(a.starts_at) - Date.now()) / 1000;
+    var shown = snap || preview;  // the room, or what an unregistered teacher may see of it
+    if (!shown) return;
+    var a = shown.activity, left = (new Date(a.starts_at) - Date.now()) / 1000;
     if ((a.state === "scheduled" || a.state === "lobby") && left > 0) {
       var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600), m = Math.floor(left % 3600 / 60), s = Math.floor(left % 60);
       var clock = (h || d ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
@@ -386,6 +387,7 @@
   // -- loading and (re)joining ---------------------------------------------------------------------
   function apply(s) {
     snap = s;
+    ["stage", "agenda-box", "chat-box", "qa-box", "hand-box"].forEach(function (id) { $(id).hidden = false; });
     renderState(); tick();
     $("count").textContent = T("在线 " + s.presence.users, s.presence.users + " online");
     clear($("chat")); messages = {};
@@ -423,10 +425,23 @@
         setTimeout(refreshCount, 1500);  // the snapshot's count was taken before we were counted
       }
     }).catch(function (err) {
-      if (err && err.code === "forbidden" && !snap) {  // not registered (yet): offer it
-        $("register").hidden = false;
-        notice("");
-        return;
+      if (err && err.code === "forbidden" && !snap) {  // not registered (yet): what it is, and registration
+        return collabApi("/api/activities/" + aid).then(function (a) {
+          preview = { activity: a };
+          $("title").textContent = a.title;
+          document.title = a.title + " · collab";
+          var st = STATES[a.state];
+          $("state").textContent = st ? T(st[0], st[1]) : a.state;
+          $("state").className = "badge " + a.state;
+          clear($("agenda"));
+          a.agenda.forEach(function (ph) { $("agenda").appendChild(el("li", ph.title + " · " + T(ph.minutes + " 分钟", ph.minutes + " min"))); });
+          $("agenda-box").hidden = false;
+          tick();
+          var open = a.visibility !== "invited" && (a.state === "scheduled" || a.state === "lobby" || a.state === "live");
+          $("register").hidden = !open || a.me.registration === "pending";
+          notice(a.me.registration === "pending" ? T("已提交报名, 等待组织者审核", "Registration sent; the organizer will decide")
+                 : open ? "" : T("本活动需凭邀请链接参加", "This activity is by invitation"));
+        }, fail);
       }
       fail(err);
     });
