@@ -77,7 +77,7 @@
     li.appendChild(head);
     var when = el("p", span(a), "act-when");
     li.appendChild(when);
-    var facts = [a.subject, a.grade, a.region].filter(function (x) { return x; });
+    var facts = [Collab.subjectName(a.subject), Collab.gradeName(a.grade), a.region].filter(function (x) { return x; });
     if (facts.length) li.appendChild(el("p", facts.join(" · "), "act-facts muted"));
     var actions = el("div", null, "act-actions toolbar");
     if (a.state === "ended" || a.state === "archived") {

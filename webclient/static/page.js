@@ -100,6 +100,19 @@
     return err.message || err.code || T("出错了", "Something went wrong");
   }
 
+  // Subjects and grades stored as codes ("math", "8") by the demo and by imports, named for people;
+  // free text (数学, 八年级) is shown as it is.
+  var SUBJECTS = { math: ["数学", "Maths"], chinese: ["语文", "Chinese"], english: ["英语", "English"],
+                   physics: ["物理", "Physics"], chemistry: ["化学", "Chemistry"], biology: ["生物", "Biology"],
+                   history: ["历史", "History"], geography: ["地理", "Geography"], politics: ["道德与法治", "Ethics and law"],
+                   science: ["科学", "Science"], music: ["音乐", "Music"], art: ["美术", "Art"], pe: ["体育", "PE"],
+                   it: ["信息科技", "IT"] };
+  function subjectName(s) { var n = SUBJECTS[s]; return n ? T(n[0], n[1]) : s; }
+  function gradeName(g) {
+    if (!g) return "";
+    return /^\d{1,2}$/.test(g) ? T(g + " 年级", "Grade " + g) : g;
+  }
+
   function locale() { return lang === "en" ? "en-GB" : "zh-CN"; }
   function fmtTime(iso) {
     if (!iso) return "";
@@ -185,7 +198,8 @@
   }
 
   global.Collab = { lang: lang, T: T, applyLang: applyLang, $: $, el: el, button: button, clear: clear, roleName: roleName,
-                    showConn: showConn, errorText: errorText, fmtTime: fmtTime, fmtMinutes: fmtMinutes,
+                    showConn: showConn, errorText: errorText,
+                    SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName, fmtTime: fmtTime, fmtMinutes: fmtMinutes,
                     locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
                     start: start, connect: connect, download: download, api: global.collabApi };
 

@@ -6,16 +6,7 @@
   "use strict";
   var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
 
-  var SUBJECTS = { math: ["数学", "Maths"], chinese: ["语文", "Chinese"], english: ["英语", "English"],
-                   physics: ["物理", "Physics"], chemistry: ["化学", "Chemistry"], biology: ["生物", "Biology"],
-                   history: ["历史", "History"], geography: ["地理", "Geography"], politics: ["道德与法治", "Ethics and law"],
-                   science: ["科学", "Science"], music: ["音乐", "Music"], art: ["美术", "Art"], pe: ["体育", "PE"],
-                   it: ["信息科技", "IT"] };
-  function subjectName(s) { var n = SUBJECTS[s]; return n ? T(n[0], n[1]) : s; }
-  function gradeName(g) {
-    if (!g) return "";
-    return /^\d{1,2}$/.test(g) ? T(g + " 年级", "Grade " + g) : g;
-  }
+  var SUBJECTS = Collab.SUBJECTS, subjectName = Collab.subjectName, gradeName = Collab.gradeName;
   // "数学 · 8 年级 · 浙江": the parts a studio has, translated where they are known codes.
   function levelLine(s) {
     return [subjectName(s.subject), gradeName(s.grade), s.region].filter(function (x) { return x; }).join(" · ");
