@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from collab import announcements, ops
 from collab.api import routes as api
@@ -31,6 +30,7 @@ from collab.store.schema import ensure_current
 from collab.studios import api as studios_api
 from collab.studios import channel as studio_channel
 from collab.web import pages
+from collab.web.assets import Assets
 from sessions import api as sessions_api
 from sessions import chat as sessions_chat
 from sessions import hands as sessions_hands
@@ -142,7 +142,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         WebSocketRoute("/ws/docs/{doc_id}", doc_socket),
         Route("/api/openapi.json", api.openapi, include_in_schema=False),
         *pages.routes,
-        Mount("/static", StaticFiles(directory=WEBCLIENT / "static"), name="static"),
+        Mount("/static", Assets(directory=WEBCLIENT / "static"), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error, 500: _server_error})
     app.state.services = services

@@ -135,3 +135,22 @@ async def test_home_page_escapes_and_serves_the_client(http):
     page = await http.get("/")
     assert page.status_code == 200 and "Sign in" in page.text
     assert (await http.get("/static/realtime.js")).status_code == 200
+
+
+async def test_the_clients_files_go_compressed_and_are_revalidated(http):
+    import gzip
+    from pathlib import Path
+    bundle = (Path(__file__).resolve().parents[2] / "webclient/static/dist/editor.js").read_bytes()
+    plain = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers and plain.content == bundle
+    raw = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip, br"})
+    assert raw.headers["content-encoding"] == "gzip" and raw.headers["vary"] == "Accept-Encoding"
+    assert int(raw.headers["content-length"]) < len(bundle) / 2  # the editor bundle: a fraction of its size
+    assert raw.content == bundle  # httpx decodes: the same bytes arrive
+    assert raw.headers["cache-control"] == "no-cache" and raw.headers["etag"] != plain.headers["etag"]
+    again = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip",
+                                                                  "If-None-Match": raw.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""  # a revisit costs a round trip, not the file
+    stale = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip", "If-None-Match": '"old"'})
+    assert stale.status_code == 200 and stale.content == bundle
+    assert (await http.get("/static/no-such-file.js", headers={"Accept-Encoding": "gzip"})).status_code == 404
