@@ -2,15 +2,18 @@
 
 Scripts and styles go out gzipped (the lesson editor's bundle is 428 KB as it is, about a quarter of
 that compressed: it matters on a village school's line), compressed once per file per process rather
-than per request, since ten thousand teachers open the same room page within a minute. Their names
-carry no version, so browsers are told to revalidate (`no-cache` with the ETag) rather than to keep
-a stale copy after a release."""
+than per request, since ten thousand teachers open the same room page within a minute. Pages link
+them by `asset_url`, with a digest of the content in the query: such a URL never changes meaning, so
+browsers keep it for a year without asking; a release changes the digest. A URL without the digest
+(someone's bookmark, an old page) is revalidated (`no-cache` with the ETag) instead."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -19,6 +22,30 @@ from starlette.types import Scope
 
 COMPRESSIBLE = {".js", ".css", ".html", ".svg", ".txt", ".json", ".map"}
 REVALIDATE = "no-cache"
+FOREVER = "public, max-age=31536000, immutable"
+STATIC = Path(__file__).resolve().parents[2] / "webclient" / "static"
+_digests: dict[str, tuple[int, str]] = {}
+
+
+def asset_url(name: str) -> str:
+    """/static/<name>?v=<digest of its content>, the digest read again when the file changes."""
+    path = STATIC / name
+    mtime = path.stat().st_mtime_ns
+    known = _digests.get(name)
+    if known is None or known[0] != mtime:
+        known = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
+        _digests[name] = known
+    return f"/static/{name}?v={known[1]}"
+
+
+def _caching(scope: Scope, full_path: os.PathLike) -> str:
+    """Forever only when the digest asked for is this file's: during a rolling release a node with the
+    old file must not let a browser keep it under the new file's URL."""
+    asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v", [""])[0]
+    if not asked:
+        return REVALIDATE
+    name = os.path.relpath(full_path, STATIC)
+    return FOREVER if asset_url(name) == f"/static/{name}?v={asked}" else REVALIDATE
 
 
 class Assets(StaticFiles):
@@ -32,14 +59,14 @@ class Assets(StaticFiles):
         if status_code != 200 or Path(full_path).suffix not in COMPRESSIBLE \
                 or "gzip" not in request.get("accept-encoding", ""):
             response = super().file_response(full_path, stat_result, scope, status_code)
-            response.headers["Cache-Control"] = REVALIDATE
+            response.headers["Cache-Control"] = _caching(scope, full_path)
             if Path(full_path).suffix in COMPRESSIBLE:
                 response.headers["Vary"] = "Accept-Encoding"
             return response
         plain = super().file_response(full_path, stat_result, scope, status_code)
         # the compressed form is another representation: its own validator
         etag = plain.headers["etag"].rstrip('"') + '-gz"'
-        headers = {"ETag": etag, "Last-Modified": plain.headers["last-modified"], "Cache-Control": REVALIDATE,
+        headers = {"ETag": etag, "Last-Modified": plain.headers["last-modified"], "Cache-Control": _caching(scope, full_path),
                    "Vary": "Accept-Encoding"}
         if etag in [t.strip() for t in request.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)

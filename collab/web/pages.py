@@ -11,7 +11,10 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from collab.web.assets import asset_url
+
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "webclient" / "templates"))
+TEMPLATES.env.globals["asset"] = asset_url  # {{ asset('page.js') }}: a URL browsers may keep for good
 
 
 def page(template: str):

@@ -147,10 +147,22 @@ async def test_the_clients_files_go_compressed_and_are_revalidated(http):
     assert raw.headers["content-encoding"] == "gzip" and raw.headers["vary"] == "Accept-Encoding"
     assert int(raw.headers["content-length"]) < len(bundle) / 2  # the editor bundle: a fraction of its size
     assert raw.content == bundle  # httpx decodes: the same bytes arrive
-    assert raw.headers["cache-control"] == "no-cache" and raw.headers["etag"] != plain.headers["etag"]
+    assert raw.headers["cache-control"] == "no-cache" and raw.headers["etag"] != plain.headers["etag"]  # no digest asked
     again = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip",
                                                                   "If-None-Match": raw.headers["etag"]})
     assert again.status_code == 304 and again.content == b""  # a revisit costs a round trip, not the file
     stale = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip", "If-None-Match": '"old"'})
     assert stale.status_code == 200 and stale.content == bundle
     assert (await http.get("/static/no-such-file.js", headers={"Accept-Encoding": "gzip"})).status_code == 404
+
+
+async def test_pages_link_their_files_by_content_and_those_are_kept_for_good(http):
+    import re
+    page = (await http.get("/")).text
+    links = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert links and all(re.search(r"\?v=[0-9a-f]{12}$", link) for link in links), links
+    for link in links:
+        r = await http.get(link, headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200 and r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    old = await http.get(links[0].split("?")[0] + "?v=000000000000")  # another release's digest
+    assert old.headers["cache-control"] == "no-cache"
