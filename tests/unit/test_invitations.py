@@ -21,6 +21,7 @@ def test_a_link_admits_until_it_expires():
     lambda t: t[:-2] + ("AA" if t[-2:] != "AA" else "BB"),  # signature changed
     lambda t: make("another secret, long enough to be real....", 7, 2_000),  # signed elsewhere
     lambda t: "garbage", lambda t: "", lambda t: t + ".x",
+    lambda t: t.split(".")[0] + ".签名",  # a non-ASCII signature from a pasted link: refused, not a server error
 ])
 def test_forgeries(mangle):
     with pytest.raises(InvitationError) as e:
