@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -56,18 +56,19 @@ class Assets(StaticFiles):
     def file_response(self, full_path: os.PathLike, stat_result: os.stat_result, scope: Scope,
                       status_code: int = 200) -> Response:
         request = Headers(scope=scope)
-        if status_code != 200 or Path(full_path).suffix not in COMPRESSIBLE \
-                or "gzip" not in request.get("accept-encoding", ""):
+        compressible = Path(full_path).suffix in COMPRESSIBLE
+        if status_code != 200 or not compressible or "gzip" not in request.get("accept-encoding", ""):
             response = super().file_response(full_path, stat_result, scope, status_code)
             response.headers["Cache-Control"] = _caching(scope, full_path)
-            if Path(full_path).suffix in COMPRESSIBLE:
+            if compressible:
                 response.headers["Vary"] = "Accept-Encoding"
             return response
-        plain = super().file_response(full_path, stat_result, scope, status_code)
+        # the plain file's validators and type (not super's answer: that may be a 304 for the plain form)
+        plain = FileResponse(full_path, stat_result=stat_result)
         # the compressed form is another representation: its own validator
         etag = plain.headers["etag"].rstrip('"') + '-gz"'
-        headers = {"ETag": etag, "Last-Modified": plain.headers["last-modified"], "Cache-Control": _caching(scope, full_path),
-                   "Vary": "Accept-Encoding"}
+        headers = {"ETag": etag, "Last-Modified": plain.headers["last-modified"],
+                   "Cache-Control": _caching(scope, full_path), "Vary": "Accept-Encoding"}
         if etag in [t.strip() for t in request.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)
         return Response(self._compressed(str(full_path), stat_result), status_code,

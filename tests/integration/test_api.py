@@ -151,6 +151,10 @@ async def test_the_clients_files_go_compressed_and_are_revalidated(http):
     again = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip",
                                                                   "If-None-Match": raw.headers["etag"]})
     assert again.status_code == 304 and again.content == b""  # a revisit costs a round trip, not the file
+    crossed = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip",  # validator of the plain form
+                                                                "If-None-Match": plain.headers["etag"]})
+    assert crossed.status_code == 200 and crossed.headers["content-type"].startswith("text/javascript")
+    assert crossed.content == bundle
     stale = await http.get("/static/dist/editor.js", headers={"Accept-Encoding": "gzip", "If-None-Match": '"old"'})
     assert stale.status_code == 200 and stale.content == bundle
     assert (await http.get("/static/no-such-file.js", headers={"Accept-Encoding": "gzip"})).status_code == 404
