@@ -137,8 +137,7 @@ async def standings(db: AsyncSession, activities: list[Activity], user_id: int) 
 
 def me_json(activity, actor: Actor | None, registration: str | None) -> dict[str, Any]:
     """The caller's place in an activity, as the pages show it."""
-    return {"roles": sorted(s.role for s in activity.staff if actor is not None and s.user_id == actor.user_id),
-            "registration": registration,
+    return {"roles": sorted(access_of(activity, actor).staff), "registration": registration,
             "organizer": actor is not None and actor.user_id == activity.organizer_id}
 
 

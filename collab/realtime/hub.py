@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from collab.realtime import metrics
-from collab.realtime.bus import Bus, BusUnavailable, History, Position, Publication
+from collab.realtime.bus import Bus, BusUnavailable, History, Position, PresenceCounts, Publication
 from collab.realtime.protocol import control_line, push_line
 from collab.realtime.wire import text_frame
 
@@ -97,7 +97,7 @@ class Hub:
         self._draining = False
         self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
         self._presence_hooks: dict[str, PresenceHook] = {}
-        self._presence_cache: dict[str, tuple[float, Any]] = {}
+        self._presence_cache: dict[str, tuple[float, PresenceCounts]] = {}
         self._watchers: dict[str, list[Watcher]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -531,7 +531,7 @@ class Hub:
         self.backlogged.discard(client)
         metrics.CONNECTIONS.set(len(self.clients))
 
-    async def presence(self, channel: str):
+    async def presence(self, channel: str) -> PresenceCounts:
         """The channel's counts over all nodes, read from the bus at most once a second per node: nodes
         write their counts about once a second, and ten thousand pages asking every few seconds would
         otherwise be a bus read each."""
