@@ -16,10 +16,7 @@
   var me = null, generation = 0;
 
   function name(table, key) { var n = table[key]; return n ? T(n[0], n[1]) : key; }
-  function showError(err) {
-    $("error").hidden = !err;
-    $("error").textContent = err ? Collab.errorText(err) : "";
-  }
+  function showError(err) { Collab.say($("error"), err); }
 
   // -- the query: ?status=…&subject=…&grade=…&level=…&region=… ---------------------------------------
   function readQuery() {

@@ -18,8 +18,8 @@
   var replyTo = null, handUp = false, subscribed = false, wasOnline = false;
 
   // -- small things ------------------------------------------------------------------------------
-  function notice(text) { $("notice").hidden = !text; $("notice").textContent = text || ""; }
-  function fail(err) { notice(Collab.errorText(err)); }
+  function notice(text) { Collab.say($("notice"), text); }
+  var fail = notice;  // an error object is said in words
   function cmd(name, args) {
     return rt.command(name, Object.assign({ activity_id: aid }, args || {})).catch(function (e) { fail(e); throw e; });
   }
@@ -30,20 +30,26 @@
   function staff() { return snap.me.roles.length > 0 || snap.me.may_run || snap.me.may_moderate; }
 
   // -- state, agenda, host controls ----------------------------------------------------------------
-  function renderState() {
-    var a = snap.activity, p = phase(), live = a.state === "live";
+  // What anyone who may see the activity sees: its title, state and agenda (the current phase marked).
+  function renderHeading(a) {
+    var live = a.state === "live";
     $("title").textContent = a.title;
     document.title = a.title + " · collab";
     var st = STATES[a.state];
     $("state").textContent = st ? T(st[0], st[1]) : a.state;
     $("state").className = "badge " + a.state;
-    $("phase-now").textContent = live && p ? T("当前环节: ", "Now: ") + p.title : "";
     clear($("agenda"));
     a.agenda.forEach(function (ph, i) {
       var li = el("li", ph.title + " · " + T(ph.minutes + " 分钟", ph.minutes + " min"));
       if (i === a.current_phase && live) { li.className = "current"; li.setAttribute("aria-current", "step"); }
       $("agenda").appendChild(li);
     });
+  }
+
+  function renderState() {
+    var a = snap.activity, p = phase(), live = a.state === "live";
+    renderHeading(a);
+    $("phase-now").textContent = live && p ? T("当前环节: ", "Now: ") + p.title : "";
     var chatOpen = live && (!p || p.chat || staff());
     $("chat-form").hidden = !chatOpen;
     $("chat-closed").hidden = chatOpen || !(live || a.state === "lobby");
@@ -117,21 +123,31 @@
     if (tools.children.length) li.appendChild(tools);
     return li;
   }
+  // The feed keeps the last 300 messages (a national chat runs at 100 a second): older ones leave the
+  // page and its memory, unless pinned. The pinned list is redrawn only when a pin changes.
   function addMessage(m) {
+    var was = messages[m.id];
     messages[m.id] = m;
     var old = $("msg-" + m.id);
     var li = messageItem(m);
-    if (old) { old.replaceWith(li); renderPinned(); return; }  // a replayed or re-sent message is shown once
-    var feed = $("chat"), atEnd = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
-    feed.appendChild(li);
-    while (feed.children.length > 300) feed.removeChild(feed.firstChild);
-    if (atEnd) feed.scrollTop = feed.scrollHeight;
-    renderPinned();
+    if (old) old.replaceWith(li);  // a replayed or re-sent message is shown once
+    else {
+      var feed = $("chat"), atEnd = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
+      feed.appendChild(li);
+      while (feed.children.length > 300) {
+        var id = Number(feed.firstChild.id.slice(4));
+        feed.removeChild(feed.firstChild);
+        if (messages[id] && !messages[id].pinned) delete messages[id];
+      }
+      if (atEnd) feed.scrollTop = feed.scrollHeight;
+    }
+    if (m.pinned || (was && was.pinned)) renderPinned();
   }
   function removeMessage(id) {
     var gone = $("msg-" + id); if (gone) gone.remove();
+    var was = messages[id];
     delete messages[id];
-    renderPinned();
+    if (was && was.pinned) renderPinned();
     removeHeld(id);
   }
   function renderPinned() {
@@ -353,7 +369,7 @@
       case "chat_deleted": case "chat_hidden": removeMessage(e.message_id); break;
       case "chat_pinned": case "chat_unpinned":
         var m = messages[e.message_id];
-        if (m) { m.pinned = e.type === "chat_pinned"; addMessage(m); }
+        if (m) { m.pinned = e.type === "chat_pinned"; addMessage(m); renderPinned(); }
         break;
       case "question": questions[e.question.id] = e.question; renderQuestions(); break;
       case "qa_votes":
@@ -428,13 +444,7 @@
       if (err && err.code === "forbidden" && !snap) {  // not registered (yet): what it is, and registration
         return collabApi("/api/activities/" + aid).then(function (a) {
           preview = { activity: a };
-          $("title").textContent = a.title;
-          document.title = a.title + " · collab";
-          var st = STATES[a.state];
-          $("state").textContent = st ? T(st[0], st[1]) : a.state;
-          $("state").className = "badge " + a.state;
-          clear($("agenda"));
-          a.agenda.forEach(function (ph) { $("agenda").appendChild(el("li", ph.title + " · " + T(ph.minutes + " 分钟", ph.minutes + " min"))); });
+          renderHeading(a);
           $("agenda-box").hidden = false;
           tick();
           var open = a.visibility !== "invited" && (a.state === "scheduled" || a.state === "lobby" || a.state === "live");

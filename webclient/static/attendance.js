@@ -9,7 +9,7 @@
   var aid = Number(document.querySelector("main").dataset.activityId);
   var activity = null, report = null, sort = null, drawnWidth = 0;
 
-  function showError(err) { $("error").hidden = !err; $("error").textContent = err ? Collab.errorText(err) : ""; }
+  function showError(err) { Collab.say($("error"), err); }
   function minutes(m) {  // minutes with a decimal while they are few
     var v = m < 10 ? Math.round(m * 10) / 10 : Math.round(m);
     return T(v + " 分钟", v + " min");

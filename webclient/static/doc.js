@@ -16,11 +16,7 @@
 
   function canEdit() { return !!(info && info.me.may_edit && editor && !editor.readOnly); }
 
-  function showError(id, err) {
-    var p = $(id);
-    p.hidden = !err;
-    p.textContent = err ? (typeof err === "string" ? err : Collab.errorText(err)) : "";
-  }
+  function showError(id, err) { Collab.say($(id), err); }
 
   var button = Collab.button;
 

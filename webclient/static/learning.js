@@ -4,7 +4,7 @@
   "use strict";
   var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
 
-  function showError(err) { $("error").hidden = !err; $("error").textContent = err ? Collab.errorText(err) : ""; }
+  function showError(err) { Collab.say($("error"), err); }
   function minutes(m) {  // minutes with a decimal while they are few
     var v = m < 10 ? Math.round(m * 10) / 10 : Math.round(m);
     return T(v + " 分钟", v + " min");

@@ -113,6 +113,13 @@
     return /^\d{1,2}$/.test(g) ? T(g + " 年级", "Grade " + g) : g;
   }
 
+  // say(node, err): a refusal (an API or /ws error, or a sentence) shown in its alert element;
+  // say(node) hides it again.
+  function say(node, err) {
+    node.hidden = !err;
+    node.textContent = !err ? "" : typeof err === "string" ? err : errorText(err);
+  }
+
   function locale() { return lang === "en" ? "en-GB" : "zh-CN"; }
   function fmtTime(iso) {
     if (!iso) return "";
@@ -124,12 +131,10 @@
     return T(m + " 分钟", m + " min");
   }
 
-  function token() { return localStorage.getItem("collab_token") || sessionStorage.getItem("collab_token"); }
+  var token = global.collabToken;
   function setToken(t) { localStorage.setItem("collab_token", t); sessionStorage.removeItem("collab_token"); }
-  function signOut() {
-    localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token");
-    location.href = "/signin";
-  }
+  function forgetToken() { localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token"); }
+  function signOut() { forgetToken(); location.href = "/signin"; }
   // Where to go after signing in: a path on this site only (never another origin).
   function nextPath() {
     var n = new URLSearchParams(location.search).get("next");
@@ -159,7 +164,7 @@
     if (!token()) { toSignIn(); mePromise = new Promise(function () {}); return mePromise; }
     mePromise = collabApi("/api/me").then(function (me) { fillHeader(me); return me; }, function (err) {
       if (err && (err.code === "unauthenticated" || /^token_/.test(err.code || ""))) {
-        localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token");
+        forgetToken();
         toSignIn();
         return new Promise(function () {});
       }
@@ -168,13 +173,13 @@
     return mePromise;
   }
 
-  // A realtime connection whose state drives the indicator.
-  // A token that expired (or was revoked) while the page was open: sign in again and come back here.
+  // A realtime connection whose state drives the indicator. A token that expired (or was revoked)
+  // while the page was open: sign in again and come back here.
   function connect(onState) {
     return new Realtime({ token: token(), onState: function (s, code) {
       showConn(s);
       if (s === "unauthorized" && code && /^token_/.test(code.code || "")) {
-        localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token");
+        forgetToken();
         toSignIn();
         return;
       }
@@ -198,10 +203,10 @@
   }
 
   global.Collab = { lang: lang, T: T, applyLang: applyLang, $: $, el: el, button: button, clear: clear, roleName: roleName,
-                    showConn: showConn, errorText: errorText,
+                    showConn: showConn, errorText: errorText, say: say,
                     SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName, fmtTime: fmtTime, fmtMinutes: fmtMinutes,
                     locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
-                    start: start, connect: connect, download: download, api: global.collabApi };
+                    start: start, connect: connect, download: download };
 
   document.addEventListener("DOMContentLoaded", function () {
     applyLang(document);

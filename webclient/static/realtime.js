@@ -88,12 +88,17 @@
   };
   global.Realtime = Realtime;
 
-  // The JSON API with the signed-in user's token (localStorage, or sessionStorage where a test put
-  // it), answering with the body, or throwing the API's `error` object ({code, message}).
+  // The signed-in user's token: localStorage (every tab), or sessionStorage where a test put it.
+  global.collabToken = function () {
+    return localStorage.getItem("collab_token") || sessionStorage.getItem("collab_token");
+  };
+
+  // The JSON API with that token, answering with the body, or throwing the API's `error` object
+  // ({code, message}).
   global.collabApi = function (path, opts) {
     opts = opts || {};
     opts.headers = Object.assign({ "Content-Type": "application/json" }, opts.headers || {});
-    var token = localStorage.getItem("collab_token") || sessionStorage.getItem("collab_token");
+    var token = global.collabToken();
     if (token) opts.headers.Authorization = "Bearer " + token;
     return fetch(path, opts).then(function (r) {
       return r.json().then(function (b) { if (!r.ok) throw b.error; return b; },

@@ -26,8 +26,8 @@
   var filter = "all";
   var waiting = null;       // the realtime connection while waiting for the end
 
-  function notice(text) { $("notice").hidden = !text; $("notice").textContent = text || ""; }
-  function fail(err) { notice(Collab.errorText(err)); }
+  function notice(text) { Collab.say($("notice"), text); }
+  var fail = notice;  // an error object is said in words
 
   function ms(iso) { return iso ? new Date(iso).getTime() : NaN; }
   function clock(iso, seconds) {
@@ -160,15 +160,10 @@
           add(ev.at, "polls", [el("span", T("发起投票: ", "Poll opened: ")), el("q", ev.poll.question),
                                el("span", " (" + ev.poll.options.join(" / ") + ")", "muted")]);
           break;
-        case "poll_closed":
+        case "poll_closed": case "poll_results_shown":
           p = polls[ev.poll_id];
-          add(ev.at, "polls", [el("span", T("投票结束: ", "Poll closed: ")), el("q", p ? p.poll.question : "#" + ev.poll_id),
-                               p ? resultsLine(p.poll, ev.results || p) : null]);
-          break;
-        case "poll_results_shown":
-          p = polls[ev.poll_id];
-          add(ev.at, "polls", [el("span", T("公布结果: ", "Results shown: ")), el("q", p ? p.poll.question : "#" + ev.poll_id),
-                               p ? resultsLine(p.poll, ev.results || p) : null]);
+          add(ev.at, "polls", [el("span", ev.type === "poll_closed" ? T("投票结束: ", "Poll closed: ") : T("公布结果: ", "Results shown: ")),
+                               el("q", p ? p.poll.question : "#" + ev.poll_id), p ? resultsLine(p.poll, ev.results || p) : null]);
           break;
         case "hand_called":
           add(ev.at, "other", [who(ev.name), el("span", T(" 被邀请发言", " was called on to speak"))]);

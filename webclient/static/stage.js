@@ -11,9 +11,7 @@
   var CHECK_MS = 2000;        // how often views are checked for a picture that stopped
   var STALE = { stale: true };
 
-  function T(zh, en) { return global.Collab.T(zh, en); }
-  function el(tag, text, cls) { return global.Collab.el(tag, text, cls); }
-  function button(text, cls, onclick) { return global.Collab.button(text, cls, onclick); }
+  var T = global.Collab.T, el = global.Collab.el, button = global.Collab.button;
 
   var ERRORS = {
     not_on_stage: ["对方已不在台上", "Not on the stage any more"],

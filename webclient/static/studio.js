@@ -16,7 +16,7 @@
   var params = new URLSearchParams(location.search);
   var user = null, studio = null, rt = null, insider = false;
 
-  function fail(id, err) { UI.showError($(id), err); }
+  function fail(id, err) { Collab.say($(id), err); }
   function ok(id) { $(id).hidden = true; }
   var button = Collab.button;
   function kindName(k) { var n = KINDS[k]; return n ? T(n[0], n[1]) : k; }
@@ -80,8 +80,8 @@
     $("my-role").textContent = m.role ? T("我的角色: ", "My role: ") + Collab.roleName(m.role)
       : m.pending ? T("申请审核中", "Application waiting") : T("非成员", "Not a member");
     $("leader-name").textContent = s.leader.name;
-    $("f-subject").textContent = UI.subjectName(s.subject) || "—";
-    $("f-grade").textContent = UI.gradeName(s.grade) || "—";
+    $("f-subject").textContent = Collab.subjectName(s.subject) || "—";
+    $("f-grade").textContent = Collab.gradeName(s.grade) || "—";
     $("f-region").textContent = s.region || "—";
     $("f-members").textContent = String(s.members);
     $("description").textContent = s.description || T("还没有简介。", "No description yet.");

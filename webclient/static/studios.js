@@ -7,6 +7,7 @@
   var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
 
   var SUBJECTS = Collab.SUBJECTS, subjectName = Collab.subjectName, gradeName = Collab.gradeName;
+  var showError = Collab.say;
   // "数学 · 8 年级 · 浙江": the parts a studio has, translated where they are known codes.
   function levelLine(s) {
     return [subjectName(s.subject), gradeName(s.grade), s.region].filter(function (x) { return x; }).join(" · ");
@@ -20,12 +21,7 @@
       for (var g = 1; g <= 12; g++) { var o = el("option", gradeName(String(g))); o.value = String(g); gl.appendChild(o); }
     }
   }
-  function showError(node, err) {
-    node.hidden = false;
-    node.textContent = typeof err === "string" ? err : Collab.errorText(err);
-  }
-  global.StudioUI = { subjectName: subjectName, gradeName: gradeName, levelLine: levelLine, fillLists: fillLists,
-                      showError: showError };
+  global.StudioUI = { levelLine: levelLine, fillLists: fillLists };
 
   if (document.body.dataset.page !== "studios") return;
 
