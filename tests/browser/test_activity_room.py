@@ -8,14 +8,11 @@ from datetime import datetime, timedelta, timezone
 import httpx
 
 import harness
+from browsing import signed_in
 
 
 async def room(browser, server, users, who, aid):
-    context = await browser.new_context()
-    await context.add_init_script(f"sessionStorage.setItem('collab_token', {users[who][1]!r})")
-    page = await context.new_page()
-    await page.goto(f"{server.url}/activities/{aid}")
-    await page.wait_for_selector("#conn.online", timeout=15_000)
+    context, page = await signed_in(browser, server.url, users[who][1], f"/activities/{aid}", wait="#conn.online")
     await page.wait_for_function("document.querySelector('#agenda').children.length > 0", timeout=10_000)
     return context, page
 
@@ -27,11 +24,8 @@ async def test_a_teacher_registers_from_the_room_and_enters(browser, server, use
             "title": "报名后进入", "visibility": "registered", "registration": "open", "starts_at": start.isoformat(),
             "ends_at": (start + timedelta(hours=1)).isoformat(), "agenda": [{"kind": "discussion", "minutes": 30}]})
         aid = r.json()["id"]
-    context = await browser.new_context()
-    await context.add_init_script(f"sessionStorage.setItem('collab_token', {users['teacher2'][1]!r})")
-    page = await context.new_page()
-    await page.goto(f"{server.url}/activities/{aid}")
-    await page.wait_for_selector("#register:not([hidden])", timeout=15_000)
+    context, page = await signed_in(browser, server.url, users["teacher2"][1], f"/activities/{aid}",
+                                    wait="#register:not([hidden])")
     # before registering: what the activity is, and nothing of the room itself
     assert await page.inner_text("#title") == "报名后进入" and await page.locator("#agenda li").count() == 1
     assert await page.is_hidden("#chat-box") and await page.is_hidden("#qa-box")

@@ -27,12 +27,8 @@ async def world(database_url):
 
 
 async def open_doc(browser, world, who):
-    context = await browser.new_context()
-    await context.add_init_script(f"sessionStorage.setItem('collab_token', {world['users'][who][1]!r})")
-    page = await context.new_page()
-    await page.goto(f"{world['server'].url}/docs/{world['doc']}")
-    await page.wait_for_selector("#conn.synced", timeout=15_000)
-    return context, page
+    return await signed_in(browser, world["server"].url, world["users"][who][1], f"/docs/{world['doc']}",
+                           wait="#conn.synced")
 
 
 async def test_two_members_co_edit_and_see_each_others_text_and_cursor(browser, world):
@@ -71,11 +67,8 @@ async def test_two_members_co_edit_and_see_each_others_text_and_cursor(browser, 
 
 
 async def test_an_outsider_gets_no_document(browser, world):
-    ctx = await browser.new_context()
-    await ctx.add_init_script(f"sessionStorage.setItem('collab_token', {world['users']['outsider'][1]!r})")
-    page = await ctx.new_page()
-    await page.goto(f"{world['server'].url}/docs/{world['doc']}")
-    await page.wait_for_selector("#denied:not([hidden])", timeout=10_000)
+    ctx, page = await signed_in(browser, world["server"].url, world["users"]["outsider"][1], f"/docs/{world['doc']}",
+                                wait="#denied:not([hidden])")
     assert await page.locator(".ql-editor").count() == 0
     await ctx.close()
 

@@ -88,7 +88,8 @@
   };
   global.Realtime = Realtime;
 
-  // The signed-in user's token: localStorage (every tab), or sessionStorage where a test put it.
+  // The signed-in user's token: localStorage (every tab), or sessionStorage, where pages before this
+  // version kept it (a tab signed in then stays signed in).
   global.collabToken = function () {
     return localStorage.getItem("collab_token") || sessionStorage.getItem("collab_token");
   };
