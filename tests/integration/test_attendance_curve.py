@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 import harness
-from sessions.attendance import Interval, curve, curve_step
 
 SLACK = 0.7  # seconds around a join or leave where a point may fall either side
 
@@ -97,22 +96,3 @@ async def test_the_curve_counts_teachers_as_they_come_and_go(server, users):
     assert [(p["phase"], p["title"]) for p in report["phases"]] == [(0, "课例展示"), (1, "研讨")]
     assert abs((datetime.fromisoformat(report["phases"][0]["at"]) - started).total_seconds()) < 1
 
-
-T0 = datetime(2027, 3, 1, 6, 0, tzinfo=timezone.utc)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def test_the_curve_counts_two_tabs_once_and_only_inside_the_live_window():
-    live = Interval(at(0), at(300))
-    step = curve_step(300)
-    assert step == 5 and curve_step(3600) == 60 and curve_step(8) == 1
-    by_user = {1: [Interval(at(-60), at(100)), Interval(at(50), at(120))],  # came early, a second tab
-               2: [Interval(at(100), at(400))]}  # stayed after the end
-    points = dict(curve(by_user, live, step))
-    assert len(points) == 60 and max(points) == at(295)
-    assert points[at(0)] == 1 and points[at(60)] == 1 and points[at(100)] == 2 and points[at(120)] == 1
-    assert points[at(295)] == 1
-    assert curve(by_user, None, 60) == []

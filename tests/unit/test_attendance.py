@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sessions.attendance import Interval, credit_threshold, merge, record
+from sessions.attendance import Interval, credit_threshold, curve, curve_step, merge, record
 
 T0 = datetime(2027, 3, 1, 6, 0, tzinfo=timezone.utc)
 
@@ -62,3 +62,19 @@ def test_csv_never_lets_a_name_become_a_formula():
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows).lstrip("\ufeff"))))
     assert parsed[0]["name"] == "'=HYPERLINK(\"http://x\")" and parsed[0]["school"] == "'+1"
     assert parsed[0]["region"] == "四川" and parsed[0]["credited"] == "yes"
+
+
+def test_the_curve_counts_two_tabs_once_and_only_inside_the_live_window():
+    def sec(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    live = Interval(sec(0), sec(300))
+    step = curve_step(300)
+    assert step == 5 and curve_step(3600) == 60 and curve_step(8) == 1
+    by_user = {1: [Interval(sec(-60), sec(100)), Interval(sec(50), sec(120))],  # came early, a second tab
+               2: [Interval(sec(100), sec(400))]}  # stayed after the end
+    points = dict(curve(by_user, live, step))
+    assert len(points) == 60 and max(points) == sec(295)
+    assert points[sec(0)] == 1 and points[sec(60)] == 1 and points[sec(100)] == 2 and points[sec(120)] == 1
+    assert points[sec(295)] == 1
+    assert curve(by_user, None, 60) == []
