@@ -27,25 +27,27 @@ STATIC = Path(__file__).resolve().parents[2] / "webclient" / "static"
 _digests: dict[str, tuple[int, str]] = {}
 
 
-def asset_url(name: str) -> str:
-    """/static/<name>?v=<digest of its content>, the digest read again when the file changes."""
-    path = STATIC / name
-    mtime = path.stat().st_mtime_ns
+def _digest(name: str, mtime_ns: int) -> str:
+    """The digest of a file's content, read again only when the file changes."""
     known = _digests.get(name)
-    if known is None or known[0] != mtime:
-        known = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
+    if known is None or known[0] != mtime_ns:
+        known = (mtime_ns, hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12])
         _digests[name] = known
-    return f"/static/{name}?v={known[1]}"
+    return known[1]
 
 
-def _caching(scope: Scope, full_path: os.PathLike) -> str:
+def asset_url(name: str) -> str:
+    """/static/<name>?v=<digest of its content>."""
+    return f"/static/{name}?v={_digest(name, (STATIC / name).stat().st_mtime_ns)}"
+
+
+def _caching(scope: Scope, full_path: os.PathLike, st: os.stat_result) -> str:
     """Forever only when the digest asked for is this file's: during a rolling release a node with the
     old file must not let a browser keep it under the new file's URL."""
     asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v", [""])[0]
     if not asked:
         return REVALIDATE
-    name = os.path.relpath(full_path, STATIC)
-    return FOREVER if asset_url(name) == f"/static/{name}?v={asked}" else REVALIDATE
+    return FOREVER if asked == _digest(os.path.relpath(full_path, STATIC), st.st_mtime_ns) else REVALIDATE
 
 
 class Assets(StaticFiles):
@@ -59,7 +61,7 @@ class Assets(StaticFiles):
         compressible = Path(full_path).suffix in COMPRESSIBLE
         if status_code != 200 or not compressible or "gzip" not in request.get("accept-encoding", ""):
             response = super().file_response(full_path, stat_result, scope, status_code)
-            response.headers["Cache-Control"] = _caching(scope, full_path)
+            response.headers["Cache-Control"] = _caching(scope, full_path, stat_result)
             if compressible:
                 response.headers["Vary"] = "Accept-Encoding"
             return response
@@ -68,7 +70,7 @@ class Assets(StaticFiles):
         # the compressed form is another representation: its own validator
         etag = plain.headers["etag"].rstrip('"') + '-gz"'
         headers = {"ETag": etag, "Last-Modified": plain.headers["last-modified"],
-                   "Cache-Control": _caching(scope, full_path), "Vary": "Accept-Encoding"}
+                   "Cache-Control": _caching(scope, full_path, stat_result), "Vary": "Accept-Encoding"}
         if etag in [t.strip() for t in request.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)
         return Response(self._compressed(str(full_path), stat_result), status_code,
