@@ -89,64 +89,62 @@
 
   // The caller's place in it, then what they may do there.
   function mine(a, li, actions) {
-    (a.me ? Promise.resolve(a) : api("/api/activities/" + a.id)).then(function (full) {  // the listing says
-      var m = full.me || { roles: [], registration: null, organizer: false };
-      var runs = m.organizer || me.role === "admin";
-      var open = a.state === "scheduled" || a.state === "lobby" || a.state === "live";
-      var status = el("span", "", "reg-status");
-      status.setAttribute("tabindex", "-1");
-      function showStatus(reg) {
-        status.textContent = reg ? name(REGS, reg) : "";
-        status.className = "reg-status badge" + (reg ? " reg-" + reg : "");
-        status.hidden = !reg;
-      }
-      if (m.roles.length) {
-        actions.appendChild(el("span", m.roles.map(Collab.roleName).join(" · "), "badge staff"));
-      } else if (!m.organizer) {
-        showStatus(m.registration);
-        actions.appendChild(status);
-        if (open && !m.registration && a.visibility !== "invited") {
-          var reg = el("button", T("报名", "Register"), "register primary");
-          reg.type = "button";
-          reg.setAttribute("aria-label", T("报名: ", "Register: ") + a.title);
-          reg.onclick = function () {
-            reg.disabled = true;
-            api("/api/activities/" + a.id + "/register", { method: "POST", body: "{}" }).then(function (r) {
-              showError(null);
-              showStatus(r.status);
-              reg.remove();
-              status.focus();
-            }, function (err) { reg.disabled = false; showError(err); });
-          };
-          actions.appendChild(reg);
-        } else if (open && !m.registration && a.visibility === "invited") {
-          actions.appendChild(el("span", T("凭邀请链接参加", "By invitation"), "muted"));
-        }
-      }
-      if (open) {
-        var cal = el("button", T("加入日历", "Add to calendar"), "calendar secondary");
-        cal.type = "button";
-        cal.setAttribute("aria-label", T("加入日历: ", "Add to calendar: ") + a.title);
-        cal.onclick = function () {
-          Collab.download("/api/activities/" + a.id + "/calendar.ics", "activity-" + a.id + ".ics")
-            .then(function () { showError(null); }, showError);
+    var m = a.me;  // the listing says the caller's place in each entry
+    var runs = m.organizer || me.role === "admin";
+    var open = a.state === "scheduled" || a.state === "lobby" || a.state === "live";
+    var status = el("span", "", "reg-status");
+    status.setAttribute("tabindex", "-1");
+    function showStatus(reg) {
+      status.textContent = reg ? name(REGS, reg) : "";
+      status.className = "reg-status badge" + (reg ? " reg-" + reg : "");
+      status.hidden = !reg;
+    }
+    if (m.roles.length) {
+      actions.appendChild(el("span", m.roles.map(Collab.roleName).join(" · "), "badge staff"));
+    } else if (!m.organizer) {
+      showStatus(m.registration);
+      actions.appendChild(status);
+      if (open && !m.registration && a.visibility !== "invited") {
+        var reg = el("button", T("报名", "Register"), "register primary");
+        reg.type = "button";
+        reg.setAttribute("aria-label", T("报名: ", "Register: ") + a.title);
+        reg.onclick = function () {
+          reg.disabled = true;
+          api("/api/activities/" + a.id + "/register", { method: "POST", body: "{}" }).then(function (r) {
+            showError(null);
+            showStatus(r.status);
+            reg.remove();
+            status.focus();
+          }, function (err) { reg.disabled = false; showError(err); });
         };
-        actions.appendChild(cal);
+        actions.appendChild(reg);
+      } else if (open && !m.registration && a.visibility === "invited") {
+        actions.appendChild(el("span", T("凭邀请链接参加", "By invitation"), "muted"));
       }
-      if (runs) {
-        if (a.state === "scheduled" || a.state === "lobby") {
-          var edit = el("a", T("编辑", "Edit"), "edit-link");
-          edit.href = "/activities/" + a.id + "/edit";
-          actions.appendChild(edit);
-        }
-        if (full.started_at || a.state === "live" || a.state === "ended" || a.state === "archived") {
-          var att = el("a", T("考勤报告", "Attendance"), "attendance-link");
-          att.href = "/activities/" + a.id + "/attendance";
-          actions.appendChild(att);
-        }
+    }
+    if (open) {
+      var cal = el("button", T("加入日历", "Add to calendar"), "calendar secondary");
+      cal.type = "button";
+      cal.setAttribute("aria-label", T("加入日历: ", "Add to calendar: ") + a.title);
+      cal.onclick = function () {
+        Collab.download("/api/activities/" + a.id + "/calendar.ics", "activity-" + a.id + ".ics")
+          .then(function () { showError(null); }, showError);
+      };
+      actions.appendChild(cal);
+    }
+    if (runs) {
+      if (a.state === "scheduled" || a.state === "lobby") {
+        var edit = el("a", T("编辑", "Edit"), "edit-link");
+        edit.href = "/activities/" + a.id + "/edit";
+        actions.appendChild(edit);
       }
-      li.dataset.ready = "1";
-    }, function (err) { li.dataset.ready = "1"; showError(err); });
+      if (a.started_at || a.state === "live" || a.state === "ended" || a.state === "archived") {
+        var att = el("a", T("考勤报告", "Attendance"), "attendance-link");
+        att.href = "/activities/" + a.id + "/attendance";
+        actions.appendChild(att);
+      }
+    }
+    li.dataset.ready = "1";
   }
 
   // -- the list --------------------------------------------------------------------------------------
