@@ -100,10 +100,12 @@ def create_app(settings: Settings) -> "RealtimeFirst":
     sessionmaker = make_sessionmaker(engine)
     hub = Hub(make_bus(settings), flush_interval=settings.flush_interval,
               flush_interval_large=settings.flush_interval_large, large_channel=settings.large_channel,
-              history_limit=settings.history_size, presence_ttl=settings.presence_ttl)
+              history_limit=settings.history_size, presence_ttl=settings.presence_ttl,
+              presence_interval=settings.presence_interval)
     services = Services(settings, engine, sessionmaker, hub, make_registry(), TokenResolver(settings, sessionmaker))
     attendance = AttendanceRecorder(sessionmaker, settings.node_id)
     hub.on_user_presence("activity", attendance.hook)
+    hub.presence_feed.feed("activity")  # the room's 在线 count, pushed (sessions/live.py's snapshot has the first)
     rooms = services.extensions["rooms"] = RoomCache(hub)
     docs = services.extensions["docs"] = DocRooms(sessionmaker, hub, settings.node_id, settings.doc_idle_seconds)
 

@@ -54,6 +54,7 @@ class Settings:
     history_size: int = 1000
     history_ttl: int = 24 * 3600
     presence_ttl: float = 30.0
+    presence_interval: float = 2.0  # how often a node reads a room's count and pushes it when it changed
 
     # Training credit: present for at least this share of an activity's scheduled time.
     credit_ratio: float = 0.8

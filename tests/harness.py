@@ -164,6 +164,7 @@ class WsClient:
         self.replies: dict[int | None, asyncio.Future] = {}
         self.pushes: asyncio.Queue[dict] = asyncio.Queue()
         self.errors_without_id: list[dict] = []
+        self.presence: list[dict] = []  # presence lines, in order
         self.close_code: int | None = None
         self.closed = asyncio.Event()
         self._reader: asyncio.Task | None = None
@@ -189,6 +190,8 @@ class WsClient:
                             fut.set_result(msg)
                         elif msg["id"] is None:
                             self.errors_without_id.append(msg)
+                    elif "presence" in msg:  # a room's count, pushed when it changes: not an event
+                        self.presence.append(msg)
                     else:
                         self.pushes.put_nowait(msg)
         except websockets.ConnectionClosed:

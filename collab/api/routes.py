@@ -14,7 +14,7 @@ from collab.api.common import ApiError, authorized, current_actor, json_body, js
 from collab.auth.accounts import AccountError, actor_of, authenticate, create_user
 from collab.auth.tokens import issue_token
 from collab.realtime.bus import BusUnavailable
-from collab.realtime.dispatch import CommandError
+from collab.realtime.dispatch import CommandError, Context
 from collab.realtime.protocol import valid_channel
 from collab.store.models import User
 
@@ -163,9 +163,15 @@ async def presence(request: Request):
     channel = request.path_params["channel"]
     if not valid_channel(channel):
         raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
-    await authorized(request, "node.presence", channel)
+    services = request.app.state.services
+    actor = await current_actor(request)
+    resource = await services.registry.channel_resource(Context(None, actor, services), channel)
     try:
-        counts = await request.app.state.services.hub.presence(channel)
+        policy.authorize(actor, "node.presence", resource)
+    except policy.Denied as exc:
+        raise refusal(exc) from None
+    try:
+        counts = await services.hub.presence(channel)
     except BusUnavailable:
         raise ApiError(503, "bus_unavailable", "the bus is unreachable") from None
     return json_response({"channel": channel, "clients": counts.clients, "users": counts.users})

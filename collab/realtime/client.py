@@ -214,7 +214,8 @@ async def _unsubscribe(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 async def _presence(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel_arg(args)
-    policy.authorize(ctx.actor, "node.presence", channel)
+    # Asked about the channel as subscribe asks (an activity's record, a studio's membership), not its name.
+    policy.authorize(ctx.actor, "node.presence", await ctx.services.registry.channel_resource(ctx, channel))
     try:
         counts = await ctx.services.hub.presence(channel)
     except BusUnavailable:

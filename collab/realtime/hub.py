@@ -26,6 +26,7 @@ import orjson
 
 from collab.realtime import metrics
 from collab.realtime.bus import Bus, BusUnavailable, History, Position, PresenceCounts, Publication
+from collab.realtime.presence_feed import PresenceFeed
 from collab.realtime.protocol import control_line, push_line
 from collab.realtime.wire import text_frame
 
@@ -77,7 +78,7 @@ class ChannelState:
 class Hub:
     def __init__(self, bus: Bus, *, flush_interval: float = 0.02, flush_interval_large: float = 0.1,
                  large_channel: int = 500, write_slice: int = 1000, history_limit: int = 1000,
-                 presence_ttl: float = 30.0) -> None:
+                 presence_ttl: float = 30.0, presence_interval: float = 2.0) -> None:
         self.bus = bus
         self.flush_interval = flush_interval
         self.flush_interval_large = max(flush_interval_large, flush_interval)
@@ -98,6 +99,7 @@ class Hub:
         self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
         self._presence_hooks: dict[str, PresenceHook] = {}
         self._presence_cache: dict[str, tuple[float, PresenceCounts]] = {}
+        self.presence_feed = PresenceFeed(self, presence_interval)
         self._watchers: dict[str, list[Watcher]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -106,10 +108,12 @@ class Hub:
         self._loop = asyncio.get_running_loop()
         await self.bus.start(self._on_publication, self._on_bus_state)
         self._loop_task = asyncio.create_task(self._housekeeping(), name="hub-housekeeping")
+        self.presence_feed.start()
 
     async def stop(self) -> None:
         if self._loop_task:
             self._loop_task.cancel()
+        self.presence_feed.stop()
         for t in list(self._tasks):
             t.cancel()
         while self._dirty or self._jobs:  # what is queued still goes out
@@ -303,6 +307,12 @@ class Hub:
 
     # -- flushing ----------------------------------------------------------------------------------
 
+    def push_line(self, st: ChannelState, line: bytes) -> None:
+        """A line for the channel's live sockets with its next frame that is no event of the channel
+        (no offset, not in history, not given to sockets still joining): a presence count."""
+        st.lines.append(line)
+        self._mark(st)
+
     def _mark(self, st: ChannelState) -> None:
         if st not in self._dirty:
             self._dirty.add(st)
@@ -461,6 +471,10 @@ class Hub:
             recovered = since[0] == pos.epoch and hist.covered
             result["recovered"] = recovered
             if recovered:
+                # The reply says where the client stands before the replay that follows it (its own
+                # offset): every push after the reply is above it, so "drop what is <= where you
+                # stand" never drops a replayed event (docs/protocol.md, Recovery).
+                result["offset"] = since[1]
                 pubs = hist.pubs
         top = pubs[-1].offset if pubs else pos.offset
         later = [p for p in buffered if p.offset > top or p.offset == LOCAL_OFFSET]

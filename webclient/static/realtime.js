@@ -49,9 +49,10 @@
   // replayed before live ones (docs/protocol.md, "Joining late or reconnecting").
   // `onEnded(reason)`: the server ended the subscription (an `unsubscribed` push, e.g. removed by a
   // moderator); it is not renewed on reconnect.
-  Realtime.prototype.subscribe = function (name, onEvent, onResync, since, onEnded) {
+  // `onPresence({clients, users})`: the channel's count, pushed when it changes (activity rooms).
+  Realtime.prototype.subscribe = function (name, onEvent, onResync, since, onEnded, onPresence) {
     this.channels[name] = { onEvent: onEvent, onResync: onResync || function () {}, seen: new Set(),
-                            onEnded: onEnded || function () {},
+                            onEnded: onEnded || function () {}, onPresence: onPresence || function () {},
                             epoch: since ? since.epoch : null, offset: since ? since.offset : null };
     if (this.ws.readyState === 1) return this._subscribe(name);
   };
@@ -77,6 +78,7 @@
     var ch = m.ch && this.channels[m.ch];
     if (!ch) return;
     if (m.unsubscribed) { delete this.channels[m.ch]; ch.onEnded(m.unsubscribed); return; }
+    if (m.presence) { ch.onPresence(m.presence); return; }
     if (m.resync) { ch.epoch = m.resync.epoch; ch.offset = m.resync.offset; ch.onResync(m.resync); return; }
     if (m.o !== null && m.o !== undefined) {
       if (ch.offset !== null && m.o <= ch.offset) return;   // already seen
