@@ -98,4 +98,9 @@ class Bus(abc.ABC):
         """Counts summed over live nodes."""
 
     @abc.abstractmethod
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        """True the first time `key` is claimed on any node within `ttl` seconds, False after: for
+        single-use tokens (a document socket's ticket)."""
+
+    @abc.abstractmethod
     async def ping(self) -> bool: ...

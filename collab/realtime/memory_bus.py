@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections import deque
 
 from collab.realtime.bus import Bus, History, OnPublication, OnStateChange, Position, PresenceCounts, Publication
@@ -25,6 +26,7 @@ class MemoryBus(Bus):
         self._streams: dict[str, _Stream] = {}
         self._subscribed: set[str] = set()
         self._presence: dict[str, PresenceCounts] = {}
+        self._claims: dict[str, float] = {}  # claim_once: key -> when it may be claimed again
         self._on_pub: OnPublication | None = None
 
     async def start(self, on_publication: OnPublication, on_state: OnStateChange) -> None:
@@ -83,6 +85,15 @@ class MemoryBus(Bus):
 
     async def presence(self, channel: str) -> PresenceCounts:
         return self._presence.get(channel, PresenceCounts(0, 0))
+
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if len(self._claims) > 10_000:  # forget the expired ones now and then, not on every claim
+            self._claims = {k: t for k, t in self._claims.items() if t > now}
+        if self._claims.get(key, 0.0) > now:
+            return False
+        self._claims[key] = now + ttl
+        return True
 
     async def ping(self) -> bool:
         return True

@@ -8,6 +8,7 @@ Keys for channel C (the braces keep one channel's keys on one Redis Cluster slot
                    database numbers, so the number is in the name: two deployments (or a test run
                    and a benchmark) on one Redis server never hear each other.
     collab:pr:{C}  hash: node id -> "<clients> <users> <expires-at-ms>"
+    collab:once:K  a claimed single-use key (claim_once), expiring with what it guards
 
 Publishing is one Lua script, so the offset, the history entry and the pub/sub message can never
 disagree. When Redis goes away the bus reports `on_state(False)`, retries with capped exponential
@@ -295,6 +296,12 @@ class RedisBus(Bus):
             except (RedisError, OSError):
                 pass
         return PresenceCounts(clients, users)
+
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        try:  # SET NX: one Redis command, so two nodes can never both win
+            return bool(await self._redis.set(f"collab:once:{key}", b"1", nx=True, px=max(1, int(ttl * 1000))))
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
 
     async def ping(self) -> bool:
         try:

@@ -179,3 +179,15 @@ async def test_two_redis_databases_on_one_server_never_hear_each_other(redis_url
     finally:
         await here.close()
         await there.close()
+
+
+async def test_a_key_is_claimed_once_across_nodes_until_it_expires(make_bus):
+    """claim_once guards single-use tickets: of many concurrent claims on two nodes exactly one wins,
+    and the key can be claimed again only once its time is up."""
+    a, b = await make_bus("a"), await make_bus("b")
+    key = "test:" + secrets.token_hex(6)
+    wins = await asyncio.gather(*(bus.claim_once(key, 0.5) for bus in (a, b) * 10))
+    assert wins.count(True) == 1
+    assert await a.claim_once("test:" + secrets.token_hex(6), 0.5)  # another key is its own
+    await asyncio.sleep(0.7)
+    assert await b.claim_once(key, 0.5)
