@@ -58,6 +58,8 @@ class Settings:
 
     # Training credit: present for at least this share of an activity's scheduled time.
     credit_ratio: float = 0.8
+    # An activity's zone (IANA name) when its organizer names none: its times are shown and exported in it.
+    time_zone: str = "Asia/Shanghai"
 
     # Lesson-prep documents over /ws/docs (see docs/documents.md).
     doc_max_message_bytes: int = 2 * 1024 * 1024  # one sync message; a pasted chapter fits

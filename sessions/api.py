@@ -17,7 +17,7 @@ from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
 from collab.auth import accounts
 from collab.store.models import User
-from sessions import invitations, recording_links, reports, scheduling
+from sessions import invitations, recording_links, reports, scheduling, time_zones
 from sessions.agenda import AgendaError
 from sessions.chat import message_json
 from sessions.polls import poll_json
@@ -59,6 +59,8 @@ async def _guarded(request: Request, db, actor, action: str):
 
 
 def _invalid(exc: AgendaError) -> ApiError:
+    if isinstance(exc, time_zones.TimeZoneError):
+        return ApiError(400, "bad_time_zone", exc.message)
     return ApiError(400, "invalid", f"{exc.field}: {exc.message}")
 
 
@@ -66,13 +68,13 @@ async def create_activity(request: Request):
     """
     summary: Schedule an activity with its agenda and staff (organizers)
     requestBody: {content: {application/json: {schema: {type: object, required: [title, starts_at, ends_at]}}}}
-    responses: {201: {description: activity}, 400: {description: "invalid (message names the field)"}, 403: {description: forbidden}}
+    responses: {201: {description: "activity (with its `time_zone`, the deployment's unless given)"}, 400: {description: "invalid (message names the field); bad_time_zone: `time_zone` is not an IANA name"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
         try:
-            activity = await scheduling.create(db, actor, data)
+            activity = await scheduling.create(db, actor, data, request.app.state.services.settings.time_zone)
         except policy.Denied as exc:
             raise refusal(exc) from None
         except AgendaError as exc:
@@ -119,7 +121,7 @@ async def get_activity(request: Request):
 async def edit_activity(request: Request):
     """
     summary: Change an activity's schedule, agenda or staff (its organizer, before it goes live)
-    responses: {200: {description: activity}, 400: {description: invalid}, 403: {description: forbidden}}
+    responses: {200: {description: activity}, 400: {description: "invalid; bad_time_zone: `time_zone` is not an IANA name"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
     data = await json_body(request)
@@ -289,63 +291,122 @@ async def timeline(request: Request):
     return json_response({"activity_id": activity.id, "events": events})
 
 
-async def _attendance_rows(request: Request) -> tuple[Activity, list[dict], reports.Report]:
+async def _attendance_rows(request: Request) -> tuple[Activity, list[dict], list[dict], reports.Report]:
+    """The activity, its teachers' rows, its staff's rows (each under their role), and the report."""
     actor = await current_actor(request)
     services = request.app.state.services
     async with services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.attendance")
         report = await reports.report_for(db, activity, services.settings.credit_ratio)
         users = await reports.users_by_id(db, [r.user_id for r in report.records])
-    return activity, [reports.record_json(r, users.get(r.user_id)) for r in report.records], report
+    roles = reports.roles_in(activity)
+    rows = [reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER)) for r in report.records]
+    return (activity, [r for r in rows if r["role"] == reports.TEACHER],
+            [r for r in rows if r["role"] != reports.TEACHER], report)
 
 
 async def attendance(request: Request):
     """
-    summary: "Attendance per teacher: first join, last leave, minutes present while live, rejoins, credited; and the curve of presence"
-    description: "`timeline` is how many attendees were in the room at each moment of the live window, every
+    summary: "Attendance per teacher: first join, last leave, minutes present while live, rejoins, credited; the staff apart; and the curve of presence"
+    description: "`attendees` are the teachers, who may earn credit: present while live for at least
+      `needed_minutes` (`credit_ratio` of the scheduled time). `staff` are the organizer, hosts, experts
+      and presenters who entered the room, each with their `role` and `credited: null`: they run the
+      activity and are not counted among the teachers. Times are ISO 8601 in UTC; `time_zone` is the
+      activity's clock (IANA name), on which pages and the CSV show them.
+      `timeline` is how many attendees were in the room at each moment of the live window, every
       `timeline_step` seconds from `started_at` (60, a point a minute, unless the window is under ten
-      minutes): `[{at, present}]`, empty before the activity goes live. `phases` are the moments it
-      entered each phase: `[{phase, kind, title, at}]`."
-    responses: {200: {description: "{attendees: [...], credit_ratio, started_at, ended_at, timeline: [{at, present}], timeline_step, phases: [...]}"}, 403: {description: forbidden}}
+      minutes): `[{at, present}]`, empty before the activity goes live. It counts everyone in the room,
+      staff too. `phases` are the moments it entered each phase: `[{phase, kind, title, at}]`."
+    responses: {200: {description: "{attendees: [...], staff: [...], credit_ratio, needed_minutes, time_zone, started_at, ended_at, timeline: [{at, present}], timeline_step, phases: [...]}"}, 403: {description: forbidden}}
     """
-    activity, rows, report = await _attendance_rows(request)
-    return json_response({"activity_id": activity.id, "credit_ratio": request.app.state.services.settings.credit_ratio,
-                          "attendees": rows,
+    activity, teachers, staff, report = await _attendance_rows(request)
+    ratio = request.app.state.services.settings.credit_ratio
+    return json_response({"activity_id": activity.id, "credit_ratio": ratio,
+                          "needed_minutes": round(reports.needed_seconds(activity, ratio) / 60, 1),
+                          "time_zone": activity.time_zone, "attendees": teachers, "staff": staff,
                           "started_at": aware(activity.started_at).isoformat() if activity.started_at else None,
                           "ended_at": aware(activity.ended_at).isoformat() if activity.ended_at else None,
                           "timeline": reports.curve_json(report), "timeline_step": report.step,
                           "phases": report.phases})
 
 
+def reader_lang(request: Request) -> str:
+    """"en" or "zh" (the default): `?lang=`, else the first of them in Accept-Language by its weight."""
+    asked = request.query_params.get("lang")
+    if asked is not None:
+        if asked[:2].lower() not in ("zh", "en"):
+            raise ApiError(400, "invalid", "lang must be zh or en")
+        return asked[:2].lower()
+    weighted = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        weighted.append((-q, i, tag.strip()[:2].lower()))
+    return next((tag for q, _, tag in sorted(weighted) if q < 0 and tag in ("zh", "en")), "zh")
+
+
 async def attendance_csv(request: Request):
     """
-    summary: The attendance report as CSV (UTF-8 with BOM, for spreadsheets)
-    responses: {200: {description: text/csv}, 403: {description: forbidden}}
+    summary: The attendance report as CSV (UTF-8 with BOM, for spreadsheets), for people or for integrations
+    description: "For people (the default): headers in the reader's language, Chinese unless `lang=en`
+      or an Accept-Language that prefers English over Chinese; times on the activity's clock
+      (its `time_zone`, named in the two time headers) as `YYYY-MM-DD HH:MM:SS`; the role named and
+      credit as 是/否 (yes/no), or 不计学时 (not counted) for staff.
+      With `format=machine`, the stable form for integrations, whatever the language: the header row
+      `user_id,name,school,region,first_join,last_leave,minutes,rejoins,credited,role`, times in ISO 8601
+      with their offset on the activity's clock to the second (`2026-12-04T14:00:05+08:00`), `credited`
+      yes, no or empty for staff, `role` one of teacher, organizer, host, expert, presenter. The JSON
+      report (`/attendance`) carries the same rows. Either way teachers come first, then staff; a cell
+      that would start a spreadsheet formula starts with an apostrophe."
+    parameters:
+      - {name: format, in: query, schema: {type: string, enum: [human, machine], default: human}}
+      - {name: lang, in: query, schema: {type: string, enum: [zh, en]}}
+    responses: {200: {description: text/csv}, 400: {description: "invalid: an unknown format or lang"}, 403: {description: forbidden}}
     """
-    activity, rows, _ = await _attendance_rows(request)
-    return Response(reports.to_csv(rows), media_type="text/csv; charset=utf-8",
-                     headers={"Content-Disposition": f'attachment; filename="attendance-{activity.id}.csv"'})
+    form = request.query_params.get("format", "human")
+    if form not in ("human", "machine"):
+        raise ApiError(400, "invalid", "format must be human or machine")
+    lang = reader_lang(request)
+    activity, teachers, staff, _ = await _attendance_rows(request)
+    body = reports.to_csv(teachers + staff, activity.time_zone, lang, machine=form == "machine")
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="attendance-{activity.id}.csv"',
+                             "Content-Language": "en" if form == "machine" or lang == "en" else "zh-CN",
+                             "Vary": "Accept-Language"})
 
 
 async def learning_record(request: Request):
     """
-    summary: "The signed-in teacher's learning record: activities attended, minutes, credited or not"
-    responses: {200: {description: "{activities: [...]}"}, 401: {description: unauthenticated}}
+    summary: "The signed-in teacher's learning record: activities attended, minutes, credited or not, and what credit needed"
+    description: "Each entry: `minutes` present while live, `needed_minutes` that earn credit (the
+      activity's `credit_ratio` of its scheduled time), `credited`, and the caller's `role` in it:
+      `teacher`, or a staff role (organizer, host, expert, presenter) with `credited: null`, since staff
+      do not earn credit for an activity they run. `credited_minutes` sums the credited entries.
+      `starts_at` and `ends_at` are UTC; `time_zone` is the activity's clock."
+    responses: {200: {description: "{activities: [{activity_id, title, state, starts_at, ends_at, time_zone, role, minutes, needed_minutes, credited}], credited_minutes}"}, 401: {description: unauthenticated}}
     """
     actor = await current_actor(request)
     if actor is None:
         raise ApiError(401, "unauthenticated", "sign in first")
     services = request.app.state.services
+    ratio = services.settings.credit_ratio
     async with services.sessionmaker() as db:
         ids = list((await db.execute(select(AttendanceInterval.activity_id).where(
             AttendanceInterval.user_id == actor.user_id).distinct())).scalars())
         out = []
         for activity_id in ids:
             activity = await db.get(Activity, activity_id)
-            [rec] = await reports.records_for(db, activity, services.settings.credit_ratio, actor.user_id)
+            [rec] = await reports.records_for(db, activity, ratio, actor.user_id)
+            role = reports.roles_in(activity).get(actor.user_id, reports.TEACHER)
             out.append({"activity_id": activity.id, "title": activity.title, "state": activity.state,
-                        "starts_at": activity.starts_at.isoformat(), "minutes": rec.minutes,
-                        "credited": rec.credited})
+                        "starts_at": aware(activity.starts_at).isoformat(),
+                        "ends_at": aware(activity.ends_at).isoformat(), "time_zone": activity.time_zone,
+                        "role": role, "minutes": rec.minutes,
+                        "needed_minutes": round(reports.needed_seconds(activity, ratio) / 60, 1),
+                        "credited": rec.credited if role == reports.TEACHER else None})
     out.sort(key=lambda r: r["starts_at"], reverse=True)
     return json_response({"activities": out, "credited_minutes": sum(r["minutes"] for r in out if r["credited"])})
 

@@ -39,6 +39,7 @@ class Activity(Base):
     grade: Mapped[str] = mapped_column(String(50), default="")
     level: Mapped[str] = mapped_column(String(16))
     region: Mapped[str] = mapped_column(String(100), default="")
+    time_zone: Mapped[str] = mapped_column(String(64))  # IANA name: its times are shown and exported in it
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     capacity: Mapped[int] = mapped_column(Integer)

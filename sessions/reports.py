@@ -1,5 +1,11 @@
 """Attendance reports: per activity for organizers (JSON with the curve of presence over the live
-window, and CSV), and a teacher's learning record."""
+window, and CSV), and a teacher's learning record.
+
+Credit is for the teachers who attend. The organizer, hosts, experts and presenters run the activity:
+they are reported under their role, apart from the teachers, and never counted as teachers who earned
+no credit. The CSV is written for a person (headers in the reader's language, times on the activity's
+clock to the second) or, with `machine=True`, in a form integrations can rely on (English snake_case
+headers, ISO 8601 times with their offset)."""
 
 from __future__ import annotations
 
@@ -15,7 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collab.store.models import User
 from sessions.attendance import Interval, Record, credit_threshold, curve, curve_step, record
 from sessions.attendance_recorder import HEARTBEAT
-from sessions.records import Activity, ActivityEvent, AttendanceInterval, aware
+from sessions.records import STAFF_ROLES, Activity, ActivityEvent, AttendanceInterval, aware
+from sessions.time_zones import local
+
+TEACHER = "teacher"
+
+
+def roles_in(activity: Activity) -> dict[int, str]:
+    """Who runs the activity, by user id, each under one role: the organizer first, then host, expert,
+    presenter (someone listed twice is named by the first). Everyone else attends as a teacher."""
+    roles: dict[int, str] = {activity.organizer_id: "organizer"}
+    for role in STAFF_ROLES:
+        for member in activity.staff:
+            if member.role == role:
+                roles.setdefault(member.user_id, role)
+    return roles
 
 
 def live_window(a: Activity, now: datetime) -> Interval | None:
@@ -49,9 +69,14 @@ async def intervals_for(db: AsyncSession, activity: Activity, now: datetime,
     return by_user
 
 
+def needed_seconds(activity: Activity, ratio: float) -> float:
+    """Time present while live that earns a teacher credit for this activity."""
+    return credit_threshold(scheduled_seconds(activity), ratio)
+
+
 def _records(activity: Activity, by_user: dict[int, list[Interval]], ratio: float, now: datetime) -> list[Record]:
     window = live_window(activity, now)
-    need = credit_threshold(scheduled_seconds(activity), ratio)
+    need = needed_seconds(activity, ratio)
     return [record(u, ivs, window, need) for u, ivs in sorted(by_user.items())]
 
 
@@ -98,13 +123,15 @@ def curve_json(report: Report) -> list[dict]:
     return [{"at": t.isoformat(), "present": n} for t, n in report.curve]
 
 
-def record_json(r: Record, user: User | None) -> dict:
+def record_json(r: Record, user: User | None, role: str = TEACHER) -> dict:
+    """One attendee's row. `credited` is null for staff: credit is not theirs to earn here."""
     return {
         "user_id": r.user_id, "name": user.display_name if user else "", "school": user.school if user else "",
-        "region": user.region if user else "",
+        "region": user.region if user else "", "role": role,
         "first_join": r.first_join.isoformat() if r.first_join else None,
         "last_leave": r.last_leave.isoformat() if r.last_leave else None,
-        "seconds": r.seconds, "minutes": r.minutes, "rejoins": r.rejoins, "credited": r.credited,
+        "seconds": r.seconds, "minutes": r.minutes, "rejoins": r.rejoins,
+        "credited": r.credited if role == TEACHER else None,
     }
 
 
@@ -114,18 +141,59 @@ async def users_by_id(db: AsyncSession, ids: list[int]) -> dict[int, User]:
     return {u.id: u for u in (await db.execute(select(User).where(User.id.in_(ids)))).scalars()}
 
 
-CSV_FIELDS = ["user_id", "name", "school", "region", "first_join", "last_leave", "minutes", "rejoins", "credited"]
+# The machine form's columns: the export's original English names, in their original order, with
+# `role` added last. Integrations read these; change them only with a new format.
+CSV_FIELDS = ["user_id", "name", "school", "region", "first_join", "last_leave", "minutes", "rejoins", "credited",
+              "role"]
+# The readable form: its columns in the order a person reads them, named in the reader's language.
+# The two times name the clock they are on.
+READABLE = ["user_id", "name", "role", "school", "region", "first_join", "last_leave", "minutes", "rejoins",
+            "credited"]
+HEADERS = {
+    "zh": {"user_id": "用户编号", "name": "姓名", "role": "角色", "school": "学校", "region": "地区",
+           "first_join": "首次进入（{zone}）", "last_leave": "最后离开（{zone}）", "minutes": "在线分钟",
+           "rejoins": "重连次数", "credited": "获得学时"},
+    "en": {"user_id": "User ID", "name": "Name", "role": "Role", "school": "School", "region": "Region",
+           "first_join": "First join ({zone})", "last_leave": "Last leave ({zone})", "minutes": "Minutes present",
+           "rejoins": "Rejoins", "credited": "Credited"},
+}
+ROLE_NAMES = {"zh": {"teacher": "教师", "organizer": "组织者", "host": "主持人", "expert": "专家", "presenter": "主讲人"},
+              "en": {"teacher": "teacher", "organizer": "organizer", "host": "host", "expert": "expert",
+                     "presenter": "presenter"}}
+CREDITED = {"zh": {True: "是", False: "否", None: "不计学时"}, "en": {True: "yes", False: "no", None: "not counted"}}
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], zone: str, lang: str = "zh", machine: bool = False) -> str:
+    """The report as CSV: `rows` from `record_json` (teachers, then staff). Times on `zone`'s clock to
+    the second; readable in `lang` ("zh" or "en") unless `machine`."""
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
-    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(out)
+    if machine:
+        writer.writerow(CSV_FIELDS)
+        for row in rows:
+            cells = {**_cells(row), **{k: _iso(row[k], zone) for k in ("first_join", "last_leave")},
+                     "credited": {True: "yes", False: "no", None: ""}[row["credited"]]}
+            writer.writerow([cells[k] for k in CSV_FIELDS])
+        return out.getvalue()
+    writer.writerow([HEADERS[lang][k].format(zone=zone) for k in READABLE])
     for row in rows:
-        writer.writerow({**row, "name": _safe(row["name"]), "school": _safe(row["school"]),
-                         "region": _safe(row["region"]), "credited": "yes" if row["credited"] else "no"})
+        cells = {**_cells(row), **{k: _clock(row[k], zone) for k in ("first_join", "last_leave")},
+                 "role": ROLE_NAMES[lang].get(row["role"], row["role"]), "credited": CREDITED[lang][row["credited"]]}
+        writer.writerow([cells[k] for k in READABLE])
     return out.getvalue()
+
+
+def _cells(row: dict) -> dict:
+    return {**row, "name": _safe(row["name"]), "school": _safe(row["school"]), "region": _safe(row["region"])}
+
+
+def _iso(value: str | None, zone: str) -> str:
+    return local(datetime.fromisoformat(value), zone).isoformat() if value else ""
+
+
+def _clock(value: str | None, zone: str) -> str:
+    return local(datetime.fromisoformat(value), zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def _safe(text: str) -> str:

@@ -57,6 +57,7 @@ class RoomView:
     grade: str
     level: str
     region: str
+    time_zone: str
     starts_at: datetime
     ends_at: datetime
     capacity: int

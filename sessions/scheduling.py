@@ -15,6 +15,7 @@ from collab.policy import ActivityAccess
 from collab.store.models import User
 from collab.studios.access import studio_access
 from collab.studios.records import StudioMember
+from sessions import time_zones
 from sessions.agenda import (
     AgendaError,
     Phase,
@@ -74,9 +75,11 @@ async def _staff_from(db: AsyncSession, data: dict[str, Any], current: list[Acti
     return [ActivityStaff(user_id=i, role=r) for i, r in wanted]
 
 
-async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any]) -> Activity:
+async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any],
+                 default_zone: str = time_zones.DEFAULT) -> Activity:
     """An activity of the platform (organizers), or of a studio (`studio_id`: its leader and co-leaders
-    organize it, and its members attend as if registered)."""
+    organize it, and its members attend as if registered). Its `time_zone` is `default_zone` (the
+    deployment's setting) unless the organizer names one."""
     studio_id = data.get("studio_id")
     if studio_id is None:
         policy.authorize(actor, "activity.create")
@@ -86,7 +89,8 @@ async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any]) ->
             raise AgendaError("studio_id", "no such studio")
         policy.authorize(actor, "studio.schedule", access)
     schedule = parse_schedule(data)
-    activity = Activity(state="scheduled", organizer_id=actor.user_id, studio_id=studio_id)
+    zone = time_zones.check(data.get("time_zone", default_zone))
+    activity = Activity(state="scheduled", organizer_id=actor.user_id, studio_id=studio_id, time_zone=zone)
     _apply(activity, schedule)
     activity.staff = await _staff_from(db, data, None) or []
     db.add(activity)
@@ -156,6 +160,7 @@ async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> A
 async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data: dict[str, Any]) -> Activity:
     policy.authorize(actor, "activity.edit", await access(db, activity, actor))
     schedule = parse_schedule(data, current=schedule_of(activity))
+    zone = time_zones.check(data["time_zone"]) if "time_zone" in data else activity.time_zone
     staff = await _staff_from(db, data, activity.staff)
     # Old rows go before new ones come: positions and (user, role) pairs are unique.
     activity.phases = []
@@ -163,6 +168,7 @@ async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data
         activity.staff = []
     await db.flush()
     _apply(activity, schedule)
+    activity.time_zone = zone
     if staff is not None:
         activity.staff = staff
     await db.commit()
@@ -284,6 +290,7 @@ def activity_json(a: Activity) -> dict[str, Any]:
             "level": s.level, "region": s.region, "starts_at": s.starts_at.isoformat(),
             "ends_at": s.ends_at.isoformat(), "capacity": s.capacity, "visibility": s.visibility,
             "registration": s.registration}.items()},
+        "time_zone": a.time_zone,  # IANA name: the pages and exports show its times on this clock
         "agenda": [phase_json(p) for p in s.phases],
         "planned_minutes": planned_minutes(s),
         "current_phase": a.current_phase,

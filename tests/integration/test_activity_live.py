@@ -210,7 +210,7 @@ async def test_attendance_is_exact_when_a_teacher_drops_and_rejoins_on_the_other
         assert row["rejoins"] == 1  # two tabs at once counted once; the drop counted as one rejoin
         assert abs(row["seconds"] - present) <= 1.0, (row, present)
         assert row["credited"] is False  # seconds of a two-hour activity
-        csv_text = (await http.get(f"/api/activities/{aid}/attendance.csv", headers=auth)).text
+        csv_text = (await http.get(f"/api/activities/{aid}/attendance.csv?format=machine", headers=auth)).text
         assert csv_text.lstrip("\ufeff").startswith("user_id,name,school,region,first_join,last_leave,minutes")
         assert "Teacher1" in csv_text
         denied = await http.get(f"/api/activities/{aid}/attendance",
