@@ -121,10 +121,36 @@
   }
 
   function locale() { return lang === "en" ? "en-GB" : "zh-CN"; }
-  function fmtTime(iso) {
+
+  // Times are shown in the activity's time zone (its `time_zone`, an IANA name), not the browser's:
+  // a teacher travelling, or a test machine on UTC, sees the hour the organizer announced.
+  var DEFAULT_ZONE = "Asia/Shanghai";
+  var formats = {};
+  function formatter(kind, timeZone) {
+    var key = kind + " " + (timeZone || DEFAULT_ZONE);
+    if (formats[key]) return formats[key];
+    var o = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+    if (kind === "date" || kind === "full") { o.year = "numeric"; o.month = "short"; o.day = "numeric"; }
+    if (kind === "date") { delete o.hour; delete o.minute; delete o.second; delete o.hourCycle; }
+    try { o.timeZone = timeZone || DEFAULT_ZONE; formats[key] = new Intl.DateTimeFormat(locale(), o); }
+    catch (e) { o.timeZone = DEFAULT_ZONE; formats[key] = new Intl.DateTimeFormat(locale(), o); } // unknown zone name
+    return formats[key];
+  }
+  function shown(kind, iso, timeZone) {
     if (!iso) return "";
-    return new Date(iso).toLocaleString(locale(), { year: "numeric", month: "short", day: "numeric",
-                                                   hour: "2-digit", minute: "2-digit" });
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? "" : formatter(kind, timeZone).format(d);
+  }
+  // fmtTime(iso, zone): date and time to the second (2026年3月5日 09:30:00, 5 Mar 2026, 09:30:00).
+  function fmtTime(iso, timeZone) { return shown("full", iso, timeZone); }
+  // fmtClock(iso, zone): the time of day alone (09:30:00); fmtDate(iso, zone): the date alone.
+  function fmtClock(iso, timeZone) { return shown("clock", iso, timeZone); }
+  function fmtDate(iso, timeZone) { return shown("date", iso, timeZone); }
+  // fmtSpan(start, end, zone): "start – end", the end's date left out when it is the same day there.
+  function fmtSpan(startIso, endIso, timeZone) {
+    if (!endIso) return fmtTime(startIso, timeZone);
+    var same = fmtDate(startIso, timeZone) === fmtDate(endIso, timeZone);
+    return fmtTime(startIso, timeZone) + " – " + (same ? fmtClock(endIso, timeZone) : fmtTime(endIso, timeZone));
   }
   function fmtMinutes(seconds) {
     var m = Math.round((seconds || 0) / 60);
@@ -204,7 +230,8 @@
 
   global.Collab = { lang: lang, T: T, applyLang: applyLang, $: $, el: el, button: button, clear: clear, roleName: roleName,
                     showConn: showConn, errorText: errorText, say: say,
-                    SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName, fmtTime: fmtTime, fmtMinutes: fmtMinutes,
+                    SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName,
+                    fmtTime: fmtTime, fmtClock: fmtClock, fmtDate: fmtDate, fmtSpan: fmtSpan, fmtMinutes: fmtMinutes,
                     locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
                     start: start, connect: connect, download: download };
 
