@@ -67,6 +67,7 @@ class Settings:
     doc_message_burst: int = 2000
     doc_outbox_bytes: int = 16 * 1024 * 1024  # queued for one socket before it is closed (4008)
     doc_idle_seconds: float = 30.0  # an open document with no socket is released after this
+    doc_ticket_ttl: int = 30  # seconds a document socket's single-use ticket stays valid
 
     # Stage recordings (WebM), one file per publication, listed in the activity's replay.
     recordings_dir: str = str(DATA_DIR / "recordings")

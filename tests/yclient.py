@@ -1,5 +1,8 @@
 """A y-websocket client in Python for tests: a pycrdt Doc kept in sync with `/ws/docs/{id}` the way the
-JavaScript provider does it (answer the server's step 1, send our own, apply what comes)."""
+JavaScript provider does it (answer the server's step 1, send our own, apply what comes).
+
+It connects as docs/documents.md says: with a sign-in token it first asks `POST /api/docs/{id}/ticket`
+for a single-use ticket (a fresh one for every `open`), and puts only the ticket in the URL."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import asyncio
 import json
 from typing import Callable
 
+import httpx
 import websockets
 from pycrdt import Doc, Text
 
@@ -15,9 +19,29 @@ from collab.docs import sync
 CONTENT = "content"
 
 
+async def fetch_ticket(url: str, token: str) -> str:
+    """A ticket for the document socket at `url` (ws://host:port/ws/docs/<id>), asked with `token`."""
+    base, _, doc_id = url.replace("ws", "http", 1).partition("/ws/docs/")
+    async with httpx.AsyncClient(base_url=base) as http:
+        r = await http.post(f"/api/docs/{doc_id}/ticket", headers={"Authorization": f"Bearer {token}"})
+    if r.status_code != 200:
+        raise TicketDenied(r.status_code, r.json()["error"]["code"])
+    return r.json()["ticket"]
+
+
+class TicketDenied(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status, self.code = status, code
+
+
 class YClient:
-    def __init__(self, url: str, token: str | None) -> None:
-        self.url = url if token is None else f"{url}?token={token}"
+    """`token`: a sign-in token, traded for a ticket at each open (None: no credential at all).
+    `ticket`: this ticket as it is. `url_token`: the deprecated form, the token itself in the URL."""
+
+    def __init__(self, url: str, token: str | None, ticket: str | None = None, url_token: bool = False) -> None:
+        self.base_url, self.token, self.ticket, self.url_token = url, token, ticket, url_token
+        self.url = url
         self.doc = Doc()
         self.text = self.doc.get(CONTENT, type=Text)
         self.synced = asyncio.Event()
@@ -31,6 +55,12 @@ class YClient:
         self.close_reason = ""
 
     async def open(self, wait_synced: bool = True) -> "YClient":
+        if self.ticket is not None:
+            self.url = f"{self.base_url}?ticket={self.ticket}"
+        elif self.token is not None and self.url_token:
+            self.url = f"{self.base_url}?token={self.token}"
+        elif self.token is not None:
+            self.url = f"{self.base_url}?ticket={await fetch_ticket(self.base_url, self.token)}"
         self.ws = await websockets.connect(self.url, max_size=None)
         self._reader = asyncio.get_running_loop().create_task(self._read())
         try:

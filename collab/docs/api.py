@@ -1,6 +1,6 @@
 """Document routes: create from the lesson-plan template, list, versions (save, list, view, restore),
 comments (threads on text ranges, replies, resolve), exports to Markdown and HTML. The live editing
-itself is `/ws/docs/{doc_id}`. Comment changes are also pushed on `/ws` channel `doc:<id>`."""
+itself is `/ws/docs/{doc_id}?ticket=…`, with a ticket from POST …/ticket. Comment changes are also pushed on `/ws` channel `doc:<id>`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
-from collab.docs import service
+from collab.docs import service, tickets
 from collab.docs.service import DocError
 from collab.store.models import User
 from collab.studios.access import studio_access
-
-
 
 
 def _docs(request: Request):
@@ -80,6 +78,19 @@ async def get_doc(request: Request):
                           "me": {"may_edit": policy.allowed(actor, "doc.edit", access),
                                  "may_delete": policy.allowed(actor, "doc.delete", policy.Owned(access, doc.created_by)),
                                  "may_manage": policy.allowed(actor, "studio.manage", access)}})
+
+
+async def doc_ticket(request: Request):
+    """
+    summary: "A single-use ticket for the document's socket, /ws/docs/{id}?ticket=…, valid expires_in seconds (signed-in users; the socket checks the studio role)"
+    responses: {200: {description: "{ticket, expires_in}"}, 401: {description: unauthenticated}}
+    """
+    actor = await current_actor(request)
+    if actor is None:
+        raise ApiError(401, "unauthenticated", "sign in first")
+    settings = request.app.state.services.settings
+    ticket = tickets.issue(settings.secret, actor.user_id, path_id(request, "doc_id"), settings.doc_ticket_ttl)
+    return json_response({"ticket": ticket, "expires_in": settings.doc_ticket_ttl}, headers={"Cache-Control": "no-store"})
 
 
 async def delete_doc(request: Request):
@@ -258,6 +269,7 @@ routes = [
     Route("/api/studios/{studio_id}/docs", list_docs, methods=["GET"]),
     Route("/api/docs/{doc_id}", get_doc, methods=["GET"]),
     Route("/api/docs/{doc_id}", delete_doc, methods=["DELETE"]),
+    Route("/api/docs/{doc_id}/ticket", doc_ticket, methods=["POST"]),
     Route("/api/docs/{doc_id}/export.{fmt}", export_doc, methods=["GET"]),
     Route("/api/docs/{doc_id}/versions", save_version, methods=["POST"]),
     Route("/api/docs/{doc_id}/versions", list_versions, methods=["GET"]),

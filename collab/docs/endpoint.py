@@ -1,11 +1,18 @@
-"""`/ws/docs/{doc_id}?token=…`: a lesson-prep document for a stock y-websocket client.
+"""`/ws/docs/{doc_id}?ticket=…`: a lesson-prep document for a stock y-websocket client.
 
-The socket is accepted, the token and the studio role checked, and only then does any document byte
-go out; a refusal is a close code with a reason (docs/documents.md lists them):
+The ticket comes from `POST /api/docs/{doc_id}/ticket` (collab/docs/tickets.py): short-lived, single
+use, so no long-lived token is ever in a URL. The socket is accepted, the ticket and the studio role
+checked, and only then does any document byte go out; a refusal is a close code with a reason
+(docs/documents.md lists them):
 
-    4001 no or bad token        4003 not a reader of this studio     4004 no such document
-    4002 not the protocol       4009 message too large               4029 too many messages
-    4008 too far behind         4012 node shutting down              1011 could not store: reconnect
+    4001 no ticket, or a bad token    4011 ticket refused: get a new one    4003 not a reader of this studio
+    4004 no such document             4002 not the protocol                 4009 message too large
+    4029 too many messages            4008 too far behind                   4012 node shutting down
+    1011 could not store: reconnect
+
+`?token=<sign-in token>` is still accepted, deprecated and counted (collab_doc_url_tokens_total): a page
+loaded before tickets existed reconnects that way during a rolling release, and the document
+benchmark's clients connect that way.
 
 Observers read. Their edits are refused with y-protocols' "permission denied" auth message, which
 y-websocket reports, and the socket stays open, so they keep following the others.
@@ -21,16 +28,27 @@ from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab import policy
+from collab.auth.accounts import actor_of
+from collab.auth.actor import Actor
 from collab.auth.tokens import TokenError
-from collab.docs import metrics, sync
+from collab.docs import metrics, sync, tickets
 from collab.docs.records import LessonDoc
 from collab.docs.room import Peer
+from collab.realtime.bus import BusUnavailable
 from collab.realtime.protocol import Close
+from collab.store.models import User
 from collab.studios.access import studio_access
 
 log = logging.getLogger("collab.docs")
 
 OBSERVER_REFUSAL = "observers can read this document but not edit it; your changes were not saved"
+TICKET_REFUSED = 4011  # expired, used, forged or for another document: fetch a new ticket, reconnect
+
+
+class Refusal(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
 
 
 async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
@@ -49,13 +67,19 @@ async def doc_socket(ws: WebSocket) -> None:
         await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
     try:
-        actor = await services.tokens.resolve(ws.query_params.get("token", ""))
-    except TokenError as exc:
-        await _refuse(ws, Close.UNAUTHORIZED, exc.code)
+        ticket = await _ticket(ws, services, doc_id)
+        actor = None if ticket is not None else await _legacy_token(ws, services)
+        async with services.sessionmaker() as db:
+            if ticket is not None:
+                user = await db.get(User, ticket.user_id)
+                if user is None:
+                    raise Refusal(TICKET_REFUSED, "ticket_invalid")
+                actor = actor_of(user)
+            studio_id = (await db.execute(select(LessonDoc.studio_id).where(LessonDoc.id == doc_id))).scalar_one_or_none()
+            access = None if studio_id is None else await studio_access(db, studio_id, actor)
+    except Refusal as exc:
+        await _refuse(ws, exc.code, exc.reason)
         return
-    async with services.sessionmaker() as db:
-        studio_id = (await db.execute(select(LessonDoc.studio_id).where(LessonDoc.id == doc_id))).scalar_one_or_none()
-        access = None if studio_id is None else await studio_access(db, studio_id, actor)
     if access is None:
         await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
@@ -88,6 +112,36 @@ async def doc_socket(ws: WebSocket) -> None:
                 await ws.close(code, reason)
             except Exception:  # already gone
                 pass
+
+
+async def _ticket(ws: WebSocket, services, doc_id: int) -> tickets.Ticket | None:
+    """The socket's ticket, checked and used up (None when it came with a token instead)."""
+    raw = ws.query_params.get("ticket")
+    if raw is None:
+        return None
+    try:
+        ticket = tickets.check(services.settings.secret, raw, doc_id)
+    except tickets.TicketRefused as exc:
+        raise Refusal(TICKET_REFUSED, exc.code) from None
+    try:
+        first = await services.hub.bus.claim_once(tickets.nonce_key(ticket), services.settings.doc_ticket_ttl + 5)
+    except BusUnavailable:
+        raise Refusal(Close.INTERNAL, "could not check the ticket; reconnect") from None
+    if not first:
+        raise Refusal(TICKET_REFUSED, "ticket_used")
+    return ticket
+
+
+async def _legacy_token(ws: WebSocket, services) -> Actor:
+    """`?token=`: the sign-in token in the URL, as before tickets (deprecated)."""
+    raw = ws.query_params.get("token")
+    if raw is None:
+        raise Refusal(Close.UNAUTHORIZED, "ticket_missing")
+    metrics.URL_TOKENS.inc()
+    try:
+        return await services.tokens.resolve(raw)
+    except TokenError as exc:
+        raise Refusal(Close.UNAUTHORIZED, exc.code) from None
 
 
 async def _read(ws: WebSocket, peer: Peer, room, settings) -> None:

@@ -1,5 +1,6 @@
 """Lesson-prep documents over `/ws/docs/{id}`: two server processes over real Redis and PostgreSQL,
-Python y-websocket clients (pycrdt) editing at once; roles; bad input; a node killed mid-edit."""
+Python y-websocket clients (pycrdt) editing at once; roles; tickets; bad input; a node killed mid-edit;
+awareness withdrawn when a node dies."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import asyncio
 import pytest
 
 import harness
-from collab.docs import store, sync
+from collab.docs import store, sync, tickets
 from collab.docs.template import CONTENT
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 from studio_seed import new_doc, seed_studio
-from yclient import YClient
+from yclient import TicketDenied, YClient, fetch_ticket
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +108,60 @@ async def test_observers_read_along_but_their_edits_are_refused(world):
 
 async def test_outsiders_and_bad_tokens_are_refused_before_any_document_data(world):
     doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
-    out = await client(world, "a", "outsider", doc_id, wait_synced=False)
+    out = await client(world, "a", "outsider", doc_id, wait_synced=False)  # a ticket, but no role here
     assert await out.closed() == 4003 and out.frames_in == 0
-    forged = await YClient(doc_url(world["a"], doc_id), world["users"]["leader"][1][:-4] + "AAAA").open(wait_synced=False)
-    assert await forged.closed() == 4001 and forged.frames_in == 0
+    forged_token = world["users"]["leader"][1][:-4] + "AAAA"
+    with pytest.raises(TicketDenied) as denied:  # no ticket for a forged sign-in token
+        await fetch_ticket(doc_url(world["a"], doc_id), forged_token)
+    assert (denied.value.status, denied.value.code) == (401, "token_signature")
     anon = await YClient(doc_url(world["a"], doc_id), None).open(wait_synced=False)
-    assert await anon.closed() == 4001 and anon.frames_in == 0
+    assert await anon.closed() == 4001 and anon.close_reason == "ticket_missing" and anon.frames_in == 0
     missing = await client(world, "a", "leader", 999_999, wait_synced=False)
     assert await missing.closed() == 4004 and missing.frames_in == 0
+
+
+async def refused(world, node, doc_id, ticket) -> tuple[int | None, str, int]:
+    c = await YClient(doc_url(world[node], doc_id), None, ticket=ticket).open(wait_synced=False)
+    code = await c.closed()
+    return code, c.close_reason, c.frames_in
+
+
+async def test_a_ticket_opens_one_socket_once_on_any_node_and_is_refused_with_4011_after(world):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    other = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    member_id, token = world["users"]["member"]
+    ticket = await fetch_ticket(doc_url(world["a"], doc_id), token)
+    c = await YClient(doc_url(world["a"], doc_id), None, ticket=ticket).open()
+    assert c.content.startswith("函数的概念")
+    # the same ticket again, on the other node and on the same one: used
+    assert await refused(world, "b", doc_id, ticket) == (4011, "ticket_used", 0)
+    assert await refused(world, "a", doc_id, ticket) == (4011, "ticket_used", 0)
+    # a fresh ticket is for its own document only
+    for_other = await fetch_ticket(doc_url(world["a"], other), token)
+    assert await refused(world, "b", doc_id, for_other) == (4011, "ticket_wrong_document", 0)
+    # expired (signed with the servers' secret, so only its time is wrong), forged, garbage
+    expired = tickets.issue(harness.SECRET, member_id, doc_id, ttl=-1)
+    assert await refused(world, "a", doc_id, expired) == (4011, "ticket_expired", 0)
+    forged = tickets.issue("another secret", member_id, doc_id, ttl=30)
+    assert await refused(world, "a", doc_id, forged) == (4011, "ticket_invalid", 0)
+    assert await refused(world, "b", doc_id, "not-a-ticket") == (4011, "ticket_invalid", 0)
+    # a ticket is the user's: it opens the socket as them, with their role (an observer reads)
+    obs = await YClient(doc_url(world["b"], doc_id), world["users"]["observer"][1]).open()
+    await obs.insert(0, "观察员")
+    await obs.until(lambda x: x.denials)
+    for x in (c, obs):
+        await x.close()
+
+
+async def test_the_deprecated_url_token_still_opens_a_socket(world):
+    """`?token=` as before tickets: a page loaded before the release reconnects that way."""
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    c = await YClient(doc_url(world["a"], doc_id), world["users"]["member"][1], url_token=True).open()
+    assert c.content.startswith("函数的概念")
+    await c.close()
+    forged = YClient(doc_url(world["a"], doc_id), world["users"]["member"][1][:-4] + "AAAA", url_token=True)
+    await forged.open(wait_synced=False)
+    assert await forged.closed() == 4001 and forged.close_reason == "token_signature" and forged.frames_in == 0
 
 
 async def test_bad_input_is_refused_and_the_stored_document_is_never_damaged(world):

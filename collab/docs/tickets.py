@@ -1,0 +1,56 @@
+"""Tickets for `/ws/docs/{id}`: a short-lived, single-use pass in the socket's URL instead of the
+sign-in token (which y-websocket would print in its warnings and proxies would log).
+
+A ticket is signed numbers (collab.auth.signed): the user, the document, when it expires, a random
+nonce. Checking it needs no table; using it claims the nonce on the bus (`claim_once`: Redis SET NX
+across nodes, process memory on one), so a ticket opens one socket, once, on any node.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from collab.auth import signed
+
+PURPOSE = "doc-ticket"
+
+
+class TicketRefused(Exception):
+    """`code` is the close reason the client sees (docs/documents.md)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    user_id: int
+    doc_id: int
+    expires: int  # unix seconds
+    nonce: int
+
+
+def issue(secret: str, user_id: int, doc_id: int, ttl: int, now: float | None = None) -> str:
+    expires = int(now if now is not None else time.time()) + ttl
+    return signed.seal(secret, PURPOSE, user_id, doc_id, expires, secrets.randbits(63))
+
+
+def check(secret: str, ticket: str, doc_id: int, now: float | None = None) -> Ticket:
+    """The ticket's facts if it is ours, for this document and not expired; using it up is the caller's
+    `claim_once(nonce_key)`, once everything else has passed."""
+    numbers = signed.unseal(secret, PURPOSE, ticket, 4)
+    if numbers is None:
+        raise TicketRefused("ticket_invalid")
+    t = Ticket(*numbers)
+    if t.doc_id != doc_id:
+        raise TicketRefused("ticket_wrong_document")
+    if t.expires <= (now if now is not None else time.time()):
+        raise TicketRefused("ticket_expired")
+    return t
+
+
+def nonce_key(t: Ticket) -> str:
+    return f"doc-ticket:{t.nonce}"
