@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 import websockets
 
 from collab.auth.actor import Actor
@@ -154,8 +155,53 @@ class RedisServer:
             self.proc.wait()
 
 
+class PushSchema:
+    """docs/pushes.schema.json, and why a push does not match it."""
+
+    _loaded: "PushSchema | None" = None
+
+    def __init__(self, path: Path = ROOT / "docs" / "pushes.schema.json") -> None:
+        from jsonschema import Draft202012Validator
+
+        schema = orjson.loads(path.read_bytes())
+        Draft202012Validator.check_schema(schema)
+        self.whole = Draft202012Validator(schema)
+        # one validator per definition, to say what is wrong in terms of the event's own type
+        self.parts = {name: Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": schema["$defs"]})
+                      for name in schema["$defs"]}
+
+    @classmethod
+    def load(cls) -> "PushSchema":
+        if cls._loaded is None:
+            cls._loaded = cls()
+        return cls._loaded
+
+    def problems(self, push: dict) -> list[str]:
+        if self.whole.is_valid(push):
+            return []
+        e = push.get("e")
+        kind = next((k for k in ("resync", "unsubscribed", "presence") if k in push), None)
+        checks = [({"resync": "ResyncPush", "unsubscribed": "UnsubscribedPush", "presence": "PresencePush"}.get(
+            kind, "EventPush"), push, ())]
+        if isinstance(e, dict) and e.get("type") in self.parts and e["type"][:1].islower():
+            checks.insert(0, (e["type"], e, ("e",)))  # first, in the terms of the event's own type
+        for name, target, where in checks:
+            found = [f"{'/'.join(map(str, (*where, *err.absolute_path))) or '(the push)'}: {err.message}"
+                     for err in self.parts[name].iter_errors(target)]
+            if found:
+                return found
+        return [err.message for err in self.whole.iter_errors(push)]
+
+
 class WsClient:
-    """A /ws test client: commands with ids and awaited replies; pushes collected in order."""
+    """A /ws test client: commands with ids and awaited replies; pushes collected in order.
+
+    While `WsClient.schema` is set (the `validate_pushes` fixture), every push any client receives is
+    checked against docs/pushes.schema.json: `push()` raises on one that does not match, and the
+    fixture fails the test for any other (a push nobody awaited, a presence line)."""
+
+    schema: PushSchema | None = None
+    violations: list[tuple[dict, list[str]]] = []
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -184,6 +230,10 @@ class WsClient:
                     if not line:
                         continue
                     msg = orjson.loads(line)
+                    if "id" not in msg and WsClient.schema is not None:
+                        problems = WsClient.schema.problems(msg)
+                        if problems:
+                            WsClient.violations.append((msg, problems))
                     if "id" in msg:
                         fut = self.replies.pop(msg["id"], None)
                         if fut is not None and not fut.done():
@@ -225,7 +275,11 @@ class WsClient:
         return r["ok"]
 
     async def push(self, timeout: float = 5.0) -> dict:
-        return await asyncio.wait_for(self.pushes.get(), timeout)
+        msg = await asyncio.wait_for(self.pushes.get(), timeout)
+        for bad, problems in WsClient.violations:
+            if bad is msg:
+                raise AssertionError(f"push not as docs/pushes.schema.json says: {msg}\n" + "\n".join(problems))
+        return msg
 
     async def pushes_until(self, n: int, timeout: float = 10.0) -> list[dict]:
         return [await self.push(timeout) for _ in range(n)]
@@ -239,6 +293,19 @@ class WsClient:
             await self.ws.close()
         if self._reader:
             await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+def validate_pushes():
+    """Every push received during the test must match docs/pushes.schema.json: an undocumented event
+    type or field fails the test. Use it in a module with `from harness import validate_pushes` and
+    `pytestmark = pytest.mark.usefixtures("validate_pushes")`."""
+    WsClient.schema, WsClient.violations = PushSchema.load(), []
+    yield
+    WsClient.schema = None
+    bad, WsClient.violations = WsClient.violations, []
+    assert not bad, "pushes not as docs/pushes.schema.json says:\n" + "\n".join(
+        f"{msg}\n  " + "\n  ".join(problems) for msg, problems in bad[:10])
 
 
 async def create_pg_database() -> str:
