@@ -5,6 +5,7 @@ node (`sessions.tallies`): to the moderators' desk always, to the room once resu
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -95,7 +96,7 @@ class Polls:
             async def load(activity_id: int, keys: set[int]) -> dict:
                 async with services.sessionmaker() as db:
                     polls = [await db.get(Poll, k) for k in keys]
-                    return {"type": "poll_counts", "polls": [
+                    return {"type": "poll_counts", "id": f"poll-counts:{secrets.token_hex(8)}", "polls": [
                         {**await results(db, p), "shown": p.results_shown} for p in polls if p]}
 
             async def publish(activity_id: int, event: dict) -> None:

@@ -7,6 +7,7 @@ thousand broadcasts.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -79,7 +80,8 @@ class QA:
             async def load(activity_id: int, keys: set[int]) -> dict:
                 async with services.sessionmaker() as db:
                     rows = await db.execute(select(Question.id, Question.votes).where(Question.id.in_(keys)))
-                    return {"type": "qa_votes", "votes": {str(i): v for i, v in rows.all()}}
+                    return {"type": "qa_votes", "id": f"qa-votes:{secrets.token_hex(8)}",
+                            "votes": {str(i): v for i, v in rows.all()}}
 
             async def publish(activity_id: int, event: dict) -> None:
                 await services.hub.publish(channel_of(activity_id), event)
@@ -100,9 +102,9 @@ class QA:
             await db.commit()
         data = question_json(q, ctx.actor.name)
         channel = channel_of(activity.id) if status == "open" else moderation_channel_of(activity.id)
-        await ctx.services.hub.publish(channel, {"type": "question" if status == "open" else "question_pending",
-                                                 "id": f"question:{q.id}", "question": data})
-        return {"question": data}
+        offset = await ctx.services.hub.publish(channel, {
+            "type": "question" if status == "open" else "question_pending", "id": f"question:{q.id}", "question": data})
+        return {"question": data, "offset": offset}  # as chat.post: where the event went (null: bus down)
 
     async def vote(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         up = args.get("up", True)

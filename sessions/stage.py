@@ -112,7 +112,8 @@ class Stage:
         """Who is on stage through this node. With publishers on several nodes, a client keeps the
         latest list per `node` and shows them all."""
         await self.services.hub.publish(channel_of(self.activity_id), {
-            "type": "stage", "node": self.services.settings.node_id, "on_stage": self.on_stage()})
+            "type": "stage", "id": f"stage:{secrets.token_hex(8)}", "node": self.services.settings.node_id,
+            "on_stage": self.on_stage()})
 
     def on_stage(self) -> list[dict[str, Any]]:
         out = []
