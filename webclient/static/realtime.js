@@ -20,6 +20,7 @@
     this.onState("connecting");
     ws.onopen = function () {
       self.command("connect", { token: self.token }).then(function () {
+        ws.signedIn = true;
         self.backoff = 250;
         self.onState("online");
         Object.keys(self.channels).forEach(function (name) { self._subscribe(name); });
@@ -36,12 +37,14 @@
       setTimeout(function () { self.open(); }, delay);
     };
   };
-  Realtime.prototype.command = function (cmd, args) {
+  // `onOk(result)`, if given, runs as the reply line is read, before the lines after it in the frame
+  // (a promise's callbacks run only after the whole frame).
+  Realtime.prototype.command = function (cmd, args, onOk) {
     var self = this, id = this.nextId++;
     return new Promise(function (resolve, reject) {
       // a command sent while the socket is down would vanish: say so at once, the caller may retry
       if (self.ws.readyState !== 1) { reject({ code: "disconnected", message: "not connected" }); return; }
-      self.pending[id] = { resolve: resolve, reject: reject };
+      self.pending[id] = { resolve: resolve, reject: reject, onOk: onOk };
       self.ws.send(JSON.stringify({ id: id, cmd: cmd, args: args || {} }));
     });
   };
@@ -54,25 +57,25 @@
     this.channels[name] = { onEvent: onEvent, onResync: onResync || function () {}, seen: new Set(),
                             onEnded: onEnded || function () {}, onPresence: onPresence || function () {},
                             epoch: since ? since.epoch : null, offset: since ? since.offset : null };
-    if (this.ws.readyState === 1) return this._subscribe(name);
+    // A socket still waiting for its connect reply subscribes every channel when that reply comes:
+    // asking now as well would subscribe twice (refused: already_subscribed).
+    if (this.ws.signedIn) return this._subscribe(name);
   };
   Realtime.prototype._subscribe = function (name) {
     var ch = this.channels[name], args = { channel: name };
     if (ch.epoch !== null) args.since = { epoch: ch.epoch, offset: ch.offset };
-    return this.command("subscribe", args).then(function (r) {
-      var recovering = args.since !== undefined;
-      ch.epoch = r.epoch;
-      if (ch.offset === null || (recovering && !r.recovered)) {
-        ch.offset = r.offset;
-        if (recovering) ch.onResync(r);
-      }
-      return r;
-    });
+    // The reply says where we stand (recovered: our own offset; otherwise the channel's position,
+    // after a reload of its state); the replay and live pushes follow it, above that offset.
+    return this.command("subscribe", args, function (r) { ch.epoch = r.epoch; ch.offset = r.offset; })
+      .then(function (r) {
+        if (args.since !== undefined && !r.recovered) ch.onResync(r);
+        return r;
+      });
   };
   Realtime.prototype._line = function (m) {
     if (m.id !== undefined && m.id !== null && this.pending[m.id]) {
       var p = this.pending[m.id]; delete this.pending[m.id];
-      if (m.error) p.reject(m.error); else p.resolve(m.ok);
+      if (m.error) p.reject(m.error); else { if (p.onOk) p.onOk(m.ok); p.resolve(m.ok); }
       return;
     }
     var ch = m.ch && this.channels[m.ch];
