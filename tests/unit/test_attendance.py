@@ -57,11 +57,35 @@ def test_csv_never_lets_a_name_become_a_formula():
 
     from sessions.reports import to_csv
 
-    rows = [{"user_id": 1, "name": "=HYPERLINK(\"http://x\")", "school": "+1", "region": "四川",
+    rows = [{"user_id": 1, "name": "=HYPERLINK(\"http://x\")", "school": "+1", "region": "四川", "role": "teacher",
              "first_join": None, "last_leave": None, "minutes": 12.5, "rejoins": 0, "credited": True}]
-    parsed = list(csv.DictReader(io.StringIO(to_csv(rows).lstrip("\ufeff"))))
-    assert parsed[0]["name"] == "'=HYPERLINK(\"http://x\")" and parsed[0]["school"] == "'+1"
-    assert parsed[0]["region"] == "四川" and parsed[0]["credited"] == "yes"
+    for machine, name, school, region, credited in ((True, "name", "school", "region", "credited"),
+                                                    (False, "姓名", "学校", "地区", "获得学时")):
+        parsed = list(csv.DictReader(io.StringIO(to_csv(rows, "Asia/Shanghai", machine=machine).lstrip("\ufeff"))))
+        assert parsed[0][name] == "'=HYPERLINK(\"http://x\")" and parsed[0][school] == "'+1"
+        assert parsed[0][region] == "四川" and parsed[0][credited] == ("yes" if machine else "是")
+
+
+def test_csv_times_are_on_the_activitys_clock_to_the_second():
+    from sessions.reports import to_csv
+
+    at = "2026-12-04T06:00:05.123456+00:00"
+    row = {"user_id": 7, "name": "李老师", "school": "", "region": "", "role": "expert", "first_join": at,
+           "last_leave": None, "minutes": 3.0, "rejoins": 0, "credited": None}
+    readable = to_csv([row], "Asia/Shanghai").lstrip("\ufeff").splitlines()
+    assert readable[1] == "7,李老师,专家,,,2026-12-04 14:00:05,,3.0,0,不计学时"
+    machine = to_csv([row], "Asia/Urumqi", machine=True).lstrip("\ufeff").splitlines()
+    assert machine[1] == "7,李老师,,,2026-12-04T12:00:05+06:00,,3.0,0,,expert"
+
+
+def test_staff_are_named_by_their_first_role_and_the_organizer_above_all():
+    from types import SimpleNamespace as NS
+
+    from sessions.reports import roles_in
+
+    activity = NS(organizer_id=1, staff=[NS(user_id=2, role="presenter"), NS(user_id=2, role="expert"),
+                                         NS(user_id=3, role="host"), NS(user_id=1, role="host")])
+    assert roles_in(activity) == {1: "organizer", 2: "expert", 3: "host"}
 
 
 def test_the_curve_counts_two_tabs_once_and_only_inside_the_live_window():

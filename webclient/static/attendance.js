@@ -1,23 +1,24 @@
-// The attendance report of one activity, for its organizer: the totals, a chart of how many teachers
-// were present across the live window (inline SVG drawn here, phases marked, with a text summary), one
-// row per teacher sortable by minutes, and the CSV export. While the activity is live the report
-// refreshes every half minute. User text is only ever set as text.
+// The attendance report of one activity, for its organizer: the totals over the teachers, a chart of how
+// many people were present across the live window (inline SVG drawn here, phases marked, with a text
+// summary), one row per teacher sortable by minutes, the staff apart under their role (they run the
+// activity and earn no credit), and the CSV export in the page's language. Times are on the activity's
+// clock (its time_zone). On a phone each row is a card whose cells name their column. While the
+// activity is live the report refreshes every half minute. User text is only ever set as text.
 (function () {
   "use strict";
   var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
   var SVG = "http://www.w3.org/2000/svg";
   var aid = Number(document.querySelector("main").dataset.activityId);
-  var activity = null, report = null, sort = null, drawnWidth = 0;
+  var activity = null, report = null, sort = null, drawnWidth = 0, zone = "Asia/Shanghai";
 
   function showError(err) { Collab.say($("error"), err); }
   function minutes(m) {  // minutes with a decimal while they are few
     var v = m < 10 ? Math.round(m * 10) / 10 : Math.round(m);
     return T(v + " 分钟", v + " min");
   }
-  function pad(n) { return String(n).padStart(2, "0"); }
-  function clock(iso, seconds) {
-    var d = new Date(iso);
-    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + (seconds ? ":" + pad(d.getSeconds()) : "");
+  function clock(iso, seconds) {  // the time of day on the activity's clock, to the second or the minute
+    var c = Collab.fmtClock(iso, zone);
+    return seconds ? c : c.replace(/:\d\d$/, "");
   }
   function number(n) { return Number(n).toLocaleString(Collab.locale()); }
   function median(values) {
@@ -27,19 +28,27 @@
   }
 
   // -- totals and the table --------------------------------------------------------------------------
+  // The totals are over the teachers: staff in the room are neither attendees seeking credit nor misses.
   function renderTotals() {
     var rows = report.attendees, credited = rows.filter(function (r) { return r.credited; }).length;
     $("t-attendees").textContent = number(rows.length);
-    $("t-credited").textContent = number(credited) + (rows.length ? " (" + Math.round(credited * 100 / rows.length) + "%)" : "");
+    var share = rows.length ? Math.round(credited * 100 / rows.length) + "%" : "";
+    $("t-credited").textContent = number(credited) + (share ? T("（" + share + "）", " (" + share + ")") : "");
     $("t-median").textContent = minutes(median(rows.map(function (r) { return r.seconds; })) / 60);
-    var planned = (new Date(activity.ends_at) - new Date(activity.starts_at)) / 60000;
     var pct = Math.round(report.credit_ratio * 1000) / 10;
-    $("t-rule").textContent = T("在线满安排时长的 " + pct + "% (" + minutes(planned * report.credit_ratio) + ")",
-                                "Present for " + pct + "% of the scheduled time (" + minutes(planned * report.credit_ratio) + ")");
+    $("t-rule").textContent = T("直播期间在线满安排时长的 " + pct + "%（" + minutes(report.needed_minutes) + "）",
+                                "Present while live for " + pct + "% of the scheduled time (" + minutes(report.needed_minutes) + ")");
+    $("t-staff").textContent = number(report.staff.length);
   }
-  function timeCell(iso) {
-    var td = el("td", iso ? clock(iso, true) : "—", "time");
-    if (iso) td.title = Collab.fmtTime(iso);
+  // A cell named by its column, for the phone's card layout (td::before shows data-label).
+  function cell(text, cls, label) {
+    var td = el("td", text, cls);
+    td.dataset.label = label;
+    return td;
+  }
+  function timeCell(iso, label) {
+    var td = cell(iso ? clock(iso, true) : "—", "time", label);
+    if (iso) td.title = Collab.fmtTime(iso, zone);
     return td;
   }
   function renderRows() {
@@ -49,18 +58,18 @@
     rows.forEach(function (r) {
       var tr = el("tr");
       tr.dataset.userId = r.user_id;
-      tr.appendChild(el("td", r.name || "#" + r.user_id, "name"));
-      var m = el("td", minutes(r.minutes), "minutes num");
+      tr.appendChild(cell(r.name || "#" + r.user_id, "name lead", T("教师", "Teacher")));
+      var m = cell(minutes(r.minutes), "minutes num", T("分钟", "Minutes"));
       m.dataset.seconds = r.seconds;
       tr.appendChild(m);
-      var c = el("td", null, "credited");
+      var c = cell(null, "credited", T("学时", "Credited"));
       c.appendChild(el("span", r.credited ? T("是", "yes") : T("否", "no"), "badge " + (r.credited ? "yes" : "no")));
       tr.appendChild(c);
-      tr.appendChild(el("td", String(r.rejoins), "num"));
-      tr.appendChild(timeCell(r.first_join));
-      tr.appendChild(timeCell(r.last_leave));
-      tr.appendChild(el("td", r.school || "—", "school"));
-      tr.appendChild(el("td", r.region || "—", "region"));
+      tr.appendChild(cell(String(r.rejoins), "num", T("重连", "Rejoins")));
+      tr.appendChild(timeCell(r.first_join, T("首次进入", "First join")));
+      tr.appendChild(timeCell(r.last_leave, T("最后离开", "Last leave")));
+      tr.appendChild(cell(r.school || "—", "school", T("学校", "School")));
+      tr.appendChild(cell(r.region || "—", "region", T("地区", "Region")));
       body.appendChild(tr);
     });
     $("rows-table").hidden = !rows.length;
@@ -68,8 +77,26 @@
     $("th-minutes").setAttribute("aria-sort", sort === "desc" ? "descending" : sort === "asc" ? "ascending" : "none");
     $("sort-mark").textContent = sort === "desc" ? "↓" : sort === "asc" ? "↑" : "↕";
     $("sort-minutes").setAttribute("aria-label", sort === "desc"
-      ? T("按分钟排序 (当前从多到少)", "Sort by minutes (now most first)")
+      ? T("按分钟排序（当前从多到少）", "Sort by minutes (now most first)")
       : T("按分钟从多到少排序", "Sort by minutes, most first"));
+  }
+  // The organizer, hosts, experts and presenters who came in: under their role, with their time.
+  function renderStaff() {
+    var body = Collab.clear($("staff-rows"));
+    report.staff.forEach(function (r) {
+      var tr = el("tr");
+      tr.dataset.userId = r.user_id;
+      tr.dataset.role = r.role;
+      tr.appendChild(cell(r.name || "#" + r.user_id, "name lead", T("姓名", "Name")));
+      var role = cell(null, "role", T("角色", "Role"));
+      role.appendChild(el("span", Collab.roleName(r.role), "badge role"));
+      tr.appendChild(role);
+      tr.appendChild(cell(minutes(r.minutes), "minutes num", T("分钟", "Minutes")));
+      tr.appendChild(timeCell(r.first_join, T("首次进入", "First join")));
+      tr.appendChild(timeCell(r.last_leave, T("最后离开", "Last leave")));
+      body.appendChild(tr);
+    });
+    $("staff").hidden = !report.staff.length;
   }
 
   // -- the chart -------------------------------------------------------------------------------------
@@ -88,7 +115,7 @@
     var box = Collab.clear($("chart-svg")), legend = Collab.clear($("phase-legend"));
     var pts = report.timeline, step = report.timeline_step;
     if (!pts.length) {
-      $("chart-summary").textContent = T("活动还没有开始直播, 暂无在线曲线。", "The activity has not gone live yet: no curve to draw.");
+      $("chart-summary").textContent = T("活动还没有开始直播，暂无在线曲线。", "The activity has not gone live yet: no curve to draw.");
       return;
     }
     var W = Math.max(280, box.clientWidth || 600), H = W < 480 ? 200 : 240;
@@ -107,10 +134,11 @@
       ? T(clock(pts[0].at, true) + " 至 " + clock(new Date(t1).toISOString(), true), clock(pts[0].at, true) + " to " + clock(new Date(t1).toISOString(), true))
       : T(clock(pts[0].at) + " 至 " + clock(new Date(t1).toISOString()), clock(pts[0].at) + " to " + clock(new Date(t1).toISOString()));
     var last = pts[pts.length - 1].present;
-    summary += T(": 最多同时 " + number(peak) + " 位教师在线 (" + clock(peakAt, fine) + "), 最后一刻 " + number(last) + " 位。",
-                 ": at most " + number(peak) + (peak === 1 ? " teacher" : " teachers") + " present at once (at " +
+    // The curve counts everyone in the room, staff too: people, not teachers.
+    summary += T("：最多同时 " + number(peak) + " 人在线（" + clock(peakAt, fine) + "），最后一刻 " + number(last) + " 人。",
+                 ": at most " + number(peak) + (peak === 1 ? " person" : " people") + " present at once (at " +
                  clock(peakAt, fine) + "), " + number(last) + " at the last point.");
-    summary += T(" 每 " + (step >= 60 ? step / 60 + " 分钟" : step + " 秒") + "一个点, 共 " + pts.length + " 个。",
+    summary += T("每 " + (step >= 60 ? step / 60 + " 分钟" : step + " 秒") + "一个点，共 " + pts.length + " 个。",
                  " One point every " + (step >= 60 ? (step / 60 === 1 ? "minute" : step / 60 + " minutes") : step + " s") +
                  ", " + pts.length + " points.");
 
@@ -162,15 +190,17 @@
     return Promise.all([api("/api/activities/" + aid), api("/api/activities/" + aid + "/attendance")]).then(function (r) {
       activity = r[0];
       report = r[1];
+      zone = activity.time_zone || "Asia/Shanghai";
       showError(null);
       $("act-title").textContent = activity.title;
       document.title = T("考勤 · ", "Attendance · ") + activity.title + " · collab";
-      var s = new Date(activity.starts_at), e = new Date(activity.ends_at);
-      $("act-when").textContent = Collab.fmtTime(activity.starts_at) + " – " +
-        (s.toDateString() === e.toDateString() ? clock(activity.ends_at) : Collab.fmtTime(activity.ends_at));
+      var when = Collab.clear($("act-when"));
+      when.appendChild(document.createTextNode(Collab.fmtSpan(activity.starts_at, activity.ends_at, zone) + " "));
+      when.appendChild(el("span", T("（时区：" + zone + "）", "(time zone: " + zone + ")"), "zone"));
       $("report").hidden = false;
       renderTotals();
       renderRows();
+      renderStaff();
       renderChart();
       return activity;
     });
@@ -179,7 +209,8 @@
   Collab.start().then(function () {
     $("sort-minutes").onclick = function () { sort = sort === "desc" ? "asc" : "desc"; renderRows(); };
     $("export").onclick = function () {
-      Collab.download("/api/activities/" + aid + "/attendance.csv", "attendance-" + aid + ".csv").then(function () { showError(null); }, showError);
+      var path = "/api/activities/" + aid + "/attendance.csv?lang=" + T("zh", "en");  // headers in the page's language
+      Collab.download(path, "attendance-" + aid + ".csv").then(function () { showError(null); }, showError);
     };
     var timer = null;
     window.addEventListener("resize", function () {
