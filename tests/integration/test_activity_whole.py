@@ -18,9 +18,12 @@ import httpx
 import pytest
 
 import harness
+from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth.accounts import create_user
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
+
+pytestmark = pytest.mark.usefixtures("validate_pushes")  # every push as docs/pushes.schema.json says
 
 CREDIT_RATIO = 0.003  # of a one-hour schedule: 10.8 s present earns credit
 PEOPLE = [("org", "organizer"), ("host", "teacher"), ("expert", "expert"), ("t1", "teacher"), ("t2", "teacher"),

@@ -12,10 +12,13 @@ import pytest
 from aiortc import RTCPeerConnection
 
 import harness
+from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth.accounts import create_user
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 from media_peers import Counter, MovingPicture, Tone, accept, offer_to_receive, offer_to_send
+
+pytestmark = pytest.mark.usefixtures("validate_pushes")  # every push as docs/pushes.schema.json says
 
 
 @pytest.fixture(scope="module")

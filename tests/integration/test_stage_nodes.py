@@ -10,11 +10,14 @@ import pytest
 from aiortc import RTCPeerConnection
 
 import harness
+from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth.accounts import create_user
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 from media_peers import MovingPicture, Tone
 from test_stage import accept, offer_to_send, stage_event, until, video, watch
+
+pytestmark = pytest.mark.usefixtures("validate_pushes")  # every push as docs/pushes.schema.json says
 
 
 async def gauge(node, name: str) -> float:

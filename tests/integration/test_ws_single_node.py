@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import validate_pushes  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("validate_pushes")  # every push as docs/pushes.schema.json says
 
 
 @pytest.fixture(scope="module")
