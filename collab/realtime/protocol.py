@@ -6,8 +6,10 @@ A client frame is one JSON object, or several separated by newlines (a batch). E
 
 The server answers every command with the same id, `{"id": 7, "ok": {...}}` or
 `{"id": 7, "error": {"code": "...", "message": "..."}}`, and pushes events as
-`{"ch": "...", "o": 12, "e": {...}}`. Server frames may also carry several lines. docs/protocol.md is
-the reference; this module is the parser and the code tables, with no I/O.
+`{"ch": "...", "o": 12, "e": {...}}` (`push_line`) and control lines without offset, such as
+`{"ch": "...", "resync": {...}}` (`control_line`). Server frames may also carry several lines.
+docs/protocol.md is the reference and docs/pushes.schema.json the shape of every push; this module is
+the parser and the code tables, with no I/O.
 """
 
 from __future__ import annotations
