@@ -2,8 +2,10 @@
 // lesson video, going on stage with camera and microphone, an expert's invitation from the hand queue,
 // taking people off the stage, and the lesson videos (upload, list, start / play / pause / seek / stop).
 // Signaling is /ws (stage.publish, stage.watch, …); offers are sent once ICE gathering is complete.
-// activity.js calls CollabStage.attach({rt, aid, me, snap, root, notice}) and then, for the page's
-// life, stage.onEvent(e), stage.onSnapshot(snap) and stage.onReconnect(). User text is textContent only.
+// activity.js calls CollabStage.attach({rt, aid, me, snap, root, alerts}) and then, for the page's
+// life, stage.onEvent(e), stage.onSnapshot(snap) and stage.onReconnect(). The invitation to the stage is
+// a banner in `alerts` (the top of the room), where the teacher is looking. A tile can be enlarged to
+// the stage's width or shown fullscreen. User text is textContent only.
 (function (global) {
   "use strict";
   var MAX_VIEWS = 8;          // the server's limit per connection
@@ -17,7 +19,7 @@
     not_on_stage: ["对方已不在台上", "Not on the stage any more"],
     too_many_views: ["同时最多观看 8 路画面", "At most 8 videos at once"],
     not_invited: ["邀请已失效", "The invitation is no longer valid"],
-    wrong_codec: ["课例视频只支持 MP4 (H.264) 或 WebM (VP8)", "Lesson videos are MP4 (H.264) or WebM (VP8)"],
+    wrong_codec: ["课例视频只支持 MP4（H.264）或 WebM（VP8）", "Lesson videos are MP4 (H.264) or WebM (VP8)"],
     invalid: ["请求无效", "The request was refused as invalid"]
   };
   function errText(err) {
@@ -33,7 +35,7 @@
       return T("没有找到可用的摄像头或麦克风。", "No camera or microphone was found.");
     if (name === "NotReadableError" || name === "AbortError")
       return T("摄像头或麦克风正被其他程序占用。", "The camera or microphone is in use by another program.");
-    return T("无法使用摄像头和麦克风", "The camera and microphone cannot be used") + (err && err.message ? ": " + err.message : "");
+    return T("无法使用摄像头和麦克风", "The camera and microphone cannot be used") + (err && err.message ? T("：", ": ") + err.message : "");
   }
   function clock(seconds) {
     seconds = Math.max(0, Math.floor(seconds || 0));
@@ -84,17 +86,18 @@
     statusEl.setAttribute("role", "status");
     statusEl.hidden = true;
 
-    var inviteEl = root.appendChild(el("div", null, "stage-invite"));
+    var inviteEl = (o.alerts || root).appendChild(el("div", null, "banner invite stage-invite"));
     inviteEl.setAttribute("role", "group");
     inviteEl.hidden = true;
-    inviteEl.appendChild(el("p", T("专家邀请您上台发言", "An expert invites you on stage"), "stage-invite-text")).id = "stage-invite-text";
+    inviteEl.appendChild(el("strong", T("上台邀请", "On stage"), "banner-label"));
+    inviteEl.appendChild(el("span", T("专家邀请您上台发言", "An expert invites you on stage"), "banner-text stage-invite-text")).id = "stage-invite-text";
     inviteEl.setAttribute("aria-labelledby", "stage-invite-text");
     var acceptBtn = inviteEl.appendChild(button(T("接受并上台", "Accept"), "stage-accept", acceptInvite));
     inviteEl.appendChild(button(T("谢绝", "Decline"), "stage-decline", declineInvite));
 
     var controls = root.appendChild(el("div", null, "toolbar stage-controls"));
     controls.hidden = true;
-    var goBtn = controls.appendChild(button(T("上台 (摄像头和麦克风)", "Go on stage (camera and microphone)"), "stage-go", goOnStage));
+    var goBtn = controls.appendChild(button(T("上台（摄像头和麦克风）", "Go on stage (camera and microphone)"), "stage-go", goOnStage));
     var leaveBtn = controls.appendChild(button(T("下台", "Leave the stage"), "stage-leave", leaveStage));
     var micBtn = controls.appendChild(button(T("关闭麦克风", "Mute microphone"), "stage-mic", function () { toggle("audio"); }));
     var camBtn = controls.appendChild(button(T("关闭摄像头", "Camera off"), "stage-cam", function () { toggle("video"); }));
@@ -117,7 +120,7 @@
       videoCmd(lesson && lesson.video && lesson.video.state === "playing" ? "pause" : "play");
     }));
     var seekLabel = lessonBox.appendChild(el("label", null, "inline lesson-seek"));
-    seekLabel.appendChild(el("span", T("跳到 (秒)", "Go to (s)")));
+    seekLabel.appendChild(el("span", T("跳到（秒）", "Go to (s)")));
     var seekInput = seekLabel.appendChild(el("input"));
     seekInput.type = "number"; seekInput.min = "0"; seekInput.step = "1"; seekInput.value = "0";
     lessonBox.appendChild(button(T("跳转", "Seek"), "lesson-seek-go", function () {
@@ -133,7 +136,7 @@
     library.appendChild(el("h3", T("课例视频", "Lesson videos")));
     var form = library.appendChild(el("form", null, "stage-upload"));
     var fileLabel = form.appendChild(el("label"));
-    fileLabel.appendChild(el("span", T("视频文件 (MP4 或 WebM)", "Video file (MP4 or WebM)")));
+    fileLabel.appendChild(el("span", T("视频文件（MP4 或 WebM）", "Video file (MP4 or WebM)")));
     var fileInput = fileLabel.appendChild(el("input"));
     fileInput.type = "file"; fileInput.name = "file"; fileInput.required = true;
     fileInput.accept = "video/mp4,video/webm,.mp4,.webm";
@@ -149,7 +152,14 @@
     form.addEventListener("submit", upload);
 
     function showError(text) { alertEl.textContent = text || ""; alertEl.hidden = !text; }
-    function say(text) { statusEl.textContent = text || ""; statusEl.hidden = !text; }
+    // say(text, passing): the stage's status line. A passing one ("you left the stage") is a
+    // confirmation that goes stale: it clears itself, and anything the stage says next replaces it.
+    var said = 0;
+    function say(text, passing) {
+      statusEl.textContent = text || ""; statusEl.hidden = !text;
+      var n = ++said;
+      if (text && passing) setTimeout(function () { if (said === n) say(""); }, 8000);
+    }
     function publishRole() {
       return !!(may.may_publish || may.may_run || roles.some(function (r) { return r === "host" || r === "expert" || r === "presenter"; }));
     }
@@ -202,10 +212,11 @@
       countEl.textContent = people ? T("台上 " + people + " 人", people + " on stage") : "";
       emptyEl.hidden = tiles.children.length > 0;
       moreEl.hidden = !hidden;
-      moreEl.textContent = T("另有 " + hidden + " 路画面未显示 (同时最多 " + MAX_VIEWS + " 路)",
+      moreEl.textContent = T("另有 " + hidden + " 路画面未显示（同时最多 " + MAX_VIEWS + " 路）",
                              hidden + " more not shown (at most " + MAX_VIEWS + " at once)");
       renderControls();
       renderLesson();
+      root.classList.toggle("watching", Object.keys(views).length > 0 && controls.hidden && library.hidden && lessonBox.hidden);
     }
 
     function renderControls() {
@@ -231,7 +242,7 @@
       var v = lesson && lesson.video;
       lessonBox.hidden = !(v && publishRole() && stageOpen());
       if (!v) return;
-      lessonTitle.textContent = T("正在播放: ", "On stage: ") + lesson.name;
+      lessonTitle.textContent = T("正在播放：", "On stage: ") + lesson.name;
       playBtn.textContent = v.state === "playing" ? T("暂停", "Pause") : T("播放", "Play");
       tickLesson();
       if (document.activeElement !== seekInput) seekInput.max = String(Math.floor(v.duration || 0));
@@ -267,23 +278,38 @@
         sound.setAttribute("aria-pressed", video.muted ? "false" : "true");
       }));
       sound.setAttribute("aria-pressed", "false");
+      var big = bar.appendChild(button(T("放大", "Enlarge"), "tile-big", function () {
+        var on = tile.classList.toggle("big");
+        big.textContent = on ? T("还原", "Restore") : T("放大", "Enlarge");
+        big.setAttribute("aria-pressed", on ? "true" : "false");
+        setName(v, v.name);
+        if (on) tile.scrollIntoView({ block: "nearest" });
+      }));
+      big.setAttribute("aria-pressed", "false");
+      var full = bar.appendChild(button(T("全屏", "Fullscreen"), "tile-full", function () {
+        if (document.fullscreenElement === tile) { document.exitFullscreen(); return; }
+        if (tile.requestFullscreen) tile.requestFullscreen().catch(function () { video.requestFullscreen && video.requestFullscreen(); });
+      }));
+      full.hidden = !document.fullscreenEnabled;
       if (v.pid !== LESSON && may.may_manage_stage) {
         bar.appendChild(button(T("请下台", "Take off stage"), "tile-remove", function () {
           cmd("stage.remove", { user_id: v.pid }).then(function () {
-            say(T("已请 " + v.name + " 下台", v.name + " was taken off the stage"));
+            say(T("已请 " + v.name + " 下台", v.name + " was taken off the stage"), true);
           }, function (err) { showError(errText(err)); });
         }));
       }
-      v.tile = tile; v.video = video; v.sound = sound;
+      v.tile = tile; v.video = video; v.sound = sound; v.big = big; v.full = full;
       setName(v, p.name);
       return tile;
     }
     function setName(v, name) {
       v.name = name;
-      var label = v.pid === LESSON ? T("课例视频: ", "Lesson video: ") + name : name;
+      var label = v.pid === LESSON ? T("课例视频：", "Lesson video: ") + name : name;
       v.nameEl.textContent = label;
       v.tile.setAttribute("aria-label", label);
-      v.sound.setAttribute("aria-label", (v.video.muted ? T("打开声音: ", "Unmute: ") : T("静音: ", "Mute: ")) + label);
+      v.sound.setAttribute("aria-label", (v.video.muted ? T("打开声音：", "Unmute: ") : T("静音：", "Mute: ")) + label);
+      v.big.setAttribute("aria-label", (v.tile.classList.contains("big") ? T("还原：", "Restore: ") : T("放大：", "Enlarge: ")) + label);
+      v.full.setAttribute("aria-label", T("全屏：", "Fullscreen: ") + label);
     }
     function setTileState(v, text) { v.stateEl.textContent = text || ""; }
 
@@ -386,7 +412,7 @@
       var tile = el("div", null, "tile mine");
       tile.dataset.publisher = String(me.id);
       tile.setAttribute("role", "group");
-      var label = (me.display_name || "") + T(" (我)", " (you)");
+      var label = (me.display_name || "") + T("（我）", " (you)");
       tile.setAttribute("aria-label", label);
       var video = tile.appendChild(el("video"));
       video.autoplay = true; video.playsInline = true; video.muted = true;
@@ -403,7 +429,7 @@
       showError("");
       if (pub) return;
       if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-        showError(T("此浏览器无法使用摄像头 (需要 HTTPS 连接)。", "This browser cannot use a camera here (an HTTPS connection is needed)."));
+        showError(T("此浏览器无法使用摄像头（需要 HTTPS 连接）。", "This browser cannot use a camera here (an HTTPS connection is needed)."));
         return;
       }
       goBtn.disabled = true;
@@ -447,7 +473,7 @@
         if (err === STALE || pub !== p || gen !== p.gen) return;
         if (err && err.code === "disconnected") { setPubState(T("等待重连…", "Waiting for the connection…")); return; }
         stopPublishing();
-        showError(T("上台失败: ", "Could not go on stage: ") + errText(err));
+        showError(T("上台失败：", "Could not go on stage: ") + errText(err));
       });
     }
     function stopPublishing() {
@@ -466,8 +492,8 @@
       if (invited) invited = false;
       render();
       if (!wasOn) return;
-      cmd("stage.leave").then(function () { say(T("您已下台。", "You left the stage.")); }, function (err) {
-        if (err && (err.code === "not_on_stage" || err.code === "disconnected")) { say(T("您已下台。", "You left the stage.")); return; }
+      cmd("stage.leave").then(function () { say(T("您已下台。", "You left the stage."), true); }, function (err) {
+        if (err && (err.code === "not_on_stage" || err.code === "disconnected")) { say(T("您已下台。", "You left the stage."), true); return; }
         showError(errText(err));
       });
     }
@@ -497,7 +523,7 @@
     function declineInvite() {
       inviteEl.hidden = true;
       cmd("hand.lower").catch(function () {});  // the expert's desk hears the answer
-      say(T("您谢绝了上台邀请。", "You declined the invitation."));
+      say(T("您谢绝了上台邀请。", "You declined the invitation."), true);
     }
 
     // -- lesson videos ----------------------------------------------------------------------------
@@ -520,7 +546,7 @@
           var b = li.appendChild(button(T("在舞台播放", "Play on stage"), "video-start", function () {
             videoCmd("start", { video_id: v.id });
           }));
-          b.setAttribute("aria-label", T("在舞台播放: ", "Play on stage: ") + v.title);
+          b.setAttribute("aria-label", T("在舞台播放：", "Play on stage: ") + v.title);
         }
         videoList.appendChild(li);
       });
@@ -542,14 +568,14 @@
           function () { throw { code: r.status === 413 ? "too_large" : "http_" + r.status, message: r.statusText }; });
       }, function () { throw { code: "disconnected", message: "network error" }; }).then(function (v) {
         uploadBtn.disabled = false;
-        uploadStatus.textContent = T("已上传: ", "Uploaded: ") + v.title;
+        uploadStatus.textContent = T("已上传：", "Uploaded: ") + v.title;
         form.reset();
         videos = (videos || []).concat([v]);
         renderVideos();
       }, function (err) {
         uploadBtn.disabled = false;
         uploadStatus.textContent = "";
-        showError(T("上传失败: ", "Upload failed: ") + errText(err));
+        showError(T("上传失败：", "Upload failed: ") + errText(err));
       });
     }
     function videoCmd(action, args) {
@@ -614,7 +640,7 @@
             invited = false;
             inviteEl.hidden = true;
             stopPublishing();
-            say(T("主持人已请您下台。", "You were taken off the stage."));
+            say(T("主持人已请您下台。", "You were taken off the stage."), true);
           }
           render();
           return;
@@ -625,7 +651,7 @@
           closeStage();
           render();
           if (videos !== null) renderVideos();
-          say(T("活动已结束, 舞台已关闭。", "The activity has ended; the stage is closed."));
+          say(T("活动已结束，舞台已关闭。", "The activity has ended; the stage is closed."));
           return;
       }
     }
