@@ -334,9 +334,9 @@ def reader_lang(request: Request) -> str:
     """"en" or "zh" (the default): `?lang=`, else the first of them in Accept-Language by its weight."""
     asked = request.query_params.get("lang")
     if asked is not None:
-        if asked[:2].lower() not in ("zh", "en"):
+        if _primary(asked) not in ("zh", "en"):
             raise ApiError(400, "invalid", "lang must be zh or en")
-        return asked[:2].lower()
+        return _primary(asked)
     weighted = []
     for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -344,8 +344,13 @@ def reader_lang(request: Request) -> str:
             q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
         except ValueError:
             q = 0.0
-        weighted.append((-q, i, tag.strip()[:2].lower()))
+        weighted.append((-q, i, _primary(tag)))
     return next((tag for q, _, tag in sorted(weighted) if q < 0 and tag in ("zh", "en")), "zh")
+
+
+def _primary(tag: str) -> str:
+    """A language tag's primary subtag: zh-Hans-CN is zh."""
+    return tag.strip().split("-")[0].lower()
 
 
 async def attendance_csv(request: Request):

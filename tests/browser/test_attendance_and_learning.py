@@ -173,4 +173,6 @@ async def test_the_learning_record_explains_credit_and_fits_a_phone(browser, ser
                                 wait=f"#rows tr[data-activity-id='{aid}']", viewport=PHONE)
     row = page.locator(f"#rows tr[data-activity-id='{aid}']")
     assert await row.locator(".credit-note").inner_text() == f"Needs 96 min, attended {mine['minutes']:g} min"
+    await fits(page, f"#rows tr[data-activity-id='{aid}'] td", PHONE["width"])
+    await shot(page, "learning-en-phone")
     await ctx.close()
