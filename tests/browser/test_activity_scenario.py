@@ -74,7 +74,7 @@ async def test_a_whole_activity_with_an_expert_two_teachers_and_a_network_cut(br
     await t1.press("#chat-input", "Enter")
     await exp.wait_for_function(text_has("#chat", "父亲的背影写得真好"), timeout=10_000)
     assert await exp.locator("#chat img").count() == 0  # user text stays text
-    await exp.locator("#chat li").first.hover()
+    await exp.locator("#chat li .msg-more").first.click()  # a message's tools are behind its ⋯ button
     await exp.locator("#chat li").first.get_by_role("button", name="Pin").click()
     await t2.wait_for_function(text_has("#pinned", "父亲的背影写得真好"), timeout=10_000)
 
@@ -98,7 +98,7 @@ async def test_a_whole_activity_with_an_expert_two_teachers_and_a_network_cut(br
     await t2.wait_for_function(text_has("#chat-mode", "pre-moderated"), timeout=10_000)
     await t2.fill("#chat-input", "想请教专家一个问题")
     await t2.press("#chat-input", "Enter")
-    await t2.wait_for_function(text_has("#notice", "approves"), timeout=10_000)
+    await t2.wait_for_function(text_has("#chat-status", "approves"), timeout=10_000)  # said by the chat box
     await exp.wait_for_function(text_has("#held", "想请教专家一个问题"), timeout=10_000)
     assert "想请教专家一个问题" not in await t1.inner_text("#chat")
     await exp.locator("#held li").first.get_by_role("button", name="Approve").click()

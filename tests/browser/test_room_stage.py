@@ -126,8 +126,8 @@ async def test_on_stage_invited_taken_off_and_watching_again_after_a_network_cut
         await teacher.wait_for_function("document.querySelector('#hand').getAttribute('aria-pressed') === 'true'",
                                         timeout=10_000)
         await expert.ok("hand.call", activity_id=aid, user_id=teacher_id)
-        await teacher.wait_for_selector("#stage .stage-invite:visible", timeout=10_000)
-        assert "An expert invites you on stage" in await teacher.inner_text("#stage .stage-invite")
+        await teacher.wait_for_selector("#alerts .stage-invite:visible", timeout=10_000)  # a banner atop the room
+        assert "An expert invites you on stage" in await teacher.inner_text("#alerts .stage-invite")
         # with the keyboard: the invitation takes the focus, Enter accepts
         assert await teacher.evaluate("document.activeElement.classList.contains('stage-accept')")
         await teacher.keyboard.press("Enter")
@@ -211,7 +211,7 @@ async def test_a_lesson_video_uploaded_played_and_paused_watched_on_a_phone_in_c
         # the teacher's phone shows it, the title as text
         await phone.wait_for_selector(tile("lesson"), timeout=15_000)
         await plays(phone, "lesson")
-        assert await phone.inner_text(tile("lesson") + " .tile-name") == "课例视频: " + title
+        assert await phone.inner_text(tile("lesson") + " .tile-name") == "课例视频：" + title
         assert await phone.inner_text("#stage h2") == "舞台"
         assert await phone.inner_text(tile("lesson") + " .tile-unmute") == "打开声音"
         assert await phone.locator("#stage img").count() == 0 and await org.locator("#stage img").count() == 0
