@@ -109,6 +109,8 @@ class DocRoom:
         self.doc = Doc()
         self.peers: set[Peer] = set()
         self.awareness: dict[int, sync.AwarenessEntry] = {}
+        self.owner: dict[int, bytes] = {}  # client id -> the node its state came through (remote ones)
+        self.withdrawn: dict[int, int] = {}  # client id -> the clock this node withdrew its state at
         self._pending: list[tuple[bytes, Peer | None]] = []
         self._writer: asyncio.Task | None = None
         self._compacting = False
@@ -126,7 +128,7 @@ class DocRoom:
         await self.rooms.hub.watch(self.channel, self._heard)
         if not await self.reload():
             return False
-        await self._broadcast(QUERY_TAG, b"")
+        await self.ask_others()
         return True
 
     async def reload(self) -> bool:
@@ -169,14 +171,37 @@ class DocRoom:
 
     def leave(self, peer: Peer) -> None:
         self.peers.discard(peer)
-        gone = [sync.AwarenessEntry(cid, self.awareness[cid].clock + 1, "null")
-                for cid in peer.awareness_ids if cid in self.awareness]
-        for e in gone:
-            del self.awareness[e.client_id]
+        gone = self._withdraw(peer.awareness_ids)
         if gone:
             self._share_awareness(sync.encode_awareness(gone), None)
         if not self.peers:
             self.idle_since = time.monotonic()
+
+    def node_gone(self, node: bytes) -> None:
+        """`node` stopped beating: withdraw the states that came through it from the sockets here, as
+        y-protocols' removeAwarenessStates does (state null, clock + 1). Every surviving node does this
+        for its own sockets, so nothing goes on the bus."""
+        gone = self._withdraw([cid for cid, n in self.owner.items() if n == node])
+        if gone:
+            metrics.WITHDRAWN.inc(len(gone))
+            frame = sync.awareness(sync.encode_awareness(gone))
+            for p in self.peers:
+                p.push(frame)
+
+    def _withdraw(self, client_ids) -> list[sync.AwarenessEntry]:
+        """Forget these clients' states; the removals to send. Each is kept as a tombstone: a client
+        coming back with a clock at or below it would be ignored by everyone who got the removal, so it
+        is told it was removed, and y-protocols answers that by announcing itself with a higher clock."""
+        gone = []
+        for cid in list(client_ids):
+            self.owner.pop(cid, None)
+            e = self.awareness.pop(cid, None)
+            if e is not None:
+                gone.append(sync.AwarenessEntry(cid, e.clock + 1, "null"))
+                self.withdrawn[cid] = e.clock + 1
+        while len(self.withdrawn) > 1000:
+            del self.withdrawn[next(iter(self.withdrawn))]
+        return gone
 
     # -- messages from a socket ----------------------------------------------------------------------
 
@@ -220,24 +245,49 @@ class DocRoom:
         return self.doc.get(CONTENT, type=Text)
 
     def awareness_from(self, peer: Peer, payload: bytes) -> None:
-        self._remember_awareness(sync.decode_awareness(payload), peer)
-        self._share_awareness(payload, peer)
+        entries = sync.decode_awareness(payload)
+        news, stale = self._remember_awareness(entries, peer, None)
+        if stale:
+            peer.push(sync.awareness(sync.encode_awareness(stale)))
+        if news:
+            self._share_awareness(payload if len(news) == len(entries) else sync.encode_awareness(news), peer)
 
-    def _remember_awareness(self, entries: list[sync.AwarenessEntry], peer: Peer | None) -> None:
-        """Keep the newest state of each client (y-protocols' rule: a higher or equal clock wins);
-        `peer`: the socket here that announced them (None: another node)."""
+    def _remember_awareness(self, entries: list[sync.AwarenessEntry], peer: Peer | None, node: bytes | None
+                            ) -> tuple[list[sync.AwarenessEntry], list[sync.AwarenessEntry]]:
+        """Keep the newest state of each client by y-protocols' rule (a higher clock wins; a removal
+        wins at an equal one). `peer`: the socket here that sent them, or `node`: the node they came
+        through. Returns the entries that are news, the only ones passed on: stock y-websocket sends
+        back every state it receives, and that echo (an equal clock) is neither news nor a claim to
+        own the state. And returns, for clients that come back at or below the clock this node
+        withdrew them at, that removal again."""
+        news, stale = [], []
         for e in entries:
-            known = self.awareness.get(e.client_id)
-            if known is not None and e.clock < known.clock:
-                continue
+            cid = e.client_id
+            known = self.awareness.get(cid)
             if e.state == "null":
-                self.awareness.pop(e.client_id, None)
+                if known is None or e.clock < known.clock:
+                    continue
+                del self.awareness[cid]
+                self.owner.pop(cid, None)
                 if peer is not None:
-                    peer.awareness_ids.discard(e.client_id)
+                    peer.awareness_ids.discard(cid)
+                news.append(e)
+                continue
+            if known is not None and e.clock <= known.clock:
+                continue
+            self.awareness[cid] = e
+            news.append(e)
+            if peer is not None:
+                peer.awareness_ids.add(cid)
+                self.owner.pop(cid, None)
             else:
-                self.awareness[e.client_id] = e
-                if peer is not None:
-                    peer.awareness_ids.add(e.client_id)
+                self.owner[cid] = node
+            if self.withdrawn and cid in self.withdrawn:
+                if e.clock <= self.withdrawn[cid]:
+                    stale.append(sync.AwarenessEntry(cid, self.withdrawn[cid], "null"))
+                else:
+                    del self.withdrawn[cid]
+        return news, stale
 
     def _share_awareness(self, payload: bytes, origin: Peer | None) -> None:
         frame = sync.awareness(payload)
@@ -302,6 +352,10 @@ class DocRoom:
         finally:
             self._compacting = False
 
+    async def ask_others(self) -> None:
+        """Ask the other nodes for their sockets' awareness states (answered with AWARENESS_TAG)."""
+        await self._broadcast(QUERY_TAG, b"")
+
     async def _broadcast(self, tag: bytes, payload: bytes) -> None:
         if not await self.rooms.hub.broadcast(self.channel, tag + self.rooms.node_tag + payload):
             log.warning("document broadcast failed", extra={"doc": self.doc_id})  # others reload on reconnect
@@ -314,7 +368,7 @@ class DocRoom:
         node_len = rest[0] if rest else 0
         if rest[1 : 1 + node_len] == self.rooms.node_id_bytes:
             return  # our own broadcast
-        payload = rest[1 + node_len :]
+        node, payload = rest[1 : 1 + node_len], rest[1 + node_len :]
         if tag == UPDATE_TAG:
             try:
                 self.doc.apply_update(payload)
@@ -331,9 +385,14 @@ class DocRoom:
                 self.rooms.spawn(self._broadcast(AWARENESS_TAG, sync.encode_awareness(mine)))
         elif tag == AWARENESS_TAG:
             try:
-                self._remember_awareness(sync.decode_awareness(payload), None)
+                entries = sync.decode_awareness(payload)
             except sync.ProtocolError:
                 return
-            frame = sync.awareness(payload)
-            for p in self.peers:
-                p.push(frame)
+            news, stale = self._remember_awareness(entries, None, node)
+            self.rooms.saw(node)
+            if stale:  # its node relays our removal to it, and it announces itself again
+                self.rooms.spawn(self._broadcast(AWARENESS_TAG, sync.encode_awareness(stale)))
+            if news:
+                frame = sync.awareness(payload if len(news) == len(entries) else sync.encode_awareness(news))
+                for p in self.peers:
+                    p.push(frame)

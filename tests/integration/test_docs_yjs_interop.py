@@ -330,19 +330,77 @@ async def test_a_js_observer_is_refused_keeps_its_socket_and_follows_the_others(
     await py.close()
 
 
-async def test_js_outsiders_and_bad_tokens_are_closed_before_any_document_data(world):
+async def test_js_outsiders_and_refused_tickets_are_closed_before_any_document_data(world):
     doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
-    script = {"sync": False, "steps": [{"wait_closes": 2}]}  # y-websocket retries: refused again
-    outsider = await JsPeer(world, "a", "outsider", doc_id, script).start()
-    forged = await JsPeer(world, "b", "leader", doc_id, script,
-                          token=world["users"]["leader"][1][:-4] + "AAAA").start()
+    outsider = await JsPeer(world, "a", "outsider", doc_id, {"sync": False, "steps": [{"wait_closes": 1}]}).start()
+    # a forged ticket, used for every retry: y-websocket's own reconnect, refused again
+    forged = await JsPeer(world, "b", "leader", doc_id, {"sync": False, "ticket": "bm90LmEudGlja2V0.AAAA",
+                                                        "steps": [{"wait_closes": 2}]}).start()
+    bad_token = await JsPeer(world, "a", "leader", doc_id, {"sync": False, "steps": [{"sleep": 1000}]},
+                             token=world["users"]["leader"][1][:-4] + "AAAA").start()
     try:
         out_done = await outsider.finished()
         forged_done = await forged.finished()
+        bad_done = await bad_token.finished()
     finally:
-        await outsider.stop()
-        await forged.stop()
-    for done, code in ((out_done, 4003), (forged_done, 4001)):
-        assert [c["code"] for c in done["closes"][:2]] == [code, code], done
-        assert not done["synced"] and done["frames_in"] == 0 and done["text"] == "", done
+        for p in (outsider, forged, bad_token):
+            await p.stop()
+    assert [c["code"] for c in out_done["closes"]] == [4003], out_done
     assert out_done["closes"][0]["reason"] == "not a member of this studio"
+    assert [(c["code"], c["reason"]) for c in forged_done["closes"][:2]] == [(4011, "ticket_invalid")] * 2
+    # a token the API refuses gets no ticket, so no socket is even tried
+    assert bad_token.of("ticket-refused") == [{**bad_token.of("ticket-refused")[0], "status": 401,
+                                               "code": "token_signature"}]
+    assert bad_done["closes"] == [] and bad_done["frames_in"] == 0
+    for done in (out_done, forged_done, bad_done):
+        assert not done["synced"] and done["frames_in"] == 0 and done["text"] == "", done
+
+
+async def test_a_killed_nodes_cursors_leave_the_other_nodes_and_come_back_with_it(world, redis_url):
+    """Three nodes. A stock Yjs client on the victim node is seen by a Python client on A and a stock Yjs
+    client on B; the victim is killed with SIGKILL: the survivors withdraw its state within seconds (it
+    used to stay about 32 s, until y-protocols' own timeout). The victim is restarted on its port, the
+    client reconnects with a fresh ticket, and both see it again at once (a state withdrawn at clock c+1
+    would be ignored when it returns at clock c: the survivors tell it it was removed, and y-protocols
+    answers that with a higher clock)."""
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    victim = harness.Server(world["url"], redis_url, name="yjs-victim").start()
+    ghost, watcher = "被终止节点上的组长", "B 节点上的成员"
+    try:
+        py = await py_client(world, "a", "co_leader", doc_id)
+        world_v = {**world, "victim": victim}
+        doomed = await JsPeer(world_v, "victim", "leader", doc_id, {
+            "user": {"name": ghost, "color": "#c33"}, "timeout": 90000, "steps": [{"wait_text": "END"}]}).start()
+        watch = await JsPeer(world, "b", "member", doc_id, {
+            "user": {"name": watcher, "color": "#36c"}, "timeout": 90000,
+            "steps": [{"wait_awareness": ghost}, {"say": "seen"}, {"wait_no_awareness": ghost}, {"say": "gone"},
+                      {"wait_awareness": ghost}, {"say": "back"}, {"wait_text": "END"}]}).start()
+        try:
+            await py.until(lambda c: ghost in names(c.awareness), timeout=20)
+            await watch.until(lambda p: any(e["label"] == "seen" for e in p.of("said")))
+            ghost_id = next(cid for cid, s in py.awareness.items() if s and s["user"]["name"] == ghost)
+            loop = asyncio.get_running_loop()
+            killed = loop.time()
+            victim.kill()
+            await py.until(lambda c: c.awareness.get(ghost_id, "present") is None, timeout=10)
+            py_gone = loop.time() - killed
+            await watch.until(lambda p: any(e["label"] == "gone" for e in p.of("said")), timeout=10)
+            js_gone = loop.time() - killed
+            print(f"withdrawn after SIGKILL: python client {py_gone:.2f} s, stock Yjs client {js_gone:.2f} s")
+            (harness.ARTIFACTS / "docs-awareness-withdraw.txt").write_text(
+                f"python client {py_gone:.2f} s\nstock Yjs client {js_gone:.2f} s\n")
+
+            victim.start()  # the same port: the provider's reconnect finds it
+            await watch.until(lambda p: any(e["label"] == "back" for e in p.of("said")), timeout=30)
+            await py.until(lambda c: ghost in names(c.awareness), timeout=10)
+            assert [e["status"] for e in doomed.of("status")].count("connected") >= 2  # it did reconnect
+            await py.insert(len(py.text), "END", {})
+            done = await doomed.finished(timeout=30)
+            assert done["text"].endswith("END")
+            await watch.finished(timeout=30)
+        finally:
+            await doomed.stop()
+            await watch.stop()
+        await py.close()
+    finally:
+        victim.cleanup()

@@ -3,8 +3,12 @@
 //
 //   node yjs_peer.mjs WS_BASE DOC_ID TOKEN [SCRIPT_JSON]
 //
-//   WS_BASE      ws://127.0.0.1:PORT/ws/docs (the provider appends /DOC_ID?token=TOKEN)
+//   WS_BASE      ws://127.0.0.1:PORT/ws/docs (the provider appends /DOC_ID?ticket=…)
+//   TOKEN        a sign-in token: before every connection (the first and each reconnect) the peer asks
+//                POST /api/docs/DOC_ID/ticket for a fresh single-use ticket, as docs/documents.md says
 //   SCRIPT_JSON  {"user": {"name": "…", "color": "#…"},  local awareness state's "user" field
+//                 "ticket": "…",                          use this ticket for every connection instead
+//                 "url_token": true,                      the deprecated ?token=TOKEN instead
 //                 "sync": true,                           wait for the first sync before the steps
 //                 "timeout": 20000,                       ms for the whole run; exit 3 beyond it
 //                 "steps": [ … ]}                         run in order, each one awaited:
@@ -17,13 +21,15 @@
 //     {"sleep": ms}
 //     {"wait_text": "marker"}           until the document's text contains marker
 //     {"wait_awareness": "name"}        until another client's awareness has user.name == name
+//     {"wait_no_awareness": "name"}     until no other client's awareness has user.name == name
 //     {"wait_denied": n}                until n "permission denied" messages have arrived
 //     {"wait_closes": n}                until the connection was closed by the server n times
 //     {"say": "label"}                  print {"event": "said", "label": …} (a progress mark)
 //
 // Events printed: status, synced, awareness (remote states), permission-denied (the reason, as the
 // provider's auth handler received it), warn (what stock y-websocket console.warns), connection-close
-// (code, reason), said, done (text, delta, remote awareness, counters), timeout, error.
+// (code, reason), ticket-refused (the API's status and code: the peer stops), said, done (text, delta,
+// remote awareness, counters), timeout, error.
 // Exit status: 0 done, 3 timeout, 1 any other failure.
 
 import * as Y from 'yjs'
@@ -63,10 +69,45 @@ const doc = new Y.Doc()
 const text = doc.getText('content')
 const provider = new WebsocketProvider(base, docId, doc, {
   WebSocketPolyfill: CountingWebSocket,
-  params: token === '' ? {} : { token },
+  connect: false, // each connection waits for its ticket (connectWithTicket)
   disableBc: true, // one process per client: no cross-tab channel
   maxBackoffTime: 1000
 })
+
+// y-websocket reconnects with the URL it has; a ticket opens one socket, so every connection (the
+// first, and each after a close) first takes a fresh one and puts it in the provider's params.
+const api = base.replace(/^ws/, 'http').replace(/\/ws\/docs\/?$/, '')
+const STOP = [4002, 4003, 4004, 4009] // the server said retrying cannot help
+let stopped = false
+const ticket = async () => {
+  if (script.ticket !== undefined) return { ticket: script.ticket }
+  if (script.url_token || token === '') return token === '' ? {} : { token }
+  const res = await fetch(`${api}/api/docs/${docId}/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })
+  const body = await res.json()
+  if (!res.ok) throw Object.assign(new Error(body.error.code), { status: res.status, code: body.error.code })
+  return { ticket: body.ticket }
+}
+const connectWithTicket = async () => {
+  for (let wait = 100; !stopped; wait = Math.min(wait * 2, 1000)) {
+    try {
+      provider.params = await ticket()
+      if (!stopped) provider.connect()
+      return
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) {
+        stopped = true
+        return emit('ticket-refused', { status: err.status, code: err.code })
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait)) // the node is down: try again
+    }
+  }
+}
+provider.on('connection-close', (event) => {
+  provider.shouldConnect = false // not y-websocket's own reconnect with the used ticket
+  if (stopped || STOP.includes(event?.code)) return
+  setTimeout(connectWithTicket, Math.min(100 * 2 ** provider.wsUnsuccessfulReconnects, 1000))
+})
+connectWithTicket()
 
 // The provider's message handlers are per instance; wrap the auth one to see the reason it decodes,
 // then hand the message to the stock handler unchanged.
@@ -137,6 +178,7 @@ const finish = (event, code, fields = {}) => {
     closes,
     ...fields
   })
+  stopped = true
   provider.destroy() // withdraws our awareness state, closes the socket
   doc.destroy()
   setTimeout(() => process.exit(code), 200) // let the close frame go out
@@ -174,6 +216,9 @@ const runStep = async (step) => {
   } else if ('wait_awareness' in step) {
     await until(`awareness of ${JSON.stringify(step.wait_awareness)}`,
       () => Object.values(remoteStates()).some((s) => s?.user?.name === step.wait_awareness))
+  } else if ('wait_no_awareness' in step) {
+    await until(`no awareness of ${JSON.stringify(step.wait_no_awareness)}`,
+      () => !Object.values(remoteStates()).some((s) => s?.user?.name === step.wait_no_awareness))
   } else if ('wait_denied' in step) {
     await until(`${step.wait_denied} permission denials`, () => denials.length >= step.wait_denied)
   } else if ('wait_closes' in step) {
