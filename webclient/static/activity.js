@@ -132,7 +132,7 @@
       T("（第 " + (a.current_phase + 1) + "/" + a.agenda.length + " 环节）", " (phase " + (a.current_phase + 1) + " of " + a.agenda.length + ")") : "";
     var chatOpen = live && (!p || p.chat || staff());
     $("chat-form").hidden = !chatOpen;
-    $("chat-closed").hidden = chatOpen || !(live || a.state === "lobby");
+    $("chat-closed").hidden = chatOpen || !(live || a.state === "lobby" || a.state === "scheduled");
     $("chat-closed").textContent = live ? T("本环节不开放讨论。", "Chat is closed in this phase.")
                                         : T("活动开始后开放讨论。", "Chat opens when the activity starts.");
     var modes = [];
@@ -156,8 +156,7 @@
                     "activity.next_phase": live && a.current_phase < a.agenda.length - 1, "activity.end": live,
                     "activity.extend_phase": live, "activity.archive": a.state === "ended" };
     document.querySelectorAll("#host-controls button[data-cmd]").forEach(function (b) {
-      b.disabled = !allowed[b.dataset.cmd];
-      b.hidden = !snap.me.may_run;
+      b.hidden = !snap.me.may_run || !allowed[b.dataset.cmd];  // only what this state allows, not a row of greyed buttons
     });
     $("mod-desk").hidden = !moderator() || a.state === "cancelled";
     $("slow-seconds").value = a.slow_mode || 0;
