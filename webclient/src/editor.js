@@ -126,9 +126,47 @@ function spanOf (ops, key) {
   return start < 0 ? null : { start, end, text: all.slice(start, end) }
 }
 
+// Close codes after which connecting again cannot help (docs/documents.md).
+const FINAL_CLOSES = [4002, 4003, 4004, 4009]
+
 /**
- * Open a document in `el`.
- * @param {{el: HTMLElement, docId: number, token: string, user: {id: number, name: string},
+ * Connect `p` (made with connect: false), and again after every close, each time with a fresh ticket
+ * from `ticket()` in its params: a ticket opens one socket, and y-websocket would reconnect with the
+ * URL it has. Waits between tries as y-websocket does; a refusal of the sign-in stops (`unauthorized`).
+ */
+function withTickets (p, ticket, status) {
+  let stopped = false
+  const go = async () => {
+    for (let wait = 200; !stopped; wait = Math.min(wait * 2, 5000)) {
+      try {
+        const t = await ticket()
+        if (stopped) return
+        p.params = { ticket: t }
+        p.connect()
+        return
+      } catch (err) {
+        if (err && (err.code === 'unauthenticated' || /^token_/.test(err.code || ''))) {
+          stopped = true
+          return status('unauthorized')
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait)) // offline, or the node is down
+      }
+    }
+  }
+  p.on('connection-close', (event) => {
+    p.shouldConnect = false // not y-websocket's own reconnect, with the ticket already used
+    if (stopped || (event && FINAL_CLOSES.includes(event.code))) return
+    setTimeout(go, Math.min(100 * 2 ** p.wsUnsuccessfulReconnects, 5000))
+  })
+  const destroy = p.destroy.bind(p)
+  p.destroy = () => { stopped = true; destroy() }
+  go()
+}
+
+/**
+ * Open a document in `el`. `ticket()` resolves to a fresh ticket for the document's socket
+ * (POST /api/docs/{id}/ticket), asked before every connection.
+ * @param {{el: HTMLElement, docId: number, ticket: () => Promise<string>, user: {id: number, name: string},
  *          canEdit: boolean, onStatus?: (s: string) => void, onDenied?: (reason: string) => void,
  *          onReadOnly?: () => void, onSelection?: (sel: {start: number, end: number, quote: string}|null) => void,
  *          onMarksAt?: (ids: number[]) => void, onChange?: () => void}} o
@@ -165,8 +203,8 @@ export function open (o) {
     const gen = ++generation
     const d = new Y.Doc()
     const t = d.getText('content')
-    const p = new WebsocketProvider(`${scheme}//${location.host}/ws/docs`, String(o.docId), d,
-      { params: { token: o.token } })
+    const p = new WebsocketProvider(`${scheme}//${location.host}/ws/docs`, String(o.docId), d, { connect: false })
+    withTickets(p, o.ticket, status)
     p.awareness.setLocalStateField('user', { name: o.user.name, color: colorFor(o.user.id) })
     p.on('status', (e) => { if (gen === generation) status(e.status) })
     p.on('sync', (synced) => { if (gen === generation) status(synced ? 'synced' : 'connecting') })

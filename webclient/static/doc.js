@@ -394,7 +394,9 @@
       $("export-md").onclick = exporter("md");
       $("export-html").onclick = exporter("html");
       editor = window.collabEditor = CollabEditor.open({
-        el: $("editor"), docId: docId, token: Collab.token(), canEdit: doc.me.may_edit,
+        el: $("editor"), docId: docId, canEdit: doc.me.may_edit,
+        // before every connection a fresh single-use ticket: the sign-in token never goes in a URL
+        ticket: function () { return api(base + "/ticket", { method: "POST" }).then(function (r) { return r.ticket; }); },
         user: { id: me.id, name: me.display_name },
         onStatus: Collab.showConn,
         onDenied: function (reason) {
