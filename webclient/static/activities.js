@@ -107,7 +107,7 @@
       if (open && !m.registration && a.visibility !== "invited") {
         var reg = el("button", T("报名", "Register"), "register primary");
         reg.type = "button";
-        reg.setAttribute("aria-label", T("报名: ", "Register: ") + a.title);
+        reg.setAttribute("aria-label", T("报名：", "Register: ") + a.title);
         reg.onclick = function () {
           reg.disabled = true;
           api("/api/activities/" + a.id + "/register", { method: "POST", body: "{}" }).then(function (r) {
@@ -125,7 +125,7 @@
     if (open) {
       var cal = el("button", T("加入日历", "Add to calendar"), "calendar secondary");
       cal.type = "button";
-      cal.setAttribute("aria-label", T("加入日历: ", "Add to calendar: ") + a.title);
+      cal.setAttribute("aria-label", T("加入日历：", "Add to calendar: ") + a.title);
       cal.onclick = function () {
         Collab.download("/api/activities/" + a.id + "/calendar.ics", "activity-" + a.id + ".ics")
           .then(function () { showError(null); }, showError);

@@ -57,7 +57,7 @@
     reload().then(function () {
       rt.subscribe(CHANNEL, show, function () {
         $("resync").hidden = false;
-        $("resync").textContent = T("断线时间较长, 已重新加载通知。", "Reconnected after a long gap: reloaded the announcements.");
+        $("resync").textContent = T("断线时间较长，已重新加载通知。", "Reconnected after a long gap: reloaded the announcements.");
         reload();
       });
     });

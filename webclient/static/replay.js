@@ -151,18 +151,18 @@
           break;
         case "question_answered":
           p = questions[ev.question_id];
-          add(ev.at, "qa", [who(ev.by && ev.by.name), el("span", T(" 回答了: ", " answered: ")),
+          add(ev.at, "qa", [who(ev.by && ev.by.name), el("span", T(" 回答了：", " answered: ")),
                             el("q", p ? p.body : "#" + ev.question_id),
                             ev.answer ? el("span", ev.answer, "answer-text") : null,
                             ev.live ? el("span", T("现场回答", "answered live"), "badge live-answer") : null]);
           break;
         case "poll_opened":
-          add(ev.at, "polls", [el("span", T("发起投票: ", "Poll opened: ")), el("q", ev.poll.question),
+          add(ev.at, "polls", [el("span", T("发起投票：", "Poll opened: ")), el("q", ev.poll.question),
                                el("span", " (" + ev.poll.options.join(" / ") + ")", "muted")]);
           break;
         case "poll_closed": case "poll_results_shown":
           p = polls[ev.poll_id];
-          add(ev.at, "polls", [el("span", ev.type === "poll_closed" ? T("投票结束: ", "Poll closed: ") : T("公布结果: ", "Results shown: ")),
+          add(ev.at, "polls", [el("span", ev.type === "poll_closed" ? T("投票结束：", "Poll closed: ") : T("公布结果：", "Results shown: ")),
                                el("q", p ? p.poll.question : "#" + ev.poll_id), p ? resultsLine(p.poll, ev.results || p) : null]);
           break;
         case "hand_called":
@@ -178,7 +178,7 @@
       add(m.at, "chat", [who(m.user.name), el("span", ": "), el("span", m.body, "body")]);
     });
     data.questions.forEach(function (q) {
-      add(q.at, "qa", [who(q.user.name), el("span", T(" 提问: ", " asked: ")), el("q", q.body),
+      add(q.at, "qa", [who(q.user.name), el("span", T(" 提问：", " asked: ")), el("q", q.body),
                        el("span", T(q.votes + " 票", q.votes + (q.votes === 1 ? " vote" : " votes")), "votes")]);
     });
     items.sort(function (a, b) { return a.t - b.t || a.seq - b.seq; });
@@ -317,12 +317,12 @@
     }, showVideoError);
   }
   var VIDEO_ERRORS = { gone: ["录像文件已不在服务器上", "the file is no longer on the server"],
-                       link_expired: ["链接已过期, 请刷新页面", "the link has expired; reload the page"],
-                       link_invalid: ["链接无效, 请刷新页面", "the link is not valid; reload the page"] };
+                       link_expired: ["链接已过期，请刷新页面", "the link has expired; reload the page"],
+                       link_invalid: ["链接无效，请刷新页面", "the link is not valid; reload the page"] };
   function showVideoError(err) {
     var n = err && VIDEO_ERRORS[err.code];
     $("video-notice").hidden = false;
-    $("video-notice").textContent = T("录像无法播放: ", "The recording cannot be played: ") +
+    $("video-notice").textContent = T("录像无法播放：", "The recording cannot be played: ") +
       (n ? T(n[0], n[1]) : Collab.errorText(err));
   }
 
@@ -336,7 +336,7 @@
       video.controls = true;
       video.preload = "metadata";
       video.setAttribute("playsinline", "");
-      video.setAttribute("aria-label", T("录像: ", "Recording: ") + rec.user.name);
+      video.setAttribute("aria-label", T("录像：", "Recording: ") + rec.user.name);
       var p = { rec: rec, video: video, figure: fig, start: ms(rec.started_at), end: ms(rec.ended_at), retried: false };
       video.addEventListener("error", function () { videoTrouble(rec, p); });
       video.src = rec.url;

@@ -81,9 +81,9 @@
     var span = spanMinutes(), text = T("议程共 " + sum + " 分钟", "Agenda: " + sum + " min");
     var cls = "total";
     if (span !== null && span > 0) {
-      text += T(", 安排时长 " + span + " 分钟", " of " + span + " min scheduled");
-      if (sum > span) { text += T(" (超出 " + (sum - span) + " 分钟)", " (" + (sum - span) + " min over)"); cls += " over"; }
-      else if (sum < span) text += T(" (余 " + (span - sum) + " 分钟)", " (" + (span - sum) + " min to spare)");
+      text += T("，安排时长 " + span + " 分钟", " of " + span + " min scheduled");
+      if (sum > span) { text += T("（超出 " + (sum - span) + " 分钟）", " (" + (sum - span) + " min over)"); cls += " over"; }
+      else if (sum < span) text += T("（余 " + (span - sum) + " 分钟）", " (" + (span - sum) + " min to spare)");
     }
     $("total").textContent = text;
     $("total").className = cls;
@@ -463,7 +463,7 @@
       var cancel = $("cancel-activity");
       cancel.hidden = !editable;
       cancel.onclick = function () {
-        if (!confirm(T("确定取消「" + a.title + "」吗? 已报名的教师将看到活动已取消。",
+        if (!confirm(T("确定取消「" + a.title + "」吗？已报名的教师将看到活动已取消。",
                        "Cancel “" + a.title + "”? Registered teachers will see it as cancelled."))) return;
         api("/api/activities/" + activityId + "/cancel", { method: "POST", body: "{}" }).then(function () {
           lock();

@@ -77,7 +77,7 @@
     document.title = s.name + " · collab";
     $("name").textContent = s.name;
     $("level").textContent = UI.levelLine(s);
-    $("my-role").textContent = m.role ? T("我的角色: ", "My role: ") + Collab.roleName(m.role)
+    $("my-role").textContent = m.role ? T("我的角色：", "My role: ") + Collab.roleName(m.role)
       : m.pending ? T("申请审核中", "Application waiting") : T("非成员", "Not a member");
     $("leader-name").textContent = s.leader.name;
     $("f-subject").textContent = Collab.subjectName(s.subject) || "—";
@@ -127,7 +127,7 @@
       $("invite-join").hidden = true;
       return;
     }
-    $("invite-text").textContent = T("您收到了加入本工作室的邀请, 身份为" + Collab.roleName(role) + "。",
+    $("invite-text").textContent = T("您收到了加入本工作室的邀请，身份为" + Collab.roleName(role) + "。",
                                      "You are invited to join this studio as " + Collab.roleName(role) + ".");
     $("invite-join").hidden = false;
     $("invite-join").textContent = T("以" + Collab.roleName(role) + "身份加入", "Join as " + Collab.roleName(role));
@@ -227,7 +227,7 @@
           if (event && event.type === "post") addPost(event.post);
         }, function () {
           $("posts-notice").hidden = false;
-          $("posts-notice").textContent = T("断线时间较长, 已重新加载帖子。", "Reconnected after a long gap: reloaded the posts.");
+          $("posts-notice").textContent = T("断线时间较长，已重新加载帖子。", "Reconnected after a long gap: reloaded the posts.");
           reloadPosts();
         })).then(function () {
           $("posts").dataset.live = "1";
@@ -277,7 +277,7 @@
     li.dataset.userId = m.user_id;
     var who = el("div", null, "who");
     who.appendChild(el("strong", m.name));
-    if (m.user_id === user.id) who.appendChild(el("span", T(" (我)", " (me)"), "muted"));
+    if (m.user_id === user.id) who.appendChild(el("span", T("（我）", " (me)"), "muted"));
     who.appendChild(el("span", Collab.roleName(m.role), "badge role-" + m.role));
     if (m.school) who.appendChild(el("span", m.school, "muted"));
     li.appendChild(who);
@@ -310,7 +310,7 @@
     tools.appendChild(change);
     var remove = button(T("移除", "Remove"), "remove");
     remove.onclick = function () {
-      confirmStep(remove, T("把 " + m.name + " 移出工作室?", "Remove " + m.name + " from the studio?"), T("确定移除", "Remove"), function () {
+      confirmStep(remove, T("把 " + m.name + " 移出工作室？", "Remove " + m.name + " from the studio?"), T("确定移除", "Remove"), function () {
         return api(BASE + "/members/" + m.user_id, { method: "DELETE" }).then(function () {
           $("members-status").textContent = T("已移除 " + m.name + "。", m.name + " was removed.");
           return refresh();
@@ -321,7 +321,7 @@
     if (me.may_appoint) {
       var hand = button(T("移交工作室", "Hand the studio over"), "hand-over");
       hand.onclick = function () {
-        confirmStep(hand, T("把工作室移交给 " + m.name + "? 您将成为副领衔人。",
+        confirmStep(hand, T("把工作室移交给 " + m.name + "？您将成为副领衔人。",
                             "Hand the studio over to " + m.name + "? You will become a co-leader."),
                     T("确定移交", "Hand it over"), function () {
           return api(BASE + "/members/" + m.user_id, { method: "POST", body: JSON.stringify({ role: "leader" }) }).then(function () {
@@ -342,7 +342,7 @@
     who.appendChild(el("strong", m.name));
     if (m.school) who.appendChild(el("span", m.school, "muted"));
     li.appendChild(who);
-    if (m.note) li.appendChild(el("p", T("留言: ", "Note: ") + m.note, "note"));
+    if (m.note) li.appendChild(el("p", T("留言：", "Note: ") + m.note, "note"));
     var tools = el("div", null, "tools");
     function decide(approve) {
       ok("members-error");
@@ -382,7 +382,7 @@
       api(BASE + "/invitations", { method: "POST", body: JSON.stringify({ role: e.target.elements.role.value }) }).then(function (r) {
         $("invite-result").hidden = false;
         $("invite-url").value = r.url;
-        $("invite-expiry").textContent = T("以" + Collab.roleName(r.role) + "身份加入, 有效期至 ", "Joins as " + Collab.roleName(r.role) + "; valid until ")
+        $("invite-expiry").textContent = T("以" + Collab.roleName(r.role) + "身份加入，有效期至 ", "Joins as " + Collab.roleName(r.role) + "; valid until ")
           + Collab.fmtTime(new Date(r.expires_at * 1000).toISOString());
         $("invite-url").focus();
         $("invite-url").select();
@@ -396,7 +396,7 @@
       else manual();
     };
     $("leave").onclick = function () {
-      confirmStep($("leave"), T("确定退出本工作室?", "Leave this studio?"), T("确定退出", "Leave"), function () {
+      confirmStep($("leave"), T("确定退出本工作室？", "Leave this studio?"), T("确定退出", "Leave"), function () {
         return api(BASE + "/leave", { method: "POST" }).then(function () { location.href = "/studios"; });
       }, "members-error");
     };
@@ -418,7 +418,7 @@
       var tags = el("div", null, "tags");
       r.tags.forEach(function (t) {
         var b = button("#" + t, "tag link");
-        b.setAttribute("aria-label", T("按标签筛选: ", "Filter by tag: ") + t);
+        b.setAttribute("aria-label", T("按标签筛选：", "Filter by tag: ") + t);
         b.onclick = function () { $("lib-filter").elements.tag.value = t; loadLibrary(); };
         tags.appendChild(b);
       });
@@ -434,7 +434,7 @@
     if (mayDelete(r)) {
       var del = button(T("删除", "Delete"), "delete");
       del.onclick = function () {
-        confirmStep(del, T("删除《" + r.title + "》?", "Delete \u201c" + r.title + "\u201d?"), T("确定删除", "Delete"), function () {
+        confirmStep(del, T("删除《" + r.title + "》？", "Delete \u201c" + r.title + "\u201d?"), T("确定删除", "Delete"), function () {
           return api("/api/resources/" + r.id, { method: "DELETE" }).then(loadLibrary);
         }, "lib-error");
       };
@@ -465,7 +465,7 @@
     data.append("file", file, file.name);
     data.append("title", f.elements.res_title.value.trim());
     data.append("kind", f.elements.kind.value);
-    data.append("tags", f.elements.tags.value);
+    data.append("tags", f.elements.tags.value.replace(/[，、]/g, ","));  // the server splits on ","; people type ，
     var bar = $("upload-progress"), pct = $("upload-percent"), submit = f.querySelector("button[type=submit]");
     var events = 0;
     function show(loaded, total) {
@@ -498,12 +498,12 @@
       $("upload-state").hidden = true;
       var err = body && body.error ? body.error
         : { code: xhr.status === 413 ? "too_large" : "http_" + xhr.status, message: xhr.statusText };
-      fail("upload-error", T("上传失败: ", "Upload refused: ") + Collab.errorText(err));
+      fail("upload-error", T("上传失败：", "Upload refused: ") + Collab.errorText(err));
     };
     xhr.onerror = function () {
       submit.disabled = false;
       $("upload-state").hidden = true;
-      fail("upload-error", T("上传中断: 网络出错, 或文件超过服务器允许的大小。",
+      fail("upload-error", T("上传中断：网络出错，或文件超过服务器允许的大小。",
                              "The upload was cut off: a network error, or the file is larger than the server allows."));
     };
     xhr.send(data);

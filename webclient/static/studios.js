@@ -43,7 +43,7 @@
   function applyForm(s, holder) {
     var f = el("form", null, "apply");
     var label = el("label");
-    label.appendChild(el("span", T("给领衔人的留言 (可选)", "A note to the leader (optional)")));
+    label.appendChild(el("span", T("给领衔人的留言（可选）", "A note to the leader (optional)")));
     var note = el("input");
     note.name = "note"; note.maxLength = 500;
     label.appendChild(note);
@@ -62,7 +62,7 @@
     return f;
   }
   function sentNote() {
-    var p = el("p", T("申请已发送, 等待领衔人审核。", "Application sent; the leader will decide."), "notice sent");
+    var p = el("p", T("申请已发送，等待领衔人审核。", "Application sent; the leader will decide."), "notice sent");
     p.setAttribute("role", "status");
     return p;
   }
@@ -78,13 +78,13 @@
     var meta = el("p", null, "meta");
     var level = levelLine(s);
     if (level) meta.appendChild(el("span", level, "level"));
-    meta.appendChild(el("span", T("领衔人: ", "Leader: ") + (s.leader ? s.leader.name : ""), "leader"));
+    meta.appendChild(el("span", T("领衔人：", "Leader: ") + (s.leader ? s.leader.name : ""), "leader"));
     meta.appendChild(el("span", T(s.members + " 位成员", s.members === 1 ? "1 member" : s.members + " members"), "count"));
     li.appendChild(meta);
     if (s.description) li.appendChild(el("p", s.description, "desc"));
     var place = el("div", null, "place");
     if (s.me && s.me.role) {
-      place.appendChild(el("span", T("我的角色: ", "My role: ") + Collab.roleName(s.me.role), "badge my-role"));
+      place.appendChild(el("span", T("我的角色：", "My role: ") + Collab.roleName(s.me.role), "badge my-role"));
     } else if (s.me && s.me.pending) {
       place.appendChild(sentNote());
     } else {
