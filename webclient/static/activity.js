@@ -616,7 +616,7 @@
     document.querySelector(".room-body").classList.remove("preview");
     ["stage", "agenda-box", "chat-box", "qa-box"].forEach(function (id) { $(id).hidden = false; });
     renderState(); tick();
-    $("count").textContent = T("在线 " + s.presence.users, s.presence.users + " online");
+    showCount(s.presence);
     clear($("chat")); messages = {};
     s.chat.pinned.forEach(function (m) { messages[m.id] = m; });
     s.chat.recent.forEach(addMessage);
@@ -648,9 +648,8 @@
         rt.subscribe(s.channel, onEvent, resynced, s.since, function () {
           subscribed = false;
           notice(T("您已被主持人移出本活动", "A moderator removed you from this activity"));
-        });
+        }, showCount);
         if (s.me.may_moderate) rt.subscribe(s.channel + ":mod", onDesk, loadDesk);
-        setTimeout(refreshCount, 1500);  // the snapshot's count was taken before we were counted
       }
     }).catch(function (err) {
       if (err && err.code === "forbidden" && !snap) {  // not registered (yet): what it is, and registration
@@ -756,11 +755,10 @@
     });
   });
   setInterval(tick, 1000);
-  function refreshCount() {  // attendee count: the bus's presence, refreshed every 10 s
-    if (!snap || !rt || rt.ws.readyState !== 1) return;
-    rt.command("presence", { channel: snap.channel }).then(function (p) {
-      $("count").textContent = T("在线 " + p.users, p.users + " online");
-    }, function () {});
+  // The attendee count: in the snapshot, then pushed by the server whenever it changes (every node
+  // reads the same summed count, so every page in the room shows the same number within seconds).
+  function showCount(p) {
+    $("count").textContent = T("在线 " + p.users, p.users + " online");
+    $("count").dataset.users = String(p.users);
   }
-  setInterval(refreshCount, 10000);
 })();
