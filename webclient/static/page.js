@@ -66,7 +66,8 @@
                unauthorized: ["请重新登录", "sign in again"] };
   // The connection indicator: its class is the state (tests and styles key on it), its text translated.
   // Shown only on pages that hold a live connection.
-  function showConn(state) {
+  // `code`: the close code that ended the last connection, if any; its meaning goes in the title.
+  function showConn(state, code) {
     var c = $("conn");
     if (!c) return;
     c.hidden = false;
@@ -74,31 +75,106 @@
     c.textContent = n ? T(n[0], n[1]) : state;
     c.className = "conn " + state;
     c.dataset.state = state;
+    c.title = (typeof code === "number" && closeText(code)) || T("连接", "connection");
   }
 
+  // Every code the server answers with (over /ws and in the API's error bodies), and the client's own
+  // (disconnected): tests/unit/test_error_codes.py reads the server's source and fails on one missing.
+  var SIGN_IN_AGAIN = ["登录已失效，请重新登录", "Your sign-in is no longer valid; sign in again"];
   var ERRORS = {
-    forbidden: ["没有权限", "You may not do that"], unauthenticated: ["请先登录", "Sign in first"],
-    not_found: ["找不到", "Not found"], rate_limited: ["操作太快了, 请稍候", "Too fast; wait a moment"],
-    slow_mode: ["慢速模式: 请稍候再发", "Slow mode: wait before posting again"],
-    muted: ["您已被禁言", "You are muted"], chat_closed: ["本环节不开放讨论", "Chat is closed in this phase"],
+    already_connected: ["已经连接", "Already connected"],
+    already_raised: ["您已经举手了", "Your hand is already raised"],
+    already_subscribed: ["已在接收这里的消息", "Already following this"],
+    already_voted: ["您已经投过票了", "You have already voted"],
+    bad_channel: ["频道名称无效", "Not a valid channel name"],
+    bad_command: ["请求格式有误，请刷新页面", "A malformed request; reload the page"],
+    bad_credentials: ["用户名或密码不对", "Wrong username or password"],
+    bad_frame: ["请求格式有误，请刷新页面", "A malformed request; reload the page"],
+    bad_json: ["请求格式有误，请刷新页面", "A malformed request; reload the page"],
+    bad_time_zone: ["时区无效（例如 Asia/Shanghai）", "Not a time zone (such as Asia/Shanghai)"],
+    bus_unavailable: ["服务暂时不可用，请稍后重试", "Briefly unavailable; try again"],
+    busy: ["服务器忙，请稍后重试", "The server is busy; try again in a moment"],
+    chat_closed: ["本环节不开放讨论", "Chat is closed in this phase"],
+    conflict: ["别人刚刚改过，请刷新后再试", "Someone else just changed this; reload and try again"],
+    disconnected: ["连接断开，正在重连", "Disconnected; reconnecting"],
+    forbidden: ["您没有权限这样做", "You may not do that"],
+    gone: ["文件已不存在", "The file is no longer there"],
+    hands_closed: ["本环节不能举手", "Hands are not taken in this phase"],
+    internal: ["服务器出错了，操作没有生效", "A fault on the server; nothing was changed"],
+    invalid: ["输入的内容不符合要求", "Not accepted"],
+    invalid_name: ["姓名须为 1～100 个字符", "A display name has 1 to 100 characters"],
+    invalid_role: ["没有这个角色", "Not a role"],
+    invalid_username: ["用户名须为 3～64 个字母、数字或“.”“-”“_”", "A username has 3 to 64 letters, digits, '.', '-' or '_'"],
+    invitation_expired: ["邀请链接已过期，请向对方要一个新的", "This invitation link has expired; ask for a new one"],
+    invitation_invalid: ["邀请链接无效", "This invitation link is not valid"],
+    last_phase: ["已是最后一个环节，请结束活动", "This is the last phase; end the activity instead"],
+    length_required: ["上传时须说明文件大小，请换个浏览器重试", "The upload did not state its size; try another browser"],
+    link_expired: ["回放链接已过期，请重新打开回放", "This recording link has expired; open the replay again"],
+    link_invalid: ["回放链接无效", "This recording link is not valid"],
+    muted: ["您已被禁言", "You are muted"],
+    not_connected: ["尚未连接，请稍候", "Not connected yet; wait a moment"],
+    not_ended: ["活动结束后才能看回放", "The replay opens when the activity ends"],
+    not_found: ["找不到，可能已被删除", "Not found; it may have been deleted"],
+    not_invited: ["没有人邀请您上台", "Nobody has invited you on stage"],
+    not_on_stage: ["不在台上", "Not on the stage"],
+    not_raised: ["没有举手", "That hand is not raised"],
+    not_subscribed: ["未在接收这里的消息", "Not following this"],
+    poll_closed: ["投票已结束", "This poll is closed"],
+    polls_closed: ["本环节不能发起投票", "Polls are not run in this phase"],
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
-    hands_closed: ["本环节不能举手", "Hands are closed in this phase"],
-    polls_closed: ["本环节不能发起投票", "Polls are closed in this phase"],
-    already_voted: ["已经投过了", "Already voted"], already_raised: ["已经举手", "Hand already raised"],
-    busy: ["服务器忙, 请重试", "The server is busy; try again"], disconnected: ["连接断开, 正在重连", "Disconnected; reconnecting"],
-    bus_unavailable: ["服务暂时不可用, 请重试", "Briefly unavailable; try again"],
-    wrong_state: ["活动当前状态不允许此操作", "Not in this state of the activity"],
-    last_phase: ["已是最后一个环节", "This is the last phase"], conflict: ["别人刚刚操作过, 请刷新", "Someone else just did that"],
-    too_large: ["文件太大", "Too large"], unsupported_type: ["不支持的文件类型", "Unsupported file type"],
-    type_mismatch: ["文件内容与扩展名不符", "The file's content does not match its name"]
+    rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
+    slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
+    ticket_expired: ["文档连接已过期，正在重新连接", "The document's pass expired; reconnecting"],
+    ticket_invalid: ["文档连接无效，请刷新页面", "The document's pass is not valid; reload the page"],
+    ticket_missing: ["请先登录", "Sign in first"],
+    ticket_used: ["文档连接已用过，正在重新连接", "The document's pass was used; reconnecting"],
+    ticket_wrong_document: ["文档连接不属于这个文档，请刷新页面", "That pass is for another document; reload the page"],
+    token_audience: SIGN_IN_AGAIN, token_invalid: SIGN_IN_AGAIN, token_issuer: SIGN_IN_AGAIN,
+    token_signature: SIGN_IN_AGAIN,
+    token_expired: ["登录已过期，请重新登录", "Your sign-in has expired; sign in again"],
+    token_missing: ["请先登录", "Sign in first"],
+    too_large: ["内容太大", "Too large"],
+    too_many_channels: ["同时打开的页面太多，请关掉一些再试", "Too many pages open at once; close some and try again"],
+    too_many_commands: ["请求太多，请稍候", "Too many requests at once; wait a moment"],
+    too_many_views: ["同时观看的画面太多", "Too many videos at once"],
+    type_mismatch: ["文件内容与扩展名不符", "The file's content does not match its name"],
+    unauthenticated: ["请先登录", "Sign in first"],
+    unknown_command: ["服务器不认识这个操作，请刷新页面", "The server does not know this command; reload the page"],
+    unsupported_type: ["不支持这种文件", "This kind of file is not accepted"],
+    username_taken: ["用户名已被占用", "That username is taken"],
+    weak_password: ["密码太短", "The password is too short"],
+    wrong_codec: ["课堂视频须为 MP4（H.264）或 WebM（VP8）", "Lesson videos are MP4 (H.264) or WebM (VP8)"],
+    wrong_state: ["活动当前状态不允许此操作", "Not possible in the activity's current state"]
   };
-  // An error from the API or /ws as a sentence for people: known codes translated, else the server's message.
+  // Codes whose server message says more than their name (which field, which limit): English pages
+  // add it; Chinese pages show the translation alone, never an English sentence.
+  var DETAILED = { invalid: true };
+  // An error from the API or /ws as a sentence for people, in the interface language.
   function errorText(err) {
     if (!err) return T("出错了", "Something went wrong");
+    if (typeof err === "string") return err;
     var n = ERRORS[err.code];
-    if (n) return T(n[0], n[1]);
-    return err.message || err.code || T("出错了", "Something went wrong");
+    if (n) return T(n[0], DETAILED[err.code] && err.message ? n[1] + ": " + err.message : n[1]);
+    var http = /^http_(\d+)$/.exec(err.code || "");
+    if (http) return T("服务器出错（HTTP " + http[1] + "），请稍后重试", "The server answered HTTP " + http[1] + "; try again later");
+    return T("出错了（" + (err.code || "?") + "）", "Something went wrong (" + (err.message || err.code) + ")");
   }
+
+  // What each WebSocket close code the server uses means for the person (collab/realtime/protocol.py
+  // Close, collab/docs/endpoint.py): the connection indicator's title says it.
+  var CLOSES = {
+    1011: ["服务器出错，正在重连", "A fault on the server; reconnecting"],
+    4001: ["登录已失效，请重新登录", "Sign in again to connect"],
+    4002: ["连接协议有误，请刷新页面", "The page spoke the protocol wrongly; reload it"],
+    4003: ["您不是这个工作室的成员", "You are not a member of this studio"],
+    4004: ["文档不存在或已被删除", "No such document, or it was deleted"],
+    4008: ["网络太慢，跟不上了，正在重连", "Fell behind on a slow link; reconnecting"],
+    4009: ["发送的内容太大，没有发出", "What was sent was too large"],
+    4011: ["文档连接已失效，正在重新连接", "The document's pass was refused; reconnecting"],
+    4012: ["服务器正在更新，正在连接另一台", "The server is restarting; connecting to another"],
+    4029: ["发送太频繁，稍后重连", "Too many messages; reconnecting after a pause"]
+  };
+  function closeText(code) { var n = CLOSES[code]; return n ? T(n[0], n[1]) : ""; }
 
   // Subjects and grades stored as codes ("math", "8") by the demo and by imports, named for people;
   // free text (数学, 八年级) is shown as it is.
@@ -108,9 +184,13 @@
                    science: ["科学", "Science"], music: ["音乐", "Music"], art: ["美术", "Art"], pe: ["体育", "PE"],
                    it: ["信息科技", "IT"] };
   function subjectName(s) { var n = SUBJECTS[s]; return n ? T(n[0], n[1]) : s; }
+  // Grades 1 to 12 as a Chinese school names them: 一年级…九年级, then senior high 高一 to 高三.
+  var GRADES_ZH = ["一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级",
+                   "高一", "高二", "高三"];
   function gradeName(g) {
     if (!g) return "";
-    return /^\d{1,2}$/.test(g) ? T(g + " 年级", "Grade " + g) : g;
+    var n = /^\d{1,2}$/.test(g) ? Number(g) : 0;
+    return n >= 1 && n <= 12 ? T(GRADES_ZH[n - 1], "Grade " + n) : g;
   }
 
   // say(node, err): a refusal (an API or /ws error, or a sentence) shown in its alert element;
@@ -203,7 +283,7 @@
   // while the page was open: sign in again and come back here.
   function connect(onState) {
     return new Realtime({ token: token(), onState: function (s, code) {
-      showConn(s);
+      showConn(s, code);
       if (s === "unauthorized" && code && /^token_/.test(code.code || "")) {
         forgetToken();
         toSignIn();
@@ -229,7 +309,7 @@
   }
 
   global.Collab = { lang: lang, T: T, applyLang: applyLang, $: $, el: el, button: button, clear: clear, roleName: roleName,
-                    showConn: showConn, errorText: errorText, say: say,
+                    showConn: showConn, errorText: errorText, closeText: closeText, say: say,
                     SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName,
                     fmtTime: fmtTime, fmtClock: fmtClock, fmtDate: fmtDate, fmtSpan: fmtSpan, fmtMinutes: fmtMinutes,
                     locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
