@@ -47,6 +47,7 @@ class YClient:
         self.synced = asyncio.Event()
         self.denials: list[str] = []
         self.awareness: dict[int, dict | None] = {}
+        self.awareness_log: list[sync.AwarenessEntry] = []  # every entry received, in order
         self.frames_in = 0
         self.changed = asyncio.Event()
         self.ws = None
@@ -97,6 +98,7 @@ class YClient:
         elif kind == sync.AWARENESS:
             for e in sync.decode_awareness(r.bytes_()):
                 self.awareness[e.client_id] = json.loads(e.state)
+                self.awareness_log.append(e)
         elif kind == sync.AUTH:
             r.uint()  # permission denied
             self.denials.append(r.bytes_().decode())

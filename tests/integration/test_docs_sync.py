@@ -387,3 +387,58 @@ async def test_deleting_a_document_closes_its_editors_on_every_node(world):
     assert await a.closed() == 4004 and await b.closed() == 4004
     again = await client(world, "b", "leader", doc_id, wait_synced=False)
     assert await again.closed() == 4004
+
+
+async def test_an_echoed_awareness_state_is_not_passed_on_again(world):
+    """Stock y-websocket sends back every state it receives; the server passes on only news (a higher
+    clock), so one cursor move is one frame for each other socket, not one per pair of editors."""
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    mover = await client(world, "a", "leader", doc_id)
+    echoer = await client(world, "b", "member", doc_id)
+    watcher = await client(world, "a", "observer", doc_id)
+    cid = mover.doc.client_id
+    await mover.say({"user": {"name": "Leader"}, "cursor": 1}, clock=1)
+    await echoer.until(lambda c: cid in c.awareness)
+    await echoer.say({"user": {"name": "Leader"}, "cursor": 1}, client_id=cid, clock=1)  # the echo
+    await mover.say({"user": {"name": "Leader"}, "cursor": 2}, clock=2)
+    await watcher.until(lambda c: (c.awareness.get(cid) or {}).get("cursor") == 2)
+    await asyncio.sleep(0.3)
+    assert [e.clock for e in watcher.awareness_log if e.client_id == cid] == [1, 2]
+    # and the echo did not make the echoing socket its owner: when it leaves, the state stays
+    await echoer.close()
+    await asyncio.sleep(0.3)
+    assert watcher.awareness[cid] == {"user": {"name": "Leader"}, "cursor": 2}
+    for c in (mover, watcher):
+        await c.close()
+
+
+async def test_a_killed_nodes_states_are_withdrawn_and_a_returning_client_is_told_so(world, redis_url):
+    doc_id = await new_doc(world["url"], world["studio"], world["users"]["leader"][0])
+    victim = harness.Server(world["url"], redis_url, name="docs-victim-awareness").start()
+    try:
+        doomed = await YClient(doc_url(victim, doc_id), world["users"]["member"][1]).open()
+        cid = doomed.doc.client_id
+        await doomed.say({"user": {"name": "Member"}}, clock=7)
+        a = await client(world, "a", "leader", doc_id)
+        b = await client(world, "b", "observer", doc_id)
+        for c in (a, b):
+            await c.until(lambda c: cid in c.awareness)
+        victim.kill()
+        killed = asyncio.get_running_loop().time()
+        for c in (a, b):
+            await c.until(lambda c: c.awareness.get(cid, "present") is None, timeout=10)
+        print(f"withdrawn {asyncio.get_running_loop().time() - killed:.2f} s after SIGKILL")
+        assert [(e.clock, e.state) for e in a.awareness_log if e.client_id == cid][-1] == (8, "null")  # clock + 1
+        # the client comes back on node A with its old clock: the others would ignore that, so A tells
+        # it it was removed at 8 (y-protocols then announces itself at 9, as the Python client does here)
+        back = YClient(doc_url(world["a"], doc_id), world["users"]["member"][1])
+        await back.open()
+        await back.say({"user": {"name": "Member"}}, client_id=cid, clock=7)
+        await back.until(lambda c: any(e.client_id == cid and e.clock == 8 and e.state == "null"
+                                       for e in c.awareness_log))
+        await back.say({"user": {"name": "Member"}}, client_id=cid, clock=9)
+        await b.until(lambda c: c.awareness.get(cid) == {"user": {"name": "Member"}})
+        for c in (a, b, back):
+            await c.close()
+    finally:
+        victim.cleanup()
