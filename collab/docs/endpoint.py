@@ -124,7 +124,8 @@ async def _ticket(ws: WebSocket, services, doc_id: int) -> tickets.Ticket | None
     except tickets.TicketRefused as exc:
         raise Refusal(TICKET_REFUSED, exc.code) from None
     try:
-        first = await services.hub.bus.claim_once(tickets.nonce_key(ticket), services.settings.doc_ticket_ttl + 5)
+        # kept a little past the ticket's expiry, so no clock drift between nodes reopens it
+        first = await services.hub.bus.claim_once(tickets.nonce_key(ticket), ticket.expires - time.time() + 5)
     except BusUnavailable:
         raise Refusal(Close.INTERNAL, "could not check the ticket; reconnect") from None
     if not first:
