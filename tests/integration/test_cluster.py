@@ -26,9 +26,11 @@ import orjson
 import pytest
 
 import harness
+from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.store import schema
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.redis, pytest.mark.postgres,
+              pytest.mark.usefixtures("validate_pushes")]  # every push as docs/pushes.schema.json says
 
 PRESENCE_TTL = 3.0
 
