@@ -133,7 +133,7 @@ async def test_an_invitation_is_a_banner_and_stale_stage_notices_go(browser, ser
     aid = await live_activity(server, users, "上台邀请 invitation")
     teacher_id = users["teacher1"][0]
     exp_ctx, exp = await room(browser, server, users, "expert1", aid, locale="zh-CN", **DESKTOP)
-    t_ctx, teacher = await room(browser, server, users, "teacher1", aid, **DESKTOP)
+    t_ctx, teacher = await room(browser, server, users, "teacher1", aid, **PHONE)  # the desktop's: test_room_stage.py
     try:
         await teacher.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # reading further down
         await teacher.click("#hand")
@@ -145,7 +145,7 @@ async def test_an_invitation_is_a_banner_and_stale_stage_notices_go(browser, ser
         await teacher.wait_for_selector("#alerts .stage-invite:not([hidden])", timeout=10_000)
         assert await teacher.evaluate(on_screen("#alerts .stage-invite"))
         assert await teacher.evaluate("document.activeElement.classList.contains('stage-accept')")
-        await teacher.screenshot(path=str(harness.ARTIFACTS / "room-watching-invitation-en.png"))
+        await teacher.screenshot(path=str(harness.ARTIFACTS / "room-watching-invitation-en-phone.png"))
         await teacher.keyboard.press("Enter")
         await teacher.wait_for_selector(tile(teacher_id) + ".mine", timeout=10_000)
         await teacher.wait_for_selector("#alerts .stage-invite", state="hidden")

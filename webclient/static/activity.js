@@ -52,10 +52,13 @@
     });
   }
   function notice(text) { problem("notice", text || null); }
-  // inform(slot, text): a confirmation by what it confirms (#status, #chat-status, #ask-status)
-  function inform(slot, text) {
+  // inform(slot, text, passing): a confirmation by what it confirms (#status, #chat-status,
+  // #ask-status); a passing one ("you are registered") has said its piece after a few seconds.
+  function inform(slot, text, passing) {
     var node = $(slot === "room" ? "status" : slot + "-status");
     node.textContent = text || ""; node.hidden = !text;
+    var stamp = node.dataset.stamp = String(++stamps);
+    if (text && passing) setTimeout(function () { if (node.dataset.stamp === stamp) inform(slot); }, 10000);
   }
   function cmd(name, args, slot) {
     return rt.command(name, Object.assign({ activity_id: aid }, args || {}))
@@ -241,7 +244,7 @@
       if (m.user.id !== me.id) {
         out.push(button(T("禁言 10 分钟", "Mute 10 min"), function () {
           cmd("chat.mute", { user_id: m.user.id, minutes: 10 }, "chat").then(function () {
-            inform("chat", T("已禁言 " + m.user.name + " 10 分钟", m.user.name + " is muted for 10 min"));
+            inform("chat", T("已禁言 " + m.user.name + " 10 分钟", m.user.name + " is muted for 10 min"), true);
           }, quiet);
         }, "msg-mute"));
       }
@@ -633,10 +636,15 @@
       stage.onSnapshot(s);
     }
   }
-  function resynced() {
-    $("resync").hidden = false;
-    $("resync").textContent = T("网络中断较久，已重新载入活动现场。", "You were away a while: the room was reloaded.");
-    load();
+  function resynced() {  // said until the room is back, and a little while after
+    var node = $("resync"), stamp = node.dataset.stamp = String(++stamps);
+    node.hidden = false;
+    node.textContent = T("网络中断较久，正在重新载入活动现场…", "You were away a while: reloading the room…");
+    load().then(function () {
+      if (node.dataset.stamp !== stamp) return;
+      node.textContent = T("网络中断较久，已重新载入活动现场。", "You were away a while: the room was reloaded.");
+      setTimeout(function () { if (node.dataset.stamp === stamp) node.hidden = true; }, 10000);
+    });
   }
   function load() {
     return rt.command("activity.snapshot", { activity_id: aid }).then(function (s) {
@@ -672,7 +680,7 @@
     return collabApi("/api/activities/" + aid + "/join", { method: "POST", body: JSON.stringify({ token: invite }) })
       .then(function () {
         history.replaceState(null, "", location.pathname);
-        inform("room", T("已通过邀请报名，欢迎参加。", "You are registered through the invitation: welcome."));
+        inform("room", T("已通过邀请报名，欢迎参加。", "You are registered through the invitation: welcome."), true);
       }, notice);
   }
 
@@ -684,7 +692,7 @@
         $("register").hidden = true;
         notice("");
         if (reg.status === "approved") {
-          inform("room", T("报名成功，欢迎进入活动。", "You are registered: welcome to the room."));
+          inform("room", T("报名成功，欢迎进入活动。", "You are registered: welcome to the room."), true);
           load();
         } else {
           inform("room", T("已提交报名，等待组织者审核。", "Registration sent: the organizer will decide."));
