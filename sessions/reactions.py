@@ -5,7 +5,7 @@ Clients add the counts of the events they receive (each node's event is its own 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -20,7 +20,6 @@ class Reactions:
     def __init__(self) -> None:
         self._counts: dict[int, Counter[str]] = defaultdict(Counter)
         self._task: asyncio.Task | None = None
-        self._seq = itertools.count(1)
 
     async def react(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         activity_id = require(args, "activity_id", int)
@@ -40,10 +39,10 @@ class Reactions:
     async def _publish(self, services) -> None:
         await asyncio.sleep(INTERVAL)
         counts, self._counts = self._counts, defaultdict(Counter)
-        node = services.settings.node_id
         for activity_id, c in counts.items():
             await services.hub.publish(channel_of(activity_id), {
-                "type": "reactions", "id": f"reactions:{node}:{next(self._seq)}", "counts": dict(c)})
+                # a random id: a restarted node counting from 1 again would repeat ids that open pages already saw
+                "type": "reactions", "id": f"reactions:{secrets.token_hex(8)}", "counts": dict(c)})
 
 
 def register(registry: Registry) -> None:
