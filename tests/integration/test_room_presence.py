@@ -12,8 +12,11 @@ import pytest
 
 import harness
 from collab.auth.accounts import create_user
+from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
+
+pytestmark = pytest.mark.usefixtures("validate_pushes")  # the presence line as docs/pushes.schema.json says
 
 INTERVAL = 0.5  # --presence-interval: how often each node reads the count and pushes a change
 
