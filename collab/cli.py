@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     p_demo = sub.add_parser("demo", help="seed demo accounts")
     _add_setting_flags(p_demo)
     args = parser.parse_args(argv)
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:  # a setting that cannot work: say which, before anything starts
+        print(f"collab: {exc}", file=sys.stderr)
+        sys.exit(2)
 
     from collab.store import schema
 

@@ -111,7 +111,18 @@ def load_settings(**overrides: Any) -> Settings:
         settings = settings.with_overrides(secret=_embedded_secret())
     if not settings.node_id:
         settings = settings.with_overrides(node_id=f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}")
+    _check_time_zone(settings.time_zone)
     return settings
+
+
+def _check_time_zone(name: str) -> None:
+    """A mistyped zone would otherwise surface only later, as every new activity refused."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; a malformed name a ValueError
+        raise ValueError(f"--time-zone / COLLAB_TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
 
 
 def _embedded_secret() -> str:
