@@ -67,7 +67,43 @@ def _invalid(exc: AgendaError) -> ApiError:
 async def create_activity(request: Request):
     """
     summary: Schedule an activity with its agenda and staff (organizers)
-    requestBody: {content: {application/json: {schema: {type: object, required: [title, starts_at, ends_at]}}}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [title, starts_at, ends_at]
+            properties:
+              title: {type: string, minLength: 1, maxLength: 200}
+              description: {type: string, maxLength: 5000}
+              subject: {type: string, maxLength: 50, description: "a code (math, chinese, ...) or free text"}
+              grade: {type: string, maxLength: 50, description: "1 to 12, or free text"}
+              level: {type: string, enum: [national, province, city, county, school], default: school}
+              region: {type: string, maxLength: 100}
+              starts_at: {type: string, format: date-time, description: "ISO 8601 with an offset, e.g. 2026-12-01T14:00:00+08:00"}
+              ends_at: {type: string, format: date-time, description: "after starts_at, at most 24 hours later"}
+              time_zone: {type: string, description: "IANA name (Asia/Shanghai); the deployment's unless given"}
+              capacity: {type: integer, minimum: 1, maximum: 1000000, default: 10000}
+              visibility: {type: string, enum: [public, registered, invited], default: registered}
+              registration: {type: string, enum: [open, approval], default: open}
+              agenda:
+                type: array
+                maxItems: 20
+                items:
+                  type: object
+                  properties:
+                    kind: {type: string, enum: [lesson_display, discussion, expert_guidance, online_interaction, custom], default: custom}
+                    title: {type: string, maxLength: 200}
+                    minutes: {type: integer, minimum: 1, maximum: 600, default: 15}
+                    chat: {type: boolean, description: "default: what the kind allows"}
+                    questions: {type: boolean}
+                    hands: {type: boolean}
+                    polls: {type: boolean}
+              hosts: {type: array, items: {type: integer}, description: user ids}
+              experts: {type: array, items: {type: integer}, description: user ids}
+              presenters: {type: array, items: {type: integer}, description: user ids}
+              studio_id: {type: integer, description: "a studio's own activity (its leader or co-leaders schedule it)"}
     responses: {201: {description: "activity (with its `time_zone`, the deployment's unless given)"}, 400: {description: "invalid (message names the field); bad_time_zone: `time_zone` is not an IANA name"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
@@ -121,6 +157,42 @@ async def get_activity(request: Request):
 async def edit_activity(request: Request):
     """
     summary: Change an activity's schedule, agenda or staff (its organizer, before it goes live)
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            description: "the fields to change; those left out keep their values (staff lists replace the role's list)"
+            properties:
+              title: {type: string, minLength: 1, maxLength: 200}
+              description: {type: string, maxLength: 5000}
+              subject: {type: string, maxLength: 50, description: "a code (math, chinese, ...) or free text"}
+              grade: {type: string, maxLength: 50, description: "1 to 12, or free text"}
+              level: {type: string, enum: [national, province, city, county, school], default: school}
+              region: {type: string, maxLength: 100}
+              starts_at: {type: string, format: date-time, description: "ISO 8601 with an offset, e.g. 2026-12-01T14:00:00+08:00"}
+              ends_at: {type: string, format: date-time, description: "after starts_at, at most 24 hours later"}
+              time_zone: {type: string, description: "IANA name (Asia/Shanghai); the deployment's unless given"}
+              capacity: {type: integer, minimum: 1, maximum: 1000000, default: 10000}
+              visibility: {type: string, enum: [public, registered, invited], default: registered}
+              registration: {type: string, enum: [open, approval], default: open}
+              agenda:
+                type: array
+                maxItems: 20
+                items:
+                  type: object
+                  properties:
+                    kind: {type: string, enum: [lesson_display, discussion, expert_guidance, online_interaction, custom], default: custom}
+                    title: {type: string, maxLength: 200}
+                    minutes: {type: integer, minimum: 1, maximum: 600, default: 15}
+                    chat: {type: boolean, description: "default: what the kind allows"}
+                    questions: {type: boolean}
+                    hands: {type: boolean}
+                    polls: {type: boolean}
+              hosts: {type: array, items: {type: integer}, description: user ids}
+              experts: {type: array, items: {type: integer}, description: user ids}
+              presenters: {type: array, items: {type: integer}, description: user ids}
     responses: {200: {description: activity}, 400: {description: "invalid; bad_time_zone: `time_zone` is not an IANA name"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
@@ -140,6 +212,7 @@ async def edit_activity(request: Request):
 async def cancel_activity(request: Request):
     """
     summary: Cancel an activity (its organizer, before it goes live)
+    requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {200: {description: activity}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
@@ -156,6 +229,7 @@ async def cancel_activity(request: Request):
 async def register(request: Request):
     """
     summary: Register for an activity (approved at once when registration is open, else pending)
+    requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {200: {description: "{status}"}, 400: {description: "invalid: the activity is full"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)

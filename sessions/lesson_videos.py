@@ -43,6 +43,7 @@ async def _guard(request: Request, db, actor):
 async def upload(request: Request):
     """
     summary: "Upload a lesson video for the stage: MP4 (H.264) or WebM (VP8) (organizer, hosts, presenters)"
+    requestBody: {required: true, content: {multipart/form-data: {schema: {type: object, required: [file], properties: {file: {type: string, format: binary}, title: {type: string, maxLength: 200, description: "default: the file's name"}}}}}}
     responses: {201: {description: video}, 413: {description: too_large}, 415: {description: "unsupported_type, type_mismatch, wrong_codec"}}
     """
     actor = await current_actor(request)

@@ -27,7 +27,7 @@ def user_json(u: User) -> dict:
 async def login(request: Request):
     """
     summary: Sign in with a username and password
-    requestBody: {content: {application/json: {schema: {type: object, properties: {username: {type: string}, password: {type: string}}}}}}
+    requestBody: {required: true, content: {application/json: {schema: {type: object, required: [username, password], properties: {username: {type: string}, password: {type: string}}}}}}
     responses:
       200: {description: "{token, expires_in, user}"}
       401: {description: "error.code = bad_credentials"}
@@ -74,6 +74,20 @@ async def list_users(request: Request):
 async def create_user_route(request: Request):
     """
     summary: Create a local account (admins)
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [username, password, display_name]
+            properties:
+              username: {type: string, minLength: 3, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$"}
+              password: {type: string, minLength: 8}
+              display_name: {type: string, minLength: 1, maxLength: 100}
+              role: {type: string, enum: [admin, organizer, expert, teacher], default: teacher}
+              school: {type: string, maxLength: 200}
+              region: {type: string, maxLength: 100}
     responses: {201: {description: user}, 400: {description: "error.code: invalid_role, invalid_username, weak_password, username_taken"}}
     """
     await authorized(request, "user.create")
@@ -111,6 +125,16 @@ async def get_user(request: Request):
 async def post_announcement(request: Request):
     """
     summary: Post an announcement to a channel (admins and organizers); persisted, then published
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [channel, body]
+            properties:
+              channel: {type: string, description: "namespace:name, e.g. announce:all"}
+              body: {type: string, minLength: 1, maxLength: 2000}
     responses: {201: {description: "{event, offset}"}, 400: {description: invalid}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)

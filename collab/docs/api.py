@@ -83,6 +83,7 @@ async def get_doc(request: Request):
 async def doc_ticket(request: Request):
     """
     summary: "A single-use ticket for the document's socket, /ws/docs/{id}?ticket=…, valid expires_in seconds (signed-in users; the socket checks the studio role)"
+    requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {200: {description: "{ticket, expires_in}"}, 401: {description: unauthenticated}}
     """
     actor = await current_actor(request)
@@ -181,6 +182,7 @@ async def view_version(request: Request):
 async def restore_version(request: Request):
     """
     summary: "Restore a version: one edit that every open editor receives (members)"
+    requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {200: {description: "{restored}"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)

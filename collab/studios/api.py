@@ -111,6 +111,7 @@ async def get_studio(request: Request):
 async def edit_studio(request: Request):
     """
     summary: Edit the profile (leader, co-leaders)
+    requestBody: {required: true, content: {application/json: {schema: {type: object, description: "the fields to change", properties: {name: {type: string, minLength: 1, maxLength: 100}, subject: {type: string, maxLength: 50}, grade: {type: string, maxLength: 50}, region: {type: string, maxLength: 100}, description: {type: string, maxLength: 5000}}}}}}
     responses: {200: {description: studio}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
@@ -126,6 +127,7 @@ async def edit_studio(request: Request):
 async def apply_to_studio(request: Request):
     """
     summary: Apply to join; the leader or a co-leader decides
+    requestBody: {required: false, content: {application/json: {schema: {type: object, properties: {note: {type: string, maxLength: 500, description: a word to the leader}}}}}}
     responses: {200: {description: "{status: pending}"}, 403: {description: "forbidden (already a member or waiting)"}}
     """
     actor = await current_actor(request)
@@ -202,6 +204,7 @@ async def remove_member(request: Request):
 async def leave_studio(request: Request):
     """
     summary: Leave the studio (the leader hands it over first)
+    requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {204: {description: left}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
@@ -288,6 +291,18 @@ async def list_posts(request: Request):
 async def upload_resource(request: Request):
     """
     summary: Upload a lesson plan, slides, a worksheet or a video (members); multipart fields file, title, kind, tags
+    requestBody:
+      required: true
+      content:
+        multipart/form-data:
+          schema:
+            type: object
+            required: [file]
+            properties:
+              file: {type: string, format: binary, description: "its content must match its extension (PDF, Office, video, image, audio, text)"}
+              title: {type: string, maxLength: 200, description: "default: the file's name"}
+              kind: {type: string, enum: [lesson_plan, slides, worksheet, video, other], default: other}
+              tags: {type: string, description: "comma-separated, at most 10, each at most 30 characters"}
     responses: {201: {description: resource}, 413: {description: too_large}, 415: {description: "unsupported_type, type_mismatch"}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
