@@ -391,6 +391,7 @@
     var refocus = focused ? [focused.id, document.activeElement.className] : null;
     clear($("questions"));
     if (!list.length) $("questions").appendChild(el("li", T("还没有问题。", "No questions yet."), "muted empty"));
+    document.querySelector(".q-sort").hidden = list.length < 2;  // nothing to sort yet
     list.forEach(function (q) { $("questions").appendChild(questionItem(q)); });
     if (refocus && $(refocus[0])) {  // a re-ordered list keeps the keyboard where it was
       var again = refocus[1] ? $(refocus[0]).querySelector("." + refocus[1].split(" ")[0]) : null;
