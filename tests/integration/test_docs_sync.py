@@ -267,7 +267,8 @@ async def test_many_edits_are_compacted_and_reload_the_same(world):
         async with make_sessionmaker(engine)() as db:
             s = await store.load(db, doc_id)
             stored = await store.stored_bytes(db, doc_id)
-        if s.snapshot and len(s.updates) < store.COMPACT_ROWS and stored <= 2 * len(a.doc.get_update()) + 4096:
+        if (s.snapshot and len(s.updates) < store.COMPACT_ROWS and stored <= 2 * len(a.doc.get_update()) + 4096
+                and await stored_text(world["url"], doc_id) == a.content):
             break
     await engine.dispose()
     assert s.snapshot and len(s.updates) < store.COMPACT_ROWS  # compaction ran
