@@ -108,6 +108,9 @@ async def test_the_lesson_fills_the_stage_enlarges_goes_fullscreen_and_stays_in_
         await desk.click(tile(org_id) + " .tile-full")
         await desk.wait_for_function(f"document.fullscreenElement === document.querySelector({tile(org_id)!r})",
                                      timeout=10_000)
+        await desk.wait_for_function(f"document.querySelector({tile(org_id) + ' .tile-full'!r}).innerText === 'Exit fullscreen'")
+        height = await desk.eval_on_selector(tile(org_id) + " video", "v => v.getBoundingClientRect().height")
+        assert height > 0.8 * 850, height  # the picture fills the screen, not the tile's old height
         await desk.screenshot(path=str(harness.ARTIFACTS / "room-watching-fullscreen.png"))
         await desk.click(tile(org_id) + " .tile-full")  # the same button leaves fullscreen
         await desk.wait_for_function("document.fullscreenElement === null", timeout=10_000)

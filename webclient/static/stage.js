@@ -291,6 +291,9 @@
         if (tile.requestFullscreen) tile.requestFullscreen().catch(function () { video.requestFullscreen && video.requestFullscreen(); });
       }));
       full.hidden = !document.fullscreenEnabled;
+      tile.addEventListener("fullscreenchange", function () {
+        full.textContent = document.fullscreenElement === tile ? T("退出全屏", "Exit fullscreen") : T("全屏", "Fullscreen");
+      });
       if (v.pid !== LESSON && may.may_manage_stage) {
         bar.appendChild(button(T("请下台", "Take off stage"), "tile-remove", function () {
           cmd("stage.remove", { user_id: v.pid }).then(function () {
