@@ -33,7 +33,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**values)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, on_listening=None) -> None:
+    """Run until stopped. `on_listening(url)` is called once the socket is bound, with the address it
+    really has (with --port 0 the system picks the port)."""
     import uvicorn
 
     from collab.app import create_app
@@ -56,11 +58,29 @@ def serve(settings: Settings) -> None:
         backlog=4096,
         proxy_headers=False,  # nothing uses the client address; trusting X-Forwarded-* needs configuration
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, on_listening)
     _tune_gc()
     server.run()
     if not server.started:
         sys.exit(3)
+
+
+def _Server(config, on_listening):
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started and on_listening is not None and self.servers and self.servers[0].sockets:
+                on_listening(url_of(config.host, self.servers[0].sockets[0].getsockname()[1]))
+
+    return Server(config)
+
+
+def url_of(host: str, port: int) -> str:
+    """The address to open in a browser: a wildcard host is reached on this machine's loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    return f"http://{'[' + host + ']' if ':' in host and not host.startswith('[') else host}:{port}/"
 
 
 def _tune_gc() -> None:
@@ -110,26 +130,41 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"current {asyncio.run(_current())}, head {schema.head_revision()}")
     elif args.command == "demo":
-        _seed(settings)
+        created = _seed(settings)
+        _say(f"demo accounts {'created' if created else 'already present'}; start the server with the same "
+             f"settings (collab serve) and sign in at {url_of(settings.host, settings.port)} as")
+        _accounts()
     elif args.command == "serve":
+        listening = None
         if args.demo:
             schema.upgrade(settings.database_url)
-            _seed(settings)
+            created = _seed(settings)
+
+            def listening(url: str) -> None:  # the URL once the port is bound, not the one asked for
+                _say(f"demo accounts {'created' if created else 'already present'}; sign in at {url} as")
+                _accounts()
         try:
-            serve(settings)
+            serve(settings, listening)
         except schema.SchemaOutOfDate as exc:
             print(f"collab: {exc}", file=sys.stderr)
             sys.exit(2)
 
 
-def _seed(settings: Settings) -> None:
+def _seed(settings: Settings) -> list[str]:
     from collab import demo
 
-    created = asyncio.run(demo.seed(settings))
-    url = f"http://{settings.host}:{settings.port}/"
-    print(f"demo accounts {'created' if created else 'already present'}; sign in at {url} as")
+    return asyncio.run(demo.seed(settings))
+
+
+def _accounts() -> None:
+    from collab import demo
+
     for username, _name, role, *_ in demo.ACCOUNTS:
-        print(f"  {username:<10} {role:<10} password {demo.PASSWORD}")
+        _say(f"  {username:<10} {role:<10} password {demo.PASSWORD}")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # at once, also when stdout is a pipe (scripts/serve | tee, a supervisor)
 
 
 if __name__ == "__main__":

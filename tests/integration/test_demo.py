@@ -1,13 +1,22 @@
-"""The embedded demo: what the README's first command seeds, and that seeding twice adds nothing."""
+"""The embedded demo: what the README's first command seeds, that seeding twice adds nothing, and that
+the address it prints is where the server really listens."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy import func, select
 
+import harness
 from collab import demo
 from collab.settings import Settings
 from collab.store import schema
@@ -40,3 +49,63 @@ async def test_demo_seeds_accounts_an_activity_and_a_studio_once():
         [doc] = (await db.execute(select(LessonDoc))).scalars().all()
         assert doc.studio_id == studio.id and doc.snapshot  # the lesson-plan template
     await engine.dispose()
+
+
+class DemoServer(harness.Server):
+    """`collab serve --demo` as a person runs it, on the port they ask for (0: any free one)."""
+
+    def __init__(self, database_url: str, port: int) -> None:
+        super().__init__(database_url)
+        self.port = port
+
+    def command(self) -> list[str]:
+        return super().command() + ["--demo"]
+
+    def printed_url(self, timeout: float = 30.0) -> str:
+        """The URL the command tells people to sign in at, once it has printed it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"sign in at (http://\S+) as", self.log())
+            if found:
+                return found.group(1)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"collab serve --demo exited:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"no sign-in URL printed:\n{self.log()[-3000:]}")
+
+
+async def sign_in_at(url: str) -> dict:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        assert (await http.get("/")).status_code == 200
+        r = await http.post("/api/auth/login", json={"username": "teacher1", "password": demo.PASSWORD})
+        assert r.status_code == 200
+        return r.json()["user"]
+
+
+@pytest.mark.parametrize("asked", ["a free port", "any port (0)"])
+async def test_serve_demo_prints_the_url_it_really_listens_on(asked):
+    url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'demo.db'}"
+    port = harness.free_port() if asked == "a free port" else 0
+    server = DemoServer(url, port).start(wait=False)
+    try:
+        printed = await asyncio.to_thread(server.printed_url)
+        if port:
+            assert printed == f"http://127.0.0.1:{port}/"
+        else:
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", printed) and not printed.endswith(":0/")
+        user = await sign_in_at(printed)  # the printed address is where the demo accounts sign in
+        assert user["username"] == "teacher1"
+        for name in ("admin", "organizer", "expert", "teacher1", "teacher2"):
+            assert re.search(rf"^  {name} .* password {demo.PASSWORD}$", server.log(), re.M)
+    finally:
+        server.cleanup()
+
+
+def test_collab_demo_alone_names_the_port_of_its_settings():
+    url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'demo.db'}"
+    env = dict(os.environ, COLLAB_PORT="8089")
+    subprocess.run([sys.executable, "-m", "collab.cli", "db", "upgrade", "--database-url", url], env=env,
+                   check=True, capture_output=True, cwd=harness.ROOT)
+    out = subprocess.run([sys.executable, "-m", "collab.cli", "demo", "--database-url", url, "--secret", "x" * 40],
+                         env=env, check=True, capture_output=True, text=True, cwd=harness.ROOT).stdout
+    assert "sign in at http://127.0.0.1:8089/ as" in out and "collab serve" in out
