@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATIC = ROOT / "webclient" / "static"
 TEMPLATES = ROOT / "webclient" / "templates"
 
-KNOWN_TO_FIX: set[str] = {"doc.js", "doc.html"}  # the documents page (its helper is on it)
+KNOWN_TO_FIX: set[str] = set()
 
 # Han characters and the full-width forms and CJK punctuation that sit among them.
 CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"

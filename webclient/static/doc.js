@@ -86,8 +86,8 @@
   }
 
   function removeComment(li, c, isThread) {
-    var q = isThread ? T("删除这条批注及其回复?", "Delete this comment and its replies?")
-                     : T("删除这条回复?", "Delete this reply?");
+    var q = isThread ? T("删除这条批注及其回复？", "Delete this comment and its replies?")
+                     : T("删除这条回复？", "Delete this reply?");
     if (!window.confirm(q)) return;
     act(li, api(base + "/comments/" + c.id, { method: "DELETE" }));
   }
@@ -195,7 +195,7 @@
   // -- adding a comment ---------------------------------------------------------------------------
   function showSelection(sel) {
     var q = $("comment-quote");
-    q.textContent = sel ? T("批注: ", "On: ") + "“" + (sel.quote.length > 80 ? sel.quote.slice(0, 80) + "…" : sel.quote) + "”"
+    q.textContent = sel ? T("批注：", "On: ") + "“" + (sel.quote.length > 80 ? sel.quote.slice(0, 80) + "…" : sel.quote) + "”"
                         : T("先在文档中选中一段文字。", "Select a passage in the document first.");
     q.classList.toggle("has-selection", !!sel);
   }
@@ -291,7 +291,7 @@
   }
 
   function restore(v) {
-    if (!window.confirm(T("把文档恢复到版本 “" + v.name + "”? 之后的修改会被替换 (可先保存当前版本)。",
+    if (!window.confirm(T("把文档恢复到版本“" + v.name + "”？之后的修改会被替换（可先保存当前版本）。",
                           "Restore the document to version “" + v.name + "”? Later changes are replaced " +
                           "(save the current text as a version first if you may need it)."))) return;
     api(base + "/versions/" + v.id + "/restore", { method: "POST" }).then(function () {
@@ -402,7 +402,7 @@
         onDenied: function (reason) {
           // the server's reason is English; say it in the interface language, keep it as the title
           $("denied").hidden = false;
-          $("denied").textContent = T("修改未保存: 您只能阅读此文档。文档已重新载入。",
+          $("denied").textContent = T("修改未保存：您只能阅读此文档。文档已重新载入。",
                                       "Not saved: you may read this document but not edit it. It was loaded again.");
           $("denied").title = reason;
         },
