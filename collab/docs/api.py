@@ -4,6 +4,7 @@ itself is `/ws/docs/{doc_id}?ticket=…`, with a ticket from POST …/ticket. Co
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -23,6 +24,9 @@ def _docs(request: Request):
 
 
 async def _comment_event(request: Request, doc_id: int, event: dict) -> None:
+    # Every pushed event has an id clients drop second copies by; a change that can happen again to the
+    # same record (resolve, reopen, restore, delete) gets a fresh one.
+    event.setdefault("id", f"doc-{event['type']}:{secrets.token_hex(8)}")
     await request.app.state.services.hub.publish(f"doc:{doc_id}", event)
 
 
