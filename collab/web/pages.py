@@ -1,7 +1,8 @@
 """Pages: Jinja2 templates from webclient/templates, autoescaped so user text is never markup.
 
 A page is a shell: who may see what is decided by the API and /ws commands its script calls (and so
-by collab.policy), never here. Each page gets the ids from its path and the node's name."""
+by collab.policy), never here. Each page gets the ids from its path; the node's name stays out of pages
+(people have no use for it) and in the logs, /healthz and the metrics, where operators look."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ TEMPLATES.env.globals["asset"] = asset_url  # {{ asset('page.js') }}: a URL brow
 
 def page(template: str):
     async def render(request: Request):
-        context = {"node": request.app.state.services.settings.node_id, **request.path_params}
-        return TEMPLATES.TemplateResponse(request, template, context)
+        return TEMPLATES.TemplateResponse(request, template, dict(request.path_params))
     render.__name__ = template.removesuffix(".html").replace("-", "_")
     return render
 

@@ -50,13 +50,7 @@
   }
 
   // -- one activity ----------------------------------------------------------------------------------
-  function pad(n) { return String(n).padStart(2, "0"); }
-  function span(a) {
-    var s = new Date(a.starts_at), e = new Date(a.ends_at);
-    var sameDay = s.toDateString() === e.toDateString();
-    return Collab.fmtTime(a.starts_at) + " – " +
-      (sameDay ? pad(e.getHours()) + ":" + pad(e.getMinutes()) : Collab.fmtTime(a.ends_at));
-  }
+  function span(a) { return Collab.fmtSpan(a.starts_at, a.ends_at, a.time_zone); }  // on the activity's clock
 
   function item(a) {
     var li = el("li", null, "act card");

@@ -29,7 +29,7 @@
       Collab.clear($("activities"));
       r[0].activities.concat(r[1].activities).forEach(function (a) {
         $("activities").appendChild(link("/activities/" + a.id, a.title,
-          a.state === "live" ? T("进行中", "live") : Collab.fmtTime(a.starts_at)));
+          a.state === "live" ? T("进行中", "live") : Collab.fmtTime(a.starts_at, a.time_zone)));
       });
       if (!$("activities").children.length) $("activities").appendChild(el("li", T("暂无活动", "Nothing scheduled"), "muted"));
     });

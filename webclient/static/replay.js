@@ -30,15 +30,16 @@
   var fail = notice;  // an error object is said in words
 
   function ms(iso) { return iso ? new Date(iso).getTime() : NaN; }
+  var zone;  // the activity's time zone: its times read as the organizer announced them
   function clock(iso, seconds) {
-    var o = { hour: "2-digit", minute: "2-digit" };
+    var o = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone || "Asia/Shanghai" };
     if (seconds) o.second = "2-digit";
     return new Date(iso).toLocaleTimeString(Collab.locale(), o);
   }
   function timeEl(iso, seconds) {
     var t = el("time", clock(iso, seconds));
     t.dateTime = iso;
-    t.title = Collab.fmtTime(iso);
+    t.title = Collab.fmtTime(iso, zone);
     return t;
   }
   function duration(sec) {
@@ -61,7 +62,8 @@
   function header(a) {
     $("title").textContent = a.title;
     document.title = a.title + " · " + T("回放", "Replay") + " · collab";
-    $("date").textContent = Collab.fmtTime(a.started_at || a.starts_at);
+    zone = a.time_zone;
+    $("date").textContent = Collab.fmtTime(a.started_at || a.starts_at, zone);
     $("level").textContent = tr(LEVELS, a.level);
     $("state").textContent = tr(STATES, a.state);
     $("state").className = "badge " + a.state;

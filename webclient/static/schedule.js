@@ -362,7 +362,7 @@
     tr.appendChild(el("td", r.display_name, "reg-name"));
     tr.appendChild(el("td", r.school || "—"));
     tr.appendChild(el("td", r.region || "—"));
-    tr.appendChild(el("td", Collab.fmtTime(r.at)));
+    tr.appendChild(el("td", Collab.fmtTime(r.at, loaded && loaded.time_zone)));
     var st = el("td"), badge = el("span", T(REG[r.status][0], REG[r.status][1]), "badge reg-" + r.status);
     st.appendChild(badge);
     tr.appendChild(st);

@@ -12,8 +12,7 @@
         Collab.setToken(r.token);
         location.href = Collab.nextPath() || "/";
       }, function (err) {
-        document.getElementById("signin-error").textContent =
-          err && err.code === "bad_credentials" ? Collab.T("用户名或密码不对", "Wrong username or password") : Collab.errorText(err);
+        document.getElementById("signin-error").textContent = Collab.errorText(err);
       });
   };
 })();

@@ -1,0 +1,86 @@
+"""What the pages say, as a teacher reads them in Chromium (issue 11, points 4 and 14): refusals in the
+page's language (never the server's English in a Chinese page), grades named as schools name them,
+times on the activity's clock to the second whatever the browser's zone, and no node id in the footer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from browsing import shot, signed_in
+
+BEIJING = timezone(timedelta(hours=8))
+ABROAD = {"timezone_id": "America/New_York"}  # a browser far from the activity's zone
+
+
+async def test_footer_names_no_node_and_the_header_is_chinese(browser, server, users):
+    context, page = await signed_in(browser, server.url, users["teacher1"][1], "/", locale="zh-CN",
+                                    wait="#conn.online")
+    assert (await page.inner_text("footer")).strip() == "collab"
+    assert server.name not in await page.content()  # the node's name is for logs, /healthz and metrics
+    assert await page.inner_text("#who .role") == "教师"
+    await shot(page, "home-footer-zh")
+    await context.close()
+
+
+@pytest.mark.parametrize("locale, wrong", [("zh-CN", "用户名或密码不对"), ("en-US", "Wrong username or password")])
+async def test_a_refused_sign_in_says_why_in_the_page_language(browser, server, users, locale, wrong):
+    context, page = await signed_in(browser, server.url, None, "/signin", locale=locale)
+    await page.fill("input[name=username]", "teacher1")
+    await page.fill("input[name=password]", "not-the-password")
+    await page.click("button[type=submit]")
+    await page.wait_for_function("document.querySelector('#signin-error').textContent !== ''")
+    assert await page.inner_text("#signin-error") == wrong
+    await context.close()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+async def test_times_are_on_the_activity_clock_to_the_second(browser, server, locale):
+    context, page = await signed_in(browser, server.url, None, "/signin", locale=locale, **ABROAD)
+    fmt = await page.evaluate("""() => [
+        Collab.fmtTime("2026-03-05T01:30:07Z"),                    // Asia/Shanghai unless told
+        Collab.fmtTime("2026-03-05T01:30:07Z", "Europe/London"),
+        Collab.fmtTime("2026-03-05T01:30:07Z", "Not/A_Zone"),      // an unknown name: the default zone
+        Collab.fmtSpan("2026-03-05T01:30:00Z", "2026-03-05T04:00:00Z", "Asia/Shanghai")]""")
+    if locale == "zh-CN":
+        assert fmt == ["2026年3月5日 09:30:07", "2026年3月5日 01:30:07", "2026年3月5日 09:30:07",
+                       "2026年3月5日 09:30:00 – 12:00:00"]
+    else:
+        assert fmt == ["5 Mar 2026, 09:30:07", "5 Mar 2026, 01:30:07", "5 Mar 2026, 09:30:07",
+                       "5 Mar 2026, 09:30:00 – 12:00:00"]
+    await context.close()
+
+
+async def test_the_activities_list_names_grades_and_keeps_the_activity_clock(browser, server, users):
+    day = (datetime.now(BEIJING) + timedelta(days=3)).date()
+    starts = datetime(day.year, day.month, day.day, 14, 0, tzinfo=BEIJING)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org1'][1]}"}, json={
+            "title": "八年级函数教研", "subject": "math", "grade": "8", "level": "city", "visibility": "public",
+            "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(minutes=90)).isoformat()})
+        assert r.status_code == 201, r.text
+    context, page = await signed_in(browser, server.url, users["teacher1"][1], "/activities", locale="zh-CN",
+                                    wait="#list li", **ABROAD)
+    item = page.locator("#list li", has_text="八年级函数教研")
+    text = await item.inner_text()
+    assert "数学 · 八年级" in text and "8 年级" not in text
+    assert f"{day.year}年{day.month}月{day.day}日 14:00:00 – 15:30:00" in text  # Beijing time, not New York's
+    await shot(page, "activities-grade-and-clock-zh")
+    await context.close()
+
+
+async def test_a_studio_refusal_is_chinese_and_grades_are_named(browser, server, database_url):
+    from studio_seed import seed_studio
+
+    seeded = await seed_studio(database_url)  # its studio is maths, grade code "8"
+    outsider = seeded["users"]["outsider"][1]
+    context, page = await signed_in(browser, server.url, outsider, f"/studios/{seeded['studio']}?invite=forged.link",
+                                    locale="zh-CN", wait="#invite-join:not([hidden])")
+    assert await page.inner_text("#f-grade") == "八年级"
+    await page.click("#invite-join")
+    await page.wait_for_selector("#invite-error:not([hidden])")
+    assert await page.inner_text("#invite-error") == "邀请链接无效"  # not "that invitation link is not valid"
+    await shot(page, "studio-invitation-refused-zh")
+    await context.close()
