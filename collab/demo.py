@@ -20,12 +20,14 @@ BEIJING = timezone(timedelta(hours=8))
 
 PASSWORD = "collab-demo"
 
+# Display names are names, as people write their own (the pages show each person's part next to it,
+# in the reader's language); no "(teacher)" suffix to show up in a Chinese chat.
 ACCOUNTS = [
-    ("admin", "平台管理员 Platform admin", "admin", "", ""),
-    ("organizer", "王组织 Wang (organizer)", "organizer", "省教研室 Provincial research office", "浙江 Zhejiang"),
-    ("expert", "李专家 Li (expert)", "expert", "北京师范大学 Beijing Normal University", "北京 Beijing"),
-    ("teacher1", "张老师 Zhang (teacher)", "teacher", "杭州市第一中学 Hangzhou No.1 Middle School", "浙江 Zhejiang"),
-    ("teacher2", "刘老师 Liu (teacher)", "teacher", "凉山州乡村小学 Liangshan village school", "四川 Sichuan"),
+    ("admin", "平台管理员", "admin", "", ""),
+    ("organizer", "王主任", "organizer", "省教研室 Provincial research office", "浙江 Zhejiang"),
+    ("expert", "李教授", "expert", "北京师范大学 Beijing Normal University", "北京 Beijing"),
+    ("teacher1", "张老师", "teacher", "杭州市第一中学 Hangzhou No.1 Middle School", "浙江 Zhejiang"),
+    ("teacher2", "刘老师", "teacher", "凉山州乡村小学 Liangshan village school", "四川 Sichuan"),
 ]
 
 
@@ -35,7 +37,7 @@ def demo_activity(expert_id: int) -> dict:
     start = datetime.combine(day, time(14, 0), BEIJING)
     return {
         "title": "初中数学“函数的概念”同课异构 Junior-high maths: two lessons on functions",
-        "description": "两位教师同课异构, 专家点评, 全国教师在线研讨。Two teachers teach the same lesson; an expert "
+        "description": "两位教师同课异构，专家点评，全国教师在线研讨。Two teachers teach the same lesson; an expert "
                        "comments; teachers across the country discuss.",
         "subject": "math", "grade": "8", "level": "national", "region": "全国 national",
         "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=150)).isoformat(),
@@ -84,7 +86,7 @@ async def seed(settings: Settings) -> list[str]:
                 organizer = (await db.execute(select(User).where(User.username == "organizer"))).scalar_one()
                 expert = (await db.execute(select(User).where(User.username == "expert"))).scalar_one()
                 db.add(Announcement(channel="announce:all", author_id=organizer.id,
-                                    body="欢迎来到 collab! Welcome: national activities and studios open here."))
+                                    body="欢迎来到 collab！Welcome: national activities and studios open here."))
                 await db.commit()
                 await scheduling.create(db, actor_of(organizer), demo_activity(expert.id))
             await db.commit()

@@ -109,3 +109,14 @@ def test_collab_demo_alone_names_the_port_of_its_settings():
     out = subprocess.run([sys.executable, "-m", "collab.cli", "demo", "--database-url", url, "--secret", "x" * 40],
                          env=env, check=True, capture_output=True, text=True, cwd=harness.ROOT).stdout
     assert "sign in at http://127.0.0.1:8089/ as" in out and "collab serve" in out
+
+
+def test_demo_text_reads_as_chinese_people_write_it():
+    texts = [t for account in demo.ACCOUNTS for t in account[1:]]
+    activity = demo.demo_activity(1)
+    texts += [activity["title"], activity["description"]] + [p["title"] for p in activity["agenda"]]
+    cjk = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+    for text in texts:
+        assert not re.search(f"[{cjk}] ?[,:;!?()]|[,:;!?()] ?[{cjk}]", text), text  # full-width next to Chinese
+    for _username, name, *_ in demo.ACCOUNTS:
+        assert not re.search(r"[A-Za-z()]", name), name  # a name, not "张老师 Zhang (teacher)"
