@@ -149,7 +149,7 @@ async def get_activity(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         activity, acc = await _guarded(request, db, actor, "activity.view")
-        body = scheduling.activity_json(activity)
+        body = scheduling.activity_json(activity, await scheduling.staff_names(db, activity))
         body["me"] = scheduling.me_json(activity, actor, acc.registration)
         return json_response(body)
 

@@ -75,11 +75,12 @@ class RoomView:
     studio_id: int | None
     phases: tuple[PhaseView, ...]
     staff: tuple[StaffView, ...]
+    names: tuple[tuple[int, str], ...]  # the organizer's and staff's display names, for the room's heading
 
     @classmethod
-    def of(cls, a: Activity) -> RoomView:
-        scalars = {f: getattr(a, f) for f in cls.__slots__ if f not in ("phases", "staff")}
-        return cls(**scalars,
+    def of(cls, a: Activity, names: dict[int, str] | None = None) -> RoomView:
+        scalars = {f: getattr(a, f) for f in cls.__slots__ if f not in ("phases", "staff", "names")}
+        return cls(**scalars, names=tuple((names or {}).items()),
                    phases=tuple(PhaseView(p.kind, p.title, p.minutes, p.chat, p.questions, p.hands, p.polls)
                                 for p in a.phases),
                    staff=tuple(StaffView(s.user_id, s.role) for s in a.staff))
@@ -111,7 +112,7 @@ class RoomCache:
         row = await db.get(Activity, activity_id)
         if row is None:
             return None
-        view = RoomView.of(row)
+        view = RoomView.of(row, await scheduling.staff_names(db, row))
         if self.trusted:
             self._trim(self._views)
             self._views[activity_id] = (now, view)

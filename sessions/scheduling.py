@@ -278,8 +278,17 @@ async def registrations(db: AsyncSession, actor: Actor | None, activity: Activit
     return [(r, u) for r, u in rows.all()]
 
 
-def activity_json(a: Activity) -> dict[str, Any]:
+async def staff_names(db: AsyncSession, a: Activity) -> dict[int, str]:
+    """The display names of an activity's organizer and staff, for pages that say who runs it."""
+    ids = {a.organizer_id, *(m.user_id for m in a.staff)}
+    rows = await db.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return dict(rows.all())
+
+
+def activity_json(a: Activity, names: dict[int, str] | None = None) -> dict[str, Any]:
+    """`names` (or a `RoomView`'s own): the organizer's and staff's names, as `names` {id: name}."""
     s = schedule_of(a)
+    names = names if names is not None else getattr(a, "names", None)
     staff: dict[str, list[int]] = {r + "s": [] for r in STAFF_ROLES}
     for member in a.staff:
         staff[member.role + "s"].append(member.user_id)
@@ -297,6 +306,7 @@ def activity_json(a: Activity) -> dict[str, Any]:
         **{k: (aware(v).isoformat() if v else None) for k, v in (
             ("phase_started_at", a.phase_started_at), ("started_at", a.started_at), ("ended_at", a.ended_at))},
         **staff,
+        **({"names": {str(k): v for k, v in dict(names).items()}} if names else {}),
     }
 
 

@@ -87,6 +87,8 @@ async def test_the_room_says_what_the_activity_is_and_registering_confirms_itsel
     when = await page.inner_text("#fact-time")
     assert shanghai.strftime("%H:%M:%S") in when and "北京时间" in when, when  # the activity's zone, to the second
     assert await page.inner_text("#description") == description
+    assert await page.inner_text("#fact-organizer") == "Org1"  # who runs it and who guides, by name
+    assert await page.inner_text("#fact-experts") == "Expert1"
     assert "距开始" in await page.inner_text("#countdown")
     await shot(page, "room-about-before-registering-zh")
     await page.click("#register-button")
@@ -105,6 +107,7 @@ async def test_the_room_says_what_the_activity_is_and_registering_confirms_itsel
     clock = await page.inner_text("#phase-clock")
     assert re.search(r"0:\d\d elapsed, 29:\d\d left|1:\d\d elapsed, 2\d:\d\d left", clock), clock
     assert await page.inner_text("#level") == "Province" and "Maths" in await page.inner_text("#subject-grade")
+    assert await page.inner_text("#fact-experts") == "Expert1"  # from the snapshot, inside the room
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the room scrolls sideways at a phone's width ({width}px)"
     await shot(page, "room-about-live-en-phone")
