@@ -84,3 +84,26 @@ async def test_a_studio_refusal_is_chinese_and_grades_are_named(browser, server,
     assert await page.inner_text("#invite-error") == "邀请链接无效"  # not "that invitation link is not valid"
     await shot(page, "studio-invitation-refused-zh")
     await context.close()
+
+
+async def test_the_schedule_form_names_codes_and_keeps_them(browser, server, users):
+    day = (datetime.now(BEIJING) + timedelta(days=4)).date()
+    starts = datetime(day.year, day.month, day.day, 9, 0, tzinfo=BEIJING)
+    org = {"Authorization": f"Bearer {users['org1'][1]}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=org) as http:
+        r = await http.post("/api/activities", json={
+            "title": "代码存储的活动", "subject": "math", "grade": "8", "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(minutes=60)).isoformat()})
+        aid = r.json()["id"]
+        context, page = await signed_in(browser, server.url, users["org1"][1], f"/activities/{aid}/edit",
+                                        locale="zh-CN", wait="#s-title", timezone_id="Asia/Shanghai")
+        await page.wait_for_function("document.querySelector('#s-grade').value !== ''")
+        assert await page.input_value("#s-grade") == "八年级"  # named, not "8"
+        assert await page.input_value("#s-subject") == "数学"
+        await shot(page, "schedule-grade-named-zh")
+        await page.fill("#s-title", "代码存储的活动（改）")
+        await page.click("#save")
+        await page.wait_for_url(f"**/activities/{aid}")
+        a = (await http.get(f"/api/activities/{aid}")).json()
+        assert (a["title"], a["subject"], a["grade"]) == ("代码存储的活动（改）", "math", "8")  # codes kept
+        await context.close()

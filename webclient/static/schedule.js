@@ -299,10 +299,22 @@
 
   // -- the form --------------------------------------------------------------------------------------
   function value(id) { return $(id).value; }
+  // Subject and grade codes ("math", "8") are shown by name (数学, 八年级) and stored as they were:
+  // a name left as shown goes back as its code, a new word as typed.
+  var shownCodes = {};
+  function showCode(id, code, nameOf) {
+    var name = nameOf(code);
+    $(id).value = name || "";
+    if (name !== code) shownCodes[id] = { code: code, name: name }; else delete shownCodes[id];
+  }
+  function coded(id) {
+    var c = shownCodes[id], v = value(id);
+    return c && v.trim() === c.name ? c.code : v;
+  }
   function body() {
     var out = {
-      title: value("s-title"), description: value("s-description"), subject: value("s-subject"),
-      grade: value("s-grade"), level: value("s-level"), region: value("s-region"),
+      title: value("s-title"), description: value("s-description"), subject: coded("s-subject"),
+      grade: coded("s-grade"), level: value("s-level"), region: value("s-region"),
       starts_at: fromLocalInput(value("s-starts_at")), ends_at: fromLocalInput(value("s-ends_at")),
       visibility: value("s-visibility"), registration: value("s-registration"),
       agenda: phases.map(function (p) {
@@ -332,9 +344,11 @@
   }
 
   function fill(a) {
-    ["title", "description", "subject", "grade", "level", "region", "visibility", "registration"].forEach(function (k) {
+    ["title", "description", "level", "region", "visibility", "registration"].forEach(function (k) {
       $("s-" + k).value = a[k] || "";
     });
+    showCode("s-subject", a.subject || "", Collab.subjectName);
+    showCode("s-grade", a.grade || "", Collab.gradeName);
     $("s-capacity").value = a.capacity;
     $("s-starts_at").value = toLocalInput(a.starts_at);
     $("s-ends_at").value = toLocalInput(a.ends_at);
@@ -435,8 +449,8 @@
       studioId = Number(q);
       ready = api("/api/studios/" + studioId).then(function (s) {
         say("studio-note", T("为工作室「" + s.name + "」安排教研活动", "An activity of the studio “" + s.name + "”"));
-        if (s.subject) $("s-subject").value = s.subject;
-        if (s.grade) $("s-grade").value = s.grade;
+        if (s.subject) showCode("s-subject", s.subject, Collab.subjectName);
+        if (s.grade) showCode("s-grade", s.grade, Collab.gradeName);
         if (s.region) $("s-region").value = s.region;
         return s.me && s.me.may_manage;
       });
