@@ -13,6 +13,7 @@ from browsing import shot, signed_in
 
 BEIJING = timezone(timedelta(hours=8))
 ABROAD = {"timezone_id": "America/New_York"}  # a browser far from the activity's zone
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 async def test_footer_names_no_node_and_the_header_is_chinese(browser, server, users):
@@ -53,36 +54,38 @@ async def test_times_are_on_the_activity_clock_to_the_second(browser, server, lo
     await context.close()
 
 
-async def test_the_activities_list_names_grades_and_keeps_the_activity_clock(browser, server, users):
-    day = (datetime.now(BEIJING) + timedelta(days=3)).date()
+@pytest.mark.parametrize("screen", SCREENS)
+async def test_the_activities_list_names_grades_and_keeps_the_activity_clock(browser, server, users, screen):
+    day = (datetime.now(BEIJING) + timedelta(days=3 if screen == "desktop" else 5)).date()
     starts = datetime(day.year, day.month, day.day, 14, 0, tzinfo=BEIJING)
     async with httpx.AsyncClient(base_url=server.url) as http:
         r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org1'][1]}"}, json={
-            "title": "八年级函数教研", "subject": "math", "grade": "8", "level": "city", "visibility": "public",
+            "title": f"八年级函数教研 {screen}", "subject": "math", "grade": "8", "level": "city", "visibility": "public",
             "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(minutes=90)).isoformat()})
         assert r.status_code == 201, r.text
     context, page = await signed_in(browser, server.url, users["teacher1"][1], "/activities", locale="zh-CN",
-                                    wait="#list li", **ABROAD)
-    item = page.locator("#list li", has_text="八年级函数教研")
+                                    wait="#list li", viewport=SCREENS[screen], **ABROAD)
+    item = page.locator("#list li", has_text=f"八年级函数教研 {screen}")
     text = await item.inner_text()
     assert "数学 · 八年级" in text and "8 年级" not in text
     assert f"{day.year}年{day.month}月{day.day}日 14:00:00 – 15:30:00" in text  # Beijing time, not New York's
-    await shot(page, "activities-grade-and-clock-zh")
+    await shot(page, f"activities-grade-and-clock-zh-{screen}")
     await context.close()
 
 
-async def test_a_studio_refusal_is_chinese_and_grades_are_named(browser, server, database_url):
+@pytest.mark.parametrize("screen", SCREENS)
+async def test_a_studio_refusal_is_chinese_and_grades_are_named(browser, server, database_url, screen):
     from studio_seed import seed_studio
 
     seeded = await seed_studio(database_url)  # its studio is maths, grade code "8"
     outsider = seeded["users"]["outsider"][1]
     context, page = await signed_in(browser, server.url, outsider, f"/studios/{seeded['studio']}?invite=forged.link",
-                                    locale="zh-CN", wait="#invite-join:not([hidden])")
+                                    locale="zh-CN", wait="#invite-join:not([hidden])", viewport=SCREENS[screen])
     assert await page.inner_text("#f-grade") == "八年级"
     await page.click("#invite-join")
     await page.wait_for_selector("#invite-error:not([hidden])")
     assert await page.inner_text("#invite-error") == "邀请链接无效"  # not "that invitation link is not valid"
-    await shot(page, "studio-invitation-refused-zh")
+    await shot(page, f"studio-invitation-refused-zh-{screen}")
     await context.close()
 
 
