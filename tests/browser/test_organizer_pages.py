@@ -123,7 +123,7 @@ async def test_the_organizer_builds_an_agenda_and_it_is_stored_as_built(browser,
     await page.fill("#s-title", "零分钟的环节")
     await page.click("#save")
     await page.wait_for_selector("#form-error:not([hidden])", timeout=10_000)
-    assert await page.inner_text("#form-error") == "第 1 个环节: 分钟数须为 1 到 600 的整数"
+    assert await page.inner_text("#form-error") == "第 1 个环节：分钟数须为 1 到 600 的整数"
     assert await page.get_attribute("#phases li.phase .ph-minutes", "aria-invalid") == "true"
     await shot(page, "schedule-form-zh")
     await ctx.close()

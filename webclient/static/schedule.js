@@ -277,14 +277,15 @@
     if (err && err.code === "invalid" && m) {
       field = m[1];
       var words = m[2];
-      if (Collab.lang !== "en") {
+      if (Collab.lang !== "en") {  // a rule without Chinese words of its own: the code's, never the English
+        words = Collab.errorText({ code: "invalid" });
         MESSAGES.some(function (pair) { if (pair[0].test(m[2])) { words = m[2].match(pair[0])[0].replace(pair[0], pair[1]); return true; } });
       }
       var base = field.replace(/\[\d+\].*$/, ""), f = FIELDS[base];
       var where = f ? T(f[0], f[1]) : field;
       var pm = /^agenda\[(\d+)\]/.exec(field);
       if (pm) where = T("第 " + (Number(pm[1]) + 1) + " 个环节", "Phase " + (Number(pm[1]) + 1));
-      text = where + ": " + words;
+      text = where + T("：", ": ") + words;
     } else {
       text = Collab.errorText(err);
     }
