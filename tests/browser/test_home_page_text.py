@@ -4,12 +4,17 @@ times on the activity's clock to the second whatever the browser's zone, and no 
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
 
 from browsing import shot, signed_in
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_typography import half_width_marks  # noqa: E402  (the rule the source scan applies)
 
 BEIJING = timezone(timedelta(hours=8))
 ABROAD = {"timezone_id": "America/New_York"}  # a browser far from the activity's zone
@@ -110,3 +115,14 @@ async def test_the_schedule_form_names_codes_and_keeps_them(browser, server, use
         a = (await http.get(f"/api/activities/{aid}")).json()
         assert (a["title"], a["subject"], a["grade"]) == ("代码存储的活动（改）", "math", "8")  # codes kept
         await context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/activities", "/activities/new", "/studios", "/signin"])
+async def test_chinese_pages_as_rendered_use_full_width_punctuation(browser, server, users, path):
+    context, page = await signed_in(browser, server.url, users["org1"][1], path, locale="zh-CN", wait="main")
+    await page.wait_for_load_state("networkidle")
+    shown = await page.evaluate("document.body.innerText")
+    titles = await page.eval_on_selector_all("[placeholder], [title], [aria-label]", """els => els.map(e =>
+        [e.getAttribute('placeholder'), e.getAttribute('title'), e.getAttribute('aria-label')].join(' '))""")
+    assert not half_width_marks(shown + "\n" + "\n".join(titles))  # what is on screen, strings joined
+    await context.close()

@@ -177,7 +177,7 @@ async def test_the_replay_of_a_whole_activity(browser, server, users):
     await zh.wait_for_selector(f".poll[data-poll-id='{poll_id}'] .option")
     assert await zh.inner_text("#state") == "已结束" and await zh.inner_text("#level") == "省级"
     assert "2 票 · 67%" in await zh.inner_text(f".poll[data-poll-id='{poll_id}']")
-    assert "进入环节 2: 在线互动" in await zh.inner_text("#record")
+    assert "进入环节 2：在线互动" in await zh.inner_text("#record")
     assert await zh.inner_text("#polls-h") == "投票结果"
     await shot(zh, "replay-zh")
     await ctx.close()

@@ -124,7 +124,7 @@
     var out = el("span", null, "mini-results");
     poll.options.forEach(function (opt, i) {
       var n = res.counts[i] || 0;
-      out.appendChild(el("span", opt + " " + n + " (" + pct(n, res.voters) + "%)", "mini"));
+      out.appendChild(el("span", opt + " " + n + T("（" + pct(n, res.voters) + "%）", " (" + pct(n, res.voters) + "%)"), "mini"));
     });
     return out;
   }
@@ -140,10 +140,10 @@
       var p;
       switch (ev.type) {
         case "started":
-          add(ev.at, "phase", [el("strong", T("活动开始 · 环节 ", "Started · phase ") + (ev.phase + 1) + ": " + phaseName(ev.phase))]);
+          add(ev.at, "phase", [el("strong", T("活动开始 · 环节 ", "Started · phase ") + (ev.phase + 1) + T("：", ": ") + phaseName(ev.phase))]);
           break;
         case "phase_changed":
-          add(ev.at, "phase", [el("strong", T("进入环节 ", "Phase ") + (ev.phase + 1) + ": " + phaseName(ev.phase))]);
+          add(ev.at, "phase", [el("strong", T("进入环节 ", "Phase ") + (ev.phase + 1) + T("：", ": ") + phaseName(ev.phase))]);
           break;
         case "phase_extended":
           add(ev.at, "phase", [el("span", T("环节延长 " + ev.minutes + " 分钟", "Phase extended by " + ev.minutes + " min"))]);
@@ -160,7 +160,7 @@
           break;
         case "poll_opened":
           add(ev.at, "polls", [el("span", T("发起投票：", "Poll opened: ")), el("q", ev.poll.question),
-                               el("span", " (" + ev.poll.options.join(" / ") + ")", "muted")]);
+                               el("span", T("（" + ev.poll.options.join(" / ") + "）", " (" + ev.poll.options.join(" / ") + ")"), "muted")]);
           break;
         case "poll_closed": case "poll_results_shown":
           p = polls[ev.poll_id];
@@ -177,7 +177,7 @@
       }
     });
     data.chat.forEach(function (m) {
-      add(m.at, "chat", [who(m.user.name), el("span", ": "), el("span", m.body, "body")]);
+      add(m.at, "chat", [who(m.user.name), el("span", T("：", ": ")), el("span", m.body, "body")]);
     });
     data.questions.forEach(function (q) {
       add(q.at, "qa", [who(q.user.name), el("span", T(" 提问：", " asked: ")), el("q", q.body),
@@ -224,7 +224,7 @@
       li.appendChild(el("p", m.body, "body"));
       list.appendChild(li);
     });
-    $("chat-count").textContent = data.chat.length ? "(" + data.chat.length + ")" : "";
+    $("chat-count").textContent = data.chat.length ? T("（" + data.chat.length + "）", "(" + data.chat.length + ")") : "";
     $("chat-empty").hidden = data.chat.length > 0;
   }
 
@@ -288,7 +288,7 @@
         names.appendChild(el("summary", T("投票人", "Who voted")));
         var nl = el("ul");
         p.answers.forEach(function (a) {
-          nl.appendChild(el("li", a.user.name + ": " + a.choices.map(function (c) { return poll.options[c]; }).join(", ")));
+          nl.appendChild(el("li", a.user.name + T("：", ": ") + a.choices.map(function (c) { return poll.options[c]; }).join(T("、", ", "))));
         });
         names.appendChild(nl);
         card.appendChild(names);

@@ -189,7 +189,7 @@
 
   // -- hosts, experts and presenters -----------------------------------------------------------------
   function userLabel(u) {
-    return u.display_name + (u.school ? " · " + u.school : "") + " (" + Collab.roleName(u.role) + ")";
+    return u.display_name + (u.school ? " · " + u.school : "") + T("（" + Collab.roleName(u.role) + "）", " (" + Collab.roleName(u.role) + ")");
   }
   function renderStaff() {
     var box = Collab.clear($("staff-pickers"));
