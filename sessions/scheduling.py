@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab import policy
+from collab import catalog, policy
 from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
 from collab.store.models import User
@@ -200,9 +200,12 @@ async def listing(db: AsyncSession, actor: Actor | None, status: str, filters: d
         q = q.order_by(Activity.starts_at.desc())
     else:
         q = q.where(Activity.state == "cancelled").order_by(Activity.starts_at.desc())
-    for key in ("subject", "grade", "level", "region"):
+    for key in ("level", "region"):
         if filters.get(key):
             q = q.where(getattr(Activity, key) == filters[key])
+    for key in ("subject", "grade"):  # 八年级 finds what was stored as "8", and the other way round
+        if filters.get(key):
+            q = q.where(getattr(Activity, key).in_(catalog.spellings(filters[key])))
     if str(filters.get("studio_id", "")).isdigit():
         q = q.where(Activity.studio_id == int(filters["studio_id"]))
     if actor is None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab import policy
+from collab import catalog, policy
 from collab.auth.actor import Actor
 from collab.policy import STUDIO_ROLES, StudioAccess
 from collab.store.models import User
@@ -168,8 +168,8 @@ async def directory(db: AsyncSession, filters: dict[str, str], actor: Actor | No
              .where(StudioMember.studio_id == Studio.id, StudioMember.status == "active").scalar_subquery())
     q = select(Studio, count).order_by(Studio.id.desc())
     for key in LEVEL_FIELDS:
-        if filters.get(key):
-            q = q.where(getattr(Studio, key) == filters[key])
+        if filters.get(key):  # a subject or grade by its code or its name (collab.catalog)
+            q = q.where(getattr(Studio, key).in_(catalog.spellings(filters[key])))
     if filters.get("q"):
         like = "%" + filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         q = q.where(Studio.name.ilike(like, escape="\\") | Studio.description.ilike(like, escape="\\"))

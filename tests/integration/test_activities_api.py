@@ -112,6 +112,8 @@ async def test_listing_filters_and_visibility(http, users):
     assert expert == [pub["id"], reg["id"], inv["id"]]
     assert (await http.get(f"/api/activities/{inv['id']}", headers=as_(users, "teacher1"))).status_code == 403
     assert (await http.get(f"/api/activities/{reg['id']}")).status_code == 401
+    by_name = (await http.get("/api/activities?subject=语文&grade=三年级&region=四川", headers=as_(users, "teacher1"))).json()
+    assert [x["id"] for x in by_name["activities"]] == teacher  # 语文 and 三年级 find what is stored as codes
     other = (await http.get("/api/activities?subject=chinese&grade=4", headers=as_(users, "org1"))).json()
     assert other["activities"] == []
     assert (await http.get("/api/activities?status=someday")).status_code == 400

@@ -52,6 +52,8 @@ async def test_found_a_studio_and_find_it_in_the_directory(http, people):
     listed = (await http.get("/api/studios?subject=chinese&q=语文")).json()["studios"]  # public directory
     assert s["id"] in [x["id"] for x in listed]
     assert s["id"] not in [x["id"] for x in (await http.get("/api/studios?subject=physics")).json()["studios"]]
+    for typed in ("subject=语文&grade=八年级", "subject=Chinese&grade=8"):  # a code or its name finds it
+        assert s["id"] in [x["id"] for x in (await http.get(f"/api/studios?{typed}")).json()["studios"]], typed
     mine = (await http.get("/api/studios?mine=1", headers=as_(people, "outsider"))).json()["studios"]
     assert s["id"] not in [x["id"] for x in mine]
     assert (await http.post("/api/studios", json={"name": ""}, headers=as_(people, "leader"))).status_code == 400
