@@ -135,7 +135,7 @@ class QA:
         async with ctx.services.sessionmaker() as db:
             q = await self._question(db, activity, {"question_id": question_id})
             if q.status != "open":
-                raise CommandError("invalid", "only open questions take votes")
+                raise CommandError("question_closed", "only open questions take votes")
             gone = await db.execute(delete(QuestionVote).where(
                 QuestionVote.question_id == q.id, QuestionVote.user_id == ctx.actor.user_id))
             if gone.rowcount == 0:
@@ -250,7 +250,7 @@ async def write_votes(db, items: list[tuple[int, int, int]]) -> list:
         if found is None or found[0] != activity_id:
             outcomes[k] = CommandError("not_found", "no such question in this activity")
         elif found[1] != "open":
-            outcomes[k] = CommandError("invalid", "only open questions take votes")
+            outcomes[k] = CommandError("question_closed", "only open questions take votes")
         elif (question_id, user_id) in fresh:
             outcomes[k] = CommandError("already_voted", "one vote per teacher")
         else:

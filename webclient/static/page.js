@@ -121,6 +121,7 @@
     not_subscribed: ["未在接收这里的消息", "Not following this"],
     poll_closed: ["投票已结束", "This poll is closed"],
     polls_closed: ["本环节不能发起投票", "Polls are not run in this phase"],
+    question_closed: ["这个问题已回答或已关闭，不再接受点赞", "This question is answered or closed: it takes no more votes"],
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
     rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
     slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
