@@ -23,7 +23,7 @@
         ws.signedIn = true;
         self.backoff = 250;
         self.onState("online");
-        Object.keys(self.channels).forEach(function (name) { self._subscribe(name); });
+        Object.keys(self.channels).forEach(function (name) { self._resubscribe(name, ws); });
       }, function (err) { self.onState("unauthorized", err); });
     };
     ws.onmessage = function (msg) { msg.data.split("\n").forEach(function (line) { if (line) self._line(JSON.parse(line)); }); };
@@ -71,6 +71,22 @@
         if (args.since !== undefined && !r.recovered) ch.onResync(r);
         return r;
       });
+  };
+  // After a reconnect. Refused for good (access lost meanwhile: removed, no longer registered): the
+  // channel ends as an `unsubscribed` push would end it. Refused for now (the bus away, busy): try
+  // again shortly on the same socket; a drop is retried by the next reconnect anyway.
+  Realtime.prototype._resubscribe = function (name, ws) {
+    var self = this;
+    this._subscribe(name).catch(function (err) {
+      var ch = self.channels[name];
+      if (!ch || self.ws !== ws || (err && err.code === "disconnected")) return;
+      if (err && (err.code === "forbidden" || err.code === "not_found" || err.code === "unauthenticated")) {
+        delete self.channels[name];
+        ch.onEnded({ reason: err.code });
+        return;
+      }
+      setTimeout(function () { if (self.ws === ws && self.channels[name]) self._resubscribe(name, ws); }, 2000);
+    });
   };
   Realtime.prototype._line = function (m) {
     if (m.id !== undefined && m.id !== null && this.pending[m.id]) {
