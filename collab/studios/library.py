@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,11 @@ def clean_filename(name: str) -> str:
 
 
 def parse_tags(raw: Any) -> str:
-    """"a, b ,c" or ["a", "b"] -> "|a|b|c|" (so one tag matches exactly with LIKE '%|a|%')."""
-    items = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, list) else None
+    """"a, b ,c" or ["a", "b"] -> "|a|b|c|" (so one tag matches exactly with LIKE '%|a|%'). Chinese
+    typists separate with ， or 、 as often as with a comma."""
+    if isinstance(raw, str):
+        raw = re.split(r"[,，、]", raw)
+    items = raw if isinstance(raw, list) else None
     if items is None or not all(isinstance(t, str) for t in items):
         raise LibraryError("invalid", "tags: a list of words")
     tags = list(dict.fromkeys(t.strip() for t in items if t.strip()))
