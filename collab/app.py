@@ -20,6 +20,7 @@ from collab.auth.accounts import TokenResolver
 from collab.docs import api as docs_api
 from collab.docs.endpoint import doc_socket
 from collab.docs.rooms import DocRooms
+from collab.realtime import metrics as realtime_metrics
 from collab.realtime.bus import Bus
 from collab.realtime.client import register_builtins, websocket_endpoint
 from collab.realtime.dispatch import Registry
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
               history_limit=settings.history_size, presence_ttl=settings.presence_ttl,
               presence_interval=settings.presence_interval)
     services = Services(settings, engine, sessionmaker, hub, make_registry(), TokenResolver(settings, sessionmaker))
+    realtime_metrics.NODE.info({"node": settings.node_id})
     attendance = AttendanceRecorder(sessionmaker, settings.node_id)
     hub.on_user_presence("activity", attendance.hook)
     hub.presence_feed.feed("activity")  # the room's 在线 count, pushed (sessions/live.py's snapshot has the first)

@@ -1,6 +1,9 @@
 """Prometheus metrics of the real-time core. Counted per flush, not per socket, to stay off the hot path."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Info
+
+# The node's name lives here and in the logs, not on the pages people see.
+NODE = Info("collab_node", "This node's name (--node-id)")
 
 CONNECTIONS = Gauge("collab_connections", "Open /ws connections on this node")
 SUBSCRIPTIONS = Gauge("collab_subscriptions", "Live channel subscriptions on this node")

@@ -117,7 +117,7 @@ async def test_oversized_body_is_refused(http, users):
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
 
 
-async def test_operations_endpoints(http):
+async def test_operations_endpoints(http, server):
     assert (await http.get("/healthz")).json()["status"] == "ok"
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "bus": "ok"}
@@ -125,6 +125,7 @@ async def test_operations_endpoints(http):
     for name in ("collab_connections", "collab_deliveries_total", "collab_slow_consumer_closes_total",
                  "collab_bus_reconnects_total", "collab_command_errors_total", "collab_coalesced_events_total"):
         assert name in metrics
+    assert f'collab_node_info{{node="{server.name}"}} 1.0' in metrics  # which node, for the operator alone
     spec = (await http.get("/api/openapi.json")).json()
     assert "/api/auth/login" in spec["paths"] and "/api/announcements" in spec["paths"]
     for path in ("/api/activities", "/api/studios", "/api/studios/{studio_id}/resources", "/api/docs/{doc_id}/comments"):

@@ -30,11 +30,11 @@ async def room(database_url):
         await db.execute(insert(User), [{"username": f"gc{i}", "display_name": f"T{i}", "role": "teacher",
                                          "password_hash": None} for i in range(TEACHERS + 1)])
         ids = list((await db.execute(select(User.id).where(User.username.like("gc%")).order_by(User.id))).scalars())
-        a = Activity(title="t", level="school", starts_at=now, ends_at=now + timedelta(hours=1), capacity=1000,
+        a = Activity(title="t", level="school", time_zone="Asia/Shanghai", starts_at=now, ends_at=now + timedelta(hours=1), capacity=1000,
                      visibility="public", registration="open", state="live", organizer_id=ids[0])
         db.add(a)
         await db.flush()
-        other = Activity(title="o", level="school", starts_at=now, ends_at=now + timedelta(hours=1), capacity=10,
+        other = Activity(title="o", level="school", time_zone="Asia/Shanghai", starts_at=now, ends_at=now + timedelta(hours=1), capacity=10,
                          visibility="public", registration="open", state="live", organizer_id=ids[0])
         db.add(other)
         await db.flush()
