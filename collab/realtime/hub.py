@@ -9,9 +9,9 @@ waits longer, `flush_interval_large`, so that each write carries more events). A
 transport is backed up gets the payload queued in its outbox instead (`Client.push`); it is closed as
 a slow consumer if it stays behind.
 
-Node-level order: the hub remembers each channel's epoch and last offset. A duplicate is dropped; a
-gap (missed pub/sub messages, a bus reconnect) is filled from history before later publications go
-out; a lost history or a new epoch becomes a `resync` push telling clients to reload that channel.
+Node-level order (duplicates, gaps filled from history, held publications, epochs and resyncs) is
+decided by each channel's `ChannelOrder` (collab/realtime/ordering.py, no I/O); the hub feeds it
+publications and history and carries out the actions it returns.
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from collab.realtime import metrics
-from collab.realtime.bus import Bus, BusUnavailable, History, Position, PresenceCounts, Publication
+from collab.realtime.bus import Bus, BusUnavailable, History, PresenceCounts, Publication
+from collab.realtime.ordering import (
+    KICK, LOCAL_OFFSET, Action, ChannelOrder, Deliver, Fill, Kick, Resync, recover,
+)
 from collab.realtime.presence_feed import PresenceFeed
 from collab.realtime.protocol import control_line, push_line
 from collab.realtime.wire import text_frame
@@ -39,8 +42,6 @@ GoLive = Callable[[dict[str, Any], list[Publication]], None]
 Watcher = Callable[[bytes | None], None]
 PresenceHook = Callable[[str, int, bool], None]
 
-KICK = b'{"$kick":'  # a publication that is a directive to the hubs, not an event for clients
-LOCAL_OFFSET = -1  # a publication delivered locally while the bus was unreachable (sent as "o": null)
 PRESENCE_CACHE_SECONDS = 1.0  # how long a node reuses a channel's counts read from the bus
 
 
@@ -50,8 +51,8 @@ class RecoveryError(Exception):
 
 class ChannelState:
     __slots__ = (
-        "name", "name_json", "live", "joining", "lines", "events", "epoch", "offset",
-        "users", "ready", "filling", "fill_failed", "held", "presence_dirty", "dirty_since",
+        "name", "name_json", "live", "joining", "lines", "events", "order",
+        "users", "ready", "presence_dirty", "dirty_since",
         "writing", "written",
     )
 
@@ -62,13 +63,9 @@ class ChannelState:
         self.joining: dict[Client, list[Publication]] = {}
         self.lines: list[bytes] = []
         self.events = 0
-        self.epoch: str | None = None
-        self.offset: int | None = None
+        self.order = ChannelOrder(name)
         self.users: Counter[int] = Counter()
         self.ready: asyncio.Future | None = None
-        self.filling = False
-        self.fill_failed = False
-        self.held: list[Publication] = []
         self.presence_dirty = True
         self.dirty_since = 0.0
         self.writing = False  # a sliced frame of this channel is still being written
@@ -187,15 +184,7 @@ class Hub:
         st = self.channels.get(channel)
         if st is None:
             return
-        if data.startswith(KICK):
-            self._kick_local(st, data)
-            return
-        pub = Publication(channel, st.epoch or "", LOCAL_OFFSET, data)
-        st.lines.append(push_line(st.name_json, None, data))
-        st.events += 1
-        for buf in st.joining.values():
-            buf.append(pub)
-        self._mark(st)
+        self._act(st, st.order.local(data))
 
     async def kick(self, channel: str, user_id: int, reason: str) -> None:
         """End every subscription of `user_id` to `channel`, on every node: a directive that travels the
@@ -217,76 +206,46 @@ class Hub:
         for watcher in self._watchers.get(pub.channel, ()):
             watcher(pub.data)
         st = self.channels.get(pub.channel)
-        if st is None:
-            return
-        if st.filling or st.fill_failed:
-            st.held.append(pub)
-            return
-        if st.epoch is not None and pub.epoch != st.epoch:
-            self._resync(st, pub.epoch, pub.offset - 1)
-            self._accept(st, pub)
-            return
-        if st.offset is not None:
-            if pub.offset <= st.offset:
-                return  # already delivered (a history fill got there first)
-            if pub.offset > st.offset + 1:
-                st.held.append(pub)
-                self._fill_gap(st)
-                return
-        self._accept(st, pub)
+        if st is not None:
+            for action in st.order.receive(pub):
+                self._act(st, action)
 
-    def _accept(self, st: ChannelState, pub: Publication) -> None:
-        st.epoch = pub.epoch
-        st.offset = pub.offset
-        if pub.data.startswith(KICK):
-            self._kick_local(st, pub.data)
-            return
-        st.lines.append(push_line(st.name_json, pub.offset, pub.data))
-        st.events += 1
-        for buf in st.joining.values():
-            buf.append(pub)
-        self._mark(st)
+    def _act(self, st: ChannelState, action: Action) -> None:
+        """Carry out what the channel's order decided."""
+        if type(action) is Deliver:
+            pub = action.pub
+            st.lines.append(push_line(st.name_json, None if pub.offset == LOCAL_OFFSET else pub.offset, pub.data))
+            st.events += 1
+            for buf in st.joining.values():
+                buf.append(pub)
+            self._mark(st)
+        elif type(action) is Kick:
+            self._kick_local(st, action.data)
+        elif type(action) is Fill:
+            self._spawn(self._fill(st, action.since))
+        elif type(action) is Resync:
+            # History cannot cover what clients of this channel missed: tell them to reload it.
+            st.lines.append(control_line(st.name, "resync", {"epoch": action.epoch, "offset": action.offset}))
+            for buf in st.joining.values():
+                buf.clear()
+            self._mark(st)
+            metrics.RESYNCS.inc()
+            log.info("resync", extra={"channel": st.name, "epoch": action.epoch})
 
-    def _fill_gap(self, st: ChannelState) -> None:
-        if st.filling:
-            return
-        st.filling = True
-        self._spawn(self._fill(st))
+    def _act_all(self, st: ChannelState, actions: list[Action]) -> None:
+        for action in actions:
+            self._act(st, action)
 
-    async def _fill(self, st: ChannelState) -> None:
-        """Fetch what this node missed from history, then release what was held, in order."""
+    async def _fill(self, st: ChannelState, since: int) -> None:
+        """Fetch what this node missed from history; the order releases what it held after it."""
         try:
-            since = st.offset if st.offset is not None else 0
             hist = await self.bus.history(st.name, since, self.history_limit)
-            if st.epoch is not None and hist.position.epoch != st.epoch or not hist.covered:
-                self._resync(st, hist.position.epoch, hist.position.offset)
-                st.offset = hist.position.offset
-            else:
-                for pub in hist.pubs:
-                    if st.offset is None or pub.offset > st.offset:
-                        self._accept(st, pub)
-            metrics.GAP_FILLS.inc()
         except BusUnavailable:
             # Held publications stay held, in order; housekeeping tries again once the bus is up.
-            st.filling = False
-            st.fill_failed = True
+            self._act_all(st, st.order.fill_failed())
             return
-        st.filling = False
-        st.fill_failed = False
-        held, st.held = st.held, []
-        for pub in sorted(held, key=lambda p: p.offset):
-            self._on_publication(pub)
-
-    def _resync(self, st: ChannelState, epoch: str, offset: int) -> None:
-        """History cannot cover what clients of this channel missed: tell them to reload it."""
-        st.epoch = epoch
-        st.offset = offset
-        st.lines.append(control_line(st.name, "resync", {"epoch": epoch, "offset": offset}))
-        for buf in st.joining.values():
-            buf.clear()
-        self._mark(st)
-        metrics.RESYNCS.inc()
-        log.info("resync", extra={"channel": st.name, "epoch": epoch})
+        metrics.GAP_FILLS.inc()
+        self._act_all(st, st.order.filled(hist))
 
     def _on_bus_state(self, up: bool) -> None:
         was_up, self._bus_up = self._bus_up, up
@@ -301,8 +260,7 @@ class Hub:
     async def _after_reconnect(self) -> None:
         await self._drain_pending()  # first what was published locally while the bus was away
         for st in list(self.channels.values()):
-            if st.offset is not None:
-                self._fill_gap(st)
+            self._act_all(st, st.order.bus_reconnected())
             st.presence_dirty = True
 
     # -- flushing ----------------------------------------------------------------------------------
@@ -444,14 +402,12 @@ class Hub:
         st.presence_dirty = True
         try:
             await asyncio.shield(st.ready)
-            wanted = since is not None
-            if st.offset is not None and not st.filling and (not wanted or since == (st.epoch, st.offset)):
-                # The channel is live on this node and the client needs nothing from history: start it
-                # at the node's position without a bus round trip (the join storm of a big activity).
-                hist = History([], Position(st.epoch, st.offset), True)
+            here = st.order.current(since)
+            if here is not None:  # no bus round trip: the join storm of a big activity
+                hist = History([], here, True)
             else:
-                hist = await self.bus.history(channel, since[1] if wanted else 0,
-                                              self.history_limit if wanted else 0)
+                hist = await self.bus.history(channel, since[1] if since else 0,
+                                              self.history_limit if since else 0)
         except BaseException:
             self._remove(st, client)
             raise
@@ -460,26 +416,9 @@ class Hub:
         buffered = st.joining.pop(client, None)
         if buffered is None:  # unsubscribed while we waited
             raise RecoveryError("subscription ended while joining")
-        pos = hist.position
-        if st.offset is None and st.epoch is None:
-            # The node's starting point. Publications at or below it that still arrive by pub/sub are
-            # dropped: every client of this fresh channel was told it starts at or after them.
-            st.epoch, st.offset = pos.epoch, pos.offset
-        result: dict[str, Any] = {"channel": channel, "epoch": pos.epoch, "offset": pos.offset}
-        pubs: list[Publication] = []
-        if wanted:
-            recovered = since[0] == pos.epoch and hist.covered
-            result["recovered"] = recovered
-            if recovered:
-                # The reply says where the client stands before the replay that follows it (its own
-                # offset): every push after the reply is above it, so "drop what is <= where you
-                # stand" never drops a replayed event (docs/protocol.md, Recovery).
-                result["offset"] = since[1]
-                pubs = hist.pubs
-        top = pubs[-1].offset if pubs else pos.offset
-        later = [p for p in buffered if p.offset > top or p.offset == LOCAL_OFFSET]
-        pubs = [p for p in pubs + later if not p.data.startswith(KICK)]  # directives, not events
-        self._flush_channel(st)  # what is pending now is in `later`: it must not reach this client twice
+        st.order.start_at(hist.position)
+        result, pubs = recover(channel, since, hist, buffered)
+        self._flush_channel(st)  # what is pending now is in `pubs`: it must not reach this client twice
         go_live(result, pubs)
         st.live[client] = None
         return result
@@ -579,10 +518,8 @@ class Hub:
             if self.bus.healthy:  # retry what an earlier attempt could not finish
                 if self._pending and not self._draining:
                     self._spawn(self._drain_pending())
-                for st in self.channels.values():
-                    if st.fill_failed and not st.filling:
-                        st.fill_failed = False
-                        self._fill_gap(st)
+                for st in list(self.channels.values()):
+                    self._act_all(st, st.order.retry())
             metrics.SUBSCRIPTIONS.set(sum(len(st.live) for st in self.channels.values()))
             full = now - last_full > self.presence_ttl / 3
             if full:
