@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collab import time_zones
+
 DATA_DIR = Path(os.environ.get("COLLAB_DATA_DIR", "var"))
 
 
@@ -59,7 +61,7 @@ class Settings:
     # Training credit: present for at least this share of an activity's scheduled time.
     credit_ratio: float = 0.8
     # An activity's zone (IANA name) when its organizer names none: its times are shown and exported in it.
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str = time_zones.DEFAULT
 
     # Lesson-prep documents over /ws/docs (see docs/documents.md).
     doc_max_message_bytes: int = 2 * 1024 * 1024  # one sync message; a pasted chapter fits
@@ -117,12 +119,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _check_time_zone(name: str) -> None:
     """A mistyped zone would otherwise surface only later, as every new activity refused."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        ZoneInfo(name)
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; a malformed name a ValueError
-        raise ValueError(f"--time-zone / COLLAB_TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+    if not time_zones.is_zone(name):
+        raise ValueError(f"--time-zone / COLLAB_TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Shanghai)")
 
 
 def _embedded_secret() -> str:

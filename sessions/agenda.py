@@ -33,7 +33,10 @@ MAX_CAPACITY = 1_000_000
 
 
 class AgendaError(ValueError):
-    """Input an organizer must correct; `field` names what, for the form to point at."""
+    """Input an organizer must correct; `field` names what, for the form to point at, and `code` is
+    the API's error code for it."""
+
+    code = "invalid"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)

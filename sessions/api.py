@@ -17,7 +17,7 @@ from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
 from collab.auth import accounts
 from collab.store.models import User
-from sessions import invitations, recording_links, reports, scheduling, time_zones
+from sessions import invitations, recording_links, reports, scheduling
 from sessions.agenda import AgendaError
 from sessions.chat import message_json
 from sessions.polls import poll_json
@@ -59,9 +59,7 @@ async def _guarded(request: Request, db, actor, action: str):
 
 
 def _invalid(exc: AgendaError) -> ApiError:
-    if isinstance(exc, time_zones.TimeZoneError):
-        return ApiError(400, "bad_time_zone", exc.message)
-    return ApiError(400, "invalid", f"{exc.field}: {exc.message}")
+    return ApiError(400, exc.code, f"{exc.field}: {exc.message}")
 
 
 async def create_activity(request: Request):

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.store.models import User
+from collab.time_zones import local
 from sessions.attendance import Interval, Record, credit_threshold, curve, curve_step, record
 from sessions.attendance_recorder import HEARTBEAT
 from sessions.records import STAFF_ROLES, Activity, ActivityEvent, AttendanceInterval, aware
-from sessions.time_zones import local
 
 TEACHER = "teacher"
 

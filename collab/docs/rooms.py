@@ -16,12 +16,12 @@ import time
 
 from collab.docs import metrics
 from collab.docs.room import DELETED_TAG, DocRoom, channel_of
-
-NODES_CHANNEL = "docsync:nodes"
-BEAT_TAG = b"h"
 from collab.realtime.protocol import Close
 
 log = logging.getLogger("collab.docs")
+
+NODES_CHANNEL = "docsync:nodes"
+BEAT_TAG = b"h"
 
 
 class DocRooms:

@@ -108,7 +108,7 @@
     $("level").textContent = level ? T(level[0], level[1]) : "";
     $("subject-grade").textContent = [Collab.subjectName(a.subject), Collab.gradeName(a.grade)].filter(Boolean).join(" · ");
     $("facts").hidden = false;
-    var span = Collab.fmtSpan ? Collab.fmtSpan(a.starts_at, a.ends_at, zone(a)) : Collab.fmtTime(a.starts_at, zone(a));
+    var span = Collab.fmtSpan(a.starts_at, a.ends_at, zone(a));
     $("fact-time").textContent = span + (zone(a) === "Asia/Shanghai" ? T("（北京时间）", " (China time)") : " (" + zone(a) + ")");
     var organizer = nameOf(a, a.organizer_id);
     $("fact-organizer-row").hidden = !organizer;
