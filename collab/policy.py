@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from collab.auth.actor import Actor
+from collab.errors import DomainError
 
 Rule = Callable[[Actor | None, Any], bool]
 
 _RULES: dict[str, Rule] = {}
 
 
-class Denied(Exception):
+class Denied(DomainError):
+    """The policy's refusal: `unauthenticated` (401, signing in could help) or `forbidden` (403)."""
+
     def __init__(self, code: str, action: str) -> None:
-        super().__init__(f"{code}: {action}")
-        self.code = code
+        super().__init__(code, f"not allowed: {action}")
         self.action = action
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from collab.errors import DomainError
+
 KINDS = ("lesson_display", "discussion", "expert_guidance", "online_interaction", "custom")
 LEVELS = ("national", "province", "city", "county", "school")
 VISIBILITIES = ("public", "registered", "invited")
@@ -32,16 +34,12 @@ MAX_DESCRIPTION = 5000
 MAX_CAPACITY = 1_000_000
 
 
-class AgendaError(ValueError):
-    """Input an organizer must correct; `field` names what, for the form to point at, and `code` is
-    the API's error code for it."""
-
-    code = "invalid"
+class AgendaError(DomainError):
+    """Input an organizer must correct; `field` names what, for the form to point at."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(None, message)  # the class's code: "invalid", or a subclass's own
         self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

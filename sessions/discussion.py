@@ -10,16 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from collab.errors import DomainError
+
 MAX_BODY = 500
 MIN_INTERVAL = 1.0  # seconds between two posts of one teacher, even without slow mode
 MAX_SLOW_MODE = 600
 
 
-class DiscussionError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class DiscussionError(DomainError):
+    """A post or a moderation setting the discussion's rules refuse."""
 
 
 @dataclass(frozen=True)

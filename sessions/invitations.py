@@ -6,13 +6,11 @@ from __future__ import annotations
 import time
 
 from collab.auth import signed
+from collab.errors import DomainError
 
 
-class InvitationError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class InvitationError(DomainError):
+    """An invitation link that does not admit."""
 
 
 def _purpose(kind: str) -> str:

@@ -11,12 +11,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from collab.errors import DomainError
 
-class LifecycleError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+
+class LifecycleError(DomainError):
+    """A lifecycle command the activity's state refuses."""
 
 
 @dataclass(frozen=True)

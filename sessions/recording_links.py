@@ -11,16 +11,14 @@ from __future__ import annotations
 import time
 
 from collab.auth import signed
+from collab.errors import DomainError
 
 TTL = 6 * 3600  # long enough to watch a long activity and seek in it; the replay page fetches new links
 PURPOSE = "recording:"
 
 
-class LinkError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class LinkError(DomainError):
+    """A recording link that does not open the recording."""
 
 
 def make(secret: str, recording_id: int, user_id: int | None, expires_at: int | None = None) -> str:

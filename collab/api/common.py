@@ -44,8 +44,6 @@ async def current_actor(request: Request) -> Actor | None:
 def refusal(exc: Exception) -> ApiError:
     """A route's answer to `policy.Denied` (401 when signing in could help, else 403) or to a domain
     error that carries its own `status`, `code` and `message` (studios, documents, the library)."""
-    if isinstance(exc, policy.Denied):
-        return ApiError(401 if exc.code == "unauthenticated" else 403, exc.code, f"not allowed: {exc.action}")
     return ApiError(exc.status, exc.code, exc.message)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from collab import policy
 from collab.auth.actor import Actor
 from collab.auth.tokens import TokenError
+from collab.errors import DomainError
 from collab.realtime import metrics
 from collab.realtime.bus import BusUnavailable, Publication
 from collab.realtime.dispatch import CommandError, Context, Registry
@@ -257,12 +258,9 @@ async def run_command(client: Client, services: Services, command: Command) -> N
         client.send(reply_ok(command.id, result))
     except _AlreadyReplied:
         pass
-    except CommandError as exc:
+    except DomainError as exc:  # every refusal: a rule's, the policy's, a command's own
         metrics.COMMAND_ERRORS.labels(exc.code).inc()
         client.send(reply_error(command.id, exc.code, exc.message))
-    except policy.Denied as exc:
-        metrics.COMMAND_ERRORS.labels(exc.code).inc()
-        client.send(reply_error(command.id, exc.code, f"not allowed: {exc.action}"))
     except SQLAlchemyTimeout:  # every database connection of this node is taken: overload, not a fault
         metrics.COMMAND_ERRORS.labels(Error.BUSY).inc()
         client.send(reply_error(command.id, Error.BUSY, "the server is busy; try again in a moment"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from collab.errors import DomainError
 from collab.realtime.protocol import Error
 
 if TYPE_CHECKING:
@@ -19,11 +20,8 @@ if TYPE_CHECKING:
     from collab.realtime.client import Client
 
 
-class CommandError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class CommandError(DomainError):
+    """A command refused for its arguments or the connection's state (see collab.errors)."""
 
 
 @dataclass(slots=True)

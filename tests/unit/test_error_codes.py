@@ -46,6 +46,18 @@ def carriers() -> dict[str, dict[str, int]]:
             where = {k: names.index(k) for k in ("code", "reason") if k in names}
             if owner and where and not owner.startswith("__"):  # an __init__ is found through its class
                 found[owner] = where
+    # a class without an __init__ of its own takes its code where its base does (DiscussionError(code, …))
+    classes = [n for tree in TREES.values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    grew = True
+    while grew:
+        grew = False
+        for node in classes:
+            own_init = any(isinstance(f, ast.FunctionDef) and f.name == "__init__" for f in node.body)
+            bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+            inherited = next((found[b] for b in bases if b in found), None)
+            if not own_init and inherited and node.name not in found:
+                found[node.name] = inherited
+                grew = True
     return found
 
 

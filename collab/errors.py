@@ -1,0 +1,47 @@
+"""The one kind of domain error: a refusal with a stable code and the HTTP status it answers with.
+
+Every rule, command and route refuses by raising `DomainError` (or a subclass that only adds fields,
+such as the agenda's `field`). Starlette's exception handler turns it into the API's error body and the
+`/ws` command runner into an error reply with the command's id; nothing in between catches and
+re-wraps it. The code is what clients switch on and translate (webclient/static/page.js has a sentence
+for every one, in both languages); the message is for developers and logs.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+# The status a code answers with over HTTP when the raiser names none. A code missing here is 400:
+# input the caller must correct.
+STATUS_OF_CODE: dict[str, int] = {
+    "unauthenticated": HTTPStatus.UNAUTHORIZED,
+    "bad_credentials": HTTPStatus.UNAUTHORIZED,
+    "forbidden": HTTPStatus.FORBIDDEN,
+    "not_found": HTTPStatus.NOT_FOUND,
+    "gone": HTTPStatus.GONE,
+    "conflict": HTTPStatus.CONFLICT,
+    "length_required": HTTPStatus.LENGTH_REQUIRED,
+    "too_large": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_type": HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    "type_mismatch": HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
+    "bus_unavailable": HTTPStatus.SERVICE_UNAVAILABLE,
+    "internal": HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+
+class DomainError(Exception):
+    """A refusal: `code` (stable, documented, translated), `message` (English, for developers) and
+    `status` (the HTTP answer; by default the code's, see STATUS_OF_CODE)."""
+
+    code: str = "invalid"
+
+    def __init__(self, code: str | None = None, message: str = "", *, status: int | None = None) -> None:
+        if code is not None:
+            self.code = code
+        self.message = message or self.code
+        self.status = int(status if status is not None else STATUS_OF_CODE.get(self.code, HTTPStatus.BAD_REQUEST))
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, status={self.status})"
