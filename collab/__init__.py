@@ -1,7 +1,8 @@
 """collab: real-time server for online teaching-research.
 
-The platform package: app factory, settings, CLI, accounts and policy, the real-time core
-(`collab.realtime`), storage (`collab.store`). Live activities live in the `sessions` package.
+The platform package: settings, accounts and policy, the real-time core (`collab.realtime`), storage
+(`collab.store`), studios and their documents. It never imports `sessions` (live activities); the
+composition root (`server`) installs both.
 """
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,9 @@ from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
 from sessions import scheduling
 from sessions.records import Activity
+
+if TYPE_CHECKING:
+    from collab.services import Services
 
 CHANNEL = "node:activities"  # clients cannot subscribe: the policy knows no "node" channels
 MAX_AGE = 30.0
@@ -176,9 +179,6 @@ class RoomCache:
             entries.clear()
 
 
-def rooms(services) -> RoomCache:
-    """The node's cache, started with the first command that needs it."""
-    cache = services.extensions.get("rooms")
-    if cache is None:
-        cache = services.extensions["rooms"] = RoomCache(services.hub)
-    return cache
+def rooms(services: Services) -> RoomCache:
+    """The node's cache (provided by `sessions.part.install`)."""
+    return services.get(RoomCache)

@@ -154,7 +154,7 @@ class Stages:
 
 async def start(services) -> Stages:
     """At node start: the stage registry, listening for other nodes that want a publisher of ours."""
-    stages = services.extensions["stages"] = Stages(services)
+    stages = services.provide(Stages(services))
     await stages.bridges.start()
     PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in stages.stages.values()))
     VIEWS.set_function(lambda: sum(len(st.views) for st in stages.stages.values()))
@@ -163,7 +163,7 @@ async def start(services) -> Stages:
 
 
 def stages_of(ctx: Context) -> Stages:
-    return ctx.services.extensions["stages"]
+    return ctx.services.get(Stages)
 
 
 # -- recording ---------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def command(self) -> list[str]:
-        args = [sys.executable, "-m", "collab.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        args = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--database-url", self.database_url, "--secret", SECRET, "--node-id", self.name]
         if self.redis_url:
             args += ["--redis-url", self.redis_url]

@@ -80,7 +80,7 @@ class Node:
 
 def start_collab(i: int, database_url: str, redis_url: str, secret: str, logdir: Path, extra: list[str]) -> Node:
     port = free_port()
-    argv = [sys.executable, "-m", "collab.cli", "serve", "--host", HOST, "--port", str(port),
+    argv = [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port),
             "--database-url", database_url, "--redis-url", redis_url, "--secret", secret,
             "--node-id", f"bench-{i}", "--log-json", "true", "--log-level", "warning", *extra]
     return Node(f"collab-{i}", argv, port, logdir, {"COLLAB_DATA_DIR": str(logdir / f"data-{i}")})
@@ -125,7 +125,7 @@ async def drop_database(pg_url: str, url: str) -> None:
 
 
 def migrate(database_url: str) -> None:
-    subprocess.run([sys.executable, "-m", "collab.cli", "db", "upgrade", "--database-url", database_url],
+    subprocess.run([sys.executable, "-m", "server.cli", "db", "upgrade", "--database-url", database_url],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 

@@ -4,7 +4,7 @@ mode "collab": what `sessions/stage.py` does on a node. `collab.media.peers.rece
 publisher and makes a `collab.media.relay.Feed` of its track (decoded once, encoded once by the shared
 VP8 encoder); each viewer's offer goes to `collab.media.peers.send(offer, feeds)`, whose RelayTracks
 hand the same packets to every viewer's aiortc sender. The process runs like `collab serve`: uvloop, and
-the collector tuned by `collab.cli._tune_gc`. No /ws, database or policy: only the media path.
+the collector tuned by `server.cli._tune_gc`. No /ws, database or policy: only the media path.
 
 mode "aiortc": the plain aiortc way, the baseline. The publisher's track goes into one
 `aiortc.contrib.media.MediaRelay`; each viewer's peer connection gets `relay.subscribe(track)`
@@ -43,7 +43,7 @@ def relay_main(pipe, spec: RelaySpec) -> None:
 
 class Relay:
     def __init__(self, spec: RelaySpec) -> None:
-        from collab.cli import _tune_gc
+        from server.cli import _tune_gc
 
         _tune_gc()  # as `collab serve` does before it starts
         if spec.switch_interval:

@@ -14,13 +14,14 @@ from starlette.routing import Route
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
 from collab.docs import service, tickets
+from collab.docs.rooms import DocRooms
 from collab.docs.service import DocError
 from collab.store.models import User
 from collab.studios.access import studio_access
 
 
-def _docs(request: Request):
-    return request.app.state.services.extensions["docs"]
+def _docs(request: Request) -> DocRooms:
+    return request.app.state.services.get(DocRooms)
 
 
 async def _comment_event(request: Request, doc_id: int, event: dict) -> None:

@@ -34,6 +34,7 @@ from collab.auth.tokens import TokenError
 from collab.docs import metrics, sync, tickets
 from collab.docs.records import LessonDoc
 from collab.docs.room import Peer
+from collab.docs.rooms import DocRooms
 from collab.realtime.bus import BusUnavailable
 from collab.realtime.protocol import Close
 from collab.store.models import User
@@ -59,7 +60,7 @@ async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
 async def doc_socket(ws: WebSocket) -> None:
     services = ws.app.state.services
     settings = services.settings
-    rooms = services.extensions["docs"]
+    rooms = services.get(DocRooms)
     await ws.accept()
     try:
         doc_id = int(ws.path_params["doc_id"])

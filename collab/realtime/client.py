@@ -38,7 +38,7 @@ from collab.realtime.protocol import (
 from collab.realtime.wire import EXTENSION, Wire, text_frame
 
 if TYPE_CHECKING:
-    from collab.app import Services
+    from collab.services import Services
 
 log = logging.getLogger("collab.ws")
 

@@ -2,8 +2,8 @@
 
 A handler is `async def handler(ctx, args) -> result` registered under a command name. It validates
 its arguments (raising `CommandError("invalid", ...)`), asks `collab.policy` before it acts, and
-returns a JSON-able result that becomes the reply's `ok`. `sessions` and studios register theirs with
-`registry.command(...)` from their own `register(registry)` function, called by the app factory.
+returns a JSON-able result that becomes the reply's `ok`. Each part fills a `Registry` of its own in its
+`install()` (collab/parts.py); the composition root merges them into the node's with `include`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collab.errors import DomainError
 from collab.realtime.protocol import Error
 
 if TYPE_CHECKING:
-    from collab.app import Services
+    from collab.services import Services
     from collab.auth.actor import Actor
     from collab.realtime.client import Client
 
@@ -69,6 +69,15 @@ class Registry:
         if fn is None:
             raise CommandError(Error.UNKNOWN_COMMAND, f"unknown command {name[:64]!r}")
         return fn
+
+    def include(self, other: Registry) -> None:
+        """Take a part's commands and channel namespaces; a name registered twice is a wiring error."""
+        for name, fn in other._handlers.items():
+            self.add(name, fn)
+        for namespace, resolver in other._resolvers.items():
+            if namespace in self._resolvers:
+                raise ValueError(f"channel namespace {namespace!r} registered twice")
+            self._resolvers[namespace] = resolver
 
     def names(self) -> list[str]:
         return sorted(self._handlers)

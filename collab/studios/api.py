@@ -22,8 +22,6 @@ from collab.studios.library import LibraryError
 from collab.studios.membership import StudioError
 from collab.studios.records import Resource, StudioMember
 from sessions import invitations
-from sessions.records import Activity
-from sessions.room_cache import rooms
 
 INVITE_ROLES = ("member", "observer")
 
@@ -31,10 +29,8 @@ INVITE_ROLES = ("member", "observer")
 
 
 async def _studio_changed(request: Request, db, studio_id: int, user_id: int) -> None:
-    """A member came or went: their standing in the studio's activities changed on every node."""
-    cache = rooms(request.app.state.services)
-    for aid in (await db.execute(select(Activity.id).where(Activity.studio_id == studio_id))).scalars():
-        await cache.changed(aid, user_id)
+    """A member came or went: whoever admits by membership (a studio's activities) is told."""
+    await request.app.state.services.studio_members.changed(db, studio_id, user_id)
 
 
 async def create_studio(request: Request):

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 import harness
-from collab import demo
+from server import demo
 from collab.settings import Settings
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
@@ -104,9 +104,9 @@ async def test_serve_demo_prints_the_url_it_really_listens_on(asked):
 def test_collab_demo_alone_names_the_port_of_its_settings():
     url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'demo.db'}"
     env = dict(os.environ, COLLAB_PORT="8089")
-    subprocess.run([sys.executable, "-m", "collab.cli", "db", "upgrade", "--database-url", url], env=env,
+    subprocess.run([sys.executable, "-m", "server.cli", "db", "upgrade", "--database-url", url], env=env,
                    check=True, capture_output=True, cwd=harness.ROOT)
-    out = subprocess.run([sys.executable, "-m", "collab.cli", "demo", "--database-url", url, "--secret", "x" * 40],
+    out = subprocess.run([sys.executable, "-m", "server.cli", "demo", "--database-url", url, "--secret", "x" * 40],
                          env=env, check=True, capture_output=True, text=True, cwd=harness.ROOT).stdout
     assert "sign in at http://127.0.0.1:8089/ as" in out and "collab serve" in out
 

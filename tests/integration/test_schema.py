@@ -26,7 +26,7 @@ async def empty_database(request):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "collab.cli", *args], cwd=harness.ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=harness.ROOT, capture_output=True,
                           text=True, timeout=60)
 
 

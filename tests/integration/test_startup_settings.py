@@ -19,7 +19,7 @@ def test_a_mistyped_time_zone_is_refused_when_settings_load():
 
 def test_the_server_exits_at_once_naming_the_bad_zone(tmp_path):
     env = dict(os.environ, COLLAB_TIME_ZONE="Asia/Shangai", COLLAB_DATA_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "collab.cli", "serve", "--port", "0",
+    proc = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "0",
                            "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2

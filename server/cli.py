@@ -38,7 +38,7 @@ def serve(settings: Settings, on_listening=None) -> None:
     really has (with --port 0 the system picks the port)."""
     import uvicorn
 
-    from collab.app import create_app
+    from server.app import create_app
     from collab.ops import configure_logging
     from collab.realtime.wire import WireProtocol
 
@@ -151,13 +151,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _seed(settings: Settings) -> list[str]:
-    from collab import demo
+    from server import demo
 
     return asyncio.run(demo.seed(settings))
 
 
 def _accounts() -> None:
-    from collab import demo
+    from server import demo
 
     for username, _name, role, *_ in demo.ACCOUNTS:
         _say(f"  {username:<10} {role:<10} password {demo.PASSWORD}")

@@ -1,0 +1,22 @@
+"""The live stage as a node installs it: signaling commands, lesson-video uploads, the stages of this
+node and the links to other nodes' publishers."""
+
+from __future__ import annotations
+
+from collab.parts import Part
+from collab.realtime.dispatch import Registry
+from collab.services import Services
+from sessions import lesson_videos, stage
+
+
+def install(services: Services) -> Part:
+    commands = Registry()
+    stage.register(commands)
+
+    async def start() -> None:
+        await stage.start(services)
+
+    async def stop() -> None:
+        await services.get(stage.Stages).close_all()
+
+    return Part("stage", routes=lesson_videos.routes, commands=commands, start=start, stop=stop)
