@@ -19,6 +19,7 @@ from collab import announcements, ops
 from collab.api import routes as api
 from collab.api.common import ApiError, error_response
 from collab.auth.accounts import TokenResolver
+from collab.errors import DomainError
 from collab.docs import part as docs
 from collab.parts import Part
 from collab.realtime import metrics as realtime_metrics
@@ -65,6 +66,11 @@ def platform_commands() -> Registry:
 
 
 async def _api_error(request: Request, exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _refused(request: Request, exc: DomainError):
+    """Every refusal a route lets through answers here, once: its status, its code, its message."""
     return error_response(exc.status, exc.code, exc.message)
 
 
@@ -115,7 +121,7 @@ def create_app(settings: Settings) -> RealtimeFirst:
         *pages.routes,
         Mount("/static", Assets(directory=WEBCLIENT / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error, 500: _server_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error, DomainError: _refused, 500: _server_error})
     app.state.services = services
     return RealtimeFirst(app)
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from pathlib import Path
 
@@ -15,9 +13,9 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
-from collab.auth import accounts
+from collab.auth import accounts, signed
 from collab.store.models import User
-from sessions import invitations, recording_links, reports, scheduling
+from sessions import reports, scheduling
 from sessions.agenda import AgendaError
 from sessions.chat import message_json
 from sessions.polls import poll_json
@@ -258,7 +256,7 @@ async def create_invitation(request: Request):
     async with services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.invite")
     expires_at = int(time.time()) + hours * 3600
-    token = invitations.make(services.settings.secret, activity.id, expires_at)
+    token = signed.invitation(services.settings.secret, activity.id, expires_at)
     return json_response({"token": token, "expires_at": expires_at,
                           "url": f"{_base_url(request)}/activities/{activity.id}?invite={token}"}, 201)
 
@@ -276,12 +274,10 @@ async def accept_invitation(request: Request):
         activity = await _activity(request, db)
         try:
             policy.authorize(actor, "activity.accept_invitation", await scheduling.access(db, activity, actor))
-            invitations.check(services.settings.secret, str(data.get("token", "")), activity.id)
+            signed.check_invitation(services.settings.secret, str(data.get("token", "")), activity.id)
             reg = await scheduling.admit(db, actor, activity)
         except policy.Denied as exc:
             raise refusal(exc) from None
-        except invitations.InvitationError as exc:
-            raise ApiError(400, exc.code, exc.message) from None
         except AgendaError as exc:
             raise _invalid(exc) from None
         await rooms(services).changed(activity.id, actor.user_id)
@@ -528,7 +524,7 @@ async def replay(request: Request):
                             "ended_at": aware(r.ended_at).isoformat(),
                             # a signed key for this viewer: a <video src> cannot send the bearer token
                             "url": f"/api/activities/{activity.id}/recordings/{r.id}?key="
-                                   + recording_links.make(secret, r.id, actor.user_id if actor else None)}
+                                   + signed.recording_link(secret, r.id, actor.user_id if actor else None)}
                            for r, n in recordings],
         })
 
@@ -551,10 +547,7 @@ async def recording(request: Request):
         if key is None:
             actor = await current_actor(request)
         else:
-            try:
-                viewer = recording_links.check(services.settings.secret, key, recording_id)
-            except recording_links.LinkError as exc:
-                raise ApiError(403, exc.code, exc.message) from None
+            viewer = signed.check_recording_link(services.settings.secret, key, recording_id)
             user = await db.get(User, viewer) if viewer is not None else None
             if viewer is not None and user is None:
                 raise ApiError(403, "link_invalid", "that recording link is not valid")
@@ -575,11 +568,6 @@ async def recording(request: Request):
     return FileResponse(path, media_type=rec.media_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
-def feed_key(secret: str, user_id: int) -> str:
-    """Calendar apps cannot send a bearer token: a teacher's feed URL carries this key instead."""
-    return hmac.new(secret.encode(), f"calendar-feed:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
 async def my_feed_url(request: Request):
     """
     summary: The signed-in teacher's calendar feed URL (subscribe to it in any calendar app)
@@ -588,7 +576,7 @@ async def my_feed_url(request: Request):
     actor = await current_actor(request)
     if actor is None:
         raise ApiError(401, "unauthenticated", "sign in first")
-    key = feed_key(request.app.state.services.settings.secret, actor.user_id)
+    key = signed.feed_key(request.app.state.services.settings.secret, actor.user_id)  # calendar apps send no token
     return json_response({"url": f"{_base_url(request)}/api/users/{actor.user_id}/calendar.ics?key={key}"})
 
 
@@ -602,8 +590,7 @@ async def user_feed(request: Request):
     except ValueError:
         raise ApiError(404, "not_found", "no such user") from None
     services = request.app.state.services
-    if not hmac.compare_digest(request.query_params.get("key", ""), feed_key(services.settings.secret, user_id)):
-        raise ApiError(403, "forbidden", "that feed key is not valid")
+    signed.check_feed_key(services.settings.secret, user_id, request.query_params.get("key", ""))
     async with services.sessionmaker() as db:
         rows = await db.execute(select(Activity).where(or_(
             Activity.id.in_(select(Registration.activity_id).where(Registration.user_id == user_id,

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
+from collab.auth import signed
 from collab.store.models import User
 from collab.studios import library, membership
 from collab.studios.access import studio_access
@@ -21,7 +22,6 @@ from collab.studios.channel import recent_posts
 from collab.studios.library import LibraryError
 from collab.studios.membership import StudioError
 from collab.studios.records import Resource, StudioMember
-from sessions import invitations
 
 INVITE_ROLES = ("member", "observer")
 
@@ -233,7 +233,7 @@ async def create_invitation(request: Request):
         except (policy.Denied, StudioError) as exc:
             raise refusal(exc) from None
     expires_at = int(time.time()) + hours * 3600
-    token = invitations.make(services.settings.secret, studio.id, expires_at, kind="studio-" + role)
+    token = signed.invitation(services.settings.secret, studio.id, expires_at, kind="studio-" + role)
     base = str(request.base_url).rstrip("/")
     return json_response({"token": token, "expires_at": expires_at, "role": role,
                           "url": f"{base}/studios/{studio.id}?invite={token}&role={role}"}, 201)
@@ -251,10 +251,8 @@ async def join_studio(request: Request):
     services = request.app.state.services
     if role not in INVITE_ROLES:
         raise ApiError(400, "invitation_invalid", "that invitation link is not valid")
-    try:
-        invitations.check(services.settings.secret, str(data.get("token", "")), path_id(request, "studio_id"), kind="studio-" + role)
-    except invitations.InvitationError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
+    signed.check_invitation(services.settings.secret, str(data.get("token", "")), path_id(request, "studio_id"),
+                            kind="studio-" + role)
     async with services.sessionmaker() as db:
         try:
             row = await membership.join_by_link(db, actor, path_id(request, "studio_id"), role)

@@ -168,6 +168,10 @@ async def test_calendar_export_and_teacher_feed(http, users):
     assert feed.status_code == 200 and f"UID:activity-{a['id']}@collab" in feed.text
     forged = url.rsplit("key=", 1)[0] + "key=" + "0" * 32
     assert (await http.get(forged.replace(str(http.base_url).rstrip("/"), ""))).status_code == 403
+    # a key pasted with a non-ASCII character is refused like any wrong key, not a server error
+    pasted = url.rsplit("key=", 1)[0] + "key=" + "钥" * 32
+    r = await http.get(pasted.replace(str(http.base_url).rstrip("/"), ""))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
 async def test_unknown_activity(http, users):

@@ -17,7 +17,8 @@ import pytest
 
 import harness
 from recording_seed import add_recording
-from sessions import recording_links
+from collab.auth import signed
+from collab.errors import DomainError
 
 
 async def run_activity(server: harness.Server, token: str, activity_id: int) -> None:
@@ -101,12 +102,12 @@ async def test_tampered_expired_and_other_recording_keys_are_refused(server, use
     body, signature = good.split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     # the same signature over another recording's id, and a fresh signature by another secret
-    forged_body = recording_links.make("x", second, users["teacher1"][0]).split(".")[0]
+    forged_body = signed.recording_link("x", second, users["teacher1"][0]).split(".")[0]
     bad = {
         "tampered signature": flipped,
         "tampered body": forged_body + "." + signature,
-        "another secret": recording_links.make("not-the-server-secret", first, users["teacher1"][0]),
-        "expired": recording_links.make(harness.SECRET, first, users["teacher1"][0], int(time.time()) - 1),
+        "another secret": signed.recording_link("not-the-server-secret", first, users["teacher1"][0]),
+        "expired": signed.recording_link(harness.SECRET, first, users["teacher1"][0], int(time.time()) - 1),
         "another recording's key": key_of(urls[second]),
         "garbage": "not-a-key",
         "empty": "",
@@ -132,26 +133,26 @@ async def test_the_policy_is_asked_again_for_the_keys_viewer(server, users, ende
         # naming them (as if leaked or made before they lost access) opens nothing either
         assert (await http.get(f"/api/activities/{aid}/replay", headers=bearer(users, "teacher2"))).status_code == 403
         for viewer in (users["teacher2"][0], None, 999_999):
-            r = await http.get(path, params={"key": recording_links.make(harness.SECRET, first, viewer)})
+            r = await http.get(path, params={"key": signed.recording_link(harness.SECRET, first, viewer)})
             assert r.status_code == 403, (viewer, r.status_code, r.text)
         # the organizer's own key, and an admitted teacher's, do
         for who in ("org1", "teacher1"):
-            r = await http.get(path, params={"key": recording_links.make(harness.SECRET, first, users[who][0])})
+            r = await http.get(path, params={"key": signed.recording_link(harness.SECRET, first, users[who][0])})
             assert r.status_code == 200, (who, r.text)
         # a key for a recording of another activity does not open this path
         r = await http.get(f"/api/activities/{aid + 1000}/recordings/{first}",
-                           params={"key": recording_links.make(harness.SECRET, first, users["org1"][0])})
+                           params={"key": signed.recording_link(harness.SECRET, first, users["org1"][0])})
         assert r.status_code == 404
 
 
 def test_keys_round_trip_and_expire():
-    key = recording_links.make("s", 7, 3, expires_at=1000)
-    assert recording_links.check("s", key, 7, now=999) == 3
-    assert recording_links.check("s", recording_links.make("s", 7, None, 1000), 7, now=0) is None
+    key = signed.recording_link("s", 7, 3, expires_at=1000)
+    assert signed.check_recording_link("s", key, 7, now=999) == 3
+    assert signed.check_recording_link("s", signed.recording_link("s", 7, None, 1000), 7, now=0) is None
     for secret, rid, now, code in (("t", 7, 999, "link_invalid"), ("s", 8, 999, "link_invalid"),
                                    ("s", 7, 1000, "link_expired")):
-        with pytest.raises(recording_links.LinkError) as exc:
-            recording_links.check(secret, key, rid, now=now)
+        with pytest.raises(DomainError) as exc:
+            signed.check_recording_link(secret, key, rid, now=now)
         assert exc.value.code == code
-    with pytest.raises(recording_links.LinkError):
-        recording_links.check("s", "é.ü", 7)  # non-ASCII from a query string: refused, not a 500
+    with pytest.raises(DomainError):
+        signed.check_recording_link("s", "é.ü", 7)  # non-ASCII from a query string: refused, not a 500

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sessions.invitations import InvitationError, check, make
+from collab.auth.signed import check_invitation as check
+from collab.auth.signed import invitation as make
+from collab.errors import DomainError as InvitationError
 
 SECRET = "s" * 40
 
