@@ -48,7 +48,9 @@ class NodeChannels:
 
     async def broadcast(self, channel: str, data: bytes) -> bool:
         """To every node's watchers of `channel` (this one's too), with no history. False if the bus
-        is down."""
+        is down. Only on channels clients cannot subscribe to (`node:`, `docsync:`): the bus hands a
+        broadcast to the hub as a publication with no epoch, which a channel's order would take for a
+        new epoch and pass to its sockets."""
         try:
             await self.bus.broadcast(channel, data)
             return True
