@@ -11,7 +11,10 @@ a slow consumer if it stays behind.
 
 Node-level order (duplicates, gaps filled from history, held publications, epochs and resyncs) is
 decided by each channel's `ChannelOrder` (collab/realtime/ordering.py, no I/O); the hub feeds it
-publications and history and carries out the actions it returns.
+publications and history and carries out the actions it returns. Who is on a channel (counts, user
+hooks, what the bus is told) is `NodePresence`'s (presence.py), fed as sockets join and leave; the
+node's own listeners and messages between nodes are `NodeChannels`' (node_channels.py), given every
+publication before the sockets are.
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
 from collab.realtime import metrics
 from collab.realtime.bus import Bus, BusUnavailable, History, PresenceCounts, Publication
+from collab.realtime.node_channels import NodeChannels, Watcher
 from collab.realtime.ordering import (
     KICK, LOCAL_OFFSET, Action, ChannelOrder, Deliver, Fill, Kick, Resync, recover,
 )
+from collab.realtime.presence import ChannelPresence, NodePresence, PresenceHook
 from collab.realtime.presence_feed import PresenceFeed
 from collab.realtime.protocol import control_line, push_line
 from collab.realtime.wire import text_frame
@@ -39,10 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("collab.hub")
 
 GoLive = Callable[[dict[str, Any], list[Publication]], None]
-Watcher = Callable[[bytes | None], None]
-PresenceHook = Callable[[str, int, bool], None]
-
-PRESENCE_CACHE_SECONDS = 1.0  # how long a node reuses a channel's counts read from the bus
 
 
 class RecoveryError(Exception):
@@ -51,9 +52,8 @@ class RecoveryError(Exception):
 
 class ChannelState:
     __slots__ = (
-        "name", "name_json", "live", "joining", "lines", "events", "order",
-        "users", "ready", "presence_dirty", "dirty_since",
-        "writing", "written",
+        "name", "name_json", "live", "joining", "lines", "events", "order", "presence",
+        "ready", "dirty_since", "writing", "written",
     )
 
     def __init__(self, name: str) -> None:
@@ -64,9 +64,8 @@ class ChannelState:
         self.lines: list[bytes] = []
         self.events = 0
         self.order = ChannelOrder(name)
-        self.users: Counter[int] = Counter()
+        self.presence = ChannelPresence(name)
         self.ready: asyncio.Future | None = None
-        self.presence_dirty = True
         self.dirty_since = 0.0
         self.writing = False  # a sliced frame of this channel is still being written
         self.written: list[asyncio.Future] = []
@@ -82,7 +81,6 @@ class Hub:
         self.large_channel = large_channel
         self.write_slice = write_slice
         self.history_limit = history_limit
-        self.presence_ttl = presence_ttl
         self.channels: dict[str, ChannelState] = {}
         self.clients: set[Client] = set()
         self.backlogged: set[Client] = set()
@@ -94,10 +92,9 @@ class Hub:
         self._bus_up = False
         self._draining = False
         self._jobs: deque[list] = deque()  # [channel, frame, payload, clients, next index]: sliced fan-out
-        self._presence_hooks: dict[str, PresenceHook] = {}
-        self._presence_cache: dict[str, tuple[float, PresenceCounts]] = {}
+        self.node_presence = NodePresence(bus, presence_ttl)
         self.presence_feed = PresenceFeed(self, presence_interval)
-        self._watchers: dict[str, list[Watcher]] = {}
+        self.node_channels = NodeChannels(bus, self.channels)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -117,16 +114,96 @@ class Hub:
             self._write_jobs(budget=10**9)
             self._flush(force=True)
         for st in list(self.channels.values()):
-            try:
-                await self.bus.set_presence(st.name, 0, 0)
-            except BusUnavailable:
-                pass
+            await self.node_presence.withdraw(st.name)
         await self.bus.close()
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def add_client(self, client: Client) -> None:
+        self.clients.add(client)
+        metrics.CONNECTIONS.set(len(self.clients))
+
+    def remove_client(self, client: Client) -> None:
+        for channel in list(client.channels):
+            self.unsubscribe(client, channel)
+        self.clients.discard(client)
+        self.backlogged.discard(client)
+        metrics.CONNECTIONS.set(len(self.clients))
+
+    # -- subscriptions -----------------------------------------------------------------------------
+
+    async def subscribe(
+        self, client: Client, channel: str, since: tuple[str, int] | None, go_live: GoLive
+    ) -> dict[str, Any]:
+        """Make `client` a subscriber. With `since` = (epoch, offset), recover what it missed or say
+        it cannot ("recovered": false): never a silent gap. `go_live(result, pubs)` runs at the one
+        moment the client joins the live set, so it can write its reply and the recovered
+        publications ahead of every later push."""
+        st = self.channels.get(channel)
+        if st is None:
+            st = self.channels[channel] = ChannelState(channel)
+            st.ready = self._loop.create_future()
+            self._spawn(self._bus_subscribe(st))
+        st.joining[client] = []
+        self.node_presence.join(st.presence, client.user_id)
+        try:
+            await asyncio.shield(st.ready)
+            here = st.order.current(since)
+            if here is not None:  # no bus round trip: the join storm of a big activity
+                hist = History([], here, True)
+            else:
+                hist = await self.bus.history(channel, since[1] if since else 0,
+                                              self.history_limit if since else 0)
+        except BaseException:
+            self._remove(st, client)
+            raise
+        if st.writing:  # a frame still on its way to the live sockets: go live after it
+            await self._until_written(st)
+        buffered = st.joining.pop(client, None)
+        if buffered is None:  # unsubscribed while we waited
+            raise RecoveryError("subscription ended while joining")
+        st.order.start_at(hist.position)
+        result, pubs = recover(channel, since, hist, buffered)
+        self._flush_channel(st)  # what is pending now is in `pubs`: it must not reach this client twice
+        go_live(result, pubs)
+        st.live[client] = None
+        return result
+
+    async def _bus_subscribe(self, st: ChannelState) -> None:
+        try:
+            await self.bus.subscribe(st.name)
+        except BaseException as exc:
+            if st.ready and not st.ready.done():
+                st.ready.set_exception(BusUnavailable(str(exc)))
+            if self.channels.get(st.name) is st and not st.live:
+                del self.channels[st.name]
+            return
+        if st.ready and not st.ready.done():
+            st.ready.set_result(None)
+
+    def unsubscribe(self, client: Client, channel: str) -> None:
+        st = self.channels.get(channel)
+        if st is not None:
+            self._remove(st, client)
+
+    def _remove(self, st: ChannelState, client: Client) -> None:
+        in_live = st.live.pop(client, 0) is None
+        in_joining = st.joining.pop(client, None) is not None
+        if not (in_live or in_joining):
+            return
+        self.node_presence.leave(st.presence, client.user_id)
+        if not st.live and not st.joining and self.channels.get(st.name) is st:
+            del self.channels[st.name]
+            self._dirty.discard(st)
+            self._spawn(self._bus_unsubscribe(st.name))
+
+    async def _bus_unsubscribe(self, channel: str) -> None:
+        await self.node_presence.withdraw(channel)
+        if channel not in self.channels and channel not in self.node_channels:
+            await self.bus.unsubscribe(channel)
 
     # -- publishing --------------------------------------------------------------------------------
 
@@ -179,8 +256,7 @@ class Hub:
             self._draining = False
 
     def _deliver_local(self, channel: str, data: bytes) -> None:
-        for watcher in self._watchers.get(channel, ()):
-            watcher(data)
+        self.node_channels.heard(channel, data)
         st = self.channels.get(channel)
         if st is None:
             return
@@ -203,8 +279,7 @@ class Hub:
     # -- receiving from the bus --------------------------------------------------------------------
 
     def _on_publication(self, pub: Publication) -> None:
-        for watcher in self._watchers.get(pub.channel, ()):
-            watcher(pub.data)
+        self.node_channels.heard(pub.channel, pub.data)
         st = self.channels.get(pub.channel)
         if st is not None:
             for action in st.order.receive(pub):
@@ -250,9 +325,7 @@ class Hub:
     def _on_bus_state(self, up: bool) -> None:
         was_up, self._bus_up = self._bus_up, up
         if up != was_up:
-            for watchers in self._watchers.values():
-                for watcher in watchers:
-                    watcher(None)  # whatever was said while the bus was away was not heard
+            self.node_channels.bus_changed()
         if up and not was_up:
             metrics.BUS_RECONNECTS.inc()
             self._spawn(self._after_reconnect())
@@ -261,7 +334,7 @@ class Hub:
         await self._drain_pending()  # first what was published locally while the bus was away
         for st in list(self.channels.values()):
             self._act_all(st, st.order.bus_reconnected())
-            st.presence_dirty = True
+            st.presence.changed = True  # the bus may have restarted without this node's counts
 
     # -- flushing ----------------------------------------------------------------------------------
 
@@ -351,165 +424,40 @@ class Hub:
             st.written.append(waiter)
             await waiter
 
-    # -- node-level listeners ----------------------------------------------------------------------
-
-    async def watch(self, channel: str, watcher: Watcher) -> None:
-        """Call `watcher(data)` for every publication on `channel`, and `watcher(None)` whenever the
-        bus is lost or comes back (something may have been missed). For the node itself, not for
-        clients: per-node caches use it to hear that a record changed on another node. Order and gaps
-        do not matter to such listeners, so nothing is kept in history for them."""
-        first = channel not in self._watchers
-        self._watchers.setdefault(channel, []).append(watcher)
-        if first and channel not in self.channels:
-            await self.bus.subscribe(channel)
-
-    async def broadcast(self, channel: str, data: bytes) -> bool:
-        """To every node's watchers of `channel` (this one too), with no history: for messages between
-        nodes that are useless late (a cache to forget, a link to negotiate). False if the bus is down."""
-        try:
-            await self.bus.broadcast(channel, data)
-            return True
-        except BusUnavailable:
-            return False
-
-    async def unwatch(self, channel: str, watcher: Watcher) -> None:
-        watchers = self._watchers.get(channel, [])
-        if watcher in watchers:
-            watchers.remove(watcher)
-        if not watchers:
-            self._watchers.pop(channel, None)
-            if channel not in self.channels:
-                await self.bus.unsubscribe(channel)
-
-    # -- subscriptions -----------------------------------------------------------------------------
-
-    async def subscribe(
-        self, client: Client, channel: str, since: tuple[str, int] | None, go_live: GoLive
-    ) -> dict[str, Any]:
-        """Make `client` a subscriber. With `since` = (epoch, offset), recover what it missed or say
-        it cannot ("recovered": false): never a silent gap. `go_live(result, pubs)` runs at the one
-        moment the client joins the live set, so it can write its reply and the recovered
-        publications ahead of every later push."""
-        st = self.channels.get(channel)
-        if st is None:
-            st = self.channels[channel] = ChannelState(channel)
-            st.ready = self._loop.create_future()
-            self._spawn(self._bus_subscribe(st))
-        st.joining[client] = []
-        st.users[client.user_id] += 1
-        if st.users[client.user_id] == 1:
-            self._user_presence(channel, client.user_id, True)
-        st.presence_dirty = True
-        try:
-            await asyncio.shield(st.ready)
-            here = st.order.current(since)
-            if here is not None:  # no bus round trip: the join storm of a big activity
-                hist = History([], here, True)
-            else:
-                hist = await self.bus.history(channel, since[1] if since else 0,
-                                              self.history_limit if since else 0)
-        except BaseException:
-            self._remove(st, client)
-            raise
-        if st.writing:  # a frame still on its way to the live sockets: go live after it
-            await self._until_written(st)
-        buffered = st.joining.pop(client, None)
-        if buffered is None:  # unsubscribed while we waited
-            raise RecoveryError("subscription ended while joining")
-        st.order.start_at(hist.position)
-        result, pubs = recover(channel, since, hist, buffered)
-        self._flush_channel(st)  # what is pending now is in `pubs`: it must not reach this client twice
-        go_live(result, pubs)
-        st.live[client] = None
-        return result
-
-    async def _bus_subscribe(self, st: ChannelState) -> None:
-        try:
-            await self.bus.subscribe(st.name)
-        except BaseException as exc:
-            if st.ready and not st.ready.done():
-                st.ready.set_exception(BusUnavailable(str(exc)))
-            if self.channels.get(st.name) is st and not st.live:
-                del self.channels[st.name]
-            return
-        if st.ready and not st.ready.done():
-            st.ready.set_result(None)
-
-    def unsubscribe(self, client: Client, channel: str) -> None:
-        st = self.channels.get(channel)
-        if st is not None:
-            self._remove(st, client)
-
-    def _remove(self, st: ChannelState, client: Client) -> None:
-        in_live = st.live.pop(client, 0) is None
-        in_joining = st.joining.pop(client, None) is not None
-        if not (in_live or in_joining):
-            return
-        st.users[client.user_id] -= 1
-        if st.users[client.user_id] <= 0:
-            del st.users[client.user_id]
-            self._user_presence(st.name, client.user_id, False)
-        st.presence_dirty = True
-        if not st.live and not st.joining and self.channels.get(st.name) is st:
-            del self.channels[st.name]
-            self._dirty.discard(st)
-            self._spawn(self._bus_unsubscribe(st.name))
-
-    async def _bus_unsubscribe(self, channel: str) -> None:
-        try:
-            await self.bus.set_presence(channel, 0, 0)
-        except BusUnavailable:
-            pass
-        if channel not in self.channels and channel not in self._watchers:
-            await self.bus.unsubscribe(channel)
+    # -- presence and node channels (presence.py, node_channels.py) --------------------------------
 
     def on_user_presence(self, namespace: str, hook: PresenceHook) -> None:
         """`hook(channel, user_id, present)` when a user's first socket on this node joins a channel of
         `namespace`, and when their last one leaves. Synchronous: the hook queues, never waits."""
-        self._presence_hooks[namespace] = hook
-
-    def _user_presence(self, channel: str, user_id: int, present: bool) -> None:
-        hook = self._presence_hooks.get(channel.partition(":")[0])
-        if hook is not None:
-            hook(channel, user_id, present)
-
-    def add_client(self, client: Client) -> None:
-        self.clients.add(client)
-        metrics.CONNECTIONS.set(len(self.clients))
-
-    def remove_client(self, client: Client) -> None:
-        for channel in list(client.channels):
-            self.unsubscribe(client, channel)
-        self.clients.discard(client)
-        self.backlogged.discard(client)
-        metrics.CONNECTIONS.set(len(self.clients))
+        self.node_presence.on_user(namespace, hook)
 
     async def presence(self, channel: str) -> PresenceCounts:
-        """The channel's counts over all nodes, read from the bus at most once a second per node: nodes
-        write their counts about once a second, and ten thousand pages asking every few seconds would
-        otherwise be a bus read each."""
-        now = time.monotonic()
-        cached = self._presence_cache.get(channel)
-        if cached is not None and now - cached[0] < PRESENCE_CACHE_SECONDS:
-            return cached[1]
-        counts = await self.bus.presence(channel)
-        if len(self._presence_cache) > 10_000:
-            self._presence_cache.clear()
-        self._presence_cache[channel] = (now, counts)
-        return counts
+        """The channel's counts over all nodes, read from the bus at most once a second per node."""
+        return await self.node_presence.counts(channel)
 
     def local_presence(self, channel: str) -> tuple[int, int]:
+        """(sockets, distinct users) on `channel` on this node."""
         st = self.channels.get(channel)
-        if st is None:
-            return 0, 0
-        return len(st.live) + len(st.joining), len(st.users)
+        return (0, 0) if st is None else st.presence.counts
+
+    async def watch(self, channel: str, watcher: Watcher) -> None:
+        """Call `watcher(data)` for every publication on `channel`, and `watcher(None)` whenever the
+        bus is lost or comes back: for the node itself (per-node caches), not for clients."""
+        await self.node_channels.watch(channel, watcher)
+
+    async def unwatch(self, channel: str, watcher: Watcher) -> None:
+        await self.node_channels.unwatch(channel, watcher)
+
+    async def broadcast(self, channel: str, data: bytes) -> bool:
+        """To every node's watchers of `channel` (this one too), with no history: for messages between
+        nodes that are useless late (a cache to forget, a link to negotiate). False if the bus is down."""
+        return await self.node_channels.broadcast(channel, data)
 
     # -- housekeeping ------------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
-        """Once a second: close slow consumers, write changed presence; refresh all of it well within
-        its expiry so a live node's counts never lapse and a dead node's do."""
-        last_full = 0.0
+        """Once a second: close slow consumers, retry what the bus refused, write changed presence
+        (and all of it every `presence_ttl / 3`)."""
         while True:
             await asyncio.sleep(1.0)
             now = time.monotonic()
@@ -521,16 +469,4 @@ class Hub:
                 for st in list(self.channels.values()):
                     self._act_all(st, st.order.retry())
             metrics.SUBSCRIPTIONS.set(sum(len(st.live) for st in self.channels.values()))
-            full = now - last_full > self.presence_ttl / 3
-            if full:
-                last_full = now
-            for st in list(self.channels.values()):
-                if not (full or st.presence_dirty):
-                    continue
-                st.presence_dirty = False
-                clients, users = len(st.live) + len(st.joining), len(st.users)
-                try:
-                    await self.bus.set_presence(st.name, clients, users)
-                except BusUnavailable:
-                    st.presence_dirty = True
-                    break
+            await self.node_presence.write([st.presence for st in self.channels.values()], now)

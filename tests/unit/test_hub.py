@@ -329,3 +329,30 @@ async def test_a_kick_ends_one_users_subscriptions_and_nobody_sees_the_directive
     late, wl = make_client(hub, 3)
     await subscribe(hub, late, "announce:k", since=(wb.lines()[0]["ok"]["epoch"], 0))
     assert [line.get("id") for line in wl.lines()[1:]] == ["after"]  # recovery skips the directive too
+
+
+async def test_a_users_presence_hook_fires_on_their_first_socket_in_and_last_out(hub):
+    calls = []
+    hub.on_user_presence("announce", lambda channel, user_id, present: calls.append((user_id, present)))
+    (a, _), (a2, _) = make_client(hub, 1), make_client(hub, 1)
+    await subscribe(hub, a, "announce:h")
+    await subscribe(hub, a2, "announce:h")
+    hub.remove_client(a)
+    assert calls == [(1, True)]
+    hub.remove_client(a2)
+    assert calls == [(1, True), (1, False)]
+
+
+async def test_a_watcher_keeps_hearing_a_channel_after_its_last_socket_left(hub):
+    heard = []
+    await hub.watch("announce:w", heard.append)
+    a, _ = make_client(hub, 1)
+    await subscribe(hub, a, "announce:w")
+    hub.remove_client(a)
+    await asyncio.sleep(0.01)  # the hub's unsubscribe from the bus, had nobody else listened
+    await hub.publish("announce:w", b'{"id":1}')
+    await hub.broadcast("announce:w", b"between nodes")
+    await asyncio.sleep(0.01)
+    assert heard == [b'{"id":1}', b"between nodes"]
+    hub._on_bus_state(False)
+    assert heard[-1] is None  # whatever is said while the bus is away will not be heard

@@ -30,13 +30,13 @@ async def test_a_changed_count_is_pushed_once_and_only_on_fed_namespaces():
         assert counts_seen(wa) == counts_seen(wb) == [{"clients": 2, "users": 2}]
         assert counts_seen(wc) == []
 
-        hub._presence_cache.clear()  # past the node's one-second reuse of a count read from the bus
+        hub.node_presence._cache.clear()  # past the node's one-second reuse of a count read from the bus
         await hub.presence_feed.tick()  # nothing changed: nothing sent
         await asyncio.sleep(0.05)
         assert len(counts_seen(wa)) == 1
 
         await hub.bus.set_presence("activity:7", 1, 1)  # someone left
-        hub._presence_cache.clear()
+        hub.node_presence._cache.clear()
         await hub.presence_feed.tick()
         await asyncio.sleep(0.05)
         assert counts_seen(wa)[-1] == {"clients": 1, "users": 1}
