@@ -38,7 +38,9 @@ def test_any_text_yields_commands_or_known_errors(text):
 @settings(max_examples=500)
 @given(st.dictionaries(st.sampled_from(["id", "cmd", "args", "x"]), json_values, max_size=4))
 def test_json_objects_of_any_shape_are_judged_field_by_field(obj):
-    [item] = parse_frame(orjson.dumps(obj).decode())
+    frame = orjson.dumps(obj).decode()
+    obj = orjson.loads(frame)  # judge what the server reads: JSON has no infinity, orjson writes it as null
+    [item] = parse_frame(frame)
     valid = (
         isinstance(obj.get("cmd"), str) and 0 < len(obj["cmd"]) <= 64
         and (obj.get("id") is None or type(obj["id"]) is int and 0 < obj["id"] <= 2**53 - 1)
