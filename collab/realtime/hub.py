@@ -281,7 +281,7 @@ class Hub:
     def _on_publication(self, pub: Publication) -> None:
         self.node_channels.heard(pub.channel, pub.data)
         st = self.channels.get(pub.channel)
-        if st is not None:
+        if st is not None and pub.epoch:  # no epoch: a broadcast between nodes, never for clients
             for action in st.order.receive(pub):
                 self._act(st, action)
 

@@ -48,9 +48,9 @@ class NodeChannels:
 
     async def broadcast(self, channel: str, data: bytes) -> bool:
         """To every node's watchers of `channel` (this one's too), with no history. False if the bus
-        is down. Only on channels clients cannot subscribe to (`node:`, `docsync:`): the bus hands a
-        broadcast to the hub as a publication with no epoch, which a channel's order would take for a
-        new epoch and pass to its sockets."""
+        is down. Meant for channels clients cannot subscribe to (`node:`, `docsync:`). The bus hands a
+        broadcast to the hub as a publication with no epoch; the hub gives those to watchers only, so
+        one on a channel with sockets neither reaches them nor passes for a new epoch."""
         try:
             await self.bus.broadcast(channel, data)
             return True

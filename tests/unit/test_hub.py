@@ -356,3 +356,18 @@ async def test_a_watcher_keeps_hearing_a_channel_after_its_last_socket_left(hub)
     assert heard == [b'{"id":1}', b"between nodes"]
     hub._on_bus_state(False)
     assert heard[-1] is None  # whatever is said while the bus is away will not be heard
+
+
+async def test_a_broadcast_on_a_channel_with_sockets_reaches_watchers_only(hub):
+    """A broadcast has no epoch or offset: taken for a publication it would tell every socket of the
+    channel to resync and push them bytes that were never meant for clients."""
+    heard = []
+    await hub.watch("announce:b", heard.append)
+    a, wire = make_client(hub, 1)
+    await subscribe(hub, a, "announce:b")
+    await hub.broadcast("announce:b", b"between nodes")
+    await hub.publish("announce:b", b'{"id":1}')
+    await asyncio.sleep(0.05)
+    assert heard == [b"between nodes", b'{"id":1}']
+    reply, *lines = wire.lines()
+    assert lines == [{"ch": "announce:b", "o": 1, "e": {"id": 1}}]
