@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
 import subprocess
 import time
@@ -23,11 +22,12 @@ import time
 import pytest
 
 import harness
+import nodetests
 
 JS = harness.ROOT / "tests" / "js"
 CASES = JS / "realtime" / "protocol.test.mjs"
 PEER = JS / "realtime" / "peer.mjs"
-CASE_NAMES = re.findall(r'^scenario\("((?:[^"\\]|\\.)*)"', CASES.read_text(encoding="utf-8"), flags=re.M)
+CASE_NAMES = nodetests.cases(CASES, call="scenario")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +51,7 @@ def node():
 @pytest.fixture(scope="module")
 def protocol_run(node):
     """One `node --test` run of every case (TAP), shared by the tests below."""
-    r = subprocess.run([node, "--test", "--test-reporter=tap", str(CASES)], cwd=JS, capture_output=True,
-                       text=True, timeout=300)
-    return r.stdout + r.stderr
+    return nodetests.run(CASES)
 
 
 def test_the_protocol_cases_are_all_found():
@@ -62,11 +60,7 @@ def test_the_protocol_cases_are_all_found():
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_protocol_case(protocol_run, name):
-    if re.search(rf"^ok \d+ - {re.escape(name)}$", protocol_run, flags=re.M):
-        return
-    start = protocol_run.find(f"# Subtest: {name}")
-    report = protocol_run[start:start + 4000] if start >= 0 else protocol_run[-4000:]
-    pytest.fail(f"node --test {CASES.relative_to(harness.ROOT)}: not passed:\n{report}", pytrace=False)
+    nodetests.check(protocol_run, CASES, name)
 
 
 # -- a page's client against a real server -----------------------------------------------------------------
