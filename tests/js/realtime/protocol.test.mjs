@@ -75,7 +75,7 @@ scenario("a reply finds its command by id, several in one frame, and an error re
 });
 
 scenario("a command in flight fails with `disconnected` when the socket drops, and so does one sent while it is down", async (server, page) => {
-  const p = page({ scale: 1 });   // real waits: the socket stays down a while
+  const p = page({ scale: 4 });   // slow waits: the socket stays down a while (a second)
   const c = await server.connection(0);
   await c.accept();
   await until(() => p.rt.ws.signedIn, "signed in");
