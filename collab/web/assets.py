@@ -5,7 +5,12 @@ that compressed: it matters on a village school's line), compressed once per fil
 than per request, since ten thousand teachers open the same room page within a minute. Pages link
 them by `asset_url`, with a digest of the content in the query: such a URL never changes meaning, so
 browsers keep it for a year without asking; a release changes the digest. A URL without the digest
-(someone's bookmark, an old page) is revalidated (`no-cache` with the ETag) instead."""
+(someone's bookmark, an old page) is revalidated (`no-cache` with the ETag) instead.
+
+ES modules import each other by relative URL (`import "./stage/view.js"`), which a browser resolves
+without the importer's query: the digest would be lost and every module revalidated on every visit.
+A page that loads modules puts `asset.import_map(...)` in a `<script type="importmap">` before them:
+it maps each module's plain URL to its digest URL, so the whole graph is kept for good too."""
 
 from __future__ import annotations
 
@@ -36,9 +41,28 @@ def _digest(name: str, mtime_ns: int) -> str:
     return known[1]
 
 
-def asset_url(name: str) -> str:
-    """/static/<name>?v=<digest of its content>."""
-    return f"/static/{name}?v={_digest(name, (STATIC / name).stat().st_mtime_ns)}"
+class AssetUrls:
+    """The templates' `asset`: `asset('page.js')` is a file's URL, `asset.import_map('stage.js', 'stage')`
+    the import map of those modules (files, or every script in a folder)."""
+
+    def __call__(self, name: str) -> str:
+        """/static/<name>?v=<digest of its content>."""
+        return f"/static/{name}?v={_digest(name, (STATIC / name).stat().st_mtime_ns)}"
+
+    def import_map(self, *names: str) -> dict[str, dict[str, str]]:
+        """{"imports": {"/static/<module>": "/static/<module>?v=<digest>", ...}} for the modules named and
+        those in the folders named: a relative import resolves to the plain URL, the map turns it
+        into the digest URL (and the page's own <script src> of a module is that same URL, so it is
+        one module, not two)."""
+        modules: list[str] = []
+        for name in names:
+            path = STATIC / name
+            found = sorted(path.rglob("*.js")) if path.is_dir() else [path]
+            modules += [p.relative_to(STATIC).as_posix() for p in found]
+        return {"imports": {f"/static/{m}": self(m) for m in modules}}
+
+
+asset_url = AssetUrls()
 
 
 def _caching(scope: Scope, full_path: os.PathLike, st: os.stat_result) -> str:

@@ -24,7 +24,11 @@
         self.backoff = 250;
         self.onState("online");
         Object.keys(self.channels).forEach(function (name) { self._resubscribe(name, ws); });
-      }, function (err) { self.onState("unauthorized", err); });
+      }, function (err) {
+        // a drop before the reply is no refusal: the close that caused it says what comes next
+        if (err && err.code === "disconnected") return;
+        self.onState("unauthorized", err);
+      });
     };
     ws.onmessage = function (msg) { msg.data.split("\n").forEach(function (line) { if (line) self._line(JSON.parse(line)); }); };
     ws.onclose = function (ev) {
