@@ -308,8 +308,8 @@ scenario("4012 (the node shuts down): it reconnects at once and recovers", async
   assert.deepEqual(p.states[2], ["reconnecting", 4012]);
 });
 
-scenario("4008 (slow consumer) and 4029 (flood): it reconnects after a backoff", async (server, page) => {
-  for (const [n, code] of [[0, 4008], [2, 4029]]) {
+scenario("4008 (slow consumer), 4029 (flood) and 1000 (a proxy in between): it reconnects after a backoff", async (server, page) => {
+  for (const [n, code] of [[0, 4008], [2, 4029], [4, 1000]]) {
     const p = page();
     const c = await server.connection(n);
     await c.accept();
