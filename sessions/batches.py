@@ -13,14 +13,14 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, Generic, TypeVar
 
-from collab.realtime.dispatch import CommandError
+from collab.errors import DomainError
 
 log = logging.getLogger("collab.batches")
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
-# write(items) -> one outcome per item, in order: a value, or the CommandError that item earns
-Writer = Callable[[list[Item]], Awaitable[list["Outcome | CommandError"]]]
+# write(items) -> one outcome per item, in order: a value, or the DomainError that item earns
+Writer = Callable[[list[Item]], Awaitable[list["Outcome | DomainError"]]]
 
 
 class Batcher(Generic[Item, Outcome]):
@@ -37,7 +37,7 @@ class Batcher(Generic[Item, Outcome]):
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._run())
         outcome = await future
-        if isinstance(outcome, CommandError):
+        if isinstance(outcome, DomainError):
             raise outcome
         return outcome
 
@@ -48,7 +48,7 @@ class Batcher(Generic[Item, Outcome]):
             self.batches += 1
             try:
                 outcomes = await self.write([item for item, _ in batch])
-            except CommandError as exc:
+            except DomainError as exc:
                 outcomes = [exc] * len(batch)
             except Exception as exc:  # the transaction failed: nobody's item was stored
                 log.exception("batch write failed")
@@ -56,7 +56,7 @@ class Batcher(Generic[Item, Outcome]):
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue  # its command was cancelled (the socket went away)
-                if isinstance(outcome, Exception) and not isinstance(outcome, CommandError):
+                if isinstance(outcome, Exception) and not isinstance(outcome, DomainError):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)

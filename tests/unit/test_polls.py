@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collab.realtime.dispatch import CommandError
-from sessions.polls import check_choices, count, parse_poll
+from collab.errors import DomainError
+from sessions.voting import check_choices, count, parse_poll
 
 
 def test_parse_and_count():
@@ -21,7 +21,7 @@ def test_parse_and_count():
     {"question": "q", "options": ["a", "b"], "multiple": "yes"},
 ])
 def test_bad_polls(args):
-    with pytest.raises(CommandError):
+    with pytest.raises(DomainError):
         parse_poll(args)
 
 
@@ -33,5 +33,5 @@ def test_choices(choices, multiple, ok):
     if ok:
         assert check_choices(choices, 3, multiple) == sorted(choices)
     else:
-        with pytest.raises(CommandError):
+        with pytest.raises(DomainError):
             check_choices(choices, 3, multiple)

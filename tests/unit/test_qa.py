@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collab.realtime.dispatch import CommandError
-from sessions.qa import check_ask, ordered
+from collab.errors import DomainError
+from sessions.questions import decide_ask as check_ask, ordered
 from sessions.records import Question
 
 
@@ -20,7 +20,7 @@ def test_asking():
     ("scheduled", True, "q", "questions_closed"), ("live", False, "q", "questions_closed"),
 ])
 def test_refusals(state, open_, body, code):
-    with pytest.raises(CommandError) as e:
+    with pytest.raises(DomainError) as e:
         check_ask(state, open_, False, body, False)
     assert e.value.code == code
 
