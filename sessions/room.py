@@ -25,7 +25,7 @@ from sqlalchemy.sql import Executable
 
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, require
-from sessions.records import Activity, ActivityEvent, aware
+from sessions.records import ActivityEvent, aware
 from sessions.room_cache import RoomView, rooms
 
 # Events after which the activity, or one teacher's standing in it ("user_id"), reads differently.
@@ -92,14 +92,6 @@ async def in_room(ctx: Context, args: dict[str, Any], db, action: str = "activit
     """The activity a command names, once the policy allows `action` there; and the actor's place in it."""
     scene = await load(ctx, db, args, authorize=action)
     return scene.room, scene.access
-
-
-async def row(db, view: RoomView) -> Activity:
-    """The stored activity behind a view, for a command that changes it through the ORM."""
-    activity = await db.get(Activity, view.id)
-    if activity is None:
-        raise CommandError("not_found", "no such activity")
-    return activity
 
 
 def current_phase(activity):
