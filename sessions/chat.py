@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, null, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 
 from collab import policy
 from collab.realtime.dispatch import Context, Registry, require
@@ -20,7 +20,7 @@ from collab.store.models import User
 from sessions import discussion
 from sessions.batches import upsert
 from sessions.records import Activity, ChatMessage, Mute, Removal, aware
-from sessions.room import channel_of, current_phase, load, publish, record
+from sessions.room import channel_of, current_phase, exempt, load, publish, record
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -49,28 +49,31 @@ _AUTHOR_REPLYING = _AUTHOR.add_columns(
 async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     user_id, reply_to = ctx.actor.user_id, args.get("reply_to")
-    replying = type(reply_to) is int
     async with ctx.services.sessionmaker() as db:
+        # 1. load: the room and the author's standing (cache), the author's facts (one statement)
         scene = await load(ctx, db, args, facts=lambda a: (
-            _AUTHOR_REPLYING.params(a=a, u=user_id, r=reply_to) if replying else _AUTHOR.params(a=a, u=user_id)))
-        activity, acc = scene.room, scene.access
+            _AUTHOR_REPLYING.params(a=a, u=user_id, r=reply_to) if type(reply_to) is int
+            else _AUTHOR.params(a=a, u=user_id)))
         muted, until, last, *parent = scene.facts
-        phase = current_phase(activity)
-        post = discussion.decide_post(
-            discussion.Room(activity.state, phase.chat if phase else True, activity.slow_mode, activity.premoderation),
-            discussion.Author(bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc),
-                              (aware(until) if until else FOREVER) if muted else None, aware(last) if last else None),
+        # 2. decide
+        post = discussion.decide_post(_room(scene.room), discussion.Author(
+            exempt(ctx, scene), (aware(until) if until else FOREVER) if muted else None, last and aware(last)),
             args.get("body"), reply_to, parent[0] if parent else None, now)
-        message = ChatMessage(activity_id=activity.id, user_id=user_id, body=post.body, reply_to=post.reply_to,
+        # 3. record
+        message = ChatMessage(activity_id=scene.room.id, user_id=user_id, body=post.body, reply_to=post.reply_to,
                               status=post.status, pinned=False, created_at=now)
-        await record(ctx, db, activity.id, message)
+        await record(ctx, db, scene.room.id, message)
+    # 4. publish: to the room, or only to the moderators' desk while it waits for approval
     data = message_json(message, ctx.actor.name)
-    if post.status == "visible":
-        offset = await publish(ctx, activity.id, {"type": "chat", "id": f"chat:{message.id}", "message": data})
-    else:
-        offset = await publish(ctx, activity.id, {"type": "chat_held", "id": f"chat:{message.id}", "message": data},
-                               room=False, desk=True)
+    held = post.status == "held"
+    offset = await publish(ctx, scene.room.id, {"type": "chat_held" if held else "chat", "id": f"chat:{message.id}",
+                                                "message": data}, room=not held, desk=held)
     return {"message": data, "offset": offset}
+
+
+def _room(view) -> discussion.Room:
+    phase = current_phase(view)
+    return discussion.Room(view.state, phase.chat if phase else True, view.slow_mode, view.premoderation)
 
 
 # -- a moderator's action on one message ------------------------------------------------------------

@@ -24,7 +24,7 @@ from collab.store.models import User
 from sessions import questions as rules
 from sessions.batches import Batcher, upsert
 from sessions.records import Activity, Question, QuestionVote, aware
-from sessions.room import channel_of, current_phase, load, publish, record
+from sessions.room import channel_of, current_phase, exempt, load, publish, record
 from sessions.tallies import Tally
 
 
@@ -58,12 +58,10 @@ class QA:
     async def ask(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
             scene = await load(ctx, db, args)
-            activity, acc = scene.room, scene.access
+            activity = scene.room
             phase = current_phase(activity)
-            body, status = rules.decide_ask(
-                activity.state, phase.questions if phase else True,
-                bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc),
-                args.get("body"), activity.qa_approval)
+            body, status = rules.decide_ask(activity.state, phase.questions if phase else True, exempt(ctx, scene),
+                                            args.get("body"), activity.qa_approval)
             q = Question(activity_id=activity.id, user_id=ctx.actor.user_id, body=body, status=status,
                          answered_live=False, votes=0, spotlight=False, created_at=datetime.now(timezone.utc))
             await record(ctx, db, activity.id, q)

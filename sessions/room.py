@@ -75,6 +75,12 @@ async def load(ctx: Context, db, args: dict[str, Any], *, authorize: str | None 
     return Scene(view, acc, rows)
 
 
+def exempt(ctx: Context, scene: Scene) -> bool:
+    """Staff, and whoever may moderate, are not held back by a phase's permissions, slow mode,
+    pre-moderation or question approval: a fact for the discussion's and the questions' decisions."""
+    return bool(scene.access.staff) or policy.allowed(ctx.actor, "activity.moderate", scene.access)
+
+
 async def find_activity(ctx: Context, args: dict[str, Any], db) -> RoomView:
     activity_id = require(args, "activity_id", int)
     view = await rooms(ctx.services).view(db, activity_id)
@@ -131,12 +137,19 @@ async def record(ctx: Context, db, activity_id: int, *writes: Any,
         stored = ActivityEvent(activity_id=activity_id, type=event["type"], data=event,
                                actor_id=ctx.actor.user_id, at=datetime.now(timezone.utc))
         db.add(stored)
+    if stored is not None and event["type"] in ROOM_CHANGES:
+        await commit_change(ctx.services, db, activity_id, event.get("user_id"))
+    else:
+        await db.commit()
+    return None if stored is None else event_json(stored, ctx.actor.name)
+
+
+async def commit_change(services, db, activity_id: int, user_id: int | None = None) -> None:
+    """Commit a change to the activity (or to one teacher's standing in it: `user_id`), then have every
+    node forget its copy, before anyone is answered. `record` does this for commands; a route that
+    changes an activity outside the road does it with this."""
     await db.commit()
-    if stored is None:
-        return None
-    if event["type"] in ROOM_CHANGES:
-        await rooms(ctx.services).changed(activity_id, event.get("user_id"))
-    return event_json(stored, ctx.actor.name)
+    await rooms(services).changed(activity_id, user_id)
 
 
 def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:
