@@ -13,14 +13,15 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, Generic, TypeVar
 
+from collab.errors import DomainError
 from collab.realtime.dispatch import CommandError
 
 log = logging.getLogger("collab.batches")
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
-# write(items) -> one outcome per item, in order: a value, or the CommandError that item earns
-Writer = Callable[[list[Item]], Awaitable[list["Outcome | CommandError"]]]
+# write(items) -> one outcome per item, in order: a value, or the DomainError that item earns
+Writer = Callable[[list[Item]], Awaitable[list["Outcome | DomainError"]]]
 
 
 class Batcher(Generic[Item, Outcome]):
@@ -39,6 +40,8 @@ class Batcher(Generic[Item, Outcome]):
         outcome = await future
         if isinstance(outcome, CommandError):
             raise outcome
+        if isinstance(outcome, DomainError):  # a rule's refusal of this item: the refusal of its command
+            raise CommandError(outcome.code, outcome.message, status=outcome.status)
         return outcome
 
     async def _run(self) -> None:
@@ -48,7 +51,7 @@ class Batcher(Generic[Item, Outcome]):
             self.batches += 1
             try:
                 outcomes = await self.write([item for item, _ in batch])
-            except CommandError as exc:
+            except DomainError as exc:
                 outcomes = [exc] * len(batch)
             except Exception as exc:  # the transaction failed: nobody's item was stored
                 log.exception("batch write failed")
@@ -56,7 +59,7 @@ class Batcher(Generic[Item, Outcome]):
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue  # its command was cancelled (the socket went away)
-                if isinstance(outcome, Exception) and not isinstance(outcome, CommandError):
+                if isinstance(outcome, Exception) and not isinstance(outcome, DomainError):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)

@@ -3,7 +3,8 @@ and switch pre-moderation. Each change is recorded before it is published: messa
 `chat_messages`, moderation actions in the activity's event record.
 
 Visible messages go to the room (`activity:<id>`); held ones only to the moderators' desk
-(`activity:<id>:mod`) until an expert approves them.
+(`activity:<id>:mod`) until an expert approves them. Every command takes the road of `sessions.room`
+(load, decide, record, publish); the rules are `sessions.discussion`'s.
 """
 
 from __future__ import annotations
@@ -11,25 +12,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, delete, exists, func, select, update
 
 from collab import policy
-from collab.auth.accounts import actor_of
-from collab.realtime.dispatch import CommandError, Context, Registry, require
+from collab.realtime.dispatch import Context, Registry, require
 from collab.store.models import User
 from sessions import discussion
-from sessions.records import ChatMessage, Mute, Removal, aware
-from sessions.room import (
-    access,
-    channel_of,
-    current_phase,
-    find_activity,
-    in_room,
-    moderation_channel_of,
-    record_event,
-    row,
-)
-from sessions.room_cache import RoomView
+from sessions.batches import upsert
+from sessions.records import Activity, ChatMessage, Mute, Removal, aware
+from sessions.room import channel_of, current_phase, exempt, load, publish, record
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -39,174 +30,167 @@ def message_json(m: ChatMessage, name: str) -> dict[str, Any]:
             "status": m.status, "pinned": m.pinned, "at": aware(m.created_at).isoformat()}
 
 
-def _fail(exc: discussion.DiscussionError) -> CommandError:
-    return CommandError(exc.code, exc.message)
+# -- posting ----------------------------------------------------------------------------------------
+
+# An author's facts in one round trip, built once: whether and until when they are muted, their last
+# post, and the status of the message they reply to (if it is this activity's).
+_MUTE = (Mute.activity_id == bindparam("a")) & (Mute.user_id == bindparam("u"))
+_AUTHOR = select(
+    exists().where(_MUTE),
+    select(Mute.until).where(_MUTE).scalar_subquery(),
+    select(func.max(ChatMessage.created_at))
+    .where(ChatMessage.activity_id == bindparam("a"), ChatMessage.user_id == bindparam("u")).scalar_subquery(),
+)
+_AUTHOR_REPLYING = _AUTHOR.add_columns(
+    select(ChatMessage.status).where(ChatMessage.id == bindparam("r"), ChatMessage.activity_id == bindparam("a"))
+    .scalar_subquery())
 
 
 async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
+    user_id, reply_to = ctx.actor.user_id, args.get("reply_to")
     async with ctx.services.sessionmaker() as db:
-        activity, acc = await in_room(ctx, args, db)
-        staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
-        phase = current_phase(activity)
-        room = discussion.Room(activity.state, phase.chat if phase else True, activity.slow_mode,
-                               activity.premoderation)
-        mute = await db.get(Mute, (activity.id, ctx.actor.user_id))
-        last = (await db.execute(select(func.max(ChatMessage.created_at)).where(
-            ChatMessage.activity_id == activity.id, ChatMessage.user_id == ctx.actor.user_id))).scalar_one()
-        author = discussion.Author(staff, None if mute is None else (aware(mute.until) if mute.until else FOREVER),
-                                   aware(last) if last else None)
-        try:
-            body, status = discussion.check_post(room, author, args.get("body"), now)
-        except discussion.DiscussionError as exc:
-            raise _fail(exc) from None
-        reply_to = args.get("reply_to")
-        if reply_to is not None:
-            parent = await db.get(ChatMessage, reply_to) if type(reply_to) is int else None
-            if parent is None or parent.activity_id != activity.id or parent.status != "visible":
-                raise CommandError("invalid", "reply_to must be a visible message of this activity")
-        message = ChatMessage(activity_id=activity.id, user_id=ctx.actor.user_id, body=body, reply_to=reply_to,
-                              status=status, pinned=False, created_at=now)
-        db.add(message)
-        await db.commit()
+        # 1. load: the room and the author's standing (cache), the author's facts (one statement)
+        scene = await load(ctx, db, args, facts=lambda a: (
+            _AUTHOR_REPLYING.params(a=a, u=user_id, r=reply_to) if type(reply_to) is int
+            else _AUTHOR.params(a=a, u=user_id)))
+        muted, until, last, *parent = scene.facts
+        # 2. decide
+        post = discussion.decide_post(_room(scene.room), discussion.Author(
+            exempt(ctx, scene), (aware(until) if until else FOREVER) if muted else None, last and aware(last)),
+            args.get("body"), reply_to, parent[0] if parent else None, now)
+        # 3. record
+        message = ChatMessage(activity_id=scene.room.id, user_id=user_id, body=post.body, reply_to=post.reply_to,
+                              status=post.status, pinned=False, created_at=now)
+        await record(ctx, db, scene.room.id, message)
+    # 4. publish: to the room, or only to the moderators' desk while it waits for approval
     data = message_json(message, ctx.actor.name)
-    if status == "visible":
-        offset = await ctx.services.hub.publish(channel_of(activity.id),
-                                                {"type": "chat", "id": f"chat:{message.id}", "message": data})
-    else:
-        offset = await ctx.services.hub.publish(moderation_channel_of(activity.id),
-                                                {"type": "chat_held", "id": f"chat:{message.id}", "message": data})
+    held = post.status == "held"
+    offset = await publish(ctx, scene.room.id, {"type": "chat_held" if held else "chat", "id": f"chat:{message.id}",
+                                                "message": data}, room=not held, desk=held)
     return {"message": data, "offset": offset}
 
 
-async def _message(db, activity: RoomView, args: dict[str, Any]) -> ChatMessage:
-    message_id = require(args, "message_id", int)
-    message = await db.get(ChatMessage, message_id)
-    if message is None or message.activity_id != activity.id:
-        raise CommandError("not_found", "no such message in this activity")
-    return message
+def _room(view) -> discussion.Room:
+    phase = current_phase(view)
+    return discussion.Room(view.state, phase.chat if phase else True, view.slow_mode, view.premoderation)
+
+
+# -- a moderator's action on one message ------------------------------------------------------------
+
+
+def _message_facts(args: dict[str, Any]):
+    def facts(activity_id: int):
+        message_id = require(args, "message_id", int)
+        return (select(ChatMessage, User.display_name).join(User, User.id == ChatMessage.user_id)
+                .where(ChatMessage.id == message_id, ChatMessage.activity_id == activity_id))
+    return facts
+
+
+def _moderation(action: str):
+    """Delete (also one's own), hide, pin, unpin, approve."""
+
+    async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        async with ctx.services.sessionmaker() as db:
+            scene = await load(ctx, db, args, authorize=None, facts=_message_facts(args))
+            m, author = scene.facts if scene.facts else (None, "")
+            change = discussion.decide_message(
+                action, m and discussion.Message(m.id, m.user_id, m.status), ctx.actor.user_id,
+                policy.allowed(ctx.actor, "activity.moderate", scene.access))
+            data = {**message_json(m, author), **change.changes}
+            out = await record(ctx, db, scene.room.id,
+                               update(ChatMessage).where(ChatMessage.id == m.id).values(**change.changes),
+                               event=change.event)
+        if action == "approve":  # an approved message enters the room as a new post
+            await publish(ctx, scene.room.id, {"type": "chat", "id": f"chat:{m.id}", "message": data})
+        await publish(ctx, scene.room.id, out, desk=True)
+        return out
+
+    return handle
 
 
 async def _held(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """The pre-moderation queue, oldest first, for a moderator who opens the desk late or reconnects."""
     async with ctx.services.sessionmaker() as db:
-        activity, _ = await in_room(ctx, args, db, "activity.moderate")
-        rows = await db.execute(select(ChatMessage, User.display_name).join(User, User.id == ChatMessage.user_id)
-                                .where(ChatMessage.activity_id == activity.id, ChatMessage.status == "held")
-                                .order_by(ChatMessage.id).limit(200))
-        return {"messages": [message_json(m, name) for m, name in rows.all()]}
+        scene = await load(ctx, db, args, authorize="activity.moderate", facts=lambda a: (
+            select(ChatMessage, User.display_name).join(User, User.id == ChatMessage.user_id)
+            .where(ChatMessage.activity_id == a, ChatMessage.status == "held").order_by(ChatMessage.id).limit(200)))
+        return {"messages": [message_json(m, name) for m, name in scene.rows]}
 
 
-def _moderation(change):
-    """A moderator's action on one message: authorize, change the record, record the action, publish."""
-
-    async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-        async with ctx.services.sessionmaker() as db:
-            activity = await find_activity(ctx, args, db)
-            acc = await access(ctx, db, activity)
-            message = await _message(db, activity, args)
-            event = await change(ctx, db, acc, message)
-            if event.get("type") == "chat":  # an approved message enters the room as a new post
-                await db.commit()
-                author = await db.get(User, message.user_id)
-                data = message_json(message, author.display_name if author else "")
-                await ctx.services.hub.publish(channel_of(activity.id),
-                                               {"type": "chat", "id": f"chat:{message.id}", "message": data})
-                return await record_event(ctx, db, activity.id, {"type": "chat_approved", "message_id": message.id},
-                                          desk=True)
-            return await record_event(ctx, db, activity.id, event, desk=True)
-
-    return handle
+# -- the room's settings and its teachers -----------------------------------------------------------
 
 
-async def _delete(ctx, db, acc, m: ChatMessage) -> dict[str, Any]:
-    if m.user_id != ctx.actor.user_id:
-        policy.authorize(ctx.actor, "activity.moderate", acc)
-    if m.status == "deleted":
-        raise CommandError("invalid", "already deleted")
-    m.status = "deleted"
-    return {"type": "chat_deleted", "message_id": m.id}
+def _target_facts(args: dict[str, Any]):
+    user_id = args.get("user_id")
+    return lambda a: select(exists().where(User.id == (user_id if type(user_id) is int else None)))
 
 
-async def _hide(ctx, db, acc, m: ChatMessage) -> dict[str, Any]:
-    policy.authorize(ctx.actor, "activity.moderate", acc)
-    m.status = "hidden"
-    return {"type": "chat_hidden", "message_id": m.id}
+def _target(scene, args: dict[str, Any]) -> discussion.Target:
+    user_id = args.get("user_id")
+    return discussion.Target(user_id, bool(scene.facts[0]),
+                             staff=any(s.user_id == user_id for s in scene.room.staff),
+                             organizer=user_id == scene.room.organizer_id)
 
 
-def _pin(value: bool):
-    async def change(ctx, db, acc, m: ChatMessage) -> dict[str, Any]:
-        policy.authorize(ctx.actor, "activity.moderate", acc)
-        if m.status != "visible":
-            raise CommandError("invalid", "only a visible message can be pinned")
-        m.pinned = value
-        return {"type": "chat_pinned" if value else "chat_unpinned", "message_id": m.id}
+def _setting(needs_target: bool = False):
+    """A moderator's change to the room or to one teacher in it: `decide(ctx, db, scene, args)` returns
+    (writes, event)."""
 
-    return change
+    def wrap(decide):
+        async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+            async with ctx.services.sessionmaker() as db:
+                scene = await load(ctx, db, args, authorize="activity.moderate",
+                                   facts=_target_facts(args) if needs_target else None)
+                writes, event = decide(ctx, db, scene, args)
+                out = await record(ctx, db, scene.room.id, *writes, event=event)
+            await publish(ctx, scene.room.id, out, desk=True)
+            if event["type"] == "teacher_removed":
+                await ctx.services.hub.kick(channel_of(scene.room.id), event["user_id"], "removed by a moderator")
+            return out
 
+        return handle
 
-async def _approve(ctx, db, acc, m: ChatMessage) -> dict[str, Any]:
-    policy.authorize(ctx.actor, "activity.moderate", acc)
-    if m.status != "held":
-        raise CommandError("invalid", "that message is not waiting for approval")
-    m.status = "visible"
-    return {"type": "chat"}
-
-
-def _room_setting(apply):
-    """Slow mode, pre-moderation, mute and unmute: authorize, change, record, publish."""
-
-    async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-        async with ctx.services.sessionmaker() as db:
-            activity, _ = await in_room(ctx, args, db, "activity.moderate")
-            try:
-                event = await apply(db, activity, args)
-            except discussion.DiscussionError as exc:
-                raise _fail(exc) from None
-            return await record_event(ctx, db, activity.id, event, desk=True)
-
-    return handle
+    return wrap
 
 
-async def _slow_mode(db, activity: RoomView, args) -> dict[str, Any]:
-    seconds = discussion.slow_mode_seconds(args.get("seconds"))
-    (await row(db, activity)).slow_mode = seconds
-    return {"type": "slow_mode", "seconds": seconds}
+@_setting()
+def _slow_mode(ctx, db, scene, args):
+    event = discussion.decide_slow_mode(args.get("seconds"))
+    return [update(Activity).where(Activity.id == scene.room.id).values(slow_mode=event["seconds"])], event
 
 
-async def _premoderation(db, activity: RoomView, args) -> dict[str, Any]:
-    on = args.get("on")
-    if not isinstance(on, bool):
-        raise discussion.DiscussionError("invalid", "on must be true or false")
-    (await row(db, activity)).premoderation = on
-    return {"type": "premoderation", "on": on}
+@_setting()
+def _premoderation(ctx, db, scene, args):
+    event = discussion.decide_premoderation(args.get("on"))
+    return [update(Activity).where(Activity.id == scene.room.id).values(premoderation=event["on"])], event
 
 
-async def _target(db, args) -> User:
-    user_id = require(args, "user_id", int)
-    user = await db.get(User, user_id)
-    if user is None:
-        raise CommandError("not_found", "no such user")
-    return user
+@_setting(needs_target=True)
+def _mute(ctx, db, scene, args):
+    until, event = discussion.decide_mute(_target(scene, args), args.get("minutes"), datetime.now(timezone.utc))
+    stmt = upsert(db, Mute).values(activity_id=scene.room.id, user_id=event["user_id"], until=until)
+    return [stmt.on_conflict_do_update(index_elements=["activity_id", "user_id"], set_={"until": until})], event
 
 
-async def _mute(db, activity: RoomView, args) -> dict[str, Any]:
-    user = await _target(db, args)
-    until = discussion.mute_until(datetime.now(timezone.utc), args.get("minutes"))
-    existing = await db.get(Mute, (activity.id, user.id))
-    if existing is None:
-        db.add(Mute(activity_id=activity.id, user_id=user.id, until=until))
-    else:
-        existing.until = until
-    return {"type": "muted", "user_id": user.id, "until": until.isoformat() if until else None}
+@_setting(needs_target=True)
+def _unmute(ctx, db, scene, args):
+    event = discussion.decide_unmute(_target(scene, args))
+    return [delete(Mute).where(Mute.activity_id == scene.room.id, Mute.user_id == event["user_id"])], event
 
 
-async def _unmute(db, activity: RoomView, args) -> dict[str, Any]:
-    user = await _target(db, args)
-    existing = await db.get(Mute, (activity.id, user.id))
-    if existing is not None:
-        await db.delete(existing)
-    return {"type": "unmuted", "user_id": user.id}
+@_setting(needs_target=True)
+def _remove(ctx, db, scene, args):
+    """Take a teacher out of the room on every node; they stay out until readmitted."""
+    event = discussion.decide_remove(_target(scene, args))
+    stmt = upsert(db, Removal).values(activity_id=scene.room.id, user_id=event["user_id"], removed_by=ctx.actor.user_id)
+    return [stmt.on_conflict_do_nothing(index_elements=["activity_id", "user_id"])], event
+
+
+@_setting(needs_target=True)
+def _readmit(ctx, db, scene, args):
+    event = discussion.decide_readmit(_target(scene, args))
+    return [delete(Removal).where(Removal.activity_id == scene.room.id, Removal.user_id == event["user_id"])], event
 
 
 async def recent_for_snapshot(db, activity_id: int, limit: int = 50) -> dict[str, Any]:
@@ -222,40 +206,14 @@ async def recent_for_snapshot(db, activity_id: int, limit: int = 50) -> dict[str
             "pinned": [message_json(m, n) for m, n in pinned]}
 
 
-async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    """Take a teacher out of the room on every node; they stay out until readmitted."""
-    async with ctx.services.sessionmaker() as db:
-        activity, _ = await in_room(ctx, args, db, "activity.moderate")
-        user = await _target(db, args)
-        target = await access(ctx, db, activity, actor_of(user))
-        if target.staff or user.id == activity.organizer_id:
-            raise CommandError("invalid", "staff cannot be removed from their own activity")
-        if await db.get(Removal, (activity.id, user.id)) is None:
-            db.add(Removal(activity_id=activity.id, user_id=user.id, removed_by=ctx.actor.user_id))
-        out = await record_event(ctx, db, activity.id, {"type": "teacher_removed", "user_id": user.id}, desk=True)
-    await ctx.services.hub.kick(channel_of(activity.id), user.id, "removed by a moderator")
-    return out
-
-
-async def _readmit(db, activity: RoomView, args) -> dict[str, Any]:
-    user = await _target(db, args)
-    removal = await db.get(Removal, (activity.id, user.id))
-    if removal is not None:
-        await db.delete(removal)
-    return {"type": "teacher_readmitted", "user_id": user.id}
-
-
 def register(registry: Registry) -> None:
     registry.add("activity.remove", _remove)
-    registry.add("activity.readmit", _room_setting(_readmit))
+    registry.add("activity.readmit", _readmit)
     registry.add("chat.post", _post)
-    registry.add("chat.delete", _moderation(_delete))
-    registry.add("chat.hide", _moderation(_hide))
-    registry.add("chat.pin", _moderation(_pin(True)))
-    registry.add("chat.unpin", _moderation(_pin(False)))
-    registry.add("chat.approve", _moderation(_approve))
+    for action in discussion.MESSAGE_ACTIONS:
+        registry.add(f"chat.{action}", _moderation(action))
     registry.add("chat.held", _held)
-    registry.add("chat.slow_mode", _room_setting(_slow_mode))
-    registry.add("chat.premoderation", _room_setting(_premoderation))
-    registry.add("chat.mute", _room_setting(_mute))
-    registry.add("chat.unmute", _room_setting(_unmute))
+    registry.add("chat.slow_mode", _slow_mode)
+    registry.add("chat.premoderation", _premoderation)
+    registry.add("chat.mute", _mute)
+    registry.add("chat.unmute", _unmute)

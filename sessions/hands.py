@@ -2,7 +2,8 @@
 that into an invitation to speak); teachers lower their own hand, moderators anyone's.
 
 Raising and lowering go to the moderators' desk; a call goes to the whole room, so everyone sees who
-is invited to speak. Reactions are in `sessions.reactions`.
+is invited to speak. Every command takes the road of `sessions.room` (load, decide, record, publish);
+the rules are `sessions.floor`'s. Reactions are in `sessions.reactions`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from collab import policy
-from collab.realtime.dispatch import CommandError, Context, Registry, require
+from collab.realtime.dispatch import Context, Registry, require
 from collab.store.models import User
+from sessions import floor
+from sessions.batches import upsert
 from sessions.records import Hand, aware
-from sessions.room import access, current_phase, find_activity, in_room, record_event
+from sessions.room import current_phase, load, publish, record
 
 
 async def queue(db, activity_id: int) -> list[dict[str, Any]]:
@@ -28,64 +31,58 @@ async def queue(db, activity_id: int) -> list[dict[str, Any]]:
             for h, n, s, r in rows.all()]
 
 
+def _status(activity_id: int, user_id: int):
+    return select(Hand.status).where(Hand.activity_id == activity_id, Hand.user_id == user_id).scalar_subquery()
+
+
 async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
+    me = ctx.actor.user_id
     async with ctx.services.sessionmaker() as db:
-        activity, _ = await in_room(ctx, args, db)
-        phase = current_phase(activity)
-        if activity.state != "live" or not (phase and phase.hands):
-            raise CommandError("hands_closed", "hands are not taken during this phase")
-        hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
-        if hand is not None and hand.status == "raised":
-            raise CommandError("already_raised", "your hand is already raised")
-        if hand is None:
-            db.add(Hand(activity_id=activity.id, user_id=ctx.actor.user_id, status="raised", raised_at=now))
-        else:
-            hand.status, hand.raised_at = "raised", now  # to the back of the queue
-        await db.flush()
-        position = (await db.execute(select(func.count()).select_from(Hand).where(
-            Hand.activity_id == activity.id, Hand.status == "raised", Hand.raised_at <= now))).scalar_one()
-        await record_event(ctx, db, activity.id, {"type": "hand_raised", "user_id": ctx.actor.user_id},
-                           room=False, desk=True)
+        scene = await load(ctx, db, args, facts=lambda a: select(
+            _status(a, me),
+            select(func.count()).select_from(Hand).where(  # the hands raised before this one
+                Hand.activity_id == a, Hand.status == "raised", Hand.raised_at <= now, Hand.user_id != me)
+            .scalar_subquery()))
+        phase = current_phase(scene.room)
+        event, position = floor.decide_raise(scene.room.state, bool(phase and phase.hands), me, *scene.facts)
+        hand = upsert(db, Hand).values(activity_id=scene.room.id, user_id=me, status="raised", raised_at=now)
+        out = await record(ctx, db, scene.room.id, hand.on_conflict_do_update(
+            index_elements=["activity_id", "user_id"], set_={"status": "raised", "raised_at": now}),  # to the back
+            event=event)
+    await publish(ctx, scene.room.id, out, room=False, desk=True)
     return {"position": position}
 
 
 async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    user_id = args.get("user_id", ctx.actor.user_id)
     async with ctx.services.sessionmaker() as db:
-        activity = await find_activity(ctx, args, db)
-        acc = await access(ctx, db, activity)
-        user_id = args.get("user_id", ctx.actor.user_id)
-        if type(user_id) is not int:
-            raise CommandError("invalid", "user_id must be a user id")
-        if user_id != ctx.actor.user_id:
-            policy.authorize(ctx.actor, "activity.moderate", acc)
-        hand = await db.get(Hand, (activity.id, user_id))
-        # a teacher called on stage may still say no: lowering their own called hand declines
-        declined = hand is not None and hand.status == "called" and user_id == ctx.actor.user_id
-        if hand is None or hand.status != "raised" and not declined:
-            raise CommandError("not_raised", "that hand is not raised")
-        hand.status = "lowered"
-        event = {"type": "hand_lowered", "user_id": user_id, **({"declined": True} if declined else {})}
-        return await record_event(ctx, db, activity.id, event, room=False, desk=True)
+        scene = await load(ctx, db, args, authorize=None, facts=lambda a: select(
+            _status(a, user_id if type(user_id) is int else None)))
+        event = floor.decide_lower(user_id, ctx.actor.user_id,
+                                   policy.allowed(ctx.actor, "activity.moderate", scene.access), scene.facts[0])
+        out = await record(ctx, db, scene.room.id, update(Hand).where(
+            Hand.activity_id == scene.room.id, Hand.user_id == user_id).values(status="lowered"), event=event)
+    await publish(ctx, scene.room.id, out, room=False, desk=True)
+    return out
 
 
 async def _call(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     user_id = require(args, "user_id", int)
     async with ctx.services.sessionmaker() as db:
-        activity, _ = await in_room(ctx, args, db, "activity.moderate")
-        hand = await db.get(Hand, (activity.id, user_id))
-        if hand is None or hand.status != "raised":
-            raise CommandError("not_raised", "call on a teacher whose hand is raised")
-        hand.status = "called"
-        user = await db.get(User, user_id)
-        return await record_event(ctx, db, activity.id, {"type": "hand_called", "user_id": user_id,
-                                                         "name": user.display_name if user else ""}, desk=True)
+        scene = await load(ctx, db, args, authorize="activity.moderate", facts=lambda a: select(
+            _status(a, user_id), select(User.display_name).where(User.id == user_id).scalar_subquery()))
+        event = floor.decide_call(user_id, *scene.facts)
+        out = await record(ctx, db, scene.room.id, update(Hand).where(
+            Hand.activity_id == scene.room.id, Hand.user_id == user_id).values(status="called"), event=event)
+    await publish(ctx, scene.room.id, out, desk=True)
+    return out
 
 
 async def _queue(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     async with ctx.services.sessionmaker() as db:
-        activity, _ = await in_room(ctx, args, db, "activity.moderate")
-        return {"hands": await queue(db, activity.id)}
+        scene = await load(ctx, db, args, authorize="activity.moderate")
+        return {"hands": await queue(db, scene.room.id)}
 
 
 def register(registry: Registry) -> None:

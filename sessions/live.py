@@ -1,9 +1,9 @@
 """Running an activity over `/ws`: the host's lifecycle commands, the activity channel, the snapshot.
 
-Every change takes the road of DESIGN.md: validate and apply (`sessions.lifecycle`, no I/O), authorize
-(`collab.policy`), persist the new state and the event of record in one transaction, then publish on
-`activity:<id>`. Two hosts pressing "next" at once on two nodes cannot both win: the state is written
-with a compare-and-set, and the loser is told `conflict`.
+Every change takes the road of `sessions.room`: load (the room from the node's cache; the policy asked
+once), decide (`sessions.lifecycle`, no I/O), record the new state and the event of record in one
+transaction, then publish on `activity:<id>`. Two hosts pressing "next" at once on two nodes cannot
+both win: the state is written with a compare-and-set (`room.Only`), and the loser is told `conflict`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sessions.chat import recent_for_snapshot
 from sessions.polls import current_poll
 from sessions.qa import top_questions
 from sessions.records import Activity, ActivityPhase, aware
-from sessions.room import access, channel_of, in_room, record_and_publish
+from sessions.room import Only, access, channel_of, load, publish, record
 from sessions.room_cache import rooms
 from sessions.stage import roster as stage_roster, seat
 
@@ -40,36 +40,26 @@ def _lifecycle_command(command: str):
     async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(timezone.utc)
         async with ctx.services.sessionmaker() as db:
-            activity, _ = await in_room(ctx, args, db, "activity.run")
-            before = live_state(activity)
-            try:
-                change = lifecycle.apply(before, command, args, now)
-            except lifecycle.LifecycleError as exc:
-                raise CommandError(exc.code, exc.message) from None
-            after = change.state
+            scene = await load(ctx, db, args, authorize="activity.run")
+            before = live_state(scene.room)
+            change = lifecycle.apply(before, command, args, now)
+            after, activity_id = change.state, scene.room.id
             same_phase = (Activity.current_phase.is_(None) if before.current_phase is None
                           else Activity.current_phase == before.current_phase)
-            written = await db.execute(
+            writes = [Only(  # two hosts pressing "next" at once on two nodes: one wins, the other hears `conflict`
                 sql_update(Activity)
-                .where(Activity.id == activity.id, Activity.state == before.state, same_phase)
-                .values(state=after.state, current_phase=after.current_phase,
-                        phase_started_at=after.phase_started_at, started_at=after.started_at,
-                        ended_at=after.ended_at)
-                .execution_options(synchronize_session=False)
-            )
-            if written.rowcount != 1:
-                await db.rollback()
-                rooms(ctx.services).forget(activity.id)
-                raise CommandError("conflict", "the activity changed meanwhile; look at it again")
+                .where(Activity.id == activity_id, Activity.state == before.state, same_phase)
+                .values(state=after.state, current_phase=after.current_phase, phase_started_at=after.phase_started_at,
+                        started_at=after.started_at, ended_at=after.ended_at)
+                .execution_options(synchronize_session=False))]
             if change.extend_minutes:
-                await db.execute(
+                writes.append(
                     sql_update(ActivityPhase)
-                    .where(ActivityPhase.activity_id == activity.id, ActivityPhase.position == after.current_phase)
+                    .where(ActivityPhase.activity_id == activity_id, ActivityPhase.position == after.current_phase)
                     .values(minutes=ActivityPhase.minutes + change.extend_minutes)
-                    .execution_options(synchronize_session=False)
-                )
-            event, offset = await record_and_publish(ctx, db, activity.id, change.event)
-        return {"event": event, "offset": offset}
+                    .execution_options(synchronize_session=False))
+            event = await record(ctx, db, activity_id, *writes, event=change.event)
+        return {"event": event, "offset": await publish(ctx, activity_id, event)}
 
     return handle
 
@@ -115,22 +105,27 @@ async def _shared_snapshot(ctx: Context, activity_id: int, view=None) -> dict[st
     return shared
 
 
+def me_of(actor, acc: policy.ActivityAccess, stage_seat: policy.StageSeat) -> dict[str, Any]:
+    """The caller's place in the room: what the page offers them. Each command is still authorized
+    when it arrives."""
+    return {"roles": sorted(acc.staff), "registration": acc.registration,
+            "may_run": policy.allowed(actor, "activity.run", acc),
+            "may_moderate": policy.allowed(actor, "activity.moderate", acc),
+            "may_publish": policy.allowed(actor, "stage.publish", stage_seat),
+            "invited_on_stage": stage_seat.invited,
+            "may_manage_stage": policy.allowed(actor, "stage.manage", acc),
+            "may_upload_media": policy.allowed(actor, "activity.media", acc)}
+
+
 async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """All a late joiner needs at once, and where on the channel to subscribe from."""
     async with ctx.services.sessionmaker() as db:
-        activity, acc = await in_room(ctx, args, db)
+        scene = await load(ctx, db, args)
+        activity, acc = scene.room, scene.access
         stage_seat = policy.StageSeat(acc)
         if activity.state == "live" and not policy.allowed(ctx.actor, "stage.publish", stage_seat):
             stage_seat = await seat(ctx, db, activity, acc)  # a teacher whose raised hand was called
-    me = {"roles": sorted(acc.staff), "registration": acc.registration,
-          "may_run": policy.allowed(ctx.actor, "activity.run", acc),
-          "may_moderate": policy.allowed(ctx.actor, "activity.moderate", acc),
-          # what the page offers; each command is still authorized when it arrives
-          "may_publish": policy.allowed(ctx.actor, "stage.publish", stage_seat),
-          "invited_on_stage": stage_seat.invited,
-          "may_manage_stage": policy.allowed(ctx.actor, "stage.manage", acc),
-          "may_upload_media": policy.allowed(ctx.actor, "activity.media", acc)}
-    return {**await _shared_snapshot(ctx, activity.id, activity), "me": me}
+    return {**await _shared_snapshot(ctx, activity.id, activity), "me": me_of(ctx.actor, acc, stage_seat)}
 
 
 async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:

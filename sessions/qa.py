@@ -1,8 +1,11 @@
 """Moderated Q&A at national scale: teachers ask and upvote (one vote each, retractable); experts
 answer in text or mark "answered live", spotlight one question for everyone, dismiss, and may hold new
-questions for approval. Votes are written in group commits (`sessions.batches`) and published as totals at most once a
-second (`sessions.tallies`), so ten thousand upvotes become neither ten thousand transactions nor ten
-thousand broadcasts.
+questions for approval. Votes are written in group commits (`sessions.batches`) and published as totals
+at most once a second (`sessions.tallies`), so ten thousand upvotes become neither ten thousand
+transactions nor ten thousand broadcasts.
+
+Every command takes the road of `sessions.room` (load, decide, record, publish); the rules are
+`sessions.questions`'.
 """
 
 from __future__ import annotations
@@ -12,54 +15,17 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, exists, select, update
 
 from collab import policy
+from collab.errors import DomainError
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
+from sessions import questions as rules
 from sessions.batches import Batcher, upsert
-from sessions.records import Question, QuestionVote, aware
-from sessions.room import (
-    channel_of,
-    current_phase,
-    in_room,
-    moderation_channel_of,
-    record_event,
-    row,
-)
-from sessions.room_cache import RoomView
+from sessions.records import Activity, Question, QuestionVote, aware
+from sessions.room import channel_of, current_phase, exempt, load, publish, record
 from sessions.tallies import Tally
-
-MAX_QUESTION = 300
-MAX_ANSWER = 2000
-
-
-# -- rules (no I/O) ---------------------------------------------------------------------------------
-
-
-def check_ask(state: str, questions_open: bool, staff: bool, body: object, approval: bool) -> tuple[str, str]:
-    if not isinstance(body, str) or not body.strip():
-        raise CommandError("invalid", "a question needs some text")
-    body = body.strip()
-    if len(body) > MAX_QUESTION:
-        raise CommandError("invalid", f"a question has at most {MAX_QUESTION} characters")
-    if state not in ("lobby", "live"):
-        raise CommandError("questions_closed", "questions open when the activity does")
-    if not (questions_open or staff):
-        raise CommandError("questions_closed", "questions are closed during this phase")
-    return body, ("pending" if approval and not staff else "open")
-
-
-def ordered(questions: list[Question], sort: str) -> list[Question]:
-    """Spotlight first; then by votes (ties: older first) or by time."""
-    if sort == "votes":
-        key = lambda q: (not q.spotlight, -q.votes, q.id)  # noqa: E731
-    else:
-        key = lambda q: (not q.spotlight, q.id)  # noqa: E731
-    return sorted(questions, key=key)
-
-
-# -- edges ------------------------------------------------------------------------------------------
 
 
 def question_json(q: Question, name: str) -> dict[str, Any]:
@@ -77,33 +43,32 @@ class QA:
         if self.tally is None:
             services = ctx.services
 
-            async def load(activity_id: int, keys: set[int]) -> dict:
+            async def load_totals(activity_id: int, keys: set[int]) -> dict:
                 async with services.sessionmaker() as db:
                     rows = await db.execute(select(Question.id, Question.votes).where(Question.id.in_(keys)))
                     return {"type": "qa_votes", "id": f"qa-votes:{secrets.token_hex(8)}",
                             "votes": {str(i): v for i, v in rows.all()}}
 
-            async def publish(activity_id: int, event: dict) -> None:
+            async def publish_totals(activity_id: int, event: dict) -> None:
                 await services.hub.publish(channel_of(activity_id), event)
 
-            self.tally = Tally(load, publish)
+            self.tally = Tally(load_totals, publish_totals)
         return self.tally
 
     async def ask(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         async with ctx.services.sessionmaker() as db:
-            activity, acc = await in_room(ctx, args, db)
-            staff = bool(acc.staff) or policy.allowed(ctx.actor, "activity.moderate", acc)
+            scene = await load(ctx, db, args)
+            activity = scene.room
             phase = current_phase(activity)
-            body, status = check_ask(activity.state, phase.questions if phase else True, staff, args.get("body"),
-                                     activity.qa_approval)
+            body, status = rules.decide_ask(activity.state, phase.questions if phase else True, exempt(ctx, scene),
+                                            args.get("body"), activity.qa_approval)
             q = Question(activity_id=activity.id, user_id=ctx.actor.user_id, body=body, status=status,
                          answered_live=False, votes=0, spotlight=False, created_at=datetime.now(timezone.utc))
-            db.add(q)
-            await db.commit()
+            await record(ctx, db, activity.id, q)
         data = question_json(q, ctx.actor.name)
-        channel = channel_of(activity.id) if status == "open" else moderation_channel_of(activity.id)
-        offset = await ctx.services.hub.publish(channel, {
-            "type": "question" if status == "open" else "question_pending", "id": f"question:{q.id}", "question": data})
+        event = {"type": "question" if status == "open" else "question_pending", "id": f"question:{q.id}",
+                 "question": data}
+        offset = await publish(ctx, activity.id, event, room=status == "open", desk=status != "open")
         return {"question": data, "offset": offset}  # as chat.post: where the event went (null: bus down)
 
     async def vote(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -111,13 +76,13 @@ class QA:
         if not isinstance(up, bool):
             raise CommandError("invalid", "up must be true or false")
         question_id = require(args, "question_id", int)
-        async with ctx.services.sessionmaker() as db:
-            activity, _ = await in_room(ctx, args, db)
-        if up:
-            votes = await self.votes_for(ctx).submit((activity.id, question_id, ctx.actor.user_id))
+        if up:  # load (the room cache: no query when warm); decide, record: with the batch, in write_votes
+            async with ctx.services.sessionmaker() as db:
+                scene = await load(ctx, db, args)
+            votes = await self.votes_for(ctx).submit((scene.room.id, question_id, ctx.actor.user_id))
         else:
-            votes = await self._retract(ctx, activity, question_id)
-        self.tally_for(ctx).mark(activity.id, question_id)
+            scene, votes = await self._retract(ctx, args, question_id)
+        self.tally_for(ctx).mark(scene.room.id, question_id)  # publish: the total, within a second
         return {"question_id": question_id, "votes": votes, "voted": up}
 
     def votes_for(self, ctx: Context) -> Batcher:
@@ -131,142 +96,110 @@ class QA:
             self.votes = Batcher(write)
         return self.votes
 
-    async def _retract(self, ctx: Context, activity: RoomView, question_id: int) -> int:
+    async def _retract(self, ctx: Context, args: dict[str, Any], question_id: int):
+        user_id = ctx.actor.user_id
         async with ctx.services.sessionmaker() as db:
-            q = await self._question(db, activity, {"question_id": question_id})
-            if q.status != "open":
-                raise CommandError("question_closed", "only open questions take votes")
+            scene = await load(ctx, db, args, facts=lambda a: select(
+                select(Question.status).where(Question.id == question_id, Question.activity_id == a).scalar_subquery(),
+                exists().where(QuestionVote.question_id == question_id, QuestionVote.user_id == user_id)))
+            rules.decide_retract(*scene.facts)
             gone = await db.execute(delete(QuestionVote).where(
-                QuestionVote.question_id == q.id, QuestionVote.user_id == ctx.actor.user_id))
-            if gone.rowcount == 0:
+                QuestionVote.question_id == question_id, QuestionVote.user_id == user_id))
+            if gone.rowcount == 0:  # taken back meanwhile, by the same teacher on another socket
                 raise CommandError("invalid", "you have not voted for this question")
-            votes = (await db.execute(update(Question).where(Question.id == q.id)
+            votes = (await db.execute(update(Question).where(Question.id == question_id)
                                       .values(votes=Question.votes - 1).returning(Question.votes))).scalar_one()
-            await db.commit()
-            return votes
+            await record(ctx, db, scene.room.id)
+            return scene, votes
 
-    async def _question(self, db, activity: RoomView, args: dict[str, Any]) -> Question:
-        question_id = require(args, "question_id", int)
-        q = await db.get(Question, question_id)
-        if q is None or q.activity_id != activity.id:
-            raise CommandError("not_found", "no such question in this activity")
-        return q
+    def moderation(self, decide, needs_question: bool = True):
+        """Answer, spotlight, dismiss, approve: `decide(question, args, ctx)` returns a `questions.Change`."""
 
-    def moderation(self, change, needs_question: bool = True):
         async def handle(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             async with ctx.services.sessionmaker() as db:
-                activity, _ = await in_room(ctx, args, db, "activity.moderate")
-                q = await self._question(db, activity, args) if needs_question else None
-                event = await change(ctx, db, activity, q, args)
-                return await record_event(ctx, db, activity.id, event, desk=True)
+                scene = await load(ctx, db, args, authorize="activity.moderate",
+                                   facts=_question_facts(args) if needs_question else None)
+                q, author = scene.facts if scene.facts else (None, "")
+                change = decide(q and rules.Asked(q.id, q.status), args, ctx)
+                writes = [update(Question).where(Question.activity_id == scene.room.id, Question.spotlight)
+                          .values(spotlight=False).execution_options(synchronize_session=False)
+                          ] if change.clear_spotlight else []
+                if change.changes:
+                    writes.append(update(Question).where(Question.id == q.id).values(**change.changes)
+                                  .execution_options(synchronize_session=False))
+                event = change.event
+                if event["type"] == "question":  # an approved question enters the room whole
+                    event = {**event, "question": {**question_json(q, author), **change.changes}}
+                out = await record(ctx, db, scene.room.id, *writes, event=event)
+            await publish(ctx, scene.room.id, out, desk=True)
+            return out
 
         return handle
+
+    async def approval(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+        async with ctx.services.sessionmaker() as db:
+            scene = await load(ctx, db, args, authorize="activity.moderate")
+            event = rules.decide_approval(args.get("on"))
+            out = await record(ctx, db, scene.room.id,
+                               update(Activity).where(Activity.id == scene.room.id).values(qa_approval=event["on"]),
+                               event=event)
+        await publish(ctx, scene.room.id, out, desk=True)
+        return out
 
     async def list(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         sort = args.get("sort", "votes")
         if sort not in ("votes", "time"):
             raise CommandError("invalid", "sort is votes or time")
         async with ctx.services.sessionmaker() as db:
-            activity, acc = await in_room(ctx, args, db)
-            statuses = ["open", "answered"]
+            scene = await load(ctx, db, args)
+            statuses = list(rules.SHOWN)
             if args.get("pending") is True:
-                policy.authorize(ctx.actor, "activity.moderate", acc)
+                policy.authorize(ctx.actor, "activity.moderate", scene.access)
                 statuses = ["pending"]
-            return {"questions": await top_questions(db, activity.id, sort, statuses)}
+            return {"questions": await top_questions(db, scene.room.id, sort, statuses)}
 
 
-async def top_questions(db, activity_id: int, sort: str = "votes", statuses=("open", "answered"),
+def _question_facts(args: dict[str, Any]):
+    def facts(activity_id: int):
+        question_id = require(args, "question_id", int)
+        return (select(Question, User.display_name).join(User, User.id == Question.user_id)
+                .where(Question.id == question_id, Question.activity_id == activity_id))
+    return facts
+
+
+async def top_questions(db, activity_id: int, sort: str = "votes", statuses=rules.SHOWN,
                         limit: int = 50) -> list[dict[str, Any]]:
     rows = (await db.execute(select(Question, User.display_name).join(User, User.id == Question.user_id)
                              .where(Question.activity_id == activity_id, Question.status.in_(statuses)))).all()
     names = {q.id: n for q, n in rows}
-    return [question_json(q, names[q.id]) for q in ordered([q for q, _ in rows], sort)[:limit]]
-
-
-async def _answer(ctx, db, activity, q: Question, args) -> dict[str, Any]:
-    live = args.get("live", False)
-    text = args.get("text")
-    if not isinstance(live, bool) or (text is not None and not isinstance(text, str)):
-        raise CommandError("invalid", "answer with text, or live: true")
-    if not live and not (text and text.strip()):
-        raise CommandError("invalid", "answer with text, or mark it answered live")
-    if text and len(text) > MAX_ANSWER:
-        raise CommandError("invalid", f"an answer has at most {MAX_ANSWER} characters")
-    if q.status not in ("open", "answered"):
-        raise CommandError("invalid", "that question is not open")
-    q.status, q.answered_live, q.answer = "answered", live, (text.strip() if text else None)
-    q.answered_by, q.answered_at = ctx.actor.user_id, datetime.now(timezone.utc)
-    return {"type": "question_answered", "question_id": q.id, "answer": q.answer, "live": live}
-
-
-async def _spotlight(ctx, db, activity, q: Question, args) -> dict[str, Any]:
-    if q.status not in ("open", "answered"):
-        raise CommandError("invalid", "only a visible question can be spotlit")
-    await db.execute(update(Question).where(Question.activity_id == activity.id, Question.spotlight)
-                     .values(spotlight=False).execution_options(synchronize_session=False))
-    q.spotlight = True
-    return {"type": "question_spotlight", "question_id": q.id}
-
-
-async def _spotlight_off(ctx, db, activity, q, args) -> dict[str, Any]:
-    await db.execute(update(Question).where(Question.activity_id == activity.id, Question.spotlight)
-                     .values(spotlight=False).execution_options(synchronize_session=False))
-    return {"type": "question_spotlight", "question_id": None}
-
-
-async def _dismiss(ctx, db, activity, q: Question, args) -> dict[str, Any]:
-    q.status, q.spotlight = "dismissed", False
-    return {"type": "question_dismissed", "question_id": q.id}
-
-
-async def _approve(ctx, db, activity, q: Question, args) -> dict[str, Any]:
-    if q.status != "pending":
-        raise CommandError("invalid", "that question is not waiting for approval")
-    q.status = "open"
-    author = await db.get(User, q.user_id)
-    return {"type": "question", "question": question_json(q, author.display_name if author else "")}
-
-
-async def _approval(ctx, db, activity: RoomView, q, args) -> dict[str, Any]:
-    on = args.get("on")
-    if not isinstance(on, bool):
-        raise CommandError("invalid", "on must be true or false")
-    (await row(db, activity)).qa_approval = on
-    return {"type": "qa_approval", "on": on}
+    return [question_json(q, names[q.id]) for q in rules.ordered([q for q, _ in rows], sort)[:limit]]
 
 
 async def write_votes(db, items: list[tuple[int, int, int]]) -> list:
     """Upvotes (activity, question, teacher) in one transaction: each vote row and its question's count
     change together, so the count cannot drift; a second vote by the same teacher finds the key taken.
-    Returns each item's question total after the batch, or the error that item earns."""
+    Returns each item's question total after the batch, or the error that item earns.
+
+    Load (the questions, one statement), decide (`questions.decide_votes`), record (the new votes, one
+    statement; every count, one statement)."""
     wanted = {q for _, q, _ in items}
-    questions = {i: (a, s) for i, a, s in (await db.execute(
+    found = {i: (a, s) for i, a, s in (await db.execute(
         select(Question.id, Question.activity_id, Question.status).where(Question.id.in_(wanted))
         .with_for_update(read=True))).all()}  # a dismissal on another node waits for this batch
-    outcomes: list = [None] * len(items)
-    fresh: dict[tuple[int, int], int] = {}
-    for k, (activity_id, question_id, user_id) in enumerate(items):
-        found = questions.get(question_id)
-        if found is None or found[0] != activity_id:
-            outcomes[k] = CommandError("not_found", "no such question in this activity")
-        elif found[1] != "open":
-            outcomes[k] = CommandError("question_closed", "only open questions take votes")
-        elif (question_id, user_id) in fresh:
-            outcomes[k] = CommandError("already_voted", "one vote per teacher")
-        else:
-            fresh[(question_id, user_id)] = k
+    outcomes, fresh = rules.decide_votes(found, items)
     if fresh:
         stmt = upsert(db, QuestionVote).on_conflict_do_nothing(index_elements=["question_id", "user_id"])
         stored = set((await db.execute(stmt.returning(QuestionVote.question_id, QuestionVote.user_id),
                                        [{"question_id": q, "user_id": u} for q, u in fresh])).all())
-        totals = {}
-        for question_id, n in Counter(q for q, _ in stored).items():
-            totals[question_id] = (await db.execute(
-                update(Question).where(Question.id == question_id).values(votes=Question.votes + n)
-                .returning(Question.votes))).scalar_one()
+        added = Counter(q for q, _ in stored)
+        totals = dict((await db.execute(
+            update(Question).where(Question.id.in_(added))
+            .values(votes=Question.votes + case(added, value=Question.id, else_=0))
+            .returning(Question.id, Question.votes).execution_options(synchronize_session=False))).all()
+        ) if added else {}
         await db.commit()
         for key, k in fresh.items():
-            outcomes[k] = totals[key[0]] if key in stored else CommandError("already_voted", "one vote per teacher")
+            outcomes[k] = totals[key[0]] if key in stored else DomainError("already_voted", "one vote per teacher")
     return outcomes
 
 
@@ -275,9 +208,12 @@ def register(registry: Registry) -> None:
     registry.add("qa.ask", qa.ask)
     registry.add("qa.vote", qa.vote)
     registry.add("qa.list", qa.list)
-    registry.add("qa.answer", qa.moderation(_answer))
-    registry.add("qa.spotlight", qa.moderation(_spotlight))
-    registry.add("qa.spotlight_off", qa.moderation(_spotlight_off, needs_question=False))
-    registry.add("qa.dismiss", qa.moderation(_dismiss))
-    registry.add("qa.approve", qa.moderation(_approve))
-    registry.add("qa.approval", qa.moderation(_approval, needs_question=False))
+    registry.add("qa.answer", qa.moderation(
+        lambda q, args, ctx: rules.decide_answer(q, args.get("live", False), args.get("text"), ctx.actor.user_id,
+                                                 datetime.now(timezone.utc))))
+    registry.add("qa.spotlight", qa.moderation(lambda q, args, ctx: rules.decide_spotlight(q)))
+    registry.add("qa.spotlight_off", qa.moderation(lambda q, args, ctx: rules.decide_spotlight_off(),
+                                                   needs_question=False))
+    registry.add("qa.dismiss", qa.moderation(lambda q, args, ctx: rules.decide_dismiss(q)))
+    registry.add("qa.approve", qa.moderation(lambda q, args, ctx: rules.decide_approve(q)))
+    registry.add("qa.approval", qa.approval)

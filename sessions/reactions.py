@@ -9,11 +9,30 @@ import secrets
 from collections import Counter, defaultdict
 from typing import Any
 
-from collab.realtime.dispatch import CommandError, Context, Registry, require
-from sessions.room import channel_of, in_room
+from collab.errors import DomainError
+from collab.realtime.dispatch import Context, Registry, require
+from sessions.room import channel_of, load
 
 KINDS = ("like", "clap", "heart", "laugh", "think")
 INTERVAL = 1.0
+
+
+# -- rules (no I/O) ---------------------------------------------------------------------------------
+
+
+def check_kind(kind: object) -> str:
+    if kind not in KINDS:
+        raise DomainError("invalid", f"kind is one of {', '.join(KINDS)}")
+    return kind
+
+
+def decide_reaction(state: str) -> None:
+    """Reactions are for a live activity: in the lobby or afterwards there is nothing to react to."""
+    if state != "live":
+        raise DomainError("forbidden", "reactions are for attendees of a live activity")
+
+
+# -- edges ------------------------------------------------------------------------------------------
 
 
 class Reactions:
@@ -23,14 +42,11 @@ class Reactions:
 
     async def react(self, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         activity_id = require(args, "activity_id", int)
-        kind = args.get("kind")
-        if kind not in KINDS:
-            raise CommandError("invalid", f"kind is one of {', '.join(KINDS)}")
+        kind = check_kind(args.get("kind"))
         async with ctx.services.sessionmaker() as db:  # a tap reads the node's room cache, not the database
-            activity, acc = await in_room(ctx, args, db)
-        if activity.state != "live":
-            raise CommandError("forbidden", "reactions are for attendees of a live activity")
-        self._counts[activity_id][kind] += 1
+            scene = await load(ctx, db, args)
+        decide_reaction(scene.room.state)
+        self._counts[activity_id][kind] += 1  # nothing to record; published as counts, once a second
         if self._task is None or self._task.done():
             services = ctx.services
             self._task = asyncio.get_running_loop().create_task(self._publish(services))
