@@ -162,7 +162,7 @@ class Bridges:
             log.warning("a node's stage link offer was refused")
             return
         view = View(self.stages.new_id(), pub.user_id, pc, tracks, None)
-        stage.views[view.id] = view
+        stage.add_view(view)
 
         @pc.on("connectionstatechange")
         async def _state() -> None:

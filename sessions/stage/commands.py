@@ -132,7 +132,7 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     except peers.OfferError as exc:
         raise CommandError("invalid", str(exc)) from None
     view = View(stages.new_id(), publisher_id, pc, tracks, ctx.client)
-    stage.views[view.id] = view
+    stage.add_view(view)
     _when_closed(ctx, lambda: stage.spawn(stage.drop_view(view)))
     return {"answer": answer, "watch_id": view.id}
 

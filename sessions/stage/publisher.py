@@ -52,6 +52,11 @@ class Publisher:
         """Still the stage's publication under its id (not closed, not replaced by a newer one)."""
         return self.stage.publishers.get(self.user_id) is self
 
+    @property
+    def person(self) -> bool:
+        """A person on stage, not the lesson video."""
+        return rules.is_person(self.user_id)
+
     def add_feed(self, feed: Fanout) -> None:
         """A track of the publisher's arrived (aiortc announces them all at once, when it takes the
         offer)."""
@@ -128,7 +133,3 @@ class Publisher:
             await self.stage.drop_view(view)
         if self.pc is not None:
             await self.pc.close()
-
-    @property
-    def person(self) -> bool:
-        return rules.is_person(self.user_id)

@@ -88,6 +88,9 @@ class Stage:
     def views_by(self, client: Any) -> list[View]:
         return [v for v in self.views.values() if v.client is client]
 
+    def add_view(self, view: View) -> None:
+        self.views[view.id] = view
+
     async def drop_view(self, view: View) -> None:
         self.views.pop(view.id, None)
         await view.close()
