@@ -36,7 +36,7 @@ from collab.studios.hooks import MembershipHooks
 from collab.web import pages
 from collab.web.assets import Assets
 from sessions import part as activities
-from sessions import stage_part as stage
+from sessions.stage import part as stage
 
 log = logging.getLogger("collab.app")
 

@@ -1,6 +1,6 @@
 """The process under test: one publisher's video in, N viewers out.
 
-mode "collab": what `sessions/stage.py` does on a node. `collab.media.peers.receive` answers the
+mode "collab": what `sessions/stage/` does on a node. `collab.media.peers.receive` answers the
 publisher and makes a `collab.media.relay.Feed` of its track (decoded once, encoded once by the shared
 VP8 encoder); each viewer's offer goes to `collab.media.peers.send(offer, feeds)`, whose RelayTracks
 hand the same packets to every viewer's aiortc sender. The process runs like `collab serve`: uvloop, and

@@ -10,6 +10,9 @@ the socket write, not an encoder.
 Keyframes: a new viewer skips packets until the next keyframe and asks the feed for one. A viewer's
 PLI or FIR asks too. The feed forces at most one keyframe per `KEYFRAME_GAP`: a thousand viewers
 joining at once cost one keyframe, and a new picture arrives well within a second.
+
+`await fanout.first_frame()` resolves when the track's first frame is here (decoded, for a `Feed`, so
+the picture's `size` is known) or the track ends: the stage waits for it before it records.
 """
 
 from __future__ import annotations
@@ -147,6 +150,19 @@ class Fanout:
         self.size: tuple[int, int] | None = None  # of the picture, for video
         self.ended = False
         self.packets = 0
+        self.began = False  # a first frame (or packet) is here
+        self._began = asyncio.Event()
+
+    async def first_frame(self) -> bool:
+        """Resolves once the first frame is here (decoded, for a `Feed`: `size` is known then) or the
+        first packet (a file's feed), or when the track ends without one (False). Media may never
+        start flowing: wait for it with a timeout."""
+        await self._began.wait()
+        return self.began
+
+    def _begin(self) -> None:
+        self.began = True
+        self._began.set()
 
     def attach(self) -> RelayTrack:
         track = RelayTrack(self)
@@ -160,6 +176,8 @@ class Fanout:
         """A viewer needs a full picture (it joined, or lost packets)."""
 
     def deliver(self, packet: av.Packet) -> None:
+        if not self.began:
+            self._begin()
         self.packets += 1
         for viewer in list(self.viewers):
             viewer.push(packet)
@@ -168,6 +186,7 @@ class Fanout:
 
     def stop(self) -> None:
         self.ended = True
+        self._began.set()  # no first frame will come now: whoever waits for one stops waiting
         for viewer in list(self.viewers):
             viewer.wake()
 
@@ -209,6 +228,8 @@ class Feed(Fanout):
                 self.frames += 1
                 if self.kind == "video":
                     self.size = (frame.width, frame.height)
+                if not self.began:
+                    self._begin()
                 if not self.viewers and not self.sinks:
                     continue  # nobody watches or records: nothing to encode
                 if self.kind == "video":

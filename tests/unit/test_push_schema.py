@@ -12,8 +12,8 @@ from harness import ROOT, PushSchema
 
 # Where events are built, and the recorded types that are never pushed (kept in the timeline only).
 PRODUCERS = ["sessions/chat.py", "sessions/qa.py", "sessions/polls.py", "sessions/hands.py", "sessions/lifecycle.py",
-             "sessions/reactions.py", "sessions/stage.py", "collab/announcements.py", "collab/studios/channel.py",
-             "collab/docs/api.py"]
+             "sessions/reactions.py", "sessions/stage/commands.py", "sessions/stage/stages.py",
+             "collab/announcements.py", "collab/studios/channel.py", "collab/docs/api.py"]
 RECORDED_ONLY = {"stage_joined", "stage_left"}  # record_event(..., room=False) with no desk copy
 TYPE = re.compile(r'"type":\s*"([a-z_]+)"(?:\s+if\s+[^,}]*?\s+else\s+"([a-z_]+)")?')
 

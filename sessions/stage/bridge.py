@@ -18,13 +18,17 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from collab.media import peers
 from collab.media.relay import Feed
+from sessions.stage.view import View
+
+if TYPE_CHECKING:
+    from sessions.stage.stages import Stages
 
 log = logging.getLogger("collab.stage")
 
@@ -44,9 +48,9 @@ class Link:
 
 
 class Bridges:
-    def __init__(self, services, stages) -> None:
+    def __init__(self, services, stages: Stages) -> None:
         self.services = services
-        self.stages = stages  # sessions.stage.Stages: whose publishers this node holds
+        self.stages = stages  # whose publishers this node holds
         self.node = services.settings.node_id
         self.links: dict[tuple[int, Any], Link] = {}
         self._pending: dict[str, asyncio.Future] = {}
@@ -91,7 +95,13 @@ class Bridges:
     async def _open(self, activity_id: int, publisher_id: Any) -> dict[str, Feed] | None:
         pc = peers.new_peer()
         feeds: dict[str, Feed] = {}
-        pc.on("track", lambda track: feeds.__setitem__(track.kind, Feed(track)))
+        arrived = asyncio.Event()
+
+        @pc.on("track")
+        def _track(track) -> None:
+            feeds[track.kind] = Feed(track)
+            arrived.set()
+
         for kind in ("video", "audio"):
             pc.addTransceiver(kind, direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
@@ -110,14 +120,11 @@ class Bridges:
         finally:
             self._pending.pop(req, None)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-        for _ in range(int(TRACKS_WAIT / 0.05)):
-            if feeds:
-                break
-            await asyncio.sleep(0.05)
-        if not feeds:
+        try:  # aiortc announces every track of an answer together, so once one is here all are
+            await asyncio.wait_for(arrived.wait(), TRACKS_WAIT)
+        except asyncio.TimeoutError:
             await pc.close()
             return None
-        await asyncio.sleep(0.1)  # the other kind usually follows within a frame
         self.links[(activity_id, publisher_id)] = Link(pc, feeds)
         return feeds
 
@@ -145,8 +152,6 @@ class Bridges:
             asyncio.get_running_loop().create_task(self._answer(msg))
 
     async def _answer(self, msg: dict) -> None:
-        from sessions.stage import View, _close_view  # the stage module imports this one
-
         stage = self.stages.stages.get(msg.get("aid"))
         pub = stage.publishers.get(msg.get("pub")) if stage is not None else None
         if pub is None or not pub.feeds:
@@ -157,12 +162,12 @@ class Bridges:
             log.warning("a node's stage link offer was refused")
             return
         view = View(self.stages.new_id(), pub.user_id, pc, tracks, None)
-        stage.views[view.id] = view
+        stage.add_view(view)
 
         @pc.on("connectionstatechange")
         async def _state() -> None:
             if pc.connectionState in ("failed", "closed"):
-                await _close_view(stage, view)
+                await stage.drop_view(view)
 
         await self.services.hub.broadcast(CHANNEL, orjson.dumps({
             "op": "answer", "to": msg["from"], "req": msg["req"], "answer": answer}))

@@ -6,17 +6,19 @@ from __future__ import annotations
 from collab.parts import Part
 from collab.realtime.dispatch import Registry
 from collab.services import Services
-from sessions import lesson_videos, stage
+from sessions import lesson_videos
+from sessions.stage import register
+from sessions.stage.stages import Stages, start
 
 
 def install(services: Services) -> Part:
     commands = Registry()
-    stage.register(commands)
+    register(commands)
 
-    async def start() -> None:
-        await stage.start(services)
+    async def begin() -> None:
+        await start(services)
 
     async def stop() -> None:
-        await services.get(stage.Stages).close_all()
+        await services.get(Stages).close_all()
 
-    return Part("stage", routes=lesson_videos.routes, commands=commands, start=start, stop=stop)
+    return Part("stage", routes=lesson_videos.routes, commands=commands, start=begin, stop=stop)
