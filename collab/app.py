@@ -15,11 +15,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from collab import announcements, ops
 from collab.api import routes as api
-from collab.api.common import ApiError, error_response
+from collab.api.common import domain_error, error_response
 from collab.auth.accounts import TokenResolver
 from collab.docs import api as docs_api
 from collab.docs.endpoint import doc_socket
 from collab.docs.rooms import DocRooms
+from collab.errors import DomainError
 from collab.realtime import metrics as realtime_metrics
 from collab.realtime.bus import Bus
 from collab.realtime.client import register_builtins, websocket_endpoint
@@ -87,10 +88,6 @@ def make_registry() -> Registry:
     return registry
 
 
-async def _api_error(request: Request, exc: ApiError):
-    return error_response(exc.status, exc.code, exc.message)
-
-
 async def _server_error(request: Request, exc: Exception):
     """A fault of ours still answers in the API's shape; the traceback goes to the log."""
     return error_response(500, "internal", "internal error; nothing was changed")
@@ -148,7 +145,7 @@ def create_app(settings: Settings) -> "RealtimeFirst":
         *pages.routes,
         Mount("/static", Assets(directory=WEBCLIENT / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error, 500: _server_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={DomainError: domain_error, 500: _server_error})
     app.state.services = services
     return RealtimeFirst(app)
 

@@ -1,4 +1,9 @@
-"""What every API route shares: the caller's identity, JSON bodies, and error answers."""
+"""What every API route shares: the caller's identity, JSON bodies, and error answers.
+
+A route refuses by raising `collab.errors.DomainError` (the policy's `Denied`, a rule's error, or
+`DomainError(code, message)` of its own); `domain_error`, installed once as the app's exception
+handler, answers every refusal with its status and `{"error": {"code", "message"}}`.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,15 @@ from starlette.responses import Response
 from collab import policy
 from collab.auth.actor import Actor
 from collab.auth.tokens import TokenError
+from collab.errors import DomainError
 
 
-class ApiError(Exception):
+class ApiError(DomainError):
+    """A route's own refusal, in the old argument order (status first); being replaced by
+    `DomainError(code, message)`, which takes its status from the code."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(code, message, status=status)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -27,6 +33,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(status: int, code: str, message: str) -> Response:
     return json_response({"error": {"code": code, "message": message}}, status)
+
+
+async def domain_error(request: Request, exc: DomainError) -> Response:
+    """The API's answer to every refusal (Starlette's exception handler for DomainError)."""
+    return error_response(exc.status, exc.code, exc.message)
 
 
 async def current_actor(request: Request) -> Actor | None:
