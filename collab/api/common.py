@@ -15,16 +15,7 @@ from starlette.responses import Response
 
 from collab import policy
 from collab.auth.actor import Actor
-from collab.auth.tokens import TokenError
 from collab.errors import DomainError
-
-
-class ApiError(DomainError):
-    """A route's own refusal, in the old argument order (status first); being replaced by
-    `DomainError(code, message)`, which takes its status from the code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(code, message, status=status)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -41,21 +32,13 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
 
 
 async def current_actor(request: Request) -> Actor | None:
-    """The bearer token's actor, None without one; a token that fails is an error, not anonymity."""
+    """The bearer token's actor, None without one; a token that fails is an error (TokenError, 401),
+    not anonymity."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get("collab_token", "")
     if not token:
         return None
-    try:
-        return await request.app.state.services.tokens.resolve(token)
-    except TokenError as exc:
-        raise ApiError(401, exc.code, exc.message) from None
-
-
-def refusal(exc: Exception) -> ApiError:
-    """A route's answer to `policy.Denied` (401 when signing in could help, else 403) or to a domain
-    error that carries its own `status`, `code` and `message` (studios, documents, the library)."""
-    return ApiError(exc.status, exc.code, exc.message)
+    return await request.app.state.services.tokens.resolve(token)
 
 
 def path_id(request: Request, key: str) -> int:
@@ -63,26 +46,40 @@ def path_id(request: Request, key: str) -> int:
     try:
         return int(request.path_params[key])
     except ValueError:
-        raise ApiError(404, "not_found", f"no such {key.removesuffix('_id')}") from None
+        raise DomainError("not_found", f"no such {key.removesuffix('_id')}") from None
 
 
 async def authorized(request: Request, action: str, resource: Any = None) -> Actor | None:
     actor = await current_actor(request)
-    try:
-        policy.authorize(actor, action, resource)
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+    policy.authorize(actor, action, resource)
     return actor
 
 
 async def json_body(request: Request, max_bytes: int = 64 * 1024) -> dict[str, Any]:
     body = await request.body()
     if len(body) > max_bytes:
-        raise ApiError(413, "too_large", f"body over {max_bytes} bytes")
+        raise DomainError("too_large", f"body over {max_bytes} bytes")
     try:
         data = orjson.loads(body or b"{}")
     except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_json", "body is not JSON") from None
+        raise DomainError("bad_json", "body is not JSON") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "body must be a JSON object")
+        raise DomainError("bad_json", "body must be a JSON object")
     return data
+
+
+# -- the old spellings, while the routes move over ---------------------------------------------------
+
+
+class ApiError(DomainError):
+    """A route's own refusal, in the old argument order (status first); being replaced by
+    `DomainError(code, message)`, which takes its status from the code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code, message, status=status)
+
+
+def refusal(exc: Exception) -> ApiError:
+    """A route's answer to a domain error that carries its own `status`, `code` and `message`
+    (studios, documents, the library)."""
+    return ApiError(exc.status, exc.code, exc.message)
