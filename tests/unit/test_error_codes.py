@@ -1,7 +1,7 @@
 """Every error the server can answer with has words in both interface languages.
 
 The codes are read from the source of collab/ and sessions/, not from a list kept by hand: every call
-to a constructor or helper that takes a `code` (CommandError, ApiError, policy.Denied, TokenError,
+to a constructor or helper that takes a `code` (DomainError, CommandError, policy.Denied, TokenError,
 reply_error, error_response and the domain errors) or a close `reason`, with a literal, an `Error.X`
 constant, or a local variable assigned literals; every constant of collab.realtime.protocol.Error; and
 every WebSocket close code (4000 to 4999, and Close's). page.js is then run in Node, in zh-CN and in
