@@ -89,7 +89,7 @@ async def create_user_route(request: Request):
               role: {type: string, enum: [admin, organizer, expert, teacher], default: teacher}
               school: {type: string, maxLength: 200}
               region: {type: string, maxLength: 100}
-    responses: {201: {description: user}, 400: {description: "error.code: invalid_role, invalid_username, weak_password, username_taken"}}
+    responses: {201: {description: user}, 400: {description: "error.code: invalid, invalid_role, invalid_username, weak_password, invalid_name, username_taken"}, 403: {description: forbidden}}
     """
     await authorized(request, "user.create")
     data = await json_body(request)
