@@ -16,7 +16,17 @@ from http import HTTPStatus
 STATUS_OF_CODE: dict[str, int] = {
     "unauthenticated": HTTPStatus.UNAUTHORIZED,
     "bad_credentials": HTTPStatus.UNAUTHORIZED,
+    # a sign-in token we will not accept (collab.auth.tokens): signing in again is the answer
+    "token_missing": HTTPStatus.UNAUTHORIZED,
+    "token_invalid": HTTPStatus.UNAUTHORIZED,
+    "token_expired": HTTPStatus.UNAUTHORIZED,
+    "token_signature": HTTPStatus.UNAUTHORIZED,
+    "token_issuer": HTTPStatus.UNAUTHORIZED,
+    "token_audience": HTTPStatus.UNAUTHORIZED,
     "forbidden": HTTPStatus.FORBIDDEN,
+    # a signed recording link that does not open its recording (sessions.recording_links)
+    "link_invalid": HTTPStatus.FORBIDDEN,
+    "link_expired": HTTPStatus.FORBIDDEN,
     "not_found": HTTPStatus.NOT_FOUND,
     "gone": HTTPStatus.GONE,
     "conflict": HTTPStatus.CONFLICT,

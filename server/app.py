@@ -17,10 +17,10 @@ from starlette.routing import Mount, Route
 
 from collab import announcements, ops
 from collab.api import routes as api
-from collab.api.common import ApiError, error_response
+from collab.api.common import domain_error, error_response
 from collab.auth.accounts import TokenResolver
-from collab.errors import DomainError
 from collab.docs import part as docs
+from collab.errors import DomainError
 from collab.parts import Part
 from collab.realtime import metrics as realtime_metrics
 from collab.realtime.bus import Bus
@@ -63,15 +63,6 @@ def platform_commands() -> Registry:
     register_builtins(registry)
     announcements.register(registry)
     return registry
-
-
-async def _api_error(request: Request, exc: ApiError):
-    return error_response(exc.status, exc.code, exc.message)
-
-
-async def _refused(request: Request, exc: DomainError):
-    """Every refusal a route lets through answers here, once: its status, its code, its message."""
-    return error_response(exc.status, exc.code, exc.message)
 
 
 async def _server_error(request: Request, exc: Exception):
@@ -121,7 +112,7 @@ def create_app(settings: Settings) -> RealtimeFirst:
         *pages.routes,
         Mount("/static", Assets(directory=WEBCLIENT / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: _api_error, DomainError: _refused, 500: _server_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={DomainError: domain_error, 500: _server_error})
     app.state.services = services
     return RealtimeFirst(app)
 

@@ -12,11 +12,11 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
+from collab.api.common import current_actor, json_body, json_response, path_id
 from collab.auth import accounts, signed
+from collab.errors import DomainError
 from collab.store.models import User
 from sessions import reports, scheduling
-from sessions.agenda import AgendaError
 from sessions.chat import message_json
 from sessions.polls import poll_json
 from sessions.polls import results as poll_results
@@ -41,7 +41,7 @@ from sessions.room_cache import rooms
 async def _activity(request: Request, db) -> Activity:
     activity = await scheduling.get(db, path_id(request, "activity_id"))
     if activity is None:
-        raise ApiError(404, "not_found", "no such activity")
+        raise DomainError("not_found", "no such activity")
     return activity
 
 
@@ -49,15 +49,8 @@ async def _guarded(request: Request, db, actor, action: str):
     """The activity of the path, once the policy allows `action` on it; its access facts too."""
     activity = await _activity(request, db)
     access = await scheduling.access(db, activity, actor)
-    try:
-        policy.authorize(actor, action, access)
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+    policy.authorize(actor, action, access)
     return activity, access
-
-
-def _invalid(exc: AgendaError) -> ApiError:
-    return ApiError(400, exc.code, f"{exc.field}: {exc.message}")
 
 
 async def create_activity(request: Request):
@@ -105,12 +98,7 @@ async def create_activity(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            activity = await scheduling.create(db, actor, data, request.app.state.services.settings.time_zone)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
-        except AgendaError as exc:
-            raise _invalid(exc) from None
+        activity = await scheduling.create(db, actor, data, request.app.state.services.settings.time_zone)
         return json_response(scheduling.activity_json(activity), 201)
 
 
@@ -128,7 +116,7 @@ async def list_activities(request: Request):
     actor = await current_actor(request)
     status = request.query_params.get("status", "upcoming")
     if status not in scheduling.STATUSES:
-        raise ApiError(400, "invalid", f"status must be one of {', '.join(scheduling.STATUSES)}")
+        raise DomainError("invalid", f"status must be one of {', '.join(scheduling.STATUSES)}")
     filters = {k: request.query_params.get(k, "") for k in ("subject", "grade", "level", "region", "studio_id")}
     async with request.app.state.services.sessionmaker() as db:
         rows = await scheduling.listing(db, actor, status, filters)
@@ -195,13 +183,7 @@ async def edit_activity(request: Request):
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
         activity = await _activity(request, db)
-        try:
-            activity = await scheduling.update(db, actor, activity, data)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
-        except AgendaError as exc:
-            raise _invalid(exc) from None
-        await rooms(request.app.state.services).changed(activity.id)
+        activity = await scheduling.update(db, rooms(request.app.state.services), actor, activity, data)
         return json_response(scheduling.activity_json(activity))
 
 
@@ -214,11 +196,7 @@ async def cancel_activity(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         activity = await _activity(request, db)
-        try:
-            activity = await scheduling.cancel(db, actor, activity)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
-        await rooms(request.app.state.services).changed(activity.id)
+        activity = await scheduling.cancel(db, rooms(request.app.state.services), actor, activity)
         return json_response(scheduling.activity_json(activity))
 
 
@@ -231,13 +209,7 @@ async def register(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         activity = await _activity(request, db)
-        try:
-            reg = await scheduling.register(db, actor, activity)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
-        except AgendaError as exc:
-            raise _invalid(exc) from None
-        await rooms(request.app.state.services).changed(activity.id, actor.user_id)
+        reg = await scheduling.register(db, rooms(request.app.state.services), actor, activity)
         return json_response({"activity_id": activity.id, "status": reg.status})
 
 
@@ -251,7 +223,7 @@ async def create_invitation(request: Request):
     data = await json_body(request)
     hours = data.get("hours", 72)
     if type(hours) is not int or not 1 <= hours <= 24 * 90:
-        raise ApiError(400, "invalid", "hours: a whole number from 1 to 2160")
+        raise DomainError("invalid", "hours: a whole number from 1 to 2160")
     services = request.app.state.services
     async with services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.invite")
@@ -272,15 +244,9 @@ async def accept_invitation(request: Request):
     services = request.app.state.services
     async with services.sessionmaker() as db:
         activity = await _activity(request, db)
-        try:
-            policy.authorize(actor, "activity.accept_invitation", await scheduling.access(db, activity, actor))
-            signed.check_invitation(services.settings.secret, str(data.get("token", "")), activity.id)
-            reg = await scheduling.admit(db, actor, activity)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
-        except AgendaError as exc:
-            raise _invalid(exc) from None
-        await rooms(services).changed(activity.id, actor.user_id)
+        policy.authorize(actor, "activity.accept_invitation", await scheduling.access(db, activity, actor))
+        signed.check_invitation(services.settings.secret, str(data.get("token", "")), activity.id)
+        reg = await scheduling.admit(db, rooms(services), actor, activity)
         return json_response({"activity_id": activity.id, "status": reg.status})
 
 
@@ -292,10 +258,7 @@ async def list_registrations(request: Request):
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
         activity = await _activity(request, db)
-        try:
-            rows = await scheduling.registrations(db, actor, activity)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
+        rows = await scheduling.registrations(db, actor, activity)
         return json_response({"registrations": [
             {"user_id": u.id, "display_name": u.display_name, "school": u.school, "region": u.region,
              "status": r.status, "at": r.created_at.isoformat()} for r, u in rows]})
@@ -310,20 +273,14 @@ async def decide_registration(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     if not isinstance(data.get("approve"), bool):
-        raise ApiError(400, "invalid", "approve must be true or false")
+        raise DomainError("invalid", "approve must be true or false")
     try:
         user_id = int(request.path_params["user_id"])
     except ValueError:
-        raise ApiError(404, "not_found", "no such registration") from None
+        raise DomainError("not_found", "no such registration") from None
     async with request.app.state.services.sessionmaker() as db:
         activity = await _activity(request, db)
-        try:
-            reg = await scheduling.decide(db, actor, activity, user_id, data["approve"])
-        except policy.Denied as exc:
-            raise refusal(exc) from None
-        except AgendaError as exc:
-            raise _invalid(exc) from None
-        await rooms(request.app.state.services).changed(activity.id, user_id)
+        reg = await scheduling.decide(db, rooms(request.app.state.services), actor, activity, user_id, data["approve"])
         return json_response({"user_id": user_id, "status": reg.status})
 
 
@@ -403,7 +360,7 @@ def reader_lang(request: Request) -> str:
     asked = request.query_params.get("lang")
     if asked is not None:
         if _primary(asked) not in ("zh", "en"):
-            raise ApiError(400, "invalid", "lang must be zh or en")
+            raise DomainError("invalid", "lang must be zh or en")
         return _primary(asked)
     weighted = []
     for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
@@ -441,7 +398,7 @@ async def attendance_csv(request: Request):
     """
     form = request.query_params.get("format", "human")
     if form not in ("human", "machine"):
-        raise ApiError(400, "invalid", "format must be human or machine")
+        raise DomainError("invalid", "format must be human or machine")
     lang = reader_lang(request)
     activity, teachers, staff, _ = await _attendance_rows(request)
     body = reports.to_csv(teachers + staff, activity.time_zone, lang, machine=form == "machine")
@@ -463,7 +420,7 @@ async def learning_record(request: Request):
     """
     actor = await current_actor(request)
     if actor is None:
-        raise ApiError(401, "unauthenticated", "sign in first")
+        raise DomainError("unauthenticated", "sign in first")
     services = request.app.state.services
     ratio = services.settings.credit_ratio
     async with services.sessionmaker() as db:
@@ -494,7 +451,7 @@ async def replay(request: Request):
     async with request.app.state.services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.timeline")
         if activity.state not in ("ended", "archived"):
-            raise ApiError(409, "not_ended", "the replay opens when the activity ends")
+            raise DomainError("not_ended", "the replay opens when the activity ends", status=409)
         events = (await db.execute(select(ActivityEvent).where(ActivityEvent.activity_id == activity.id)
                                    .order_by(ActivityEvent.id))).scalars().all()
         phases, current = [], None
@@ -550,21 +507,21 @@ async def recording(request: Request):
             viewer = signed.check_recording_link(services.settings.secret, key, recording_id)
             user = await db.get(User, viewer) if viewer is not None else None
             if viewer is not None and user is None:
-                raise ApiError(403, "link_invalid", "that recording link is not valid")
+                raise DomainError("link_invalid", "that recording link is not valid")
             actor = accounts.actor_of(user) if user is not None else None
         try:
             activity, _ = await _guarded(request, db, actor, "activity.timeline")
-        except ApiError as exc:
-            if key is not None and exc.status == 401:  # a link's anonymous viewer: signing in is not the answer
-                raise ApiError(403, "forbidden", exc.message) from None
+        except policy.Denied as exc:
+            if key is not None and exc.code == "unauthenticated":  # a link's anonymous viewer: signing in is not the answer
+                raise policy.Denied("forbidden", exc.action) from None
             raise
         rec = await db.get(Recording, recording_id)
     if rec is None or rec.activity_id != activity.id:
-        raise ApiError(404, "not_found", "no such recording")
+        raise DomainError("not_found", "no such recording")
     root = Path(services.settings.recordings_dir).resolve()
     path = (root / rec.file).resolve()
     if root not in path.parents or not path.exists():
-        raise ApiError(410, "gone", "the recording file is missing")
+        raise DomainError("gone", "the recording file is missing")
     return FileResponse(path, media_type=rec.media_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
@@ -575,7 +532,7 @@ async def my_feed_url(request: Request):
     """
     actor = await current_actor(request)
     if actor is None:
-        raise ApiError(401, "unauthenticated", "sign in first")
+        raise DomainError("unauthenticated", "sign in first")
     key = signed.feed_key(request.app.state.services.settings.secret, actor.user_id)  # calendar apps send no token
     return json_response({"url": f"{_base_url(request)}/api/users/{actor.user_id}/calendar.ics?key={key}"})
 
@@ -588,7 +545,7 @@ async def user_feed(request: Request):
     try:
         user_id = int(request.path_params["user_id"])
     except ValueError:
-        raise ApiError(404, "not_found", "no such user") from None
+        raise DomainError("not_found", "no such user") from None
     services = request.app.state.services
     signed.check_feed_key(services.settings.secret, user_id, request.query_params.get("key", ""))
     async with services.sessionmaker() as db:

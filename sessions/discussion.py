@@ -21,10 +21,6 @@ MIN_INTERVAL = 1.0  # seconds between two posts of one teacher, even without slo
 MAX_SLOW_MODE = 600
 
 
-class DiscussionError(DomainError):
-    """A post or a moderation setting the discussion's rules refuse."""
-
-
 @dataclass(frozen=True)
 class Room:
     state: str
@@ -43,23 +39,23 @@ class Author:
 def check_post(room: Room, author: Author, body: object, now: datetime) -> tuple[str, str]:
     """Returns (clean body, status): "visible", or "held" for an expert to approve first."""
     if not isinstance(body, str) or not body.strip():
-        raise DiscussionError("invalid", "a message needs some text")
+        raise DomainError("invalid", "a message needs some text")
     body = body.strip()
     if len(body) > MAX_BODY:
-        raise DiscussionError("invalid", f"a message has at most {MAX_BODY} characters")
+        raise DomainError("invalid", f"a message has at most {MAX_BODY} characters")
     if room.state not in ("lobby", "live"):
-        raise DiscussionError("chat_closed", "the room is not open")
+        raise DomainError("chat_closed", "the room is not open")
     if author.staff:
         return body, "visible"
     if not room.chat_open:
-        raise DiscussionError("chat_closed", "chat is closed during this phase")
+        raise DomainError("chat_closed", "chat is closed during this phase")
     if author.muted_until is not None and author.muted_until > now:
-        raise DiscussionError("muted", f"you are muted until {author.muted_until.isoformat()}")
+        raise DomainError("muted", f"you are muted until {author.muted_until.isoformat()}")
     if author.last_post_at is not None:
         wait = max(room.slow_mode, MIN_INTERVAL) - (now - author.last_post_at).total_seconds()
         if wait > 0:
             code = "slow_mode" if room.slow_mode else "rate_limited"
-            raise DiscussionError(code, f"wait {wait:.0f} more seconds before posting again")
+            raise DomainError(code, f"wait {wait:.0f} more seconds before posting again")
     return body, ("held" if room.premoderation else "visible")
 
 
@@ -68,13 +64,13 @@ def mute_until(now: datetime, minutes: object) -> datetime | None:
     if minutes is None:
         return None
     if type(minutes) is not int or not 1 <= minutes <= 24 * 60:
-        raise DiscussionError("invalid", "minutes must be a whole number from 1 to 1440")
+        raise DomainError("invalid", "minutes must be a whole number from 1 to 1440")
     return now + timedelta(minutes=minutes)
 
 
 def slow_mode_seconds(value: object) -> int:
     if type(value) is not int or not 0 <= value <= MAX_SLOW_MODE:
-        raise DiscussionError("invalid", f"seconds must be a whole number from 0 to {MAX_SLOW_MODE}")
+        raise DomainError("invalid", f"seconds must be a whole number from 0 to {MAX_SLOW_MODE}")
     return value
 
 
@@ -93,7 +89,7 @@ def decide_post(room: Room, author: Author, body: object, reply_to: object, pare
     """`parent`: the status of the message `reply_to` names, if it is one of this activity's (else None)."""
     body, status = check_post(room, author, body, now)
     if reply_to is not None and (type(reply_to) is not int or parent != "visible"):
-        raise DiscussionError("invalid", "reply_to must be a visible message of this activity")
+        raise DomainError("invalid", "reply_to must be a visible message of this activity")
     return Post(body, status, reply_to)
 
 
@@ -121,22 +117,22 @@ MESSAGE_ACTIONS = ("delete", "hide", "pin", "unpin", "approve")
 def decide_message(action: str, message: Message | None, actor_id: int, moderator: bool) -> Change:
     """A teacher deletes their own message; moderators delete, hide, pin, unpin and approve any."""
     if message is None:
-        raise DiscussionError("not_found", "no such message in this activity")
+        raise DomainError("not_found", "no such message in this activity")
     if not moderator and not (action == "delete" and message.user_id == actor_id):
         raise Denied("forbidden", "activity.moderate")
     if action == "delete":
         if message.status == "deleted":
-            raise DiscussionError("invalid", "already deleted")
+            raise DomainError("invalid", "already deleted")
         return Change({"status": "deleted"}, {"type": "chat_deleted", "message_id": message.id})
     if action == "hide":
         return Change({"status": "hidden"}, {"type": "chat_hidden", "message_id": message.id})
     if action in ("pin", "unpin"):
         if message.status != "visible":
-            raise DiscussionError("invalid", "only a visible message can be pinned")
+            raise DomainError("invalid", "only a visible message can be pinned")
         return Change({"pinned": action == "pin"}, {"type": f"chat_{action}ned", "message_id": message.id})
     if action == "approve":  # the message then enters the room as a new post
         if message.status != "held":
-            raise DiscussionError("invalid", "that message is not waiting for approval")
+            raise DomainError("invalid", "that message is not waiting for approval")
         return Change({"status": "visible"}, {"type": "chat_approved", "message_id": message.id})
     raise ValueError(action)
 
@@ -150,7 +146,7 @@ def decide_slow_mode(seconds: object) -> dict[str, Any]:
 
 def decide_premoderation(on: object) -> dict[str, Any]:
     if not isinstance(on, bool):
-        raise DiscussionError("invalid", "on must be true or false")
+        raise DomainError("invalid", "on must be true or false")
     return {"type": "premoderation", "on": on}
 
 
@@ -167,9 +163,9 @@ class Target:
 
 def _target(t: Target) -> int:
     if type(t.user_id) is not int:
-        raise DiscussionError("invalid", "user_id must be a int")
+        raise DomainError("invalid", "user_id must be a int")
     if not t.exists:
-        raise DiscussionError("not_found", "no such user")
+        raise DomainError("not_found", "no such user")
     return t.user_id
 
 
@@ -188,7 +184,7 @@ def decide_remove(target: Target) -> dict[str, Any]:
     """Out of the room on every node until readmitted; staff stay in their own activity."""
     user_id = _target(target)
     if target.staff or target.organizer:
-        raise DiscussionError("invalid", "staff cannot be removed from their own activity")
+        raise DomainError("invalid", "staff cannot be removed from their own activity")
     return {"type": "teacher_removed", "user_id": user_id}
 
 

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_response, path_id, refusal
+from collab.api.common import current_actor, json_response, path_id
+from collab.errors import DomainError
 from collab.studios import library
-from collab.studios.library import LibraryError
 from sessions import scheduling
 from sessions.records import LessonVideo
 
@@ -32,11 +32,8 @@ def video_json(v: LessonVideo) -> dict:
 async def _guard(request: Request, db, actor):
     activity = await scheduling.get(db, path_id(request, "activity_id"))
     if activity is None:
-        raise ApiError(404, "not_found", "no such activity")
-    try:
-        policy.authorize(actor, "activity.media", await scheduling.access(db, activity, actor))
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+        raise DomainError("not_found", "no such activity")
+    policy.authorize(actor, "activity.media", await scheduling.access(db, activity, actor))
     return activity
 
 
@@ -53,12 +50,12 @@ async def upload(request: Request):
         activity = await _guard(request, db, actor)
     declared = request.headers.get("content-length", "")
     if not declared.isdigit() or int(declared) > settings.max_upload_bytes + 64 * 1024:
-        raise ApiError(413, "too_large", f"videos are at most {settings.max_upload_bytes} bytes")
+        raise DomainError("too_large", f"videos are at most {settings.max_upload_bytes} bytes")
     form = await request.form(max_files=1, max_fields=4)
     try:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise LibraryError("invalid", "the form needs a file")
+            raise DomainError("invalid", "the form needs a file")
         filename = library.clean_filename(upload.filename or "")
         stored = await library.store_upload(upload, filename, root(settings), settings.max_upload_bytes)
         codec = KINDS.get(stored.media_type)
@@ -69,10 +66,8 @@ async def upload(request: Request):
         except (av.FFmpegError, OSError):
             found = None
         if codec is None or found != codec:
-            raise LibraryError("wrong_codec", "lesson videos are MP4 with H.264 or WebM with VP8", 415)
+            raise DomainError("wrong_codec", "lesson videos are MP4 with H.264 or WebM with VP8", status=415)
         title = str(form.get("title") or filename).strip()[:200]
-    except LibraryError as exc:
-        raise refusal(exc) from None
     finally:
         await form.close()
     async with services.sessionmaker() as db:

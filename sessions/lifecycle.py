@@ -1,7 +1,7 @@
 """An activity's life: scheduled → lobby → live (phase by phase) → ended → archived. No I/O.
 
 `apply(state, command, args, now)` checks a host's command against the activity as it stands and
-returns the changes and the event to record and broadcast, or raises `LifecycleError` with a stable
+returns the changes and the event to record and broadcast, or raises `DomainError` with a stable
 code. The caller persists the changes and the event, then publishes the event.
 """
 
@@ -12,10 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from collab.errors import DomainError
-
-
-class LifecycleError(DomainError):
-    """A lifecycle command the activity's state refuses."""
 
 
 @dataclass(frozen=True)
@@ -51,23 +47,23 @@ def apply(s: LiveState, command: str, args: dict[str, Any], now: datetime) -> Ch
         _need(s, ("live",), "phases move only while the activity is live")
         nxt = (s.current_phase if s.current_phase is not None else -1) + 1
         if nxt >= s.phase_count:
-            raise LifecycleError("last_phase", "this is the last phase; end the activity instead")
+            raise DomainError("last_phase", "this is the last phase; end the activity instead")
         return _to_phase(s, nxt, now)
     if command == "goto_phase":
         _need(s, ("live",), "phases move only while the activity is live")
         index = args.get("phase")
         if type(index) is not int or not 0 <= index < s.phase_count:
-            raise LifecycleError("invalid", f"phase must be 0 to {s.phase_count - 1}")
+            raise DomainError("invalid", f"phase must be 0 to {s.phase_count - 1}")
         if index == s.current_phase:
-            raise LifecycleError("invalid", "that phase is already running")
+            raise DomainError("invalid", "that phase is already running")
         return _to_phase(s, index, now)
     if command == "extend_phase":
         _need(s, ("live",), "only a running phase can be extended")
         minutes = args.get("minutes")
         if type(minutes) is not int or not 1 <= minutes <= 120:
-            raise LifecycleError("invalid", "minutes must be a whole number from 1 to 120")
+            raise DomainError("invalid", "minutes must be a whole number from 1 to 120")
         if s.current_phase is None:
-            raise LifecycleError("invalid", "no phase is running")
+            raise DomainError("invalid", "no phase is running")
         return Change(s, {"type": "phase_extended", "phase": s.current_phase, "minutes": minutes},
                       extend_minutes=minutes)
     if command == "end":
@@ -76,12 +72,12 @@ def apply(s: LiveState, command: str, args: dict[str, Any], now: datetime) -> Ch
     if command == "archive":
         _need(s, ("ended",), "only an ended activity is archived")
         return Change(replace(s, state="archived"), {"type": "archived"})
-    raise LifecycleError("unknown_command", f"no such lifecycle command {command!r}")
+    raise DomainError("unknown_command", f"no such lifecycle command {command!r}")
 
 
 def _need(s: LiveState, states: tuple[str, ...], why: str) -> None:
     if s.state not in states:
-        raise LifecycleError("wrong_state", f"{why} (it is {s.state})")
+        raise DomainError("wrong_state", f"{why} (it is {s.state})")
 
 
 def _to_phase(s: LiveState, index: int, now: datetime) -> Change:

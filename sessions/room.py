@@ -148,8 +148,7 @@ async def commit_change(services, db, activity_id: int, user_id: int | None = No
     """Commit a change to the activity (or to one teacher's standing in it: `user_id`), then have every
     node forget its copy, before anyone is answered. `record` does this for commands; a route that
     changes an activity outside the road does it with this."""
-    await db.commit()
-    await rooms(services).changed(activity_id, user_id)
+    await rooms(services).commit(db, activity_id, user_id)
 
 
 def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:

@@ -141,6 +141,12 @@ class RoomCache:
 
     # -- changing ----------------------------------------------------------------------------------
 
+    async def commit(self, db: AsyncSession, activity_id: int, user_id: int | None = None) -> None:
+        """Commit a change to the activity (or to one teacher's standing in it), then have every node
+        forget its copy: whoever commits such a change does it through here, so no caller can forget."""
+        await db.commit()
+        await self.changed(activity_id, user_id)
+
     async def changed(self, activity_id: int, user_id: int | None = None) -> None:
         """After a commit that changes the activity (user_id None) or one teacher's standing in it:
         every node forgets its copy. Awaited before the change is acknowledged, so a client that acts

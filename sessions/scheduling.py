@@ -4,7 +4,7 @@ the rules live in `sessions.agenda` (what a schedule may be) and `collab.policy`
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,9 @@ from sessions.records import (
     Removal,
     aware,
 )
+
+if TYPE_CHECKING:
+    from sessions.room_cache import RoomCache  # which imports this module
 
 MAX_STAFF = 50
 
@@ -157,7 +160,8 @@ async def access(db: AsyncSession, activity: Activity, actor: Actor | None) -> A
     return access_of(activity, actor, *await standing(db, activity.id, actor.user_id))
 
 
-async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data: dict[str, Any]) -> Activity:
+async def update(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activity: Activity,
+                 data: dict[str, Any]) -> Activity:
     policy.authorize(actor, "activity.edit", await access(db, activity, actor))
     schedule = parse_schedule(data, current=schedule_of(activity))
     zone = time_zones.check(data["time_zone"]) if "time_zone" in data else activity.time_zone
@@ -171,14 +175,14 @@ async def update(db: AsyncSession, actor: Actor | None, activity: Activity, data
     activity.time_zone = zone
     if staff is not None:
         activity.staff = staff
-    await db.commit()
+    await rooms.commit(db, activity.id)
     return await get(db, activity.id)
 
 
-async def cancel(db: AsyncSession, actor: Actor | None, activity: Activity) -> Activity:
+async def cancel(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activity: Activity) -> Activity:
     policy.authorize(actor, "activity.cancel", await access(db, activity, actor))
     activity.state = "cancelled"
-    await db.commit()
+    await rooms.commit(db, activity.id)
     return await get(db, activity.id)
 
 
@@ -223,7 +227,7 @@ async def listing(db: AsyncSession, actor: Actor | None, status: str, filters: d
     return list((await db.execute(q.limit(limit))).scalars())
 
 
-async def register(db: AsyncSession, actor: Actor | None, activity: Activity) -> Registration:
+async def register(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activity: Activity) -> Registration:
     """Open activities approve at once; others wait for the organizer. Registering twice is a no-op."""
     acc = await access(db, activity, actor)
     policy.authorize(actor, "activity.register", acc)
@@ -235,11 +239,11 @@ async def register(db: AsyncSession, actor: Actor | None, activity: Activity) ->
         raise AgendaError("capacity", "the activity is full")
     reg = Registration(activity_id=activity.id, user_id=actor.user_id, status=status)
     db.add(reg)
-    await db.commit()
+    await rooms.commit(db, activity.id, actor.user_id)
     return reg
 
 
-async def admit(db: AsyncSession, actor: Actor, activity: Activity) -> Registration:
+async def admit(db: AsyncSession, rooms: RoomCache, actor: Actor, activity: Activity) -> Registration:
     """Approved registration through an invitation link (its checks done by the caller)."""
     reg = await db.get(Registration, (activity.id, actor.user_id))
     if reg is not None and reg.status == "approved":
@@ -251,7 +255,7 @@ async def admit(db: AsyncSession, actor: Actor, activity: Activity) -> Registrat
         db.add(reg)
     else:
         reg.status = "approved"
-    await db.commit()
+    await rooms.commit(db, activity.id, actor.user_id)
     return reg
 
 
@@ -262,7 +266,8 @@ async def approved_count(db: AsyncSession, activity_id: int) -> int:
         Registration.activity_id == activity_id, Registration.status == "approved"))).scalar_one()
 
 
-async def decide(db: AsyncSession, actor: Actor | None, activity: Activity, user_id: int, approve: bool) -> Registration:
+async def decide(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activity: Activity, user_id: int,
+                 approve: bool) -> Registration:
     policy.authorize(actor, "activity.registrations", await access(db, activity, actor))
     reg = await db.get(Registration, (activity.id, user_id))
     if reg is None:
@@ -270,7 +275,7 @@ async def decide(db: AsyncSession, actor: Actor | None, activity: Activity, user
     if approve and reg.status != "approved" and await approved_count(db, activity.id) >= activity.capacity:
         raise AgendaError("capacity", "the activity is full")
     reg.status = "approved" if approve else "rejected"
-    await db.commit()
+    await rooms.commit(db, activity.id, user_id)
     return reg
 
 

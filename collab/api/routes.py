@@ -10,11 +10,12 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from collab import announcements, policy
-from collab.api.common import ApiError, authorized, current_actor, json_body, json_response, refusal
-from collab.auth.accounts import AccountError, actor_of, authenticate, create_user
+from collab.api.common import authorized, current_actor, json_body, json_response
+from collab.auth.accounts import actor_of, authenticate, create_user
 from collab.auth.tokens import issue_token
+from collab.errors import DomainError
 from collab.realtime.bus import BusUnavailable
-from collab.realtime.dispatch import CommandError, Context
+from collab.realtime.dispatch import Context
 from collab.realtime.protocol import valid_channel
 from collab.store.models import User
 
@@ -35,12 +36,12 @@ async def login(request: Request):
     data = await json_body(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
-        raise ApiError(400, "invalid", "username and password are required")
+        raise DomainError("invalid", "username and password are required")
     services = request.app.state.services
     async with services.sessionmaker() as db:
         user = await authenticate(db, username, password)
     if user is None:
-        raise ApiError(401, "bad_credentials", "wrong username or password")
+        raise DomainError("bad_credentials", "wrong username or password")
     token = issue_token(services.settings, actor_of(user))
     return json_response({"token": token, "expires_in": services.settings.token_ttl, "user": user_json(user)})
 
@@ -52,11 +53,11 @@ async def me(request: Request):
     """
     actor = await current_actor(request)
     if actor is None:
-        raise ApiError(401, "unauthenticated", "sign in first")
+        raise DomainError("unauthenticated", "sign in first")
     async with request.app.state.services.sessionmaker() as db:
         user = await db.get(User, actor.user_id)
     if user is None:
-        raise ApiError(404, "not_found", "no such user")
+        raise DomainError("not_found", "no such user")
     return json_response(user_json(user))
 
 
@@ -88,20 +89,17 @@ async def create_user_route(request: Request):
               role: {type: string, enum: [admin, organizer, expert, teacher], default: teacher}
               school: {type: string, maxLength: 200}
               region: {type: string, maxLength: 100}
-    responses: {201: {description: user}, 400: {description: "error.code: invalid_role, invalid_username, weak_password, username_taken"}}
+    responses: {201: {description: user}, 400: {description: "error.code: invalid, invalid_role, invalid_username, weak_password, invalid_name, username_taken"}, 403: {description: forbidden}}
     """
     await authorized(request, "user.create")
     data = await json_body(request)
     fields = {k: data.get(k) for k in ("username", "password", "display_name", "role", "school", "region")}
     if not all(isinstance(fields[k], str) for k in ("username", "password", "display_name")):
-        raise ApiError(400, "invalid", "username, password and display_name are required strings")
+        raise DomainError("invalid", "username, password and display_name are required strings")
     kwargs = {k: v for k, v in fields.items() if isinstance(v, str)}
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            user = await create_user(db, **kwargs)
-            await db.commit()
-        except AccountError as exc:
-            raise ApiError(400, exc.code, str(exc)) from None
+        user = await create_user(db, **kwargs)
+        await db.commit()
     return json_response(user_json(user), 201)
 
 
@@ -113,12 +111,12 @@ async def get_user(request: Request):
     try:
         user_id = int(request.path_params["user_id"])
     except ValueError:
-        raise ApiError(404, "not_found", "no such user") from None
+        raise DomainError("not_found", "no such user") from None
     await authorized(request, "user.read", user_id)
     async with request.app.state.services.sessionmaker() as db:
         user = await db.get(User, user_id)
     if user is None:
-        raise ApiError(404, "not_found", "no such user")
+        raise DomainError("not_found", "no such user")
     return json_response(user_json(user))
 
 
@@ -140,15 +138,10 @@ async def post_announcement(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     services = request.app.state.services
-    try:
-        async with services.sessionmaker() as db:
-            if actor is None:
-                policy.authorize(None, "announce.post", data.get("channel"))
-            event, offset = await announcements.post(db, services.hub, actor, data.get("channel"), data.get("body"))
-    except CommandError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+    async with services.sessionmaker() as db:
+        if actor is None:
+            policy.authorize(None, "announce.post", data.get("channel"))
+        event, offset = await announcements.post(db, services.hub, actor, data.get("channel"), data.get("body"))
     return json_response({"event": event, "offset": offset}, 201)
 
 
@@ -163,14 +156,14 @@ async def list_announcements(request: Request):
     """
     channel = request.query_params.get("channel", "")
     if not valid_channel(channel):
-        raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
+        raise DomainError("bad_channel", "channel must be 'namespace:name'")
     try:
         limit = int(request.query_params.get("limit", 50))
         before = int(request.query_params["before"]) if "before" in request.query_params else None
     except ValueError:
-        raise ApiError(400, "invalid", "limit and before are integers") from None
+        raise DomainError("invalid", "limit and before are integers") from None
     if not 1 <= limit <= 500:
-        raise ApiError(400, "invalid", "limit is 1 to 500")
+        raise DomainError("invalid", "limit is 1 to 500")
     await authorized(request, "announce.list", channel)
     services = request.app.state.services
     async with services.sessionmaker() as db:
@@ -186,18 +179,15 @@ async def presence(request: Request):
     """
     channel = request.path_params["channel"]
     if not valid_channel(channel):
-        raise ApiError(400, "bad_channel", "channel must be 'namespace:name'")
+        raise DomainError("bad_channel", "channel must be 'namespace:name'")
     services = request.app.state.services
     actor = await current_actor(request)
     resource = await services.registry.channel_resource(Context(None, actor, services), channel)
-    try:
-        policy.authorize(actor, "node.presence", resource)
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+    policy.authorize(actor, "node.presence", resource)
     try:
         counts = await services.hub.presence(channel)
     except BusUnavailable:
-        raise ApiError(503, "bus_unavailable", "the bus is unreachable") from None
+        raise DomainError("bus_unavailable", "the bus is unreachable") from None
     return json_response({"channel": channel, "clients": counts.clients, "users": counts.users})
 
 

@@ -9,14 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from collab.auth.actor import Actor
 from collab.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from collab.auth.tokens import ISSUER, TokenError, external_configured, unverified_issuer, verify_external, verify_own
+from collab.errors import DomainError
 from collab.settings import Settings
 from collab.store.models import ROLES, User
-
-
-class AccountError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def actor_of(user: User) -> Actor:
@@ -34,13 +29,13 @@ async def create_user(
     region: str = "",
 ) -> User:
     if role not in ROLES:
-        raise AccountError("invalid_role", f"role must be one of {', '.join(ROLES)}")
+        raise DomainError("invalid_role", f"role must be one of {', '.join(ROLES)}")
     if not (3 <= len(username) <= 64) or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise AccountError("invalid_username", "username: 3-64 letters, digits, '.', '-' or '_'")
+        raise DomainError("invalid_username", "username: 3-64 letters, digits, '.', '-' or '_'")
     if len(password) < MIN_LENGTH:
-        raise AccountError("weak_password", f"password must have at least {MIN_LENGTH} characters")
+        raise DomainError("weak_password", f"password must have at least {MIN_LENGTH} characters")
     if not display_name.strip() or len(display_name) > 100:
-        raise AccountError("invalid_name", "display name: 1-100 characters")
+        raise DomainError("invalid_name", "display name: 1-100 characters")
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -54,7 +49,7 @@ async def create_user(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise AccountError("username_taken", "that username is taken") from None
+        raise DomainError("username_taken", "that username is taken") from None
     return user
 
 

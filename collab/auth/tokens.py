@@ -19,6 +19,7 @@ import jwt
 import orjson
 
 from collab.auth.actor import Actor
+from collab.errors import DomainError
 from collab.settings import Settings
 
 ISSUER = "collab"
@@ -26,13 +27,9 @@ AUDIENCE = "collab"
 EXTERNAL_ROLES = ("teacher", "expert", "organizer")  # never admin from outside
 
 
-class TokenError(Exception):
-    """A token we will not accept. `code` is the stable error code clients see."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class TokenError(DomainError):
+    """A token we will not accept. Its codes (token_*) answer 401 over HTTP; the `/ws` connect and the
+    document socket catch it by this name."""
 
 
 @dataclass(frozen=True)

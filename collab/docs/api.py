@@ -12,10 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
+from collab.api.common import current_actor, json_body, json_response, path_id
 from collab.docs import service, tickets
 from collab.docs.rooms import DocRooms
-from collab.docs.service import DocError
+from collab.errors import DomainError
 from collab.store.models import User
 from collab.studios.access import studio_access
 
@@ -40,10 +40,7 @@ async def create_doc(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            doc = await service.create(db, actor, path_id(request, "studio_id"), data)
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        doc = await service.create(db, actor, path_id(request, "studio_id"), data)
         return json_response(service.doc_json(doc, actor.name), 201)
 
 
@@ -57,11 +54,8 @@ async def list_docs(request: Request):
     async with request.app.state.services.sessionmaker() as db:
         access = await studio_access(db, studio_id, actor)
         if access is None:
-            raise ApiError(404, "not_found", "no such studio")
-        try:
-            policy.authorize(actor, "doc.read", access)
-        except policy.Denied as exc:
-            raise refusal(exc) from None
+            raise DomainError("not_found", "no such studio")
+        policy.authorize(actor, "doc.read", access)
         rows = await service.listing(db, studio_id)
     return json_response({"documents": [service.doc_json(d, n) for d, n in rows]})
 
@@ -73,10 +67,7 @@ async def get_doc(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            doc, access = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        doc, access = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         creator = await db.get(User, doc.created_by)
     # may_manage: delete anyone's comments (the leader and co-leaders); authors delete their own
     return json_response({**service.doc_json(doc, creator.display_name if creator else ""),
@@ -93,7 +84,7 @@ async def doc_ticket(request: Request):
     """
     actor = await current_actor(request)
     if actor is None:
-        raise ApiError(401, "unauthenticated", "sign in first")
+        raise DomainError("unauthenticated", "sign in first")
     settings = request.app.state.services.settings
     ticket = tickets.issue(settings.secret, actor.user_id, path_id(request, "doc_id"), settings.doc_ticket_ttl)
     return json_response({"ticket": ticket, "expires_in": settings.doc_ticket_ttl}, headers={"Cache-Control": "no-store"})
@@ -106,10 +97,7 @@ async def delete_doc(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            await service.delete(_docs(request), db, actor, path_id(request, "doc_id"))
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        await service.delete(_docs(request), db, actor, path_id(request, "doc_id"))
     return Response(status_code=204)
 
 
@@ -121,12 +109,9 @@ async def export_doc(request: Request):
     actor = await current_actor(request)
     fmt = request.path_params["fmt"]
     if fmt not in ("md", "html"):
-        raise ApiError(404, "not_found", "exports are .md and .html")
+        raise DomainError("not_found", "exports are .md and .html")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         rendered = service.render(await service.current_state(_docs(request), db, doc.id), doc.title)
     media = "text/markdown; charset=utf-8" if fmt == "md" else "text/html; charset=utf-8"
     body = rendered["markdown"] if fmt == "md" else rendered["html"]
@@ -144,10 +129,7 @@ async def save_version(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            v = await service.save_version(_docs(request), db, actor, path_id(request, "doc_id"), data.get("name"))
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        v = await service.save_version(_docs(request), db, actor, path_id(request, "doc_id"), data.get("name"))
     body = service.version_json(v, actor.name)
     # open editors list it at once (the version is stored: this is only news of it)
     await _comment_event(request, v.doc_id, {"type": "version_saved", "id": f"version:{v.id}", "version": body})
@@ -161,10 +143,7 @@ async def list_versions(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         rows = await service.versions(db, doc.id)
     return json_response({"versions": [service.version_json(v, n) for v, n in rows]})
 
@@ -176,11 +155,8 @@ async def view_version(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
-            v = await service.version(db, doc.id, path_id(request, "version_id"))
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+        v = await service.version(db, doc.id, path_id(request, "version_id"))
     return json_response({"version": service.version_json(v), **service.render(v.state, f"{doc.title} ({v.name})")})
 
 
@@ -193,10 +169,7 @@ async def restore_version(request: Request):
     actor = await current_actor(request)
     doc_id, version_id = path_id(request, "doc_id"), path_id(request, "version_id")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            await service.restore_version(_docs(request), db, actor, doc_id, version_id)
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        await service.restore_version(_docs(request), db, actor, doc_id, version_id)
     await _comment_event(request, doc_id, {"type": "restored", "version_id": version_id,
                                            "by": {"id": actor.user_id, "name": actor.name}})
     return json_response({"restored": version_id})
@@ -209,10 +182,7 @@ async def list_comments(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
         threads = await service.threads(_docs(request), db, doc.id)
     return json_response({"threads": threads})
 
@@ -227,10 +197,7 @@ async def add_comment(request: Request):
     data = await json_body(request)
     doc_id = path_id(request, "doc_id")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            c = await service.add_comment(_docs(request), db, actor, doc_id, data)
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        c = await service.add_comment(_docs(request), db, actor, doc_id, data)
     out = {"id": c.id, "parent_id": c.parent_id, "body": c.body, "quote": c.quote,
            "user": {"id": actor.user_id, "name": actor.name}, "at": c.created_at.isoformat()}
     await _comment_event(request, doc_id, {"type": "comment", "id": f"doc-comment:{c.id}", "comment": out})
@@ -247,10 +214,7 @@ async def resolve_comment(request: Request):
     data = await json_body(request)
     doc_id = path_id(request, "doc_id")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            c = await service.resolve(db, actor, doc_id, path_id(request, "comment_id"), data.get("resolved", True))
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        c = await service.resolve(db, actor, doc_id, path_id(request, "comment_id"), data.get("resolved", True))
     await _comment_event(request, doc_id, {"type": "comment_resolved", "comment_id": c.id, "resolved": c.resolved})
     return json_response({"id": c.id, "resolved": c.resolved})
 
@@ -263,10 +227,7 @@ async def delete_comment(request: Request):
     actor = await current_actor(request)
     doc_id, comment_id = path_id(request, "doc_id"), path_id(request, "comment_id")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            await service.delete_comment(_docs(request), db, actor, doc_id, comment_id)
-        except (policy.Denied, DocError) as exc:
-            raise refusal(exc) from None
+        await service.delete_comment(_docs(request), db, actor, doc_id, comment_id)
     await _comment_event(request, doc_id, {"type": "comment_deleted", "comment_id": comment_id})
     return Response(status_code=204)
 

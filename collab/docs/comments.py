@@ -17,6 +17,7 @@ from typing import Any
 from pycrdt import Text
 
 from collab.docs.text import utf16_len, utf16_to_bytes
+from collab.errors import DomainError
 
 PREFIX = "comment_"
 
@@ -29,7 +30,7 @@ def add_mark(text: Text, start: int, end: int, comment_id: int) -> str:
     """Mark UTF-16 range [start, end) for `comment_id`; returns the quoted text."""
     s = str(text)
     if not 0 <= start < end <= utf16_len(s):
-        raise ValueError("the range must be inside the text and not empty")
+        raise DomainError("invalid", "the range must be inside the text and not empty")
     b0, b1 = utf16_to_bytes(s, start), utf16_to_bytes(s, end)
     text.format(b0, b1, {mark(comment_id): True})
     return s.encode()[b0:b1].decode()

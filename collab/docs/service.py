@@ -19,6 +19,7 @@ from collab.docs.export import to_html, to_markdown
 from collab.docs.records import DocComment, DocVersion, LessonDoc
 from collab.docs.template import CONTENT, blank, lesson_plan
 from collab.docs.versions import restore, text_of
+from collab.errors import DomainError
 from collab.policy import Owned, StudioAccess
 from collab.store.models import User
 from collab.studios.access import studio_access
@@ -26,17 +27,11 @@ from collab.studios.access import studio_access
 MAX_COMMENT = 2000
 
 
-class DocError(ValueError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 async def guarded(db: AsyncSession, doc_id: int, actor: Actor | None, action: str) -> tuple[LessonDoc, StudioAccess]:
     doc = await db.get(LessonDoc, doc_id)
     access = None if doc is None else await studio_access(db, doc.studio_id, actor)
     if access is None:
-        raise DocError("not_found", "no such document", 404)
+        raise DomainError("not_found", "no such document")
     policy.authorize(actor, action, Owned(access, doc.created_by) if action == "doc.delete" else access)
     return doc, access
 
@@ -44,19 +39,19 @@ async def guarded(db: AsyncSession, doc_id: int, actor: Actor | None, action: st
 def _title(data: dict[str, Any]) -> str:
     title = data.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
-        raise DocError("invalid", "title: 1 to 200 characters")
+        raise DomainError("invalid", "title: 1 to 200 characters")
     return title.strip()
 
 
 async def create(db: AsyncSession, actor: Actor | None, studio_id: int, data: dict[str, Any]) -> LessonDoc:
     access = await studio_access(db, studio_id, actor)
     if access is None:
-        raise DocError("not_found", "no such studio", 404)
+        raise DomainError("not_found", "no such studio")
     policy.authorize(actor, "doc.create", access)
     title = _title(data)
     template = data.get("template", True)
     if not isinstance(template, bool):
-        raise DocError("invalid", "template is true (the lesson-plan template) or false (blank)")
+        raise DomainError("invalid", "template is true (the lesson-plan template) or false (blank)")
     doc = LessonDoc(studio_id=studio_id, title=title, created_by=actor.user_id,
                     snapshot=lesson_plan(title) if template else blank(), snapshot_upto=0)
     db.add(doc)
@@ -105,7 +100,7 @@ async def delete(rooms, db: AsyncSession, actor: Actor | None, doc_id: int) -> N
 async def save_version(rooms, db: AsyncSession, actor: Actor | None, doc_id: int, name: Any) -> DocVersion:
     await guarded(db, doc_id, actor, "doc.edit")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise DocError("invalid", "name: 1 to 100 characters")
+        raise DomainError("invalid", "name: 1 to 100 characters")
     version = DocVersion(doc_id=doc_id, name=name.strip(), state=await current_state(rooms, db, doc_id),
                          created_by=actor.user_id, created_at=datetime.now(timezone.utc))
     db.add(version)
@@ -127,7 +122,7 @@ def version_json(v: DocVersion, by: str = "") -> dict[str, Any]:
 async def version(db: AsyncSession, doc_id: int, version_id: int) -> DocVersion:
     v = await db.get(DocVersion, version_id)
     if v is None or v.doc_id != doc_id:
-        raise DocError("not_found", "no such version", 404)
+        raise DomainError("not_found", "no such version")
     return v
 
 
@@ -146,7 +141,7 @@ async def restore_version(rooms, db: AsyncSession, actor: Actor | None, doc_id: 
 def _body(data: dict[str, Any]) -> str:
     body = data.get("body")
     if not isinstance(body, str) or not body.strip() or len(body) > MAX_COMMENT:
-        raise DocError("invalid", f"body: 1 to {MAX_COMMENT} characters")
+        raise DomainError("invalid", f"body: 1 to {MAX_COMMENT} characters")
     return body.strip()
 
 
@@ -159,7 +154,7 @@ async def add_comment(rooms, db: AsyncSession, actor: Actor | None, doc_id: int,
     if parent_id is not None:
         parent = await db.get(DocComment, parent_id) if type(parent_id) is int else None
         if parent is None or parent.doc_id != doc_id or parent.parent_id is not None:
-            raise DocError("invalid", "parent_id must be a thread of this document")
+            raise DomainError("invalid", "parent_id must be a thread of this document")
         c = DocComment(doc_id=doc_id, parent_id=parent_id, user_id=actor.user_id, body=body, resolved=False,
                        quote="", created_at=now)
         db.add(c)
@@ -167,7 +162,7 @@ async def add_comment(rooms, db: AsyncSession, actor: Actor | None, doc_id: int,
         return c
     start, end = data.get("start"), data.get("end")
     if type(start) is not int or type(end) is not int:
-        raise DocError("invalid", "start and end: positions in the text (UTF-16 units, as Yjs counts)")
+        raise DomainError("invalid", "start and end: positions in the text (UTF-16 units, as Yjs counts)")
     c = DocComment(doc_id=doc_id, user_id=actor.user_id, body=body, resolved=False, quote="", created_at=now,
                    anchor={"mark": "pending"})
     db.add(c)
@@ -180,9 +175,9 @@ async def add_comment(rooms, db: AsyncSession, actor: Actor | None, doc_id: int,
 
     try:
         room.change(anchor)
-    except ValueError as exc:
+    except DomainError:  # the range is not in the text: nothing of the comment is kept
         await db.rollback()
-        raise DocError("invalid", str(exc)) from None
+        raise
     c.quote, c.anchor = quoted[0][:500], {"mark": marks.mark(c.id)}
     await db.commit()
     await room.flush()
@@ -192,17 +187,17 @@ async def add_comment(rooms, db: AsyncSession, actor: Actor | None, doc_id: int,
 async def comment_of(db: AsyncSession, doc_id: int, comment_id: int) -> DocComment:
     c = await db.get(DocComment, comment_id)
     if c is None or c.doc_id != doc_id:
-        raise DocError("not_found", "no such comment", 404)
+        raise DomainError("not_found", "no such comment")
     return c
 
 
 async def resolve(db: AsyncSession, actor: Actor | None, doc_id: int, comment_id: int, resolved: Any) -> DocComment:
     await guarded(db, doc_id, actor, "doc.edit")
     if not isinstance(resolved, bool):
-        raise DocError("invalid", "resolved is true or false")
+        raise DomainError("invalid", "resolved is true or false")
     c = await comment_of(db, doc_id, comment_id)
     if c.parent_id is not None:
-        raise DocError("invalid", "resolve the thread, not a reply")
+        raise DomainError("invalid", "resolve the thread, not a reply")
     c.resolved, c.resolved_by = resolved, (actor.user_id if resolved else None)
     await db.commit()
     return c

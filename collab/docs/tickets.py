@@ -13,16 +13,14 @@ import time
 from dataclasses import dataclass
 
 from collab.auth import signed
+from collab.errors import DomainError
 
 PURPOSE = "doc-ticket"
 
 
-class TicketRefused(Exception):
-    """`code` is the close reason the client sees (docs/documents.md)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class TicketRefused(DomainError):
+    """A ticket that does not open the socket. Its `code` is the close reason the client sees, with
+    close code 4011 (docs/documents.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +41,12 @@ def check(secret: str, ticket: str, doc_id: int, now: float | None = None) -> Ti
     `claim_once(nonce_key)`, once everything else has passed."""
     numbers = signed.unseal(secret, PURPOSE, ticket, 4)
     if numbers is None:
-        raise TicketRefused("ticket_invalid")
+        raise TicketRefused("ticket_invalid", "the ticket is not one of ours, or is damaged")
     t = Ticket(*numbers)
     if t.doc_id != doc_id:
-        raise TicketRefused("ticket_wrong_document")
+        raise TicketRefused("ticket_wrong_document", "the ticket is for another document")
     if t.expires <= (now if now is not None else time.time()):
-        raise TicketRefused("ticket_expired")
+        raise TicketRefused("ticket_expired", "the ticket has expired")
     return t
 
 

@@ -8,6 +8,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcpeerconnection import filter_preferred_codecs
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from collab.errors import DomainError
 from collab.media.relay import Fanout, Feed, RelayTrack, watch_keyframe_requests
 
 # What a publisher may send us. Viewers are offered each feed's own codec: VP8 and Opus from the
@@ -22,8 +23,11 @@ def new_peer() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
-class OfferError(ValueError):
-    pass
+class OfferError(DomainError):
+    """An SDP offer the relay cannot use: a command's `invalid` argument."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid", message)
 
 
 def _description(offer: object) -> RTCSessionDescription:

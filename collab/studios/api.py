@@ -13,24 +13,17 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import ApiError, current_actor, json_body, json_response, path_id, refusal
+from collab.api.common import current_actor, json_body, json_response, path_id
 from collab.auth import signed
+from collab.errors import DomainError
 from collab.store.models import User
 from collab.studios import library, membership
 from collab.studios.access import studio_access
 from collab.studios.channel import recent_posts
-from collab.studios.library import LibraryError
-from collab.studios.membership import StudioError
 from collab.studios.records import Resource, StudioMember
 
 INVITE_ROLES = ("member", "observer")
 
-
-
-
-async def _studio_changed(request: Request, db, studio_id: int, user_id: int) -> None:
-    """A member came or went: whoever admits by membership (a studio's activities) is told."""
-    await request.app.state.services.studio_members.changed(db, studio_id, user_id)
 
 
 async def create_studio(request: Request):
@@ -42,10 +35,7 @@ async def create_studio(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            studio = await membership.create(db, actor, data)
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio = await membership.create(db, actor, data)
         return json_response({**membership.studio_json(studio, 1), "me": {"role": "leader", "pending": False}}, 201)
 
 
@@ -90,10 +80,7 @@ async def get_studio(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            studio, access = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.view")
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio, access = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.view")
         leader = await db.get(User, studio.leader_id)
         count = len(await membership.members(db, studio.id))
         return json_response({**membership.studio_json(studio, count),
@@ -113,10 +100,7 @@ async def edit_studio(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            studio = await membership.edit(db, actor, path_id(request, "studio_id"), data)
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio = await membership.edit(db, actor, path_id(request, "studio_id"), data)
         return json_response(membership.studio_json(studio))
 
 
@@ -129,10 +113,7 @@ async def apply_to_studio(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            row = await membership.apply(db, actor, path_id(request, "studio_id"), data.get("note", ""))
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        row = await membership.apply(db, actor, path_id(request, "studio_id"), data.get("note", ""))
         return json_response({"status": row.status})
 
 
@@ -144,13 +125,10 @@ async def list_members(request: Request):
     actor = await current_actor(request)
     status = request.query_params.get("status", "active")
     if status not in ("active", "pending"):
-        raise ApiError(400, "invalid", "status is active or pending")
+        raise DomainError("invalid", "status is active or pending")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor,
-                                                 "studio.manage" if status == "pending" else "studio.read")
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor,
+                                             "studio.manage" if status == "pending" else "studio.read")
         rows = await membership.members(db, studio.id, status)
     return json_response({"members": [membership.member_json(m, u) for m, u in rows]})
 
@@ -164,19 +142,16 @@ async def change_member(request: Request):
     actor = await current_actor(request)
     data = await json_body(request)
     studio_id, user_id = path_id(request, "studio_id"), path_id(request, "user_id")
+    members = request.app.state.services.studio_members
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            if "approve" in data:
-                if not isinstance(data["approve"], bool):
-                    raise StudioError("invalid", "approve is true or false")
-                row = await membership.decide(db, actor, studio_id, user_id, data["approve"])
-            elif "role" in data:
-                row = await membership.set_role(db, actor, studio_id, user_id, data["role"])
-            else:
-                raise StudioError("invalid", "send approve or role")
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
-        await _studio_changed(request, db, studio_id, user_id)
+        if "approve" in data:
+            if not isinstance(data["approve"], bool):
+                raise DomainError("invalid", "approve is true or false")
+            row = await membership.decide(db, members, actor, studio_id, user_id, data["approve"])
+        elif "role" in data:
+            row = await membership.set_role(db, members, actor, studio_id, user_id, data["role"])
+        else:
+            raise DomainError("invalid", "send approve or role")
         return json_response({"user_id": user_id, "role": row.role if row else None,
                               "status": row.status if row else "rejected"})
 
@@ -188,12 +163,9 @@ async def remove_member(request: Request):
     """
     actor = await current_actor(request)
     studio_id, user_id = path_id(request, "studio_id"), path_id(request, "user_id")
+    members = request.app.state.services.studio_members
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            await membership.remove(db, actor, studio_id, user_id)
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
-        await _studio_changed(request, db, studio_id, user_id)
+        await membership.remove(db, members, actor, studio_id, user_id)
     return Response(status_code=204)
 
 
@@ -204,12 +176,9 @@ async def leave_studio(request: Request):
     responses: {204: {description: left}, 403: {description: forbidden}}
     """
     actor = await current_actor(request)
+    members = request.app.state.services.studio_members
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            await membership.leave(db, actor, path_id(request, "studio_id"))
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
-        await _studio_changed(request, db, path_id(request, "studio_id"), actor.user_id)
+        await membership.leave(db, members, actor, path_id(request, "studio_id"))
     return Response(status_code=204)
 
 
@@ -223,15 +192,12 @@ async def create_invitation(request: Request):
     data = await json_body(request)
     hours, role = data.get("hours", 168), data.get("role", "member")
     if type(hours) is not int or not 1 <= hours <= 24 * 90:
-        raise ApiError(400, "invalid", "hours: a whole number from 1 to 2160")
+        raise DomainError("invalid", "hours: a whole number from 1 to 2160")
     if role not in INVITE_ROLES:
-        raise ApiError(400, "invalid", "role is member or observer")
+        raise DomainError("invalid", "role is member or observer")
     services = request.app.state.services
     async with services.sessionmaker() as db:
-        try:
-            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.manage")
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.manage")
     expires_at = int(time.time()) + hours * 3600
     token = signed.invitation(services.settings.secret, studio.id, expires_at, kind="studio-" + role)
     base = str(request.base_url).rstrip("/")
@@ -250,15 +216,12 @@ async def join_studio(request: Request):
     role = data.get("role", "member")
     services = request.app.state.services
     if role not in INVITE_ROLES:
-        raise ApiError(400, "invitation_invalid", "that invitation link is not valid")
+        raise DomainError("invitation_invalid", "that invitation link is not valid")
     signed.check_invitation(services.settings.secret, str(data.get("token", "")), path_id(request, "studio_id"),
                             kind="studio-" + role)
     async with services.sessionmaker() as db:
-        try:
-            row = await membership.join_by_link(db, actor, path_id(request, "studio_id"), role)
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
-        await _studio_changed(request, db, path_id(request, "studio_id"), actor.user_id)
+        row = await membership.join_by_link(db, services.studio_members, actor, path_id(request, "studio_id"),
+                                            role)
         return json_response({"role": row.role, "status": row.status})
 
 
@@ -271,10 +234,7 @@ async def list_posts(request: Request):
     actor = await current_actor(request)
     before = request.query_params.get("before")
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.read")
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.read")
         posts = await recent_posts(db, studio.id, before=int(before) if before and before.isdigit() else None)
     return json_response({"posts": posts})
 
@@ -306,33 +266,28 @@ async def upload_resource(request: Request):
     async with services.sessionmaker() as db:  # refuse before reading a byte of the body
         access = await studio_access(db, studio_id, actor)
     if access is None:
-        raise ApiError(404, "not_found", "no such studio")
-    try:
-        policy.authorize(actor, "resource.upload", access)
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+        raise DomainError("not_found", "no such studio")
+    policy.authorize(actor, "resource.upload", access)
     declared = request.headers.get("content-length")
     if declared is None:
-        raise ApiError(411, "length_required", "send the upload with a Content-Length")
+        raise DomainError("length_required", "send the upload with a Content-Length")
     if not declared.isdigit() or int(declared) > settings.max_upload_bytes + 64 * 1024:
-        raise ApiError(413, "too_large", f"files are at most {settings.max_upload_bytes} bytes")
+        raise DomainError("too_large", f"files are at most {settings.max_upload_bytes} bytes")
     try:
         form = await request.form(max_files=1, max_fields=8)
     except Exception:
-        raise ApiError(400, "invalid", "a multipart form with one file") from None
+        raise DomainError("invalid", "a multipart form with one file") from None
     try:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise LibraryError("invalid", "the form needs a file")
+            raise DomainError("invalid", "the form needs a file")
         filename = library.clean_filename(upload.filename or "")
         title = str(form.get("title") or filename).strip()[:200]
         kind = str(form.get("kind") or "other")
         if kind not in library.KINDS:
-            raise LibraryError("invalid", f"kind is one of {', '.join(library.KINDS)}")
+            raise DomainError("invalid", f"kind is one of {', '.join(library.KINDS)}")
         tags = library.parse_tags(str(form.get("tags") or ""))
         stored = await library.store_upload(upload, filename, Path(settings.resources_dir), settings.max_upload_bytes)
-    except LibraryError as exc:
-        raise refusal(exc) from None
     finally:
         await form.close()
     async with services.sessionmaker() as db:
@@ -354,10 +309,7 @@ async def list_resources(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        try:
-            studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.read")
-        except (policy.Denied, StudioError) as exc:
-            raise refusal(exc) from None
+        studio, _ = await membership.guarded(db, path_id(request, "studio_id"), actor, "studio.read")
         found = await library.search(db, studio.id, request.query_params.get("q", "")[:100],
                                      request.query_params.get("tag", "")[:30], request.query_params.get("kind", ""))
         names = {u.id: u.display_name for u in (await db.execute(
@@ -369,11 +321,8 @@ async def _resource(request: Request, db, actor, action: str) -> Resource:
     r = await db.get(Resource, path_id(request, "resource_id"))
     access = None if r is None else await studio_access(db, r.studio_id, actor)
     if access is None:
-        raise ApiError(404, "not_found", "no such resource")
-    try:
-        policy.authorize(actor, action, access if action == "studio.read" else policy.Owned(access, r.uploaded_by))
-    except policy.Denied as exc:
-        raise refusal(exc) from None
+        raise DomainError("not_found", "no such resource")
+    policy.authorize(actor, action, access if action == "studio.read" else policy.Owned(access, r.uploaded_by))
     return r
 
 
@@ -388,7 +337,7 @@ async def download_resource(request: Request):
         r = await _resource(request, db, actor, "studio.read")
     path = library.path_of(Path(services.settings.resources_dir), r.sha256)
     if not path.exists():
-        raise ApiError(410, "gone", "the file is missing from storage")
+        raise DomainError("gone", "the file is missing from storage")
     disposition = f"attachment; filename*=UTF-8''{quote(r.filename)}"
     return FileResponse(path, media_type=r.media_type, headers={
         "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",

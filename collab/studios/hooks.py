@@ -2,7 +2,7 @@
 
 A studio's activities admit its members, so their room caches (`sessions`) must forget that person's
 standing on every node. Studios do not know activities: `sessions` adds a hook here when it is
-installed, and the studio routes call `changed` once the membership is committed.
+installed, and `collab.studios.membership` commits every change of membership through `commit`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ class MembershipHooks:
 
     def add(self, hook: MembershipHook) -> None:
         self._hooks.append(hook)
+
+    async def commit(self, db: AsyncSession, studio_id: int, user_id: int) -> None:
+        """Commit a change to someone's membership, then tell every hook: whoever changes a membership
+        does it through here, so no route can forget to."""
+        await db.commit()
+        await self.changed(db, studio_id, user_id)
 
     async def changed(self, db: AsyncSession, studio_id: int, user_id: int) -> None:
         for hook in self._hooks:

@@ -20,6 +20,7 @@ from typing import Any
 import filetype
 from sqlalchemy import select
 
+from collab.errors import DomainError
 from collab.studios.records import Resource
 
 KINDS = ("lesson_plan", "slides", "worksheet", "video", "other")
@@ -46,12 +47,6 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 
-class LibraryError(ValueError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 def sniff(head: bytes, filename: str) -> str:
     """The media type the content proves, checked against the name's extension."""
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -64,12 +59,12 @@ def sniff(head: bytes, filename: str) -> str:
         elif b"\x00" not in head and _utf8_prefix(head):
             kind = "text/plain"
         else:
-            raise LibraryError("unsupported_type", "this kind of file is not accepted in the library", 415)
+            raise DomainError("unsupported_type", "this kind of file is not accepted in the library")
     allowed = ALLOWED.get(kind)
     if allowed is None:
-        raise LibraryError("unsupported_type", f"files of type {kind} are not accepted in the library", 415)
+        raise DomainError("unsupported_type", f"files of type {kind} are not accepted in the library")
     if ext not in allowed:
-        raise LibraryError("type_mismatch", f"the content is {kind}, which does not match .{ext or '(none)'}", 415)
+        raise DomainError("type_mismatch", f"the content is {kind}, which does not match .{ext or '(none)'}")
     return kind
 
 
@@ -86,7 +81,7 @@ def _utf8_prefix(head: bytes) -> bool:
 def clean_filename(name: str) -> str:
     base = os.path.basename(name.replace("\\", "/")).strip().replace("\x00", "")
     if not base or base in (".", "..") or len(base) > 200:
-        raise LibraryError("invalid", "filename: 1 to 200 characters")
+        raise DomainError("invalid", "filename: 1 to 200 characters")
     return base
 
 
@@ -97,10 +92,10 @@ def parse_tags(raw: Any) -> str:
         raw = re.split(r"[,，、]", raw)
     items = raw if isinstance(raw, list) else None
     if items is None or not all(isinstance(t, str) for t in items):
-        raise LibraryError("invalid", "tags: a list of words")
+        raise DomainError("invalid", "tags: a list of words")
     tags = list(dict.fromkeys(t.strip() for t in items if t.strip()))
     if len(tags) > MAX_TAGS or any(len(t) > 30 or "|" in t for t in tags):
-        raise LibraryError("invalid", f"tags: at most {MAX_TAGS}, each at most 30 characters, no '|'")
+        raise DomainError("invalid", f"tags: at most {MAX_TAGS}, each at most 30 characters, no '|'")
     return "|" + "|".join(tags) + "|" if tags else ""
 
 
@@ -122,13 +117,13 @@ async def store_upload(upload, filename: str, root: Path, max_bytes: int) -> Sto
             while chunk := await upload.read(1024 * 1024):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise LibraryError("too_large", f"files are at most {max_bytes} bytes", 413)
+                    raise DomainError("too_large", f"files are at most {max_bytes} bytes")
                 if len(head) < 8192:
                     head += chunk[: 8192 - len(head)]
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise LibraryError("invalid", "the file is empty")
+            raise DomainError("invalid", "the file is empty")
         media_type = sniff(head, filename)
         sha = digest.hexdigest()
         final = path_of(root, sha)

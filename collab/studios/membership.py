@@ -11,24 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab import catalog, policy
 from collab.auth.actor import Actor
+from collab.errors import DomainError
 from collab.policy import STUDIO_ROLES, StudioAccess
 from collab.store.models import User
 from collab.studios.access import studio_access
+from collab.studios.hooks import MembershipHooks
 from collab.studios.records import Studio, StudioMember
 
 LEVEL_FIELDS = ("subject", "grade", "region")
 
 
-class StudioError(ValueError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 def _text(data: dict[str, Any], key: str, limit: int, required: bool = False, default: str = "") -> str:
     value = data.get(key, default)
     if not isinstance(value, str) or len(value.strip()) > limit or (required and not value.strip()):
-        raise StudioError("invalid", f"{key}: {'1 to ' if required else 'at most '}{limit} characters")
+        raise DomainError("invalid", f"{key}: {'1 to ' if required else 'at most '}{limit} characters")
     return value.strip()
 
 
@@ -56,10 +52,10 @@ async def get(db: AsyncSession, studio_id: int) -> Studio | None:
 
 
 async def guarded(db: AsyncSession, studio_id: int, actor: Actor | None, action: str) -> tuple[Studio, StudioAccess]:
-    """The studio, once the policy allows `action` on it (raises `policy.Denied`, or StudioError 404)."""
+    """The studio, once the policy allows `action` on it (raises `policy.Denied`, or DomainError not_found)."""
     access = await studio_access(db, studio_id, actor)
     if access is None:
-        raise StudioError("not_found", "no such studio", 404)
+        raise DomainError("not_found", "no such studio")
     policy.authorize(actor, action, access)
     return await db.get(Studio, studio_id), access
 
@@ -75,7 +71,7 @@ async def edit(db: AsyncSession, actor: Actor | None, studio_id: int, data: dict
 async def apply(db: AsyncSession, actor: Actor | None, studio_id: int, note: str) -> StudioMember:
     await guarded(db, studio_id, actor, "studio.apply")
     if not isinstance(note, str) or len(note) > 500:
-        raise StudioError("invalid", "note: at most 500 characters")
+        raise DomainError("invalid", "note: at most 500 characters")
     row = await db.get(StudioMember, (studio_id, actor.user_id))
     if row is None:
         row = StudioMember(studio_id=studio_id, user_id=actor.user_id, role="member", status="pending", note=note)
@@ -84,7 +80,8 @@ async def apply(db: AsyncSession, actor: Actor | None, studio_id: int, note: str
     return row
 
 
-async def join_by_link(db: AsyncSession, actor: Actor | None, studio_id: int, role: str) -> StudioMember:
+async def join_by_link(db: AsyncSession, members: MembershipHooks, actor: Actor | None, studio_id: int,
+                       role: str) -> StudioMember:
     """The caller checked the link; it names the role it grants (member or observer)."""
     await guarded(db, studio_id, actor, "studio.join_by_link")
     row = await db.get(StudioMember, (studio_id, actor.user_id))
@@ -93,35 +90,37 @@ async def join_by_link(db: AsyncSession, actor: Actor | None, studio_id: int, ro
         db.add(row)
     else:  # an applicant holding a link is let in at once
         row.role, row.status = role, "active"
-    await db.commit()
+    await members.commit(db, studio_id, actor.user_id)
     return row
 
 
-async def decide(db: AsyncSession, actor: Actor | None, studio_id: int, user_id: int, approve: bool) -> StudioMember | None:
+async def decide(db: AsyncSession, members: MembershipHooks, actor: Actor | None, studio_id: int, user_id: int,
+                 approve: bool) -> StudioMember | None:
     await guarded(db, studio_id, actor, "studio.manage")
     row = await db.get(StudioMember, (studio_id, user_id))
     if row is None or row.status != "pending":
-        raise StudioError("not_found", "no such application", 404)
+        raise DomainError("not_found", "no such application")
     if approve:
         row.status = "active"
     else:
         await db.delete(row)
         row = None
-    await db.commit()
+    await members.commit(db, studio_id, user_id)
     return row
 
 
-async def set_role(db: AsyncSession, actor: Actor | None, studio_id: int, user_id: int, role: str) -> StudioMember:
+async def set_role(db: AsyncSession, members: MembershipHooks, actor: Actor | None, studio_id: int, user_id: int,
+                   role: str) -> StudioMember:
     """member <-> observer: those who run the studio. Co-leaders, and handing over leadership (the old
     leader stays on as a co-leader): the leader alone."""
     if role not in STUDIO_ROLES:
-        raise StudioError("invalid", f"role is one of {', '.join(STUDIO_ROLES)}")
+        raise DomainError("invalid", f"role is one of {', '.join(STUDIO_ROLES)}")
     studio, _ = await guarded(db, studio_id, actor, "studio.manage")
     row = await db.get(StudioMember, (studio_id, user_id))
     if row is None or row.status != "active":
-        raise StudioError("not_found", "not a member of this studio", 404)
+        raise DomainError("not_found", "not a member of this studio")
     if row.role == "leader":
-        raise StudioError("invalid", "the leader's role changes only by handing the studio to someone else")
+        raise DomainError("invalid", "the leader's role changes only by handing the studio to someone else")
     if role in ("leader", "co_leader") or row.role == "co_leader":
         await guarded(db, studio_id, actor, "studio.appoint")
     if role == "leader":
@@ -130,28 +129,28 @@ async def set_role(db: AsyncSession, actor: Actor | None, studio_id: int, user_i
             old.role = "co_leader"
         studio.leader_id = user_id
     row.role = role
-    await db.commit()
+    await members.commit(db, studio_id, user_id)
     return row
 
 
-async def remove(db: AsyncSession, actor: Actor | None, studio_id: int, user_id: int) -> None:
+async def remove(db: AsyncSession, members: MembershipHooks, actor: Actor | None, studio_id: int, user_id: int) -> None:
     studio, _ = await guarded(db, studio_id, actor, "studio.manage")
     row = await db.get(StudioMember, (studio_id, user_id))
     if row is None:
-        raise StudioError("not_found", "not a member of this studio", 404)
+        raise DomainError("not_found", "not a member of this studio")
     if row.role == "leader":
-        raise StudioError("invalid", "the leader cannot be removed; the leader may hand the studio over")
+        raise DomainError("invalid", "the leader cannot be removed; the leader may hand the studio over")
     if row.role == "co_leader":
         await guarded(db, studio_id, actor, "studio.appoint")
     await db.delete(row)
-    await db.commit()
+    await members.commit(db, studio_id, user_id)
 
 
-async def leave(db: AsyncSession, actor: Actor | None, studio_id: int) -> None:
+async def leave(db: AsyncSession, members: MembershipHooks, actor: Actor | None, studio_id: int) -> None:
     await guarded(db, studio_id, actor, "studio.leave")
     row = await db.get(StudioMember, (studio_id, actor.user_id))
     await db.delete(row)
-    await db.commit()
+    await members.commit(db, studio_id, actor.user_id)
 
 
 async def members(db: AsyncSession, studio_id: int, status: str = "active") -> list[tuple[StudioMember, User]]:

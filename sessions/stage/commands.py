@@ -56,10 +56,7 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     stage = stages_of(ctx).of(activity.id)
     await stage.take_off(ctx.actor.user_id)  # publishing again (another camera, a reconnect) replaces it
     pub = Publisher(stage, ctx.actor.user_id, ctx.actor.name, ctx, owner_id=ctx.actor.user_id)
-    try:
-        pub.pc, answer = await peers.receive(args.get("offer"), pub.add_feed)
-    except peers.OfferError as exc:
-        raise CommandError("invalid", str(exc)) from None
+    pub.pc, answer = await peers.receive(args.get("offer"), pub.add_feed)  # an unusable offer: `invalid`
     await stage.take(pub)
 
     def gone() -> None:
@@ -127,10 +124,7 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     if not feeds:
         raise CommandError("not_on_stage", "that person is not on the stage")
     rules.check_room_for_a_view(len(stage.views_by(ctx.client)))
-    try:
-        pc, answer, tracks = await peers.send(args.get("offer"), feeds)
-    except peers.OfferError as exc:
-        raise CommandError("invalid", str(exc)) from None
+    pc, answer, tracks = await peers.send(args.get("offer"), feeds)
     view = View(stages.new_id(), publisher_id, pc, tracks, ctx.client)
     stage.add_view(view)
     _when_closed(ctx, lambda: stage.spawn(stage.drop_view(view)))

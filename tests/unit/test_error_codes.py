@@ -1,7 +1,7 @@
 """Every error the server can answer with has words in both interface languages.
 
 The codes are read from the source of collab/ and sessions/, not from a list kept by hand: every call
-to a constructor or helper that takes a `code` (CommandError, ApiError, policy.Denied, TokenError,
+to a constructor or helper that takes a `code` (DomainError, CommandError, policy.Denied, TokenError,
 reply_error, error_response and the domain errors) or a close `reason`, with a literal, an `Error.X`
 constant, or a local variable assigned literals; every constant of collab.realtime.protocol.Error; and
 every WebSocket close code (4000 to 4999, and Close's). page.js is then run in Node, in zh-CN and in
@@ -46,7 +46,7 @@ def carriers() -> dict[str, dict[str, int]]:
             where = {k: names.index(k) for k in ("code", "reason") if k in names}
             if owner and where and not owner.startswith("__"):  # an __init__ is found through its class
                 found[owner] = where
-    # a class without an __init__ of its own takes its code where its base does (DiscussionError(code, …))
+    # a class without an __init__ of its own takes its code where its base does (CommandError(code, …))
     classes = [n for tree in TREES.values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
     grew = True
     while grew:

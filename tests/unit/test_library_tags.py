@@ -2,7 +2,8 @@
 
 import pytest
 
-from collab.studios.library import LibraryError, parse_tags
+from collab.errors import DomainError
+from collab.studios.library import parse_tags
 
 
 def test_tags_split_on_commas_of_either_width_and_the_enumeration_comma():
@@ -12,7 +13,7 @@ def test_tags_split_on_commas_of_either_width_and_the_enumeration_comma():
 
 
 def test_bad_tags_are_refused():
-    with pytest.raises(LibraryError):
+    with pytest.raises(DomainError):
         parse_tags("a|b")
-    with pytest.raises(LibraryError):
+    with pytest.raises(DomainError):
         parse_tags(5)

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sessions.lifecycle import LifecycleError, LiveState, apply
+from collab.errors import DomainError
+from sessions.lifecycle import LiveState, apply
 
 NOW = datetime(2027, 3, 1, 6, 0, tzinfo=timezone.utc)
 
@@ -52,14 +53,14 @@ def test_a_host_may_skip_ahead_or_go_back():
 ])
 def test_refusals_have_codes(state, command, args, code):
     s = LiveState(state, phase_count=4, current_phase=0 if state == "live" else None)
-    with pytest.raises(LifecycleError) as e:
+    with pytest.raises(DomainError) as e:
         apply(s, command, args, NOW)
     assert e.value.code == code
 
 
 def test_the_last_phase_does_not_advance():
     s, _ = run(LiveState("scheduled", phase_count=2), "start", "next_phase")
-    with pytest.raises(LifecycleError) as e:
+    with pytest.raises(DomainError) as e:
         apply(s, "next_phase", {}, NOW)
     assert e.value.code == "last_phase"
 
