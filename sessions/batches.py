@@ -14,7 +14,6 @@ import logging
 from typing import Awaitable, Callable, Generic, TypeVar
 
 from collab.errors import DomainError
-from collab.realtime.dispatch import CommandError
 
 log = logging.getLogger("collab.batches")
 
@@ -38,10 +37,8 @@ class Batcher(Generic[Item, Outcome]):
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._run())
         outcome = await future
-        if isinstance(outcome, CommandError):
-            raise outcome
         if isinstance(outcome, DomainError):  # a rule's refusal of this item: the refusal of its command
-            raise CommandError(outcome.code, outcome.message, status=outcome.status)
+            raise outcome
         return outcome
 
     async def _run(self) -> None:

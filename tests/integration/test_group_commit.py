@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
-from collab.realtime.dispatch import CommandError
+from collab.errors import DomainError
 from collab.store.db import make_engine, make_sessionmaker
 from collab.store.models import User
 from sessions.batches import Batcher
@@ -56,7 +56,7 @@ async def _storm(batcher: Batcher, items: list) -> list:
     async def one(item):
         try:
             return await batcher.submit(item)
-        except CommandError as exc:
+        except DomainError as exc:
             return exc.code
     return await asyncio.gather(*(one(i) for i in items))
 
