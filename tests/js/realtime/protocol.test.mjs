@@ -30,6 +30,15 @@ function follow(rt, name, since) {
   return ch;
 }
 
+// A page whose client is connected and signed in on the server's first connection.
+async function signedIn(server, page) {
+  const p = page();
+  const c = await server.connection(0);
+  await c.accept();
+  await until(() => p.rt.ws.signedIn, "signed in");
+  return { p, c };
+}
+
 // Each case gets its own server; the page's client is shut (no reconnect) and the server stopped after.
 function scenario(name, fn) {
   test(name, { timeout: 15000 }, async () => {
@@ -57,10 +66,7 @@ scenario("connects with its token in the first frame, never in the URL, and then
 });
 
 scenario("a reply finds its command by id, several in one frame, and an error reply rejects with its code", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const ping = rt.command("ping");
   const post = rt.command("announce.post", { channel: ANN, body: "hello" });
   const a = await c.next(), b = await c.next();
@@ -101,10 +107,7 @@ scenario("a channel asked for while connecting is subscribed once, after the con
 });
 
 scenario("the subscribe reply's position is taken before the pushes in the same frame", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const ch = follow(rt, ANN);
   // the reply and the pushes it promises in one frame: 41 is where the client stands, so a 41 is had
   await c.subscribed(ANN, { epoch: "7170ee87", offset: 41 }, ev(ANN, 41, "announcement:41"), ev(ANN, 42, "announcement:42"));
@@ -114,10 +117,7 @@ scenario("the subscribe reply's position is taken before the pushes in the same 
 });
 
 scenario("a push already had is dropped: an offset not above the position, or an event id seen with o: null during a bus outage", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const ch = follow(rt, ANN);
   await c.subscribed(ANN, { epoch: "e1", offset: 10 });
   await ch.reply;
@@ -132,10 +132,7 @@ scenario("a push already had is dropped: an offset not above the position, or an
 });
 
 scenario("after a drop it reconnects, subscribes from where it stood, and the missed events follow the reply in order", async (server, page) => {
-  const p = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => p.rt.ws.signedIn, "signed in");
+  const { p, c } = await signedIn(server, page);
   const ch = follow(p.rt, ANN);
   await c.subscribed(ANN, { epoch: "e1", offset: 5 }, ev(ANN, 6, "announcement:6"));
   await until(() => ch.events.length === 1, "the first event");
@@ -153,10 +150,7 @@ scenario("after a drop it reconnects, subscribes from where it stood, and the mi
 });
 
 scenario("recovered: false: the page is told to reload, with the channel's position, and the channel goes on from there", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const ch = follow(rt, ANN);
   await c.subscribed(ANN, { epoch: "e1", offset: 5 });
   c.close(1011);
@@ -174,10 +168,7 @@ scenario("recovered: false: the page is told to reload, with the channel's posit
 });
 
 scenario("a resync push: the page is told to reload and the channel goes on from the position it gives", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const ch = follow(rt, ANN);
   await c.subscribed(ANN, { epoch: "e1", offset: 5 });
   c.send({ ch: ANN, resync: { epoch: "9f2c01aa", offset: 40 } }, ev(ANN, 40, "announcement:40"), ev(ANN, 41, "announcement:41"));
@@ -191,10 +182,7 @@ scenario("a resync push: the page is told to reload and the channel goes on from
 });
 
 scenario("an unsubscribed push ends the channel for the page, and it is not subscribed again after a reconnect", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const ann = follow(rt, ANN), room = follow(rt, ROOM);
   await c.subscribed(ANN, { epoch: "e1", offset: 1 });
   await c.subscribed(ROOM, { epoch: "e2", offset: 1 });
@@ -212,10 +200,7 @@ scenario("an unsubscribed push ends the channel for the page, and it is not subs
 });
 
 scenario("a presence push is the room's count for the page, not an event", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const room = follow(rt, ROOM);
   await c.subscribed(ROOM, { epoch: "e1", offset: 3 });
   c.send({ ch: ROOM, presence: { clients: 1203, users: 1187 } }, ev(ROOM, 4, "chat:4"));
@@ -225,10 +210,7 @@ scenario("a presence push is the room's count for the page, not an event", async
 });
 
 scenario("a resubscription refused for good (forbidden, not_found, unauthenticated) ends that channel", async (server, page) => {
-  const { rt } = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => rt.ws.signedIn, "signed in");
+  const { p: { rt }, c } = await signedIn(server, page);
   const chans = ["activity:1", "activity:2", "activity:3", ANN].map((n) => follow(rt, n));
   for (const n of ["activity:1", "activity:2", "activity:3", ANN]) await c.subscribed(n, { epoch: "e", offset: 1 });
   c.close(1011);
@@ -251,10 +233,7 @@ scenario("a resubscription refused for good (forbidden, not_found, unauthenticat
 });
 
 scenario("a resubscription refused for now (bus_unavailable) is asked again on the same socket 2 s later", async (server, page) => {
-  const p = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => p.rt.ws.signedIn, "signed in");
+  const { p, c } = await signedIn(server, page);
   const ch = follow(p.rt, ANN);
   await c.subscribed(ANN, { epoch: "e", offset: 1 });
   c.close(1011);
@@ -294,10 +273,7 @@ scenario("the wait is jittered between half and one and a half times the backoff
 });
 
 scenario("4012 (the node shuts down): it reconnects at once and recovers", async (server, page) => {
-  const p = page();
-  const c = await server.connection(0);
-  await c.accept();
-  await until(() => p.rt.ws.signedIn, "signed in");
+  const { p, c } = await signedIn(server, page);
   follow(p.rt, ANN);
   await c.subscribed(ANN, { epoch: "e", offset: 3 });
   c.close(4012);
