@@ -432,8 +432,14 @@ class Hub:
         self.node_presence.on_user(namespace, hook)
 
     async def presence(self, channel: str) -> PresenceCounts:
-        """The channel's counts over all nodes, read from the bus at most once a second per node."""
-        return await self.node_presence.counts(channel)
+        """The channel's counts over all nodes, read from the bus at most once a second per node; never
+        fewer than this node has itself (its own write may not have reached the bus yet, or the read
+        may be older than the socket asking: a teacher who just came in is not told the room is empty)."""
+        counts = await self.node_presence.counts(channel)
+        clients, users = self.local_presence(channel)
+        if clients <= counts.clients and users <= counts.users:
+            return counts
+        return PresenceCounts(max(clients, counts.clients), max(users, counts.users))
 
     def local_presence(self, channel: str) -> tuple[int, int]:
         """(sockets, distinct users) on `channel` on this node."""

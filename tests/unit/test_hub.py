@@ -371,3 +371,12 @@ async def test_a_broadcast_on_a_channel_with_sockets_reaches_watchers_only(hub):
     assert heard == [b"between nodes", b'{"id":1}']
     reply, *lines = wire.lines()
     assert lines == [{"ch": "announce:b", "o": 1, "e": {"id": 1}}]
+
+
+async def test_a_teacher_who_just_came_in_is_counted_before_the_bus_has_heard(hub):
+    """The all-node count is read at most once a second and written by each node on its own beat: a
+    socket that joins in between must not be told the room it is in is empty."""
+    assert await hub.presence("announce:new") == PresenceCounts(0, 0)  # read (and kept) before anyone came
+    c1, _ = make_client(hub, 1)
+    await subscribe(hub, c1, "announce:new")
+    assert await hub.presence("announce:new") == PresenceCounts(1, 1)  # the kept read said 0
