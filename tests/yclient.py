@@ -128,6 +128,9 @@ class YClient:
         await self.ws.send(frame)
 
     async def until(self, predicate: Callable[["YClient"], bool], timeout: float = 10.0) -> None:
+        """Wait until `predicate(self)` holds. It is looked at again on each frame this client gets, and
+        at least every 50 ms: a predicate may read another client (`c.content == other.content`), whose
+        last frame wakes only that other client."""
         deadline = asyncio.get_running_loop().time() + timeout
         while not predicate(self):
             left = deadline - asyncio.get_running_loop().time()
@@ -135,7 +138,7 @@ class YClient:
                 raise AssertionError(f"condition not met; text is {str(self.text)!r}")
             self.changed.clear()
             try:
-                await asyncio.wait_for(self.changed.wait(), left)
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.05))
             except asyncio.TimeoutError:
                 pass
 
