@@ -81,13 +81,20 @@ async def ran(server, users):
         await ws.close()
 
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        deadline = time.monotonic() + 10
-        while True:  # the node writes its intervals within a second
+        async def leaves() -> tuple[dict, list]:
             report = (await http.get(f"/api/activities/{aid}/attendance", headers=as_(users, "org1"))).json()
-            everyone = report["attendees"] + report["staff"]
-            if (len(everyone) == 5 and all(r["last_leave"] for r in everyone)) or time.monotonic() > deadline:
+            return report, [r["last_leave"] for r in report["attendees"] + report["staff"]]
+
+        # The node writes its intervals within a second; until then an open interval's last leave is
+        # "now" and moves. Wait for all five to be there and to stay put across a second.
+        deadline = time.monotonic() + 15
+        report, before = await leaves()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.1)
+            report, after = await leaves()
+            if len(after) == 5 and all(after) and after == before:
                 break
-            await asyncio.sleep(0.3)
+            before = after
     return aid, report
 
 
