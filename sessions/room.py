@@ -138,17 +138,10 @@ async def record(ctx: Context, db, activity_id: int, *writes: Any,
                                actor_id=ctx.actor.user_id, at=datetime.now(timezone.utc))
         db.add(stored)
     if stored is not None and event["type"] in ROOM_CHANGES:
-        await commit_change(ctx.services, db, activity_id, event.get("user_id"))
+        await rooms(ctx.services).commit(db, activity_id, event.get("user_id"))
     else:
         await db.commit()
     return None if stored is None else event_json(stored, ctx.actor.name)
-
-
-async def commit_change(services, db, activity_id: int, user_id: int | None = None) -> None:
-    """Commit a change to the activity (or to one teacher's standing in it: `user_id`), then have every
-    node forget its copy, before anyone is answered. `record` does this for commands; a route that
-    changes an activity outside the road does it with this."""
-    await rooms(services).commit(db, activity_id, user_id)
 
 
 def event_json(ev: ActivityEvent, by_name: str) -> dict[str, Any]:
@@ -177,14 +170,9 @@ async def publish(ctx: Context, activity_id: int, out: dict[str, Any], *, room: 
 
 async def record_event(ctx: Context, db, activity_id: int, event: dict[str, Any], *, room: bool = True,
                        desk: bool = False) -> dict[str, Any]:
-    """Record an activity change (committing the session's other changes with it), then publish it to
-    the room and/or the moderators' desk. Returns the event as published."""
-    return (await record_and_publish(ctx, db, activity_id, event, room=room, desk=desk))[0]
-
-
-async def record_and_publish(ctx: Context, db, activity_id: int, event: dict[str, Any], *, room: bool = True,
-                             desk: bool = False) -> tuple[dict[str, Any], int | None]:
-    """`record_event`, also returning the event's offset in the room (None if not published there)."""
+    """Steps 3 and 4 for a change that is only its event (the stage's): record it, committing the
+    session's other changes with it, then publish it to the room and/or the moderators' desk. Returns
+    the event as published."""
     out = await record(ctx, db, activity_id, event=event)
-    offset = await publish(ctx, activity_id, out, room=room, desk=desk)
-    return out, offset if room else None
+    await publish(ctx, activity_id, out, room=room, desk=desk)
+    return out

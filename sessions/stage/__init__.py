@@ -19,7 +19,7 @@ closing ends its publication; a viewer's ends its peer connections. Invitations 
 `on_stage`.
 
     rules.py      what the stage decides without I/O: invitations, hands, the closing event, the roster
-    stages.py     Stage: one activity's stage on this node; Stages: the node's, `start`, `stages_of`
+    stages.py     Stage: one activity's stage on this node; Stages: the node's, `stages_of`
     publisher.py  Publisher: one publication, its feeds, waiting for its media, its recording
     view.py       View: one viewer's peer connection (or another node's link)
     commands.py   the signaling commands; `seat` and `roster` for the room's snapshot
@@ -33,9 +33,9 @@ from __future__ import annotations
 from collab.realtime.dispatch import Registry
 from sessions.stage import commands, lesson
 from sessions.stage.commands import roster, seat
-from sessions.stage.stages import Stage, Stages, start, stages_of
+from sessions.stage.stages import Stage, Stages, stages_of
 
-__all__ = ["Stage", "Stages", "register", "roster", "seat", "stages_of", "start"]
+__all__ = ["Stage", "Stages", "register", "roster", "seat", "stages_of"]
 
 
 def register(registry: Registry) -> None:

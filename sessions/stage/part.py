@@ -8,17 +8,11 @@ from collab.realtime.dispatch import Registry
 from collab.services import Services
 from sessions import lesson_videos
 from sessions.stage import register
-from sessions.stage.stages import Stages, start
+from sessions.stage.stages import Stages
 
 
 def install(services: Services) -> Part:
     commands = Registry()
     register(commands)
-
-    async def begin() -> None:
-        await start(services)
-
-    async def stop() -> None:
-        await services.get(Stages).close_all()
-
-    return Part("stage", routes=lesson_videos.routes, commands=commands, start=begin, stop=stop)
+    stages = services.provide(Stages(services))
+    return Part("stage", routes=lesson_videos.routes, commands=commands, start=stages.start, stop=stages.close_all)

@@ -168,20 +168,17 @@ class Stages:
             return pub.feeds
         return await self.bridges.feeds_for(activity_id, publisher_id)
 
+    async def start(self) -> None:
+        """At node start: listen for other nodes that want a publisher of ours; count for the metrics."""
+        await self.bridges.start()
+        PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in self.stages.values()))
+        VIEWS.set_function(lambda: sum(len(st.views) for st in self.stages.values()))
+        LINKS.set_function(lambda: len(self.bridges.links))
+
     async def close_all(self) -> None:
         await self.bridges.close()
         for stage in list(self.stages.values()):
             await stage.close()
-
-
-async def start(services) -> Stages:
-    """At node start: the stage registry, listening for other nodes that want a publisher of ours."""
-    stages = services.provide(Stages(services))
-    await stages.bridges.start()
-    PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in stages.stages.values()))
-    VIEWS.set_function(lambda: sum(len(st.views) for st in stages.stages.values()))
-    LINKS.set_function(lambda: len(stages.bridges.links))
-    return stages
 
 
 def stages_of(ctx: Context) -> Stages:
