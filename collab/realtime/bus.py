@@ -103,4 +103,21 @@ class Bus(abc.ABC):
         single-use tokens (a document socket's ticket)."""
 
     @abc.abstractmethod
+    async def hold(self, key: str, owner: str, ttl: float) -> str | None:
+        """Take or keep a lease: `owner` holds `key` for `ttl` seconds more if nobody else holds it.
+        Returns the holder now (`owner` when taken or renewed); a lease not renewed in time lapses, so
+        a node that died hands its job on (the program of an activity is made by one node at a time)."""
+
+    @abc.abstractmethod
+    async def release(self, key: str, owner: str) -> None:
+        """Give a lease up at once, if `owner` still holds it."""
+
+    @abc.abstractmethod
+    async def put_blobs(self, blobs: dict[str, bytes], ttl: float) -> None:
+        """Store bytes for other nodes to fetch, each expiring after `ttl` seconds (a program's parts)."""
+
+    @abc.abstractmethod
+    async def get_blob(self, key: str) -> bytes | None: ...
+
+    @abc.abstractmethod
     async def ping(self) -> bool: ...

@@ -27,6 +27,8 @@ class MemoryBus(Bus):
         self._subscribed: set[str] = set()
         self._presence: dict[str, PresenceCounts] = {}
         self._claims: dict[str, float] = {}  # claim_once: key -> when it may be claimed again
+        self._leases: dict[str, tuple[str, float]] = {}  # key -> (owner, until)
+        self._blobs: dict[str, tuple[bytes, float]] = {}  # key -> (data, until)
         self._on_pub: OnPublication | None = None
 
     async def start(self, on_publication: OnPublication, on_state: OnStateChange) -> None:
@@ -94,6 +96,29 @@ class MemoryBus(Bus):
             return False
         self._claims[key] = now + ttl
         return True
+
+    async def hold(self, key: str, owner: str, ttl: float) -> str | None:
+        now = time.monotonic()
+        holder, until = self._leases.get(key, ("", 0.0))
+        if holder == owner or until <= now:
+            self._leases[key] = (owner, now + ttl)
+            return owner
+        return holder
+
+    async def release(self, key: str, owner: str) -> None:
+        if self._leases.get(key, ("",))[0] == owner:
+            del self._leases[key]
+
+    async def put_blobs(self, blobs: dict[str, bytes], ttl: float) -> None:
+        now = time.monotonic()
+        if len(self._blobs) > 2000:  # forget the expired ones now and then
+            self._blobs = {k: v for k, v in self._blobs.items() if v[1] > now}
+        for key, data in blobs.items():
+            self._blobs[key] = (data, now + ttl)
+
+    async def get_blob(self, key: str) -> bytes | None:
+        data, until = self._blobs.get(key, (None, 0.0))
+        return data if until > time.monotonic() else None
 
     async def ping(self) -> bool:
         return True

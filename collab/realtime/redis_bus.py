@@ -9,6 +9,8 @@ Keys for channel C (the braces keep one channel's keys on one Redis Cluster slot
                    and a benchmark) on one Redis server never hear each other.
     collab:pr:{C}  hash: node id -> "<clients> <users> <expires-at-ms>"
     collab:once:K  a claimed single-use key (claim_once), expiring with what it guards
+    collab:lease:K a lease (hold): the holder's name, expiring unless renewed
+    collab:blob:K  bytes for other nodes to fetch (put_blobs), expiring
 
 Publishing is one Lua script, so the offset, the history entry and the pub/sub message can never
 disagree. When Redis goes away the bus reports `on_state(False)`, retries with capped exponential
@@ -76,6 +78,21 @@ if #first > 0 then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end
 return {epoch, offset, oldest, entries}
 """
 
+# A lease: taken when free, renewed when ours; answers the holder.
+HOLD = """
+local holder = redis.call('get', KEYS[1])
+if not holder or holder == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return holder
+"""
+
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+return 0
+"""
+
 
 def _keys(channel: str) -> tuple[str, str, str]:
     """The channel's position hash, history stream and presence hash (its pub/sub name is per bus)."""
@@ -112,6 +129,8 @@ class RedisBus(Bus):
         )
         self._publish = self._redis.register_script(PUBLISH)
         self._history = self._redis.register_script(HISTORY)
+        self._hold = self._redis.register_script(HOLD)
+        self._release = self._redis.register_script(RELEASE)
         self._channels: set[str] = set()
         self._prefix = _pubsub_prefix(url)
         self._pubsub: redis.client.PubSub | None = None
@@ -300,6 +319,34 @@ class RedisBus(Bus):
     async def claim_once(self, key: str, ttl: float) -> bool:
         try:  # SET NX: one Redis command, so two nodes can never both win
             return bool(await self._redis.set(f"collab:once:{key}", b"1", nx=True, px=max(1, int(ttl * 1000))))
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
+
+    async def hold(self, key: str, owner: str, ttl: float) -> str | None:
+        try:  # one script: take it if free, renew it if ours, or say who has it
+            holder = await self._hold(keys=[f"collab:lease:{key}"], args=[owner, max(1, int(ttl * 1000))])
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
+        return holder.decode() if isinstance(holder, bytes) else holder
+
+    async def release(self, key: str, owner: str) -> None:
+        try:
+            await self._release(keys=[f"collab:lease:{key}"], args=[owner])
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
+
+    async def put_blobs(self, blobs: dict[str, bytes], ttl: float) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, data in blobs.items():
+                    pipe.set(f"collab:blob:{key}", data, px=max(1, int(ttl * 1000)))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
+
+    async def get_blob(self, key: str) -> bytes | None:
+        try:
+            return await self._redis.get(f"collab:blob:{key}")
         except (RedisError, OSError) as exc:
             raise BusUnavailable(str(exc)) from exc
 

@@ -191,3 +191,35 @@ async def test_a_key_is_claimed_once_across_nodes_until_it_expires(make_bus):
     assert await a.claim_once("test:" + secrets.token_hex(6), 0.5)  # another key is its own
     await asyncio.sleep(0.7)
     assert await b.claim_once(key, 0.5)
+
+
+async def test_a_lease_has_one_holder_until_it_lapses_or_is_released(make_bus):
+    """hold() gives the program of an activity to one node: of two nodes racing, one holds it and the
+    other is told who; the holder renews it; unrenewed it lapses and the other takes it over."""
+    a, b = await make_bus("a"), await make_bus("b")  # the same object for the memory bus
+    names = ("node-a", "node-b")
+    key = "test:" + secrets.token_hex(6)
+    got = await asyncio.gather(a.hold(key, names[0], 0.4), b.hold(key, names[1], 0.4))
+    winner = got[0]
+    assert got == [winner, winner] and winner in names
+    loser = names[1] if winner == names[0] else names[0]
+    await asyncio.sleep(0.25)
+    assert await a.hold(key, winner, 0.4) == winner  # renewed past its first expiry
+    await asyncio.sleep(0.25)
+    assert await b.hold(key, loser, 0.4) == winner
+    await asyncio.sleep(0.5)
+    assert await b.hold(key, loser, 0.4) == loser  # lapsed: taken over
+    await a.release(key, winner)  # not the holder any more: nothing happens
+    assert await a.hold(key, winner, 0.4) == loser
+    await b.release(key, loser)
+    assert await a.hold(key, winner, 0.4) == winner
+
+
+async def test_blobs_are_fetched_by_other_nodes_until_they_expire(make_bus):
+    a, b = await make_bus("a"), await make_bus("b")
+    key = "test:" + secrets.token_hex(6)
+    await a.put_blobs({key + ":1": b"\x00part-one", key + ":2": b"two"}, 0.4)
+    assert await b.get_blob(key + ":1") == b"\x00part-one"
+    assert await b.get_blob(key + ":3") is None
+    await asyncio.sleep(0.6)
+    assert await b.get_blob(key + ":2") is None
