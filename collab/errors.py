@@ -28,6 +28,10 @@ STATUS_OF_CODE: dict[str, int] = {
     "link_invalid": HTTPStatus.FORBIDDEN,
     "link_expired": HTTPStatus.FORBIDDEN,
     "not_found": HTTPStatus.NOT_FOUND,
+    # the live program's HLS answers (sessions.program.routes), as the LL-HLS spec prescribes
+    "program_off": HTTPStatus.NOT_FOUND,  # nobody makes this activity's program now
+    "hls_bad_request": HTTPStatus.BAD_REQUEST,  # _HLS_msn/_HLS_part the spec says to refuse
+    "hls_not_ready": HTTPStatus.SERVICE_UNAVAILABLE,  # not there within three target durations
     "gone": HTTPStatus.GONE,
     "conflict": HTTPStatus.CONFLICT,
     "length_required": HTTPStatus.LENGTH_REQUIRED,

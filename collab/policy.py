@@ -264,6 +264,12 @@ def _stage_publish(actor: Actor | None, seat: StageSeat) -> bool:
     return _runs(actor, a) or bool(a.staff & {"host", "expert", "presenter"}) or seat.invited
 
 
+@rule("program.watch")
+def _program_watch(actor: Actor | None, seat: StageSeat) -> bool:
+    """Watch the activity's live program (HLS): whoever may be in the room, while it is live."""
+    return _activity_attend(actor, seat.access) and seat.access.state == "live"
+
+
 @rule("activity.media")
 def _activity_media(actor: Actor | None, a: ActivityAccess) -> bool:
     """Upload and list the lesson videos the stage can play: the organizer, hosts and presenters."""

@@ -36,6 +36,7 @@ from collab.studios.hooks import MembershipHooks
 from collab.web import pages
 from collab.web.assets import Assets
 from sessions import part as activities
+from sessions.program import part as program
 from sessions.stage import part as stage
 
 log = logging.getLogger("collab.app")
@@ -43,7 +44,7 @@ log = logging.getLogger("collab.app")
 WEBCLIENT = Path(__file__).resolve().parents[1] / "webclient"
 
 # The parts of a node, in the order they start (and the reverse of the order they stop).
-PARTS = (studios.install, docs.install, activities.install, stage.install)
+PARTS = (studios.install, docs.install, activities.install, stage.install, program.install)
 
 
 def make_bus(settings: Settings) -> Bus:

@@ -1,6 +1,6 @@
 """Every signed link the server hands out, in one place: invitation links (to an activity, or to a
-studio in a role), recording links (a `<video src>` cannot send a bearer token) and calendar feed keys
-(nor can a calendar app). No table to keep: a link is a few numbers and an HMAC-SHA256 of them under
+studio in a role), program keys and recording links (neither an HLS player nor a `<video src>` can send
+a bearer token) and calendar feed keys (nor can a calendar app). No table to keep: a link is a few numbers and an HMAC-SHA256 of them under
 the server secret, with a purpose in front, so a link made for one purpose never passes for another.
 Rotating the secret voids every link at once. Document tickets (`collab/docs/tickets.py`) are sealed
 here too and add a single-use claim of their own.
@@ -94,6 +94,33 @@ def check_recording_link(secret: str, key: str, recording_id: int, now: float | 
     _, user_id, expires_at = opened
     if expires_at <= _now(now):
         raise DomainError("link_expired", "that recording link has expired; open the replay again", status=403)
+    return user_id or None
+
+
+# -- program keys: one viewer, one activity's live program -------------------------------------------
+# The key sits in the URL's path above the playlists (`/live/<activity>/k/<key>/...`), so the playlists
+# and parts below it are the same bytes for every viewer and a CDN caches one copy, keyed without the
+# key. Checking one is an HMAC and a clock: no database, since a national audience's players ask every
+# half second; the policy was asked when the key was handed out, and a key lasts `PROGRAM_TTL`.
+
+PROGRAM = "program:"
+PROGRAM_TTL = 4 * 3600  # a long activity, watched to its end; the room hands out a new key on reconnect
+
+
+def program_key(secret: str, activity_id: int, user_id: int | None, expires_at: int | None = None) -> str:
+    if expires_at is None:
+        expires_at = int(time.time()) + PROGRAM_TTL
+    return seal(secret, PROGRAM, activity_id, user_id or 0, expires_at)
+
+
+def check_program_key(secret: str, key: str, activity_id: int, now: float | None = None) -> int | None:
+    """The viewer's user id (None: anonymous) if `key` opens `activity_id`'s program now; a 403 otherwise."""
+    opened = unseal(secret, PROGRAM, key, 3)
+    if opened is None or opened[0] != activity_id:
+        raise DomainError("link_invalid", "that program link is not valid", status=403)
+    _, user_id, expires_at = opened
+    if expires_at <= _now(now):
+        raise DomainError("link_expired", "that program link has expired; open the activity again", status=403)
     return user_id or None
 
 

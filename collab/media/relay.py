@@ -147,6 +147,7 @@ class Fanout:
         self.kind = kind
         self.viewers: set[RelayTrack] = set()
         self.sinks: list = []  # callables taking each packet
+        self.frame_sinks: list = []  # callables taking each decoded frame (the program; `collab.media.taps`)
         self.size: tuple[int, int] | None = None  # of the picture, for video
         self.ended = False
         self.packets = 0
@@ -230,6 +231,8 @@ class Feed(Fanout):
                     self.size = (frame.width, frame.height)
                 if not self.began:
                     self._begin()
+                for sink in self.frame_sinks:
+                    sink(frame)
                 if not self.viewers and not self.sinks:
                     continue  # nobody watches or records: nothing to encode
                 if self.kind == "video":

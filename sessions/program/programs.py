@@ -1,0 +1,271 @@
+"""The node's programs: which activities' programs this node makes, and its copies of the others'.
+
+One node at a time makes an activity's program: a node with someone publishing on that activity's
+stage takes the bus lease `program:<activity>` (renewed every second, lapsing in `LEASE` seconds), so
+when the producing node dies another node with a publisher takes over within a few seconds. The
+producer taps every publication on the stage, from whichever node it is published through
+(`Stages.feeds_of` links to other nodes' publishers), follows the lineup from the room's `stage`
+events and the phase from the activity, and stops when the activity is no longer live or nobody has
+been on stage for `EMPTY_GRACE` seconds. The room hears `program` events when it starts and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any, Callable
+
+import orjson
+
+from collab.media import taps
+from collab.media.cmaf import RUNGS, PartOut, Rung
+from collab.media.llhls import MediaWindow
+from collab.realtime.bus import BusUnavailable
+from sessions.program import layout
+from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
+from sessions.program.sharing import IDLE, Copy, Sender
+from sessions.room import channel_of, current_phase
+from sessions.room_cache import RoomCache
+from sessions.stage.stages import Stages
+
+log = logging.getLogger("collab.program")
+
+LEASE = 4.0  # seconds a producing node's lease lasts unless renewed
+TICK = 1.0  # how often the node looks at its activities
+EMPTY_GRACE = 30.0  # seconds a program runs on with nobody on stage (someone may be reconnecting)
+HELLO = "node:program-hello"  # a new producer asks every node to say who publishes through it
+SLATE = "节目即将开始  The program will begin shortly"
+
+
+class Production:
+    """A program this node makes: the producer, the taps on the stage and the lineup it follows."""
+
+    def __init__(self, programs: Programs, activity_id: int) -> None:
+        self.programs = programs
+        self.activity_id = activity_id
+        self.epoch = secrets.token_hex(4)
+        services = programs.services
+        self.sender = Sender(services.hub, activity_id, self.epoch) if services.settings.redis_url else None
+        self.producer = Producer(activity_id, self._part, rungs=programs.rungs, slate=SLATE,
+                                 preset=programs.preset)
+        self.lineup: dict[str, list[dict[str, Any]]] = {}  # node -> its on_stage list
+        self.taps: dict[str, list[Callable[[], None]]] = {}  # tile key -> untaps
+        self.tiles: list[layout.Tile] = []
+        self.phase: str | None = None
+        self.roles: dict[int, str] = {}
+        self.nonempty_at = time.monotonic()
+        self._refreshing = False
+
+    async def start(self) -> None:
+        self.producer.start()
+        hub = self.programs.services.hub
+        await hub.watch(channel_of(self.activity_id), self._heard)
+        await hub.broadcast(HELLO, str(self.activity_id).encode())
+        local = self.programs.stages.stages.get(self.activity_id)
+        if local is not None:
+            self.lineup[self.programs.services.settings.node_id] = local.on_stage()
+        await self.refresh()
+        await self.programs.tell_room(self.activity_id, "on")
+
+    async def stop(self) -> None:
+        await self.programs.services.hub.unwatch(channel_of(self.activity_id), self._heard)
+        for untaps in self.taps.values():
+            for untap in untaps:
+                untap()
+        self.taps.clear()
+        await self.producer.stop()
+        if self.sender is not None:
+            self.sender.end()
+        await self.programs.tell_room(self.activity_id, "off")
+
+    async def init(self, rung: str) -> bytes | None:
+        return self.producer.windows[rung].init
+
+    async def data(self, rung: str, part) -> bytes | None:
+        return part.data
+
+    def _part(self, rung: Rung, msn: int, index: int, part: PartOut, date: float) -> None:
+        if self.sender is not None:
+            self.sender.part(rung.name, msn, index, part.duration, part.independent, part.data, date,
+                             self.producer.windows[rung.name].init)
+
+    def _heard(self, data: bytes | None) -> None:
+        if not data or b'"stage"' not in data and b'"phase' not in data:
+            return
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if event.get("type") == "stage" and isinstance(event.get("on_stage"), list):
+            self.lineup[str(event.get("node"))] = event["on_stage"]
+        asyncio.get_running_loop().create_task(self.refresh())
+
+    async def refresh(self) -> None:
+        """Match the taps and the layout to who is on stage now and the phase."""
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            programs = self.programs
+            async with programs.services.sessionmaker() as db:
+                view = await programs.rooms.view(db, self.activity_id)
+            if view is not None:
+                phase = current_phase(view)
+                self.phase = phase.kind if phase is not None else None
+                self.roles = {s.user_id: s.role for s in view.staff}
+                self.roles.setdefault(view.organizer_id, "organizer")
+            items = [item for node in sorted(self.lineup) for item in self.lineup[node]]
+            tiles = layout.tiles_of(items, self.roles)
+            if tiles:
+                self.nonempty_at = time.monotonic()
+            wanted = {t.key: t for t in tiles}
+            for key in [k for k in self.taps if k not in wanted]:
+                for untap in self.taps.pop(key):
+                    untap()
+                self.producer.remove(key)
+            for tile in tiles:
+                if tile.key not in self.taps:
+                    await self._tap(tile)
+            self.tiles = [t for t in tiles if t.key in self.taps]
+            self.producer.set_layout(layout.layout_for(self.phase, self.tiles),
+                                     {t.key: layout.label(t) for t in self.tiles})
+        except Exception:
+            log.exception("could not follow the stage", extra={"activity": self.activity_id})
+        finally:
+            self._refreshing = False
+
+    async def _tap(self, tile: layout.Tile) -> None:
+        publisher_id: int | str = int(tile.key) if tile.key.isdigit() else tile.key
+        feeds = await self.programs.stages.feeds_of(self.activity_id, publisher_id)
+        if not feeds:
+            return
+        untaps = []
+        for kind, feed in feeds.items():
+            if kind == "audio":
+                untaps.append(taps.tap(feed, lambda f, k=tile.key: self.producer.sound(k, f)))
+            else:
+                untaps.append(taps.tap(feed, lambda f, k=tile.key: self.producer.picture(k, f)))
+        self.taps[tile.key] = untaps
+
+
+class Programs:
+    """The node's programs (provided on the services by `part.install`)."""
+
+    def __init__(self, services, *, rungs: tuple[Rung, ...] = RUNGS, preset: str | None = None) -> None:
+        self.services = services
+        self.rungs = rungs
+        self.preset = preset
+        self.made: dict[int, Production] = {}
+        self.copies: dict[int, Copy] = {}
+        self._task: asyncio.Task | None = None
+
+    @property
+    def stages(self) -> Stages:
+        return self.services.get(Stages)
+
+    @property
+    def rooms(self) -> RoomCache:
+        return self.services.get(RoomCache)
+
+    async def start(self) -> None:
+        await self.services.hub.watch(HELLO, self._hello)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for aid in list(self.made):
+            await self._stop_making(aid)
+        for copy in list(self.copies.values()):
+            await copy.close()
+        self.copies.clear()
+
+    # -- serving ------------------------------------------------------------------------------------
+
+    async def source(self, activity_id: int) -> Production | Copy | None:
+        """Where this node serves an activity's program from: its own production, or its copy of
+        another node's (made on first request). None: nobody makes it."""
+        made = self.made.get(activity_id)
+        if made is not None:
+            return made
+        copy = self.copies.get(activity_id)
+        if copy is None and self.services.settings.redis_url:
+            copy = Copy(self.services.hub, activity_id, PART_SECONDS, SEGMENT_SECONDS)
+            self.copies[activity_id] = copy
+            await copy.start()
+        if copy is None or not copy.windows:
+            return None
+        copy.used = time.monotonic()
+        return copy
+
+    # -- making -------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                await self._look()
+            except Exception:
+                log.exception("the programs' look-round failed")
+
+    async def _look(self) -> None:
+        node = self.services.settings.node_id
+        publishing = {aid for aid, stage in self.stages.stages.items() if stage.publishers}
+        for aid in publishing | set(self.made):
+            async with self.services.sessionmaker() as db:
+                view = await self.rooms.view(db, aid)
+            made = self.made.get(aid)
+            live = view is not None and view.state == "live"
+            empty_too_long = made is not None and time.monotonic() - made.nonempty_at > EMPTY_GRACE
+            if not live or empty_too_long:
+                if made is not None:
+                    await self._stop_making(aid)
+                continue
+            try:
+                holder = await self.services.hub.bus.hold(f"program:{aid}", node, LEASE)
+            except BusUnavailable:
+                continue  # keep what we do until the bus is back; the lease says who makes it after
+            if holder == node and made is None:
+                await self._start_making(aid)
+            elif holder != node and made is not None:
+                await self._stop_making(aid)
+        now = time.monotonic()
+        for aid, copy in list(self.copies.items()):
+            if now - copy.used > IDLE:
+                await copy.close()
+                del self.copies[aid]
+
+    async def _start_making(self, activity_id: int) -> None:
+        production = Production(self, activity_id)
+        self.made[activity_id] = production
+        await production.start()
+        log.info("making the program", extra={"activity": activity_id})
+
+    async def _stop_making(self, activity_id: int) -> None:
+        production = self.made.pop(activity_id)
+        await production.stop()
+        try:
+            await self.services.hub.bus.release(f"program:{activity_id}", self.services.settings.node_id)
+        except BusUnavailable:
+            pass
+        log.info("stopped making the program", extra={"activity": activity_id})
+
+    def _hello(self, data: bytes | None) -> None:
+        """A node started making a program: say who publishes through this node."""
+        if not data:
+            return
+        try:
+            stage = self.stages.stages.get(int(data))
+        except ValueError:
+            return
+        if stage is not None and stage.publishers:
+            asyncio.get_running_loop().create_task(stage.announce())
+
+    async def tell_room(self, activity_id: int, state: str) -> None:
+        await self.services.hub.publish(channel_of(activity_id), {
+            "type": "program", "id": f"program:{secrets.token_hex(8)}", "state": state})
+
+    def windows(self, source: Production | Copy) -> dict[str, MediaWindow]:
+        return source.producer.windows if isinstance(source, Production) else source.windows

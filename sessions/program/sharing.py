@@ -1,0 +1,167 @@
+"""A program's playlists on every node: the producing node hands its parts to the others through the
+bus, and each other node keeps a copy of the playlists whose parts it fetches once, when first asked.
+
+    bus blob  program:<activity>:<epoch>:<rung>:init        the rendition's initialization section
+    bus blob  program:<activity>:<epoch>:<rung>:<msn>.<i>   one part's bytes
+    bus blob  program:<activity>:latest                     the newest notice below (a late node starts from it)
+    channel   program:<activity>                            notices: {epoch, node, ended, rungs: {name: [[msn, i, duration, independent, date], ...]}}
+
+A notice carries the recent parts of every rung, not only the newest, so a node that missed one (or
+just came) catches up from the next. Parts are kept for `PART_TTL`, far longer than a playlist names
+them. `epoch` names one producer's run: a node that takes the program over starts a new epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from collab.media.llhls import MediaWindow, Part
+from collab.realtime.bus import BusUnavailable
+
+log = logging.getLogger("collab.program")
+
+PART_TTL = 120.0  # seconds a part's bytes stay fetchable
+NOTICE_PARTS = 16  # parts per rung in a notice: two segments' worth and more
+IDLE = 60.0  # seconds a copy is kept with nobody asking for it
+
+
+def channel(activity_id: int) -> str:
+    return f"program:{activity_id}"
+
+
+def blob_key(activity_id: int, epoch: str, rung: str, name: str) -> str:
+    return f"program:{activity_id}:{epoch}:{rung}:{name}"
+
+
+class Sender:
+    """The producing node's side: parts into blobs, notices onto the channel, in order, off the clock."""
+
+    def __init__(self, hub, activity_id: int, epoch: str) -> None:
+        self.hub = hub
+        self.activity_id = activity_id
+        self.epoch = epoch
+        self.recent: dict[str, list[list[Any]]] = {}
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._inits_sent: set[str] = set()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def part(self, rung: str, msn: int, index: int, duration: float, independent: bool, data: bytes,
+             date: float, init: bytes | None) -> None:
+        self._queue.put_nowait((rung, msn, index, duration, independent, data, date, init))
+
+    def end(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def _run(self) -> None:
+        bus = self.hub.bus
+        while True:
+            item = await self._queue.get()
+            ended = item is None
+            blobs: dict[str, bytes] = {}
+            if not ended:
+                rung, msn, index, duration, independent, data, date, init = item
+                if rung not in self._inits_sent and init is not None:
+                    blobs[blob_key(self.activity_id, self.epoch, rung, "init")] = init
+                    self._inits_sent.add(rung)
+                blobs[blob_key(self.activity_id, self.epoch, rung, f"{msn}.{index}")] = data
+                parts = self.recent.setdefault(rung, [])
+                parts.append([msn, index, round(duration, 4), independent, round(date, 3)])
+                del parts[:-NOTICE_PARTS]
+            notice = orjson.dumps({"epoch": self.epoch, "node": self.hub.bus.node_id, "ended": ended,
+                                   "rungs": self.recent})
+            blobs[f"program:{self.activity_id}:latest"] = notice
+            try:
+                await bus.put_blobs(blobs, PART_TTL)
+                await self.hub.broadcast(channel(self.activity_id), notice)
+            except BusUnavailable:
+                log.warning("the bus is down: other nodes miss a program part", extra={"activity": self.activity_id})
+            if ended:
+                return
+
+
+class Copy:
+    """Another node's program, as this node serves it: playlists from the notices, parts fetched from
+    the bus once each (viewers asking for the same part together share one fetch)."""
+
+    def __init__(self, hub, activity_id: int, part_target: float, segment_target: float) -> None:
+        self.hub = hub
+        self.activity_id = activity_id
+        self.part_target, self.segment_target = part_target, segment_target
+        self.epoch = ""
+        self.windows: dict[str, MediaWindow] = {}
+        self.used = time.monotonic()
+        self._fetching: dict[str, asyncio.Future] = {}
+        self.fetches = 0  # parts fetched from the bus (one per part, however many viewers)
+
+    async def start(self) -> None:
+        await self.hub.watch(channel(self.activity_id), self._heard)
+        latest = await self.hub.bus.get_blob(f"program:{self.activity_id}:latest")
+        if latest:
+            self._heard(latest)
+
+    async def close(self) -> None:
+        await self.hub.unwatch(channel(self.activity_id), self._heard)
+        for window in self.windows.values():
+            window.end()
+
+    def _heard(self, data: bytes | None) -> None:
+        if not data:
+            return
+        try:
+            notice = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if notice.get("epoch") != self.epoch:  # a new producer: its playlists start afresh
+            for window in self.windows.values():
+                window.end()
+            self.epoch, self.windows = notice["epoch"], {}
+        for rung, parts in notice.get("rungs", {}).items():
+            window = self.windows.get(rung)
+            if window is None:
+                window = self.windows[rung] = MediaWindow(part_target=self.part_target,
+                                                          segment_target=self.segment_target)
+            last = window.last() if hasattr(window, "last") else None
+            for msn, index, duration, independent, date in parts:
+                if last is None or (msn, index) > last:
+                    window.add_part(msn, index, duration, independent, None, date)
+                    last = (msn, index)
+        if notice.get("ended"):
+            for window in self.windows.values():
+                window.end()
+
+    async def init(self, rung: str) -> bytes | None:
+        window = self.windows.get(rung)
+        if window is None:
+            return None
+        if window.init is None:
+            window.set_init(await self._fetch(blob_key(self.activity_id, self.epoch, rung, "init")))
+        return window.init
+
+    async def data(self, rung: str, part: Part) -> bytes | None:
+        """The part's bytes: from this node's copy, or fetched once from the bus."""
+        if part.data is None:
+            part.data = await self._fetch(blob_key(self.activity_id, self.epoch, rung, f"{part.msn}.{part.index}"))
+        return part.data
+
+    async def _fetch(self, key: str) -> bytes | None:
+        pending = self._fetching.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._fetching[key] = future
+        try:
+            self.fetches += 1
+            data = await self.hub.bus.get_blob(key)
+            future.set_result(data)
+            return data
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            self._fetching.pop(key, None)
