@@ -4,6 +4,7 @@
     /live/<activity>/k/<key>/<rung>/index.m3u8              a rung's media playlist (blocking: ?_HLS_msn=&_HLS_part=)
     /live/<activity>/k/<key>/<rung>/<epoch>/init.mp4        its initialization section
     /live/<activity>/k/<key>/<rung>/<epoch>/<msn>.<i>.m4s   a part;  .../<msn>.m4s  a whole segment
+    /live/<activity>/k/<key>/check                          204 if the key is good (for a CDN's edge)
 
 The viewer's signed key is a path segment above everything a playlist names (URIs in playlists are
 relative), so the bytes below it are the same for every viewer and a CDN caches them once, with the
@@ -75,6 +76,13 @@ def _number(request: Request, name: str) -> int | None:
     return int(value)
 
 
+async def check(request: Request) -> Response:
+    """For a CDN's edge: 204 if the key opens this activity's program, the key's 403 otherwise.
+    nginx asks it once per key and minute (`auth_request`), so edges refuse what the origin would."""
+    _open(request)
+    return Response(status_code=204, headers={"Cache-Control": "private, max-age=60"})
+
+
 async def master(request: Request) -> Response:
     programs, source = await _source(request)
     text = multivariant(programs.rungs, programs.windows(source))
@@ -135,6 +143,7 @@ async def media_part(request: Request) -> Response:
 
 
 routes = [
+    Route("/live/{activity_id}/k/{key}/check", check, methods=["GET"]),
     Route("/live/{activity_id}/k/{key}/index.m3u8", master, methods=["GET"]),
     Route("/live/{activity_id}/k/{key}/{rung}/index.m3u8", media, methods=["GET"]),
     Route("/live/{activity_id}/k/{key}/{rung}/{epoch}/init.mp4", init, methods=["GET"]),
