@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,6 +35,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 BLOCKING_MAX_AGE = 30
 PART_WAIT = 3.0  # seconds a request for the hinted part may wait for it (3 × the part target is 1.5)
 CORS = {"Access-Control-Allow-Origin": "*"}  # the player may be on another origin than the CDN's host
+REQUESTS = Counter("collab_program_requests", "HLS requests for programs this node answered (behind a CDN: "
+                   "about one per object and edge)", ["kind"])
 PART_NAME = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?\.m4s$")
 
 
@@ -84,12 +87,14 @@ async def check(request: Request) -> Response:
 
 
 async def master(request: Request) -> Response:
+    REQUESTS.labels("multivariant").inc()
     programs, source = await _source(request)
     text = multivariant(programs.rungs, programs.windows(source))
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "public, max-age=2", **CORS})
 
 
 async def media(request: Request) -> Response:
+    REQUESTS.labels("playlist").inc()
     programs, source = await _source(request)
     windows = programs.windows(source)
     window = _window(programs, source, request.path_params["rung"])
@@ -106,6 +111,7 @@ async def media(request: Request) -> Response:
 
 
 async def init(request: Request) -> Response:
+    REQUESTS.labels("init").inc()
     programs, source = await _source(request)
     rung = request.path_params["rung"]
     _window(programs, source, rung)
@@ -118,6 +124,7 @@ async def init(request: Request) -> Response:
 
 
 async def media_part(request: Request) -> Response:
+    REQUESTS.labels("part").inc()
     programs, source = await _source(request)
     rung = request.path_params["rung"]
     window = _window(programs, source, rung)
