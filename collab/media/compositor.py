@@ -6,14 +6,16 @@ in their newest decoded frame whenever it comes (`update`); the program's clock 
 
 - **main + strip** (`Layout(main=key, order=...)`): the main tile takes the picture's left three
   quarters at full height; the others are stacked, centred, in a column on the right quarter (4:3 slots
-  while they fit, shorter when there are more than four). Meant for up to about six others; past that
-  the grid shows people larger.
-- **grid** (`Layout(main=None, order=...)`): ceil(sqrt(n)) columns, the last row centred.
+  while they fit, shorter when there are more than four), at most `MAX_STRIP`. Meant for up to about
+  six others; past that the grid shows people larger.
+- **grid** (`Layout(main=None, order=...)`): ceil(sqrt(n)) columns, the last row centred; at most
+  `MAX_GRID` tiles.
 
 `order` lists tiles in display order; the main tile may be in it or not (it is skipped in the strip).
 Sources with a frame that the layout does not name come after, in the order they first sent a frame,
-so nobody on stage is ever missing from the picture. A main whose source has no frame (yet) gives the
-grid. Sources show once their first frame arrives; `remove` takes the tile away.
+so someone who just came on stage shows before the layout names them; past the limits above, the last
+in that order are left out. A main whose source has no frame (yet) gives the grid. Sources show once
+their first frame arrives; `remove` takes the tile away.
 
 Pictures keep their aspect ratio inside their tile (dark bars), never stretched. A source is scaled
 (swscale, in C) only when it has a new frame or its tile changed size; the scaled planes are kept and
@@ -24,7 +26,7 @@ frame, dimmed, with "重新连接中…" over it (`language="en"`: "Reconnecting
 the caller's rate whatever the sources do; with no source at all it shows the slate text.
 
 Threads: `update`, `set_label`, `remove` and `set_layout` only swap references, so `compose` may run
-on a worker thread while they are called on the event loop. Times are the caller's clock (`update`'s
+on a worker thread (one at a time) while they are called on the event loop. Times are the caller's clock (`update`'s
 default is `time.monotonic()`, so pass the same clock to `compose`).
 """
 
@@ -44,6 +46,8 @@ STALL_SECONDS = 1.0  # no new frame for this long: the tile is dimmed and says i
 DIM = 0.35  # a stalled tile's brightness, relative to its last frame
 BLACK = (16, 128, 128)  # video black (studio range Y, neutral U and V): background and bars
 GAP = 2  # pixels of background around each tile when there are several, so they read as separate
+MAX_STRIP = 8  # tiles beside the main one at most (90 px high at 720p); later ones are left out
+MAX_GRID = 16  # tiles in the grid at most (4 x 4); later ones are left out
 RECONNECTING = {"zh": "重新连接中…", "en": "Reconnecting…"}
 
 
@@ -72,7 +76,7 @@ def arrange(layout: Layout, present: list[str], width: int, height: int) -> dict
     named = [k for k in layout.order if k in present]
     order = list(dict.fromkeys(named + present))
     if layout.main in present:
-        others = [k for k in order if k != layout.main]
+        others = [k for k in order if k != layout.main][:MAX_STRIP]
         if not others:
             return {layout.main: Rect(0, 0, width, height)}
         strip_w = _even(width / 4)
@@ -81,6 +85,7 @@ def arrange(layout: Layout, present: list[str], width: int, height: int) -> dict
         rects = {layout.main: Rect(0, 0, width - strip_w, height)}
         rects |= {k: Rect(width - strip_w, top + i * tile_h, strip_w, tile_h) for i, k in enumerate(others)}
     else:
+        order = order[:MAX_GRID]
         n = len(order)
         if n == 1:
             return {order[0]: Rect(0, 0, width, height)}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from collab.media import captions
-from collab.media.compositor import STALL_SECONDS, Compositor, Layout
+from collab.media.compositor import MAX_GRID, MAX_STRIP, STALL_SECONDS, Compositor, Layout
 
 RED, GREEN, BLUE, GREY = (220, 20, 20), (20, 200, 20), (20, 20, 220), (128, 128, 128)
 
@@ -116,6 +116,22 @@ def test_a_main_without_a_picture_yet_gives_the_grid():
     comp.set_layout(Layout(main="lesson", order=("lesson", "a", "b")))
     pic = rgb(comp.compose(0))
     assert near(pic[360, 320], RED) and near(pic[360, 960], GREEN)
+
+
+@pytest.mark.parametrize("main", ["s0", None])
+def test_a_crowded_stage_shows_as_many_as_fit_in_its_order(main):
+    comp = Compositor()
+    keys = [f"s{i}" for i in range(30)]
+    for i, key in enumerate(keys):
+        comp.update(key, solid(640, 480, BLUE if i == 0 else GREEN), now=0)
+    comp.update(keys[-1], solid(640, 480, RED), now=0)  # the last to come on stage
+    comp.set_layout(Layout(main=main, order=tuple(keys)))
+    pic = rgb(comp.compose(0))
+    assert near(pic[360, 480] if main else pic[90, 160], BLUE)  # the first still where it belongs
+    assert not np.any(np.all(np.abs(pic - RED) <= 25, axis=2))  # past the limit: left out, nothing broken
+    comp.set_layout(Layout(main=main, order=(keys[-1],)))  # named first: shown
+    assert extent(rgb(comp.compose(0)), RED)
+    assert MAX_STRIP < 30 and MAX_GRID < 30
 
 
 def test_aspect_ratio_is_kept_with_dark_bars():
