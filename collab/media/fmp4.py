@@ -204,7 +204,7 @@ def fragment(moof: bytes, known: dict[int, Track]) -> list[Run]:
                 (first_flags,) = struct.unpack_from(">I", moof, at)
                 at += 4
             fields = [bit for bit in (0x100, 0x200, 0x400, 0x800) if tr_flags & bit]
-            for i in range(count):
+            for _ in range(count):
                 values = dict(zip(fields, struct.unpack_from(f">{len(fields)}I", moof, at)))
                 at += 4 * len(fields)
                 duration += values.get(0x100, default_duration)
