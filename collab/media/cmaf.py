@@ -81,6 +81,9 @@ class _Sink:
 
 
 class RenditionEncoder:
+    """One rung of the program. `preset`: x264's; on a 2-core EPYC both rungs take 0.3-0.5 of a core
+    with veryfast, a quarter less with superfast (benchmarks/program/results.md)."""
+
     def __init__(self, rung: Rung, *, fps: int = 30, part_seconds: float = 0.5, segment_seconds: float = 2.0,
                  preset: str = "veryfast") -> None:
         self.rung = rung

@@ -164,6 +164,7 @@ class MediaWindow:
         return segment.msn, len(segment.parts) - 1
 
     def report(self) -> RenditionReport:
+        """This rendition's last part, for the other renditions' playlists; LookupError before any."""
         if self.last is None:
             raise LookupError("no part yet")
         return RenditionReport(self.rung, *self.last)
