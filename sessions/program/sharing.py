@@ -126,9 +126,9 @@ class Copy:
         for rung, parts in notice.get("rungs", {}).items():
             window = self.windows.get(rung)
             if window is None:
-                window = self.windows[rung] = MediaWindow(part_target=self.part_target,
+                window = self.windows[rung] = MediaWindow(rung=rung, part_target=self.part_target,
                                                           segment_target=self.segment_target)
-            last = window.last() if hasattr(window, "last") else None
+            last = window.last
             for msn, index, duration, independent, date in parts:
                 if last is None or (msn, index) > last:
                     window.add_part(msn, index, duration, independent, None, date)
