@@ -15,9 +15,6 @@ from aiortc import RTCPeerConnection
 
 import harness
 from harness import validate_pushes  # noqa: F401  (fixture)
-from collab.auth.accounts import create_user
-from collab.store import schema
-from collab.store.db import make_engine, make_sessionmaker
 from media_peers import MovingPicture, Tone, accept, offer_to_send
 from test_stage import until, video, watch
 
@@ -28,18 +25,8 @@ SCREEN_SIZE = (1920, 1080)
 
 @pytest.fixture(scope="module")
 async def world(redis_url):
-    url = await harness.create_pg_database()
-    await asyncio.to_thread(schema.upgrade, url)
-    engine = make_engine(url)
-    users = {}
-    async with make_sessionmaker(engine)() as db:
-        for name, role in [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"),
-                           ("t1", "teacher"), ("t2", "teacher")]:
-            u = await create_user(db, username="screen_" + name, password="password-" + name,
-                                  display_name=name.title(), role=role)
-            users[name] = (u.id, harness.token_for(u.id, role, u.display_name))
-        await db.commit()
-    await engine.dispose()
+    url, users = await harness.pg_database_with([("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"),
+                                                 ("t1", "teacher"), ("t2", "teacher")], prefix="screen_")
     a = harness.Server(url, redis_url, name="screen-a").start(wait=False)
     b = harness.Server(url, redis_url, name="screen-b").start(wait=False)
     await asyncio.to_thread(a.wait)
