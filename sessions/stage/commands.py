@@ -92,7 +92,8 @@ async def _leave(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         camera = None if only_screen else stage.publishers.get(user_id)
         screen = stage.publishers.get(rules.screen_of(user_id))
         if camera is None and screen is None:
-            raise CommandError("not_on_stage", "you are not sharing a screen" if only_screen else "you are not publishing")
+            raise CommandError("not_on_stage", "you are not sharing a screen" if only_screen
+                               else "you are not publishing")
         if screen is not None:
             await screen.close()
             await record_event(ctx, db, activity.id, {"type": "screen_stopped", "user_id": user_id}, desk=True)
@@ -140,7 +141,8 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
                 hand.status = rules.LOWERED  # and with it, the right to publish
             out = await record_event(ctx, db, activity.id, {"type": "stage_removed", "user_id": user_id}, desk=True)
         if sharing:
-            stopped = await record_event(ctx, db, activity.id, {"type": "screen_stopped", "user_id": user_id}, desk=True)
+            stopped = await record_event(ctx, db, activity.id, {"type": "screen_stopped", "user_id": user_id},
+                                         desk=True)
             out = out or stopped
     await stage.announce()
     return out

@@ -60,7 +60,7 @@ class Publisher:
 
     @property
     def source(self) -> str:
-        """"camera", "screen" or "lesson": what the stage shows of it (the program picks by it)."""
+        """What it shows: "camera" (and microphone), "screen" or "lesson" (a program picks by it)."""
         if self.user_id == rules.LESSON:
             return "lesson"
         return "screen" if rules.is_screen(self.user_id) else "camera"

@@ -181,8 +181,8 @@ class Stages:
         """Take these publications off the stage, on whichever node holds them (a moderator's
         `stage.remove` is heard by one node; the publisher's socket may be on another)."""
         stage = self.stages.get(activity_id)
-        for publisher_id in publisher_ids:
-            if stage is not None:
+        if stage is not None:
+            for publisher_id in publisher_ids:
                 await stage.take_off(publisher_id)
         await self.bridges.stop_elsewhere(activity_id, publisher_ids)
 

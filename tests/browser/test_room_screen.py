@@ -15,14 +15,15 @@ from __future__ import annotations
 import pytest
 
 from browsing import shot
-from test_room_stage import browser, live_activity, plays, room, tile  # noqa: F401  (browser: its fixture)
+from test_room_stage import browser, live_activity, plays, room, tile  # noqa: F401  (browser: a fixture)
 
 pytest.importorskip("playwright")
 
 
 async def says(page, selector: str, text: str) -> None:
-    await page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
-                                 arg=[selector, text], timeout=10_000)
+    await page.wait_for_function(
+        "([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
+        arg=[selector, text], timeout=10_000)
 
 
 async def test_a_shared_screen_is_the_main_picture_until_a_moderator_the_sharer_or_the_browser_stops_it(
@@ -52,7 +53,8 @@ async def test_a_shared_screen_is_the_main_picture_until_a_moderator_the_sharer_
         await teacher.wait_for_selector(tile(screen), timeout=15_000)
         await plays(teacher, screen)
         assert await teacher.inner_text(tile(screen) + " .tile-name") == "Org1's screen"
-        assert await teacher.eval_on_selector(tile(screen) + " video", "v => [v.videoWidth, v.videoHeight]") == [1280, 720]
+        size = await teacher.eval_on_selector(tile(screen) + " video", "v => [v.videoWidth, v.videoHeight]")
+        assert size == [1280, 720]
         assert await teacher.locator(tile(screen) + " .tile-remove").count() == 0  # not a moderator
         assert "1 on stage" not in await teacher.inner_text("#stage .stage-count")  # a screen is not a person
 
@@ -60,7 +62,8 @@ async def test_a_shared_screen_is_the_main_picture_until_a_moderator_the_sharer_
         await org.click("#stage .stage-go")
         await teacher.wait_for_selector(tile(org_id), timeout=15_000)
         await plays(teacher, org_id)
-        main = await teacher.eval_on_selector(tile(screen), "t => [t.classList.contains('main'), t.getBoundingClientRect().toJSON()]")
+        main = await teacher.eval_on_selector(
+            tile(screen), "t => [t.classList.contains('main'), t.getBoundingClientRect().toJSON()]")
         camera = await teacher.eval_on_selector(tile(org_id), "t => t.getBoundingClientRect().toJSON()")
         assert main[0] and main[1]["width"] > 2 * camera["width"]
         assert camera["left"] >= main[1]["right"]  # beside it, not below

@@ -98,7 +98,7 @@ export class Stage {
     this.preview(this.me.id, this.pub);
     // the order of tiles: shared screens (the first is the main picture), the lesson video, then as listed
     list.map((p) => this.views.get(p.id)).filter(Boolean).forEach((v) => this.tiles.appendChild(v.tile.el));
-    const main = this.views.size ? list.map((p) => this.views.get(p.id)).find((v) => v && isScreen(v.publisherId)) : null;
+    const main = list.map((p) => this.views.get(p.id)).find((v) => v && isScreen(v.publisherId));
     this.views.forEach((v) => v.tile.el.classList.toggle("main", v === main));
     this.tiles.classList.toggle("with-screen", !!main);
     const person = (p) => p.id !== LESSON && !isScreen(p.id);
