@@ -100,6 +100,7 @@ class Copy:
         self.windows: dict[str, MediaWindow] = {}
         self.used = time.monotonic()
         self._fetching: dict[str, asyncio.Future] = {}
+        self._heard_one = asyncio.Event()
 
     async def start(self) -> None:
         await self.hub.watch(channel(self.activity_id), self._heard)
@@ -136,6 +137,15 @@ class Copy:
         if notice.get("ended"):
             for window in self.windows.values():
                 window.end()
+        self._heard_one.set()
+
+    async def heard(self, timeout: float) -> bool:
+        """Whether a notice came (or comes within `timeout`): the program is made somewhere."""
+        try:
+            await asyncio.wait_for(self._heard_one.wait(), timeout)
+        except TimeoutError:
+            pass
+        return bool(self.windows)
 
     async def init(self, rung: str) -> bytes | None:
         window = self.windows.get(rung)
