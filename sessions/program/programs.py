@@ -43,14 +43,14 @@ SLATE = "节目即将开始  The program will begin shortly"
 class Production:
     """A program this node makes: the producer, the taps on the stage and the lineup it follows."""
 
-    def __init__(self, programs: Programs, activity_id: int) -> None:
+    def __init__(self, programs: Programs, activity_id: int, first_msn: int = 0) -> None:
         self.programs = programs
         self.activity_id = activity_id
         self.epoch = secrets.token_hex(4)
         services = programs.services
         self.sender = Sender(services.hub, activity_id, self.epoch) if services.settings.redis_url else None
         self.producer = Producer(activity_id, self._part, rungs=programs.rungs, slate=SLATE,
-                                 preset=programs.preset)
+                                 preset=programs.preset, first_msn=first_msn)
         self.lineup: dict[str, list[dict[str, Any]]] = {}  # node -> its on_stage list
         self.taps: dict[str, list[Callable[[], None]]] = {}  # tile key -> untaps
         self.tiles: list[layout.Tile] = []
@@ -253,10 +253,21 @@ class Programs:
                 del self.copies[aid]
 
     async def _start_making(self, activity_id: int) -> None:
-        production = Production(self, activity_id)
+        production = Production(self, activity_id, await self._next_msn(activity_id))
         self.made[activity_id] = production
         await production.start()
         log.info("making the program", extra={"activity": activity_id})
+
+    async def _next_msn(self, activity_id: int) -> int:
+        """Where a program taken over goes on numbering: past the last run's segments (from its newest
+        notice), so no playlist or part URL a CDN still holds from that run names another."""
+        try:
+            latest = await self.services.hub.bus.get_blob(f"program:{activity_id}:latest")
+            rungs = orjson.loads(latest)["rungs"] if latest else {}
+        except (BusUnavailable, orjson.JSONDecodeError, KeyError, TypeError):
+            return 0
+        last = max((part[0] for parts in rungs.values() for part in parts), default=-1)
+        return last + 2
 
     async def _stop_making(self, activity_id: int) -> None:
         production = self.made.pop(activity_id)
