@@ -24,6 +24,7 @@ from collab.media.cmaf import RUNGS, PartOut, Rung
 from collab.media.llhls import MediaWindow
 from collab.realtime.bus import BusUnavailable
 from sessions.program import layout
+from sessions.program.front_row import FrontRow
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
 from sessions.program.recording import ProgramRecorder
 from sessions.program.sharing import IDLE, Copy, Sender
@@ -171,7 +172,15 @@ class Programs:
         self.preset = preset
         self.made: dict[int, Production] = {}
         self.copies: dict[int, Copy] = {}
+        self.front_row = FrontRow(services.hub.bus)
         self._task: asyncio.Task | None = None
+        self._spawned: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> None:
+        """Run `coro` beside whoever asked, holding on to it until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     @property
     def stages(self) -> Stages:
@@ -195,6 +204,11 @@ class Programs:
         self.copies.clear()
 
     # -- serving ------------------------------------------------------------------------------------
+
+    async def on_air(self, activity_id: int, wait: float = 0.0) -> bool:
+        """Whether the activity's program is being made now (by any node)."""
+        source = await self.source(activity_id, wait)
+        return source is not None and not (isinstance(source, Copy) and source.ended)
 
     async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
@@ -222,6 +236,7 @@ class Programs:
             await asyncio.sleep(TICK)
             try:
                 await self._look()
+                await self.front_row.refresh()
             except Exception:
                 log.exception("the programs' look-round failed")
 
