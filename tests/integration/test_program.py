@@ -18,9 +18,6 @@ from aiortc import RTCPeerConnection
 import harness
 from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth import signed
-from collab.auth.accounts import create_user
-from collab.store import schema
-from collab.store.db import make_engine, make_sessionmaker
 from media_peers import MovingPicture, Tone
 from test_stage import accept, offer_to_send
 
@@ -31,18 +28,9 @@ FAST = {"program_preset": "ultrafast"}  # two encoders per program on a shared 2
 
 @pytest.fixture(scope="module")
 async def world(redis_url):
-    url = await harness.create_pg_database()
-    await asyncio.to_thread(schema.upgrade, url)
-    engine = make_engine(url)
-    users = {}
-    async with make_sessionmaker(engine)() as db:
-        for name, role in [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"),
-                           ("front", "teacher"), ("t1", "teacher"), ("outsider", "teacher")]:
-            u = await create_user(db, username="program_" + name, password="password-" + name,
-                                  display_name={"presenter": "王老师"}.get(name, name.title()), role=role)
-            users[name] = (u.id, harness.token_for(u.id, role, u.display_name))
-        await db.commit()
-    await engine.dispose()
+    url, users = await harness.pg_database_with(
+        [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"), ("front", "teacher"),
+         ("t1", "teacher"), ("outsider", "teacher")], "program_", names={"presenter": "王老师"})
     a = harness.Server(url, redis_url, name="program-a", **FAST).start(wait=False)
     b = harness.Server(url, redis_url, name="program-b", **FAST).start(wait=False)
     a.wait()
