@@ -16,6 +16,7 @@ import { View } from "./stage/view.js";
 import { Publisher } from "./stage/publisher.js";
 import { LessonControls } from "./stage/lesson.js";
 import { Library } from "./stage/library.js";
+import { ProgramPlayer } from "./stage/program.js";
 import { deviceError, errText } from "./stage/words.js";
 
 const { T, el } = window.Collab;
@@ -54,6 +55,8 @@ export class Stage {
       go: () => this.goOnStage(), leave: () => this.leave(), toggle: (kind) => this.toggle(kind)
     });
     this.tiles = root.appendChild(el("div", null, "stage-tiles"));
+    // the program tier: one composed picture over HLS instead of the tiles (stage/program.js)
+    this.program = new ProgramPlayer(root, head, this.tiles, { signaling: this.signaling, changed: () => this.render() });
     this.emptyEl = root.appendChild(el("p", T("台上暂时没有人。", "Nobody is on the stage yet."), "muted stage-empty"));
     this.moreEl = root.appendChild(el("p", "", "muted stage-more"));
     this.moreEl.hidden = true;
@@ -71,12 +74,16 @@ export class Stage {
 
   // -- the picture ------------------------------------------------------------------------------
   render() {
+    this.program.setOpen(this.stageOpen());
+    this.program.hold(!!this.pub || this.invited);   // on stage, or going up: real time
+    const program = this.program.showing;
     const list = this.lineup.list(), want = new Map();
     let shown = 0, hidden = 0;
     this.lesson = null;
     list.forEach((p) => {
       if (p.id === LESSON) this.lesson = p;
       if (p.id === this.me.id) return;   // my own picture is the local preview
+      if (program) return;               // the program shows everyone: no WebRTC views
       if (shown >= MAX_VIEWS) { hidden++; return; }
       shown++;
       want.set(p.id, p);
@@ -99,13 +106,13 @@ export class Stage {
     const people = list.filter((p) => p.id !== LESSON).length +
       (this.pub && !list.some((p) => p.id === this.me.id) ? 1 : 0);
     this.countEl.textContent = people ? T("台上 " + people + " 人", people + " on stage") : "";
-    this.emptyEl.hidden = this.tiles.children.length > 0;
+    this.emptyEl.hidden = this.tiles.children.length > 0 || program;
     this.moreEl.hidden = !hidden;
     this.moreEl.textContent = T("另有 " + hidden + " 路画面未显示（同时最多 " + MAX_VIEWS + " 路）",
                                 hidden + " more not shown (at most " + MAX_VIEWS + " at once)");
     this.renderControls();
     this.lessonControls.render(this.lesson, this.publishRole() && this.stageOpen());
-    this.root.classList.toggle("watching", this.views.size > 0 && this.controls.hidden && this.library.hidden &&
+    this.root.classList.toggle("watching", (this.views.size > 0 || program) && this.controls.hidden && this.library.hidden &&
                                            this.lessonControls.hidden);
   }
 
@@ -221,6 +228,7 @@ export class Stage {
     // an invitation outlives a reload: the snapshot says a called hand is waiting to come up
     if (this.may.invited_on_stage && !this.pub && this.stageOpen()) this.invitation.show();
     this.render();
+    this.program.ask();
     if (this.library.listed && !this.library.hidden) this.library.render();
   }
   closeStage() {
@@ -236,6 +244,9 @@ export class Stage {
       case "stage":
         this.lineup.heard(e);
         this.render();
+        return;
+      case "program":   // the program started or stopped: which tier now, and its address
+        this.program.ask();
         return;
       case "hand_called":
         if (e.user_id === this.me.id) this.invitation.called();
@@ -269,10 +280,12 @@ export class Stage {
   onReconnect() {
     this.views.forEach((v) => v.reconnected());
     if (this.pub) this.pub.publish();
+    this.program.ask();
   }
 
   detach() {
     clearInterval(this.checker);
+    this.program.detach();
     Array.from(this.views.values()).forEach((v) => this.unwatch(v));
     this.stopPublishing();
   }
