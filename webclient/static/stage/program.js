@@ -14,13 +14,16 @@ const MAX_WAIT_MS = 15000;     // the longest pause between two attempts to play
 const TICK_MS = 1000;          // how often the latency line is refreshed
 const STALL_MS = 2000;         // a picture stalled this long says so
 
-// hls.js's settings for a live program with 0.5 s parts. liveSyncDuration is left unset on purpose:
-// set, it would override the playlist's PART-HOLD-BACK, which the server derives from its part length;
-// hls.js adds to that target by itself after each stall (liveSyncOnStallIncrease, at most one segment).
+const MAX_BEHIND_S = 10;       // further behind live than this (a long stall): jump to the live point
+
+// hls.js's settings for a live program with 0.5 s parts. No liveSyncDuration (nor its -Count forms,
+// nor liveMaxLatencyDuration, which hls.js accepts only with one): any of them replaces the playlist's
+// PART-HOLD-BACK as the target distance from live, and the server derives that from its part length.
+// hls.js adds to the target by itself after each stall (liveSyncOnStallIncrease, at most a segment);
+// `tick` jumps forward when a long stall left the picture far behind (MAX_BEHIND_S).
 const HLS_CONFIG = {
   lowLatencyMode: true,
   maxLiveSyncPlaybackRate: 1.1,    // catch up to the target by playing at most 10% faster
-  liveMaxLatencyDurationCount: 5,  // more than 5 segments (10 s) behind: jump to the live point
   liveDurationInfinity: true,      // a live program has no end to show
   backBufferLength: 10,            // nobody seeks back in the live picture: keep memory small
   maxBufferLength: 10
@@ -165,6 +168,8 @@ export class ProgramPlayer {
     if (!this.showing) return;
     const stalled = this.stalledSince && Date.now() - this.stalledSince > STALL_MS;
     if (stalled && !this.wait) this.waiting("reconnecting");
+    const hls = this.hls, live = hls && hls.liveSyncPosition;
+    if (live && hls.latency > MAX_BEHIND_S && !this.video.paused) this.video.currentTime = live;
     this.renderTier();
   }
 
@@ -178,6 +183,9 @@ export class ProgramPlayer {
   }
 
   // -- playing ----------------------------------------------------------------------------------
+  // Play `url`: with hls.js where the browser has Media Source Extensions (it plays the low-latency
+  // parts, and offers the quality choice), natively where it has not but plays HLS itself (Safari on
+  // iPhone). Chromium answers "maybe" for HLS too these days, but without LL-HLS: hls.js comes first.
   play(url) {
     const gen = ++this.gen;
     clearTimeout(this.retryTimer);
@@ -189,35 +197,45 @@ export class ProgramPlayer {
     if (this.wait !== "reconnecting") this.waiting("loading");
     const video = this.video;
     video.onerror = null;
-    if (video.canPlayType(HLS_TYPE)) {   // Safari plays HLS (and its low-latency form) itself
-      this.qualityBox.hidden = true;
-      video.onerror = () => { if (gen === this.gen) this.failed(gen, true); };
-      video.src = url;
-      video.play().catch(() => {});
-      return;
-    }
+    const native = !!video.canPlayType(HLS_TYPE);
+    if (native && !window.MediaSource) { this.playNative(gen, url); return; }
     loadHls().then((Hls) => {
       if (gen !== this.gen) return;
-      if (!Hls.isSupported()) {   // no Media Source Extensions: the WebRTC tiles play everywhere
+      if (Hls.isSupported()) this.playHls(gen, Hls, url);
+      else if (native) this.playNative(gen, url);
+      else {   // neither: the WebRTC tiles play everywhere
         this.unsupported = true;
         this.render();
         this.host.changed();
-        return;
       }
-      const hls = this.hls = new Hls(HLS_CONFIG);
-      hls.on(Hls.Events.MANIFEST_PARSED, () => {
-        if (gen !== this.gen) return;
-        this.levelsKnown(hls);
-        video.play().catch(() => {});
-      });
-      hls.on(Hls.Events.LEVEL_SWITCHED, () => { if (gen === this.gen) this.renderQuality(); });
-      hls.on(Hls.Events.FRAG_BUFFERED, () => { if (gen === this.gen) this.failures = 0; });
-      hls.on(Hls.Events.ERROR, (event, data) => { if (gen === this.gen) this.hlsError(Hls, data); });
-      hls.attachMedia(video);
-      hls.loadSource(url);
-    }, () => {
+    }).catch((err) => {   // hls.js did not load, or refused to start
+      if (window.console) console.error(err);
       if (gen === this.gen) this.failed(gen, false);
     });
+  }
+
+  playHls(gen, Hls, url) {
+    const hls = this.hls = new Hls(HLS_CONFIG), video = this.video;   // (a bad setting throws: failed below)
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      if (gen !== this.gen) return;
+      this.levelsKnown(hls);
+      video.play().catch(() => {});
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, () => { if (gen === this.gen) this.renderQuality(); });
+    hls.on(Hls.Events.FRAG_BUFFERED, () => { if (gen === this.gen) this.failures = 0; });
+    hls.on(Hls.Events.ERROR, (event, data) => { if (gen === this.gen) this.hlsError(Hls, data); });
+    hls.attachMedia(video);
+    hls.loadSource(url);
+  }
+
+  // The browser's own player: no quality choice (it chooses), and an error says no status, so the
+  // address is asked for again each time.
+  playNative(gen, url) {
+    const video = this.video;
+    this.qualityBox.hidden = true;
+    video.onerror = () => { if (gen === this.gen) this.failed(gen, true); };
+    video.src = url;
+    video.play().catch(() => {});
   }
 
   // hls.js gave up on something: a media error is recovered where the picture is; a refused address
