@@ -2,8 +2,9 @@
 the program's lease and parts need): a presenter publishes with an aiortc peer, the server makes the
 program, and a teacher's page in chromium, open since before, switches from the WebRTC stage to the
 program over LL-HLS (hls.js): it plays, it says how far behind live it is, its quality choice goes to
-360p, its sound comes on with a tap. The organizer's page stays on WebRTC. Ending the activity stops
-the player, and the replay plays the program's recording."""
+360p, its sound comes on with a tap. Called on stage, the teacher is on WebRTC at once, and back on the
+program after stepping down. The organizer's page stays on WebRTC. Ending the activity stops the
+player, and the replay plays the program's recording."""
 
 from __future__ import annotations
 
@@ -17,17 +18,28 @@ import httpx
 import pytest
 
 import harness
-from browsing import shot, signed_in
+from browsing import ARGS, CHROMIUM, shot, signed_in
 from collab.auth.accounts import create_user
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 
 pytest.importorskip("aiortc")
 from aiortc import RTCPeerConnection  # noqa: E402
+from playwright.async_api import async_playwright  # noqa: E402
 
 from media_peers import MovingPicture, Tone, accept, offer_to_send  # noqa: E402
 
 FAST = {"program_preset": "ultrafast"}  # two encoders on a shared 2-core machine
+# a camera and microphone for the teacher called on stage, granted without a prompt
+MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS + MEDIA)
+        yield b
+        await b.close()
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +62,12 @@ async def world(redis_url):
         r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org'][1]}"}, json={
             "title": "直播画面 program", "starts_at": "2027-05-01T14:00:00+08:00",
             "ends_at": "2027-05-01T16:00:00+08:00", "visibility": "public",
-            "agenda": [{"kind": "lesson_display", "title": "课例展示", "minutes": 30}],
+            "agenda": [{"kind": "discussion", "title": "研讨交流", "minutes": 30}],  # hands may be raised
             "presenters": [users["presenter"][0]]})
         assert r.status_code == 201, r.text
         aid = r.json()["id"]
+        r = await http.post(f"/api/activities/{aid}/register", headers={"Authorization": f"Bearer {users['t1'][1]}"})
+        assert r.status_code in (200, 201), r.text
     host = await harness.WsClient(node.ws_url).open(users["org"][1])
     await host.ok("activity.start", activity_id=aid)
     yield {"node": node, "users": users, "aid": aid, "host": host}
@@ -122,6 +136,20 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
         await teacher.wait_for_function("document.querySelector('.program video').videoWidth === 640", timeout=15_000)
         before, after = await advances(teacher, ".program video")
         assert after > before + 0.5, (before, after)
+
+        # called on stage: real time at once (the presenter's tile over WebRTC), the program again after
+        await teacher.click("#hand")
+        await teacher.wait_for_function("document.querySelector('#hand-status').textContent !== ''", timeout=10_000)
+        await host.ok("hand.call", activity_id=aid, user_id=users["t1"][0])
+        await teacher.click(".stage-accept", timeout=10_000)
+        await teacher.wait_for_selector(".program", state="hidden", timeout=5_000)
+        assert await teacher.inner_text(".stage-tier") == "实时画面（WebRTC）"
+        await teacher.wait_for_selector(f".stage-tiles .tile[data-publisher='{users['presenter'][0]}']", timeout=15_000)
+        await teacher.wait_for_selector(".stage-leave:visible", timeout=15_000)
+        await teacher.click(".stage-leave")
+        await teacher.wait_for_selector(".program:not([hidden])", timeout=10_000)
+        await teacher.wait_for_function("document.querySelector('.program video').currentTime > 0.5", timeout=20_000)
+        assert await teacher.locator(".stage-tiles .tile").count() == 0
 
         # the organizer stays on WebRTC: the presenter's tile, no program
         await organizer.wait_for_selector(f".stage-tiles .tile[data-publisher='{users['presenter'][0]}']", timeout=10_000)

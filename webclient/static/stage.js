@@ -195,7 +195,10 @@ export class Stage {
     this.invited = false;
     this.render();
     if (!wasOn) return;
-    const left = () => this.notices.say(T("您已下台。", "You left the stage."), true);
+    const left = () => {
+      this.notices.say(T("您已下台。", "You left the stage."), true);
+      this.program.ask();   // the server has lowered the hand only now: the program tier again
+    };
     this.signaling.leave().then(left, (err) => {
       if (err && (err.code === "not_on_stage" || err.code === "disconnected")) { left(); return; }
       this.notices.error(errText(err));
