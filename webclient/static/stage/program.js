@@ -5,8 +5,6 @@
 // only for this tier), or natively where the browser plays HLS itself (Safari). Controls: sound (it
 // starts muted, as browsers allow autoplay only so), quality, fullscreen; a line in the stage's head
 // says the tier and, for the program, how far behind live it is. Text is set as text only.
-import { errText } from "./words.js";
-
 const { T, el, button } = window.Collab;
 
 const HLS_TYPE = "application/vnd.apple.mpegurl";
@@ -110,7 +108,7 @@ export class ProgramPlayer {
       if (n === this.asked) this.apply(r, reload);
     }, (err) => {
       if (n !== this.asked || (err && err.code === "disconnected")) return;  // asked again after the reconnect
-      this.apply({ tier: "webrtc", live: false, refused: errText(err) });
+      this.apply({ tier: "webrtc", live: false });   // refused: the stage as it is, over WebRTC
     });
   }
 
