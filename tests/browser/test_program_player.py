@@ -77,7 +77,13 @@ async def world(redis_url):
 
 async def video_state(page, selector: str) -> dict:
     return await page.eval_on_selector(selector, """v => ({t: v.currentTime, w: v.videoWidth, h: v.videoHeight,
-        paused: v.paused, muted: v.muted, src: v.currentSrc || v.getAttribute('src') || '', d: v.duration})""")
+        paused: v.paused, muted: v.muted, d: v.duration})""")
+
+
+async def plays(page, selector: str = ".program video", timeout: float = 20.0) -> None:
+    """The video has a picture and is playing (not stalled, not paused)."""
+    await page.wait_for_function(f"(v => v && !v.paused && v.readyState >= 3 && v.currentTime > 0)"
+                                 f"(document.querySelector({selector!r}))", timeout=timeout * 1000)
 
 
 async def advances(page, selector: str, seconds: float = 1.5) -> tuple[float, float]:
@@ -94,6 +100,12 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
     t_ctx, teacher = await signed_in(browser, node.url, users["t1"][1], room, locale="zh-CN", wait="#conn.online",
                                      viewport={"width": 1280, "height": 1000})
     teacher.on("pageerror", lambda e: errors.append(str(e)))
+    console: list[str] = []  # the teacher's console and the test's steps, kept for reading after a failure
+    teacher.on("console", lambda m: console.append(f"{time.monotonic():.2f} {m.type}: {m.text}"))
+
+    def step(what: str) -> None:
+        console.append(f"{time.monotonic():.2f} -- {what}")
+
     o_ctx, organizer = await signed_in(browser, node.url, users["org"][1], room, locale="en-US", wait="#conn.online")
     presenter = await harness.WsClient(node.ws_url).open(users["presenter"][1])
     pc = RTCPeerConnection()
@@ -106,9 +118,10 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
         await accept(pc, r["answer"])
         asked = time.monotonic()
 
+        step("the presenter publishes")
         # the program event turns the teacher's stage into the program: one video, no WebRTC tiles
         await teacher.wait_for_selector(".program:not([hidden]) video", timeout=20_000)
-        await teacher.wait_for_function("document.querySelector('.program video').currentTime > 0.5", timeout=20_000)
+        await plays(teacher)
         first_picture = time.monotonic() - asked
         assert await teacher.locator(".stage-tiles .tile").count() == 0
         before, after = await advances(teacher, ".program video")
@@ -127,16 +140,18 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
         await teacher.wait_for_function("!document.querySelector('.program video').muted")
         assert await teacher.is_hidden(".program-sound-hint")
         assert await teacher.inner_text(".program-mute") == "静音"
-        # the quality choice: 自动, 720p, 360p; 360p gives the small picture at once
+        # the quality choice: 自动, 720p, 360p; 360p gives the small picture from the next segment
         options = await teacher.eval_on_selector_all(".program-quality option", "os => os.map(o => o.textContent)")
         assert options[0].startswith("自动") and options[1:] == ["720p", "360p"], options
         latency = float((await teacher.get_attribute(".stage-tier", "data-latency")) or "nan")
         await shot(teacher, "program-player-zh")
+        step("360p")
         await teacher.select_option(".program-quality select", label="360p")
         await teacher.wait_for_function("document.querySelector('.program video').videoWidth === 640", timeout=15_000)
         before, after = await advances(teacher, ".program video")
         assert after > before + 0.5, (before, after)
 
+        step("called on stage")
         # called on stage: real time at once (the presenter's tile over WebRTC), the program again after
         await teacher.click("#hand")
         await teacher.wait_for_function("document.querySelector('#hand-status').textContent !== ''", timeout=10_000)
@@ -145,10 +160,14 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
         await teacher.wait_for_selector(".program", state="hidden", timeout=5_000)
         assert await teacher.inner_text(".stage-tier") == "实时画面（WebRTC）"
         await teacher.wait_for_selector(f".stage-tiles .tile[data-publisher='{users['presenter'][0]}']", timeout=15_000)
-        await teacher.wait_for_selector(".stage-leave:visible", timeout=15_000)
+        await teacher.wait_for_function("document.querySelector('.stage-status').textContent === '您已在台上。'",
+                                        timeout=15_000)
+        step("leaves the stage")
         await teacher.click(".stage-leave")
         await teacher.wait_for_selector(".program:not([hidden])", timeout=10_000)
-        await teacher.wait_for_function("document.querySelector('.program video').currentTime > 0.5", timeout=20_000)
+        await plays(teacher)
+        before, after = await advances(teacher, ".program video")
+        assert after > before + 0.5, (before, after)
         assert await teacher.locator(".stage-tiles .tile").count() == 0
 
         # the organizer stays on WebRTC: the presenter's tile, no program
@@ -156,10 +175,12 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
         assert await organizer.inner_text(".stage-tier") == "Real-time (WebRTC)"
         assert await organizer.is_hidden(".program")
 
+        step("the end")
         # the end: the player stops, the replay plays the program's recording
         await host.ok("activity.end", activity_id=aid)
         await teacher.wait_for_selector(".program", state="hidden", timeout=10_000)
-        assert (await video_state(teacher, ".program video"))["src"] == ""
+        stopped = await teacher.eval_on_selector(".program video", "v => [v.paused, v.getAttribute('src'), v.readyState]")
+        assert stopped == [True, None, 0], stopped
         replay = f"/activities/{aid}/replay"
         deadline = time.monotonic() + 20
         async with httpx.AsyncClient(base_url=node.url) as http:
@@ -183,6 +204,8 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
         with open(harness.ARTIFACTS / "program-player.txt", "a") as f:
             f.write(f"first picture {first_picture:.1f} s after publishing; latency shown {latency:.2f} s\n")
     finally:
+        harness.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (harness.ARTIFACTS / "program-player.console.log").write_text("\n".join(console) + "\n")
         await pc.close()
         await presenter.close()
         await t_ctx.close()

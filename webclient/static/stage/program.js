@@ -125,10 +125,13 @@ export class ProgramPlayer {
     if (!open) { this.answer = null; this.asked++; this.render(); }
   }
 
-  // On stage, or going up: WebRTC at once; back down: ask again. The stage says so on every render.
+  // On stage, or going up: WebRTC at once; back down: ask again (the answer from before is stale:
+  // until the new one, the stage stays on WebRTC). The stage says so on every render.
   hold(on) {
     if (on === this.held) return;
     this.held = on;
+    this.answer = null;
+    this.asked++;
     this.render();
     if (!on) this.ask();
   }
@@ -143,7 +146,7 @@ export class ProgramPlayer {
 
   renderTier() {
     const a = this.answer;
-    this.tierEl.hidden = !this.open || !a;
+    this.tierEl.hidden = !this.open || !(a || this.held);
     if (this.tierEl.hidden) return;
     if (!this.showing) { this.tierEl.textContent = T("实时画面（WebRTC）", "Real-time (WebRTC)"); return; }
     const behind = this.latency();
@@ -297,7 +300,7 @@ export class ProgramPlayer {
       .forEach((l) => { select.appendChild(el("option", l.height + "p")).value = String(l.i); });
     // a choice made before (the player was started again) stays, by the rung's height
     const chosen = this.chosenHeight ? hls.levels.findIndex((l) => l.height === this.chosenHeight) : -1;
-    if (chosen >= 0) hls.currentLevel = chosen;
+    if (chosen >= 0) hls.nextLevel = chosen;
     select.value = String(chosen);
     this.qualityBox.hidden = hls.levels.length < 2;
     this.renderQuality();
@@ -307,7 +310,7 @@ export class ProgramPlayer {
     const hls = this.hls;
     if (!hls) return;
     this.chosenHeight = index >= 0 && hls.levels[index] ? hls.levels[index].height : 0;
-    hls.currentLevel = index;   // at once (the buffer is replaced), not at the next segment
+    hls.nextLevel = index;   // from the next segment (the picture goes on; currentLevel would empty the buffer)
     this.renderQuality();
   }
 
