@@ -24,6 +24,7 @@ from collab.media.cmaf import RUNGS, PartOut, Rung
 from collab.media.llhls import MediaWindow
 from collab.realtime.bus import BusUnavailable
 from sessions.program import layout
+from sessions.program.front_row import FrontRow
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
 from sessions.program.recording import ProgramRecorder
 from sessions.program.sharing import IDLE, Copy, Sender
@@ -61,6 +62,7 @@ class Production:
         self.on_air = False
         self.recorder = ProgramRecorder(services.settings.recordings_dir, activity_id)
         self._refreshing = False
+        self._again = False  # the stage or the phase changed during a refresh: one more after it
 
     async def start(self) -> None:
         self.producer.start()
@@ -95,7 +97,7 @@ class Production:
     def _part(self, rung: Rung, msn: int, index: int, part: PartOut, date: float) -> None:
         if not self.on_air:  # the first part: players can start now
             self.on_air = True
-            asyncio.get_running_loop().create_task(self.programs.tell_room(self.activity_id, "on"))
+            self.programs.spawn(self.programs.tell_room(self.activity_id, "on"))
         if rung is self.producer.rungs[0]:
             self.recorder.part(self.producer.windows[rung.name].init, part.data)
         if self.sender is not None:
@@ -111,13 +113,23 @@ class Production:
             return
         if event.get("type") == "stage" and isinstance(event.get("on_stage"), list):
             self.lineup[str(event.get("node"))] = event["on_stage"]
-        asyncio.get_running_loop().create_task(self.refresh())
+        self.programs.spawn(self.refresh())
 
     async def refresh(self) -> None:
         """Match the taps and the layout to who is on stage now and the phase."""
         if self._refreshing:
+            self._again = True
             return
         self._refreshing = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._match()
+        finally:
+            self._refreshing = False
+
+    async def _match(self) -> None:
         try:
             programs = self.programs
             async with programs.services.sessionmaker() as db:
@@ -145,8 +157,7 @@ class Production:
                                      {t.key: layout.label(t) for t in self.tiles})
         except Exception:
             log.exception("could not follow the stage", extra={"activity": self.activity_id})
-        finally:
-            self._refreshing = False
+        self._again = False  # the stage or the phase changed during a refresh: one more after it
 
     async def _tap(self, tile: layout.Tile) -> None:
         publisher_id: int | str = int(tile.key) if tile.key.isdigit() else tile.key
@@ -171,7 +182,15 @@ class Programs:
         self.preset = preset
         self.made: dict[int, Production] = {}
         self.copies: dict[int, Copy] = {}
+        self.front_row = FrontRow(services.hub.bus)
         self._task: asyncio.Task | None = None
+        self._spawned: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> None:
+        """Run `coro` beside whoever asked, holding on to it until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     @property
     def stages(self) -> Stages:
@@ -195,6 +214,11 @@ class Programs:
         self.copies.clear()
 
     # -- serving ------------------------------------------------------------------------------------
+
+    async def on_air(self, activity_id: int, wait: float = 0.0) -> bool:
+        """Whether the activity's program is being made now (by any node)."""
+        source = await self.source(activity_id, wait)
+        return source is not None and not (isinstance(source, Copy) and source.ended)
 
     async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
@@ -222,6 +246,7 @@ class Programs:
             await asyncio.sleep(TICK)
             try:
                 await self._look()
+                await self.front_row.refresh()
             except Exception:
                 log.exception("the programs' look-round failed")
 
@@ -234,6 +259,9 @@ class Programs:
             made = self.made.get(aid)
             live = view is not None and view.state == "live"
             empty_too_long = made is not None and time.monotonic() - made.nonempty_at > EMPTY_GRACE
+            if made is not None and made.producer.failed:  # its thread died: start afresh next round
+                await self._stop_making(aid)
+                continue
             if not live or empty_too_long:
                 if made is not None:
                     await self._stop_making(aid)
@@ -287,7 +315,7 @@ class Programs:
         except ValueError:
             return
         if stage is not None and stage.publishers:
-            asyncio.get_running_loop().create_task(stage.announce())
+            self.spawn(stage.announce())
 
     async def tell_room(self, activity_id: int, state: str) -> None:
         await self.services.hub.publish(channel_of(activity_id), {

@@ -18,9 +18,6 @@ from aiortc import RTCPeerConnection
 import harness
 from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth import signed
-from collab.auth.accounts import create_user
-from collab.store import schema
-from collab.store.db import make_engine, make_sessionmaker
 from media_peers import MovingPicture, Tone
 from test_stage import accept, offer_to_send
 
@@ -31,18 +28,9 @@ FAST = {"program_preset": "ultrafast"}  # two encoders per program on a shared 2
 
 @pytest.fixture(scope="module")
 async def world(redis_url):
-    url = await harness.create_pg_database()
-    await asyncio.to_thread(schema.upgrade, url)
-    engine = make_engine(url)
-    users = {}
-    async with make_sessionmaker(engine)() as db:
-        for name, role in [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"),
-                           ("t1", "teacher"), ("outsider", "teacher")]:
-            u = await create_user(db, username="program_" + name, password="password-" + name,
-                                  display_name={"presenter": "王老师"}.get(name, name.title()), role=role)
-            users[name] = (u.id, harness.token_for(u.id, role, u.display_name))
-        await db.commit()
-    await engine.dispose()
+    url, users = await harness.pg_database_with(
+        [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"), ("front", "teacher"),
+         ("t1", "teacher"), ("outsider", "teacher")], "program_", names={"presenter": "王老师"})
     a = harness.Server(url, redis_url, name="program-a", **FAST).start(wait=False)
     b = harness.Server(url, redis_url, name="program-b", **FAST).start(wait=False)
     a.wait()
@@ -50,11 +38,12 @@ async def world(redis_url):
     async with httpx.AsyncClient(base_url=a.url) as http:
         made = {}
         for title, visibility in [("program", "public"), ("invited only", "invited")]:
+            # front_row 1: the first attendee to ask watches in real time, later ones the program
             r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org'][1]}"}, json={
                 "title": title, "starts_at": "2027-05-01T14:00:00+08:00", "ends_at": "2027-05-01T16:00:00+08:00",
                 "visibility": visibility, "agenda": [{"kind": "lesson_display", "minutes": 30},
                                                      {"kind": "expert_guidance", "minutes": 30}],
-                "experts": [users["expert"][0]], "presenters": [users["presenter"][0]]})
+                "experts": [users["expert"][0]], "presenters": [users["presenter"][0]], "front_row": 1})
             assert r.status_code == 201, r.text
             made[title] = r.json()["id"]
     host = await harness.WsClient(a.ws_url).open(users["org"][1])
@@ -81,14 +70,17 @@ async def on_air(world):
     teacher = await harness.WsClient(world["b"].ws_url).open(users["t1"][1])
     await teacher.ok("subscribe", channel=f"activity:{aid}")
     before = await teacher.ok("program.watch", activity_id=aid)
+    front = await harness.WsClient(world["a"].ws_url).open(users["front"][1])  # takes the one front-row seat
     pws = await harness.WsClient(world["a"].ws_url).open(users["presenter"][1])
     ppc = RTCPeerConnection()
     r = await pws.ok("stage.publish", timeout=20, activity_id=aid,
                      offer=await offer_to_send(ppc, [MovingPicture(), Tone()]))
     await accept(ppc, r["answer"])
     await program_event(teacher, "on")
-    yield {**world, "teacher": teacher, "before": before, "presenter": (pws, ppc)}
+    seated = await front.ok("program.watch", activity_id=aid)
+    yield {**world, "teacher": teacher, "before": before, "presenter": (pws, ppc), "front": (front, seated)}
     await teacher.close()
+    await front.close()
 
 
 async def playlist(http, url, **params) -> tuple[int, str, httpx.Headers]:
@@ -104,9 +96,11 @@ def last_part(text: str) -> tuple[int, int]:
 
 async def test_a_teacher_gets_the_program_and_plays_it_from_either_node(on_air):
     aid, teacher = on_air["aid"], on_air["teacher"]
-    assert on_air["before"] == {"tier": "webrtc", "live": False}  # nothing made yet: the stage as it is
+    assert on_air["before"]["tier"] == "webrtc" and on_air["before"]["live"] is False  # nothing made yet
+    _, seated = on_air["front"]
+    assert seated["tier"] == "webrtc" and seated["front_row"] == {"limit": 1, "taken": 1}  # the first to ask
     got = await teacher.ok("program.watch", activity_id=aid)
-    assert got["tier"] == "program" and got["live"] is True
+    assert got["tier"] == "program" and got["live"] is True  # the row is full
     assert got["url"].startswith(f"/live/{aid}/k/") and got["url"].endswith("/index.m3u8")
     # whoever may go on stage stays on WebRTC
     presenter_ws, _ = on_air["presenter"]
@@ -137,12 +131,20 @@ async def test_a_teacher_gets_the_program_and_plays_it_from_either_node(on_air):
             base = rung.rsplit("/", 1)[0] + "/"
             init_uri = re.search(r'#EXT-X-MAP:URI="([^"]+)"', newer)[1]
             init = (await http.get(base + init_uri)).content
-            uris = re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', newer)[-4:]
+            lines = re.findall(r"#EXT-X-PART:[^\n]*", newer)
+            first = [i for i, line in enumerate(lines) if "INDEPENDENT=YES" in line][-2:][0]  # from a keyframe
+            uris = [re.search(r'URI="([^"]+)"', line)[1] for line in lines[first:]]
             parts = [await http.get(base + u) for u in uris]
             assert all(p.status_code == 200 for p in parts)
             assert parts[-1].headers["cache-control"].endswith("immutable")
             frames = decode(init + b"".join(p.content for p in parts))
-            assert frames["video"] >= 30 and frames["size"] == (1280, 720) and frames["audio"] > 0
+            assert frames["video"] >= 15 * len(uris) - 1 and frames["size"] == (1280, 720) and frames["audio"] > 0
+            # the preload hint names the part being made: asked for now, it is answered once it exists
+            hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', newer)[1]
+            asked = time.monotonic()
+            hinted = await http.get(base + hint)
+            assert hinted.status_code == 200 and hinted.content[4:8] == b"moof"
+            assert time.monotonic() - asked < 1.5  # at most about one part's time (0.5 s), and a loaded machine
 
 
 def decode(data: bytes) -> dict:
@@ -220,6 +222,27 @@ async def test_bad_requests_get_the_statuses_the_spec_prescribes(on_air):
     await outsider.close()
 
 
+async def test_the_front_row_watches_in_real_time_and_a_seat_frees_when_its_holder_leaves(on_air):
+    """With the program on, WebRTC is for the stage's side and the front row (here one seat): the
+    others are refused `front_row_full` by stage.watch and watch the program, until a seat frees."""
+    aid, users, teacher = on_air["aid"], on_air["users"], on_air["teacher"]
+    front, _ = on_air["front"]
+    presenter = users["presenter"][0]
+    offer = {"type": "offer", "sdp": "v=0"}  # refused before the offer is looked at
+    r = await teacher.call("stage.watch", activity_id=aid, publisher_id=presenter, offer=offer)
+    assert r["error"]["code"] == "front_row_full"
+    r = await front.call("stage.watch", activity_id=aid, publisher_id=presenter, offer=offer)
+    assert r["error"]["code"] == "invalid"  # seated: past the gate, to the offer
+    expert = await harness.WsClient(on_air["b"].ws_url).open(users["expert"][1])
+    assert (await expert.ok("program.watch", activity_id=aid))["tier"] == "webrtc"  # the stage's side
+    await expert.close()
+    await front.close()  # the seat frees: the next to ask takes it
+    deadline = time.monotonic() + 10
+    while (got := await teacher.ok("program.watch", activity_id=aid))["tier"] != "webrtc":
+        assert time.monotonic() < deadline, got
+        await asyncio.sleep(0.3)
+    assert got["front_row"] == {"limit": 1, "taken": 1}
+
 async def test_ending_the_activity_ends_the_playlist_and_keeps_the_program_as_its_recording(on_air):
     aid, teacher, users = on_air["aid"], on_air["teacher"], on_air["users"]
     got = await teacher.ok("program.watch", activity_id=aid)
@@ -245,3 +268,4 @@ async def test_ending_the_activity_ends_the_playlist_and_keeps_the_program_as_it
     async with httpx.AsyncClient(base_url=on_air["b"].url, timeout=10) as http:
         code, text, _ = await playlist(http, rung)
         assert code == 404 or "#EXT-X-ENDLIST" in text
+
