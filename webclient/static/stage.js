@@ -79,14 +79,14 @@ export class Stage {
   render() {
     this.program.setOpen(this.stageOpen());
     this.program.hold(!!(this.pub || this.screen) || this.invited);   // on stage, or going up: real time
-    const program = this.program.showing;
+    const program = this.program.showing, realTime = this.program.realTime;
     const list = this.lineup.list(), want = new Map();
     let shown = 0, hidden = 0;
     this.lesson = null;
     list.forEach((p) => {
       if (p.id === LESSON) this.lesson = p;
       if (p.id === this.me.id || p.id === screenOf(this.me.id)) return;   // mine are the local previews
-      if (program) return;               // the program shows everyone: no WebRTC views
+      if (!realTime) return;             // the program shows everyone (or the tier is not known yet)
       if (shown >= MAX_VIEWS) { hidden++; return; }
       shown++;
       want.set(p.id, p);

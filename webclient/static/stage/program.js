@@ -98,6 +98,12 @@ export class ProgramPlayer {
     return this.open && !this.held && !this.unsupported && !!a && a.tier === "program" && !!a.url;
   }
 
+  // Whether the stage opens WebRTC views: on stage, or told the WebRTC tier (not before the answer:
+  // with the program on, a view asked for without a front-row seat is refused).
+  get realTime() {
+    return this.held || (!!this.answer && !this.showing);
+  }
+
   // -- the tier ---------------------------------------------------------------------------------
   // Ask the server how this viewer watches now. `reload`: play the answer's address even if one plays
   // (a new run of the program, a refused key).
