@@ -160,6 +160,11 @@ class MediaWindow:
     # reading
 
     @property
+    def playable(self) -> bool:
+        """A whole segment is listed: players (hls.js) start on one, not on parts alone."""
+        return any(s.complete for s in self._segments)
+
+    @property
     def last(self) -> tuple[int, int] | None:
         """(msn, index) of the last part."""
         if not self._segments:

@@ -95,8 +95,8 @@ class Production:
         return part.data
 
     def _part(self, rung: Rung, msn: int, index: int, part: PartOut, date: float) -> None:
-        if not self.on_air:  # the first part: players can start now
-            self.on_air = True
+        if not self.on_air and all(w.playable for w in self.producer.windows.values()):
+            self.on_air = True  # a whole segment in every rung: players can start now
             self.programs.spawn(self.programs.tell_room(self.activity_id, "on"))
         if rung is self.producer.rungs[0]:
             self.recorder.part(self.producer.windows[rung.name].init, part.data)
@@ -218,7 +218,9 @@ class Programs:
     async def on_air(self, activity_id: int, wait: float = 0.0) -> bool:
         """Whether the activity's program is being made now (by any node)."""
         source = await self.source(activity_id, wait)
-        return source is not None and not (isinstance(source, Copy) and source.ended)
+        if source is None or isinstance(source, Copy) and source.ended:
+            return False
+        return all(w.playable for w in self.windows(source).values())
 
     async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
