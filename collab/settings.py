@@ -74,6 +74,10 @@ class Settings:
     # Stage recordings (WebM), one file per publication, listed in the activity's replay.
     recordings_dir: str = str(DATA_DIR / "recordings")
 
+    # The live program (sessions/program): x264's preset for its two rungs. "veryfast" keeps both
+    # under a core on a 2-core machine; "ultrafast" costs a third of that at a lower picture quality.
+    program_preset: str = "veryfast"
+
     # Studio resource library: files on disk under `resources_dir`, named by their SHA-256.
     resources_dir: str = str(DATA_DIR / "resources")
     max_upload_bytes: int = 500 * 1024 * 1024  # a lesson video

@@ -476,7 +476,7 @@ async def replay(request: Request):
         return json_response({
             "activity": scheduling.activity_json(activity), "phases": phases,
             "chat": [message_json(m, n) for m, n in chat_rows], "questions": questions, "polls": polls,
-            "recordings": [{"id": r.id, "user": {"id": r.user_id, "name": n}, "media_type": r.media_type,
+            "recordings": [{"id": r.id, "kind": r.kind, "user": {"id": r.user_id, "name": n}, "media_type": r.media_type,
                             "bytes": r.bytes, "started_at": aware(r.started_at).isoformat(),
                             "ended_at": aware(r.ended_at).isoformat(),
                             # a signed key for this viewer: a <video src> cannot send the bearer token

@@ -226,14 +226,17 @@ class Removal(Base):
 
 
 class Recording(Base):
-    """A recorded stage publication (WebM, VP8 and Opus as viewers got them), for the replay."""
+    """A recording for the replay: the activity's program (`kind` "program": everyone on stage and the
+    shared screen, one MP4, H.264 and AAC), or one stage publication (WebM, VP8 and Opus as viewers got
+    them)."""
 
     __tablename__ = "activity_recordings"
     __table_args__ = (Index("ix_activity_recordings_activity", "activity_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # who was on stage
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # who was on stage (the organizer, for the program)
+    kind: Mapped[str] = mapped_column(String(16), default="publication", server_default="publication")
     file: Mapped[str] = mapped_column(String(200))  # under the recordings directory
     media_type: Mapped[str] = mapped_column(String(50), default="video/webm")
     bytes: Mapped[int] = mapped_column(Integer)

@@ -13,5 +13,5 @@ from sessions.program.programs import Programs
 def install(services: Services) -> Part:
     registry = Registry()
     commands.register(registry)
-    programs = services.provide(Programs(services))
+    programs = services.provide(Programs(services, preset=services.settings.program_preset))
     return Part("program", routes=routes.routes, commands=registry, start=programs.start, stop=programs.stop)

@@ -25,6 +25,7 @@ from collab.media.llhls import MediaWindow
 from collab.realtime.bus import BusUnavailable
 from sessions.program import layout
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
+from sessions.program.recording import ProgramRecorder
 from sessions.program.sharing import IDLE, Copy, Sender
 from sessions.room import channel_of, current_phase
 from sessions.room_cache import RoomCache
@@ -56,6 +57,8 @@ class Production:
         self.phase: str | None = None
         self.roles: dict[int, str] = {}
         self.nonempty_at = time.monotonic()
+        self.organizer_id = 0
+        self.recorder = ProgramRecorder(services.settings.recordings_dir, activity_id)
         self._refreshing = False
 
     async def start(self) -> None:
@@ -79,6 +82,8 @@ class Production:
         if self.sender is not None:
             self.sender.end()
         await self.programs.tell_room(self.activity_id, "off")
+        if self.organizer_id:
+            await self.recorder.finish(self.programs.services.sessionmaker, self.organizer_id)
 
     async def init(self, rung: str) -> bytes | None:
         return self.producer.windows[rung].init
@@ -87,6 +92,8 @@ class Production:
         return part.data
 
     def _part(self, rung: Rung, msn: int, index: int, part: PartOut, date: float) -> None:
+        if rung is self.producer.rungs[0]:
+            self.recorder.part(self.producer.windows[rung.name].init, part.data)
         if self.sender is not None:
             self.sender.part(rung.name, msn, index, part.duration, part.independent, part.data, date,
                              self.producer.windows[rung.name].init)
@@ -116,6 +123,7 @@ class Production:
                 self.phase = phase.kind if phase is not None else None
                 self.roles = {s.user_id: s.role for s in view.staff}
                 self.roles.setdefault(view.organizer_id, "organizer")
+                self.organizer_id = view.organizer_id
             items = [item for node in sorted(self.lineup) for item in self.lineup[node]]
             tiles = layout.tiles_of(items, self.roles)
             if tiles:

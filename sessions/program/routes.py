@@ -4,6 +4,7 @@
     /live/<activity>/k/<key>/<rung>/index.m3u8              a rung's media playlist (blocking: ?_HLS_msn=&_HLS_part=)
     /live/<activity>/k/<key>/<rung>/<epoch>/init.mp4        its initialization section
     /live/<activity>/k/<key>/<rung>/<epoch>/<msn>.<i>.m4s   a part;  .../<msn>.m4s  a whole segment
+    /live/<activity>/k/<key>/check                          204 if the key is good (for a CDN's edge)
 
 The viewer's signed key is a path segment above everything a playlist names (URIs in playlists are
 relative), so the bytes below it are the same for every viewer and a CDN caches them once, with the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -33,6 +35,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 BLOCKING_MAX_AGE = 30
 PART_WAIT = 3.0  # seconds a request for the hinted part may wait for it (3 × the part target is 1.5)
 CORS = {"Access-Control-Allow-Origin": "*"}  # the player may be on another origin than the CDN's host
+REQUESTS = Counter("collab_program_requests", "HLS requests for programs this node answered (behind a CDN: "
+                   "about one per object and edge)", ["kind"])
 PART_NAME = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?\.m4s$")
 
 
@@ -75,13 +79,22 @@ def _number(request: Request, name: str) -> int | None:
     return int(value)
 
 
+async def check(request: Request) -> Response:
+    """For a CDN's edge: 204 if the key opens this activity's program, the key's 403 otherwise.
+    nginx asks it once per key and minute (`auth_request`), so edges refuse what the origin would."""
+    _open(request)
+    return Response(status_code=204, headers={"Cache-Control": "private, max-age=60"})
+
+
 async def master(request: Request) -> Response:
+    REQUESTS.labels("multivariant").inc()
     programs, source = await _source(request)
     text = multivariant(programs.rungs, programs.windows(source))
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "public, max-age=2", **CORS})
 
 
 async def media(request: Request) -> Response:
+    REQUESTS.labels("playlist").inc()
     programs, source = await _source(request)
     windows = programs.windows(source)
     window = _window(programs, source, request.path_params["rung"])
@@ -98,6 +111,7 @@ async def media(request: Request) -> Response:
 
 
 async def init(request: Request) -> Response:
+    REQUESTS.labels("init").inc()
     programs, source = await _source(request)
     rung = request.path_params["rung"]
     _window(programs, source, rung)
@@ -110,6 +124,7 @@ async def init(request: Request) -> Response:
 
 
 async def media_part(request: Request) -> Response:
+    REQUESTS.labels("part").inc()
     programs, source = await _source(request)
     rung = request.path_params["rung"]
     window = _window(programs, source, rung)
@@ -135,6 +150,7 @@ async def media_part(request: Request) -> Response:
 
 
 routes = [
+    Route("/live/{activity_id}/k/{key}/check", check, methods=["GET"]),
     Route("/live/{activity_id}/k/{key}/index.m3u8", master, methods=["GET"]),
     Route("/live/{activity_id}/k/{key}/{rung}/index.m3u8", media, methods=["GET"]),
     Route("/live/{activity_id}/k/{key}/{rung}/{epoch}/init.mp4", init, methods=["GET"]),

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 
 from collab.media.llhls import MediaWindow, Part
 from collab.realtime.bus import BusUnavailable
@@ -28,6 +29,9 @@ log = logging.getLogger("collab.program")
 PART_TTL = 120.0  # seconds a part's bytes stay fetchable
 NOTICE_PARTS = 16  # parts per rung in a notice: two segments' worth and more
 IDLE = 60.0  # seconds a copy is kept with nobody asking for it
+
+FETCHES = Counter("collab_program_fetches", "Program parts and init sections this node fetched from the bus "
+                  "(once each, however many viewers asked)")
 
 
 def channel(activity_id: int) -> str:
@@ -96,7 +100,6 @@ class Copy:
         self.windows: dict[str, MediaWindow] = {}
         self.used = time.monotonic()
         self._fetching: dict[str, asyncio.Future] = {}
-        self.fetches = 0  # parts fetched from the bus (one per part, however many viewers)
 
     async def start(self) -> None:
         await self.hub.watch(channel(self.activity_id), self._heard)
@@ -155,7 +158,7 @@ class Copy:
         future = asyncio.get_running_loop().create_future()
         self._fetching[key] = future
         try:
-            self.fetches += 1
+            FETCHES.inc()
             data = await self.hub.bus.get_blob(key)
             future.set_result(data)
             return data

@@ -1,0 +1,137 @@
+"""nginx as the CDN tier in front of two nodes, configured exactly as docs/stage.md shows operators:
+200 players through it cost the origin about one request per part, not one per player; a forged key is
+refused at the edge as at the origin."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from aiortc import RTCPeerConnection
+
+import harness
+from collab.auth import signed
+from test_program import FAST, last_part, program_event, world  # noqa: F401  (fixture)
+from test_stage import accept, offer_to_send
+from media_peers import MovingPicture, Tone
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYERS = 200
+
+
+def documented_config(origins: list[str], port: int, cache: Path) -> str:
+    """docs/stage.md's nginx configuration, with this test's ports and cache directory."""
+    text = (ROOT / "docs" / "stage.md").read_text()
+    conf = re.search(r"```nginx\n(.*?)```", text, re.S)[1]
+    conf = re.sub(r"    server 127\.0\.0\.1:8001;\n    server 127\.0\.0\.1:8002;\n",
+                  "".join(f"    server {o};\n" for o in origins), conf)
+    conf = conf.replace("/var/cache/nginx/", f"{cache}/").replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    return conf
+
+
+@pytest.fixture(scope="module")
+def edge(world):  # noqa: F811
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.fail("nginx is needed (scripts/test installs Debian's)")
+    d = Path(tempfile.mkdtemp(prefix="collab-nginx-"))
+    port = harness.free_port()
+    origins = [f"127.0.0.1:{world[n].port}" for n in ("a", "b")]
+    (d / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n"
+        f"events {{ worker_connections 4096; }}\n"
+        f"http {{\n access_log {d}/access.log;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n"
+        f"{documented_config(origins, port, d)}\n}}\n")
+    proc = subprocess.Popen([nginx, "-p", str(d), "-c", str(d / "nginx.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                pytest.fail("nginx did not start: " + proc.stderr.read().decode())
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+async def origin_requests(world) -> dict[str, float]:  # noqa: F811
+    out: dict[str, float] = {}
+    for n in ("a", "b"):
+        async with httpx.AsyncClient(base_url=world[n].url) as http:
+            for line in (await http.get("/metrics")).text.splitlines():
+                m = re.match(r'collab_program_requests_total\{kind="(\w+)"\} ([\d.e+]+)', line)
+                if m:
+                    out[m[1]] = out.get(m[1], 0) + float(m[2])
+    return out
+
+
+async def player(http: httpx.AsyncClient, url: str, until: float, seen: set) -> int:
+    """What hls.js does on a live LL-HLS rung: one playlist, then a blocking reload for the next part
+    and that part, again and again."""
+    base = url.rsplit("/", 1)[0] + "/"
+    r = await http.get(url)
+    assert r.status_code == 200, r.text
+    msn, index = last_part(r.text)
+    got = 0
+    while time.monotonic() < until:
+        r = await http.get(url, params={"_HLS_msn": msn, "_HLS_part": index + 1})
+        assert r.status_code == 200, r.text
+        newest = re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', r.text)[-1]
+        part = await http.get(base + newest)
+        assert part.status_code == 200 and part.content[4:8] == b"moof"
+        seen.add(newest)
+        got += 1
+        msn, index = last_part(r.text)
+    return got
+
+
+async def test_two_hundred_players_through_nginx_cost_the_origin_about_one_request_per_part(world, edge):  # noqa: F811
+    users, aid = world["users"], world["aid"]
+    pws = await harness.WsClient(world["a"].ws_url).open(users["presenter"][1])
+    ppc = RTCPeerConnection()
+    r = await pws.ok("stage.publish", timeout=20, activity_id=aid, offer=await offer_to_send(ppc, [MovingPicture(), Tone()]))
+    await accept(ppc, r["answer"])
+    teacher = await harness.WsClient(world["b"].ws_url).open(users["t1"][1])
+    await teacher.ok("subscribe", channel=f"activity:{aid}")
+    deadline = time.monotonic() + 25
+    while not (got := await teacher.ok("program.watch", activity_id=aid)).get("url"):
+        assert time.monotonic() < deadline, "no program"
+        await asyncio.sleep(0.3)
+    rung = got["url"].replace("index.m3u8", "360p/index.m3u8")
+    limits = httpx.Limits(max_connections=PLAYERS, max_keepalive_connections=PLAYERS)
+    async with httpx.AsyncClient(base_url=edge, timeout=15, limits=limits) as http:
+        warm = await http.get(rung)  # the first request fills the caches (and checks the key)
+        assert warm.status_code == 200, warm.text
+        before = await origin_requests(world)
+        seen: set[str] = set()
+        # every player has a key of its own: the edge caches one copy for them all
+        keys = [signed.program_key(harness.SECRET, aid, 10_000 + i) for i in range(PLAYERS)]
+        key = got["url"].split("/k/")[1].split("/")[0]
+        until = time.monotonic() + 6
+        counts = await asyncio.gather(*(player(http, rung.replace(key, k), until, seen) for k in keys))
+        after = await origin_requests(world)
+        forged = await http.get(rung.replace(key, key[:-3] + "xyz"))
+        assert forged.status_code == 403
+    await teacher.close()
+    await pws.close()
+    await ppc.close()
+    parts = len(seen)
+    fetched = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in after}
+    assert parts >= 6 and min(counts) >= 4, (parts, counts)
+    # per part: one blocking playlist and one part request reach the origin, not one per player
+    assert fetched.get("part", 0) <= parts + 2, fetched
+    assert fetched.get("playlist", 0) <= 2 * parts + 4, fetched
+    # each player's key is checked at the origin once (then the edge remembers it for a minute)
+    assert fetched.get("check", 0) <= PLAYERS + 2, fetched
