@@ -40,7 +40,7 @@ def headline(r: dict) -> list[str]:
     for name, p in (lat.get("hls") or {}).items():
         a = p["ages_ms"]
         ok = (a["p50"] <= 3000 and a["p95"] <= 5000) if a.get("n") else None
-        rows.append((f"HLS glass-to-glass, hls.js {name} from node 1 (p50 / p95 / p99)", _d(a, 1e-3, " s"),
+        rows.append((f"HLS glass-to-glass, hls.js {name} from node {lat.get('hls_node')} (p50 / p95 / p99)", _d(a, 1e-3, " s"),
                      "p50 <= 3 s, p95 <= 5 s", _goal(ok)))
     cdn = s.get("cdn", {})
     if cdn.get("hls_via_nginx"):
@@ -69,7 +69,7 @@ def headline(r: dict) -> list[str]:
     relay_vpc = relay.get("viewers_per_core")
     if origin.get("points"):
         p = origin["points"][-1]
-        rows.append((f"origin CPU per HLS viewer-second, node 1, N = {p['n']} at {origin['rung']} (above the node's idle)",
+        rows.append((f"origin CPU per HLS viewer-second, node {origin['node']}, N = {p['n']} at {origin['rung']} (above the node's idle)",
                      f"{_f(p['marginal_us_per_viewer_s'])} µs ({_f(p['us_per_viewer_s'])} µs with the idle)", "", ""))
         vpc = p["marginal_viewers_per_core"]
         rows.append(("HLS viewers per core (origin)", f"{_f(vpc)} ({_f(p['viewers_per_core'])} with the idle)", "", ""))
@@ -158,14 +158,15 @@ def details(r: dict) -> list[str]:
     origin = s.get("origin", {})
     if origin.get("points"):
         b = origin["baseline"]
-        out += ["", f"### Origin CPU per HLS viewer (step 3): node 1, {origin['rung']}, simulated hls.js viewers", "",
-                f"Node 1 with no HLS viewer: {_f(b['cores']['node1'])} cores (copying the program from the bus, the WebRTC bridge if any).", "",
-                "| N viewers | node 1 cores | µs per viewer-second (above idle) | viewers per core (above idle) | requests/s | µs per request | "
+        key = f"node{origin['node']}"
+        out += ["", f"### Origin CPU per HLS viewer (step 3): node {origin['node']}, {origin['rung']}, simulated hls.js viewers", "",
+                f"Node {origin['node']} with no HLS viewer: {_f(b['cores'][key])} cores.", "",
+                f"| N viewers | node {origin['node']} cores | µs per viewer-second (above idle) | viewers per core (above idle) | requests/s | µs per request | "
                 "parts per viewer per s | Mbit/s out | blocking wait p50 / p95 ms | statuses | worker CPU % | machine busy % |",
                 "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for p in origin["points"]:
             c = p["clients"]
-            out.append(f"| {p['n']:,} | {_f(p['node1_cores'])} | {_f(p['us_per_viewer_s'])} ({_f(p['marginal_us_per_viewer_s'])}) | "
+            out.append(f"| {p['n']:,} | {_f(p['node_cores'])} | {_f(p['us_per_viewer_s'])} ({_f(p['marginal_us_per_viewer_s'])}) | "
                        f"{_f(p['viewers_per_core'])} ({_f(p['marginal_viewers_per_core'])}) | {_f(c['requests_per_s'])} | "
                        f"{_f(p['us_per_request'])} | {_f(c['parts_per_viewer_s'])} | {_f(c['mbit_per_s'])} | "
                        f"{_f(c['blocking_wait_ms'].get('p50'))} / {_f(c['blocking_wait_ms'].get('p95'))} | "

@@ -29,6 +29,9 @@ class Nginx:
     def __init__(self, name: str, prefix: Path, port: int, origins: list[str], workers: int = 1) -> None:
         self.name, self.prefix, self.port = name, prefix, port
         prefix.mkdir(parents=True, exist_ok=True)
+        # started as root, nginx's workers run as `nobody`: they must reach and write the cache and temp dirs
+        prefix.chmod(0o777)
+        prefix.parent.chmod(prefix.parent.stat().st_mode | 0o755)
         self.conf = prefix / "nginx.conf"
         self.conf.write_text(render(prefix, f"127.0.0.1:{port}", origins, workers))
         self.log = prefix / "access.log"

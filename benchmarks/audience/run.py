@@ -61,6 +61,7 @@ class Config:
     nginx: int = 2  # instances
     client_procs: int = 4  # simulated viewers' worker processes
     hls_mode: str = "after"  # "after": as hls.js; "hint": also fetch the preload hint with the reload
+    hls_node: int = 1  # the node the HLS viewers of steps 2 and 3 ask (node 0 makes the program)
     relay_n: int = 20
     relay_seconds: float = 15.0
     program_timeout: float = 40.0  # seconds for the program to start after the activity does
@@ -233,7 +234,7 @@ class Run:
         watch = last["ok"]
         while time.monotonic() < deadline:
             ok = True
-            for i in range(2):
+            for i in sorted({0, self.cfg.hls_node}):
                 status, body = http_get(self.url(i) + watch["url"])
                 variants = parse_variants(body.decode(errors="replace")) if status == 200 else []
                 if not variants:
@@ -336,18 +337,23 @@ class Run:
             self.drop(self.publishers.pop(k))
 
     # -- 2. latency ------------------------------------------------------------------------------
-    def step_latency(self, out: dict) -> None:
-        cfg = self.cfg
+    def ensure_program(self) -> None:
+        """The presenter's card on stage, the WebRTC viewer on it, the activity live and its program
+        made (when step 1 did not run), or `program_error` saying why not."""
         if self.viewer is None:
             self.publish("presenter", "presenter", "card")
             self.viewer = self.child(viewer_main, PeerSpec(self.ws_url(0), self.token("t1"), self.aid))
             self.viewer.call("watch", {"publisher_id": self.users["presenter"]}, timeout=60)
         if self.watch is None and self.program_error is None:
-            self.start_activity()
             try:
+                self.start_activity()
                 self.watch = self.wait_program()
             except RuntimeError as exc:
                 self.program_error = str(exc)
+
+    def step_latency(self, out: dict) -> None:
+        cfg = self.cfg
+        self.ensure_program()
         if self.watch is None:  # no program: the WebRTC viewer alone
             out["hls_error"] = self.program_error
             self.log(f"latency: no program ({self.program_error[:200]}); the WebRTC viewer alone, {cfg.latency_seconds:g} s")
@@ -357,10 +363,12 @@ class Run:
             return
         time.sleep(3)  # the program's layout follows the stage: the card alone
         browser = self.child(browser_main, BrowserSpec())
-        out["browser"] = browser.call("open", self.url(1), timeout=60)
+        h = cfg.hls_node
+        out["hls_node"] = h
+        out["browser"] = browser.call("open", self.url(h), timeout=60)
         heights = self.heights()
-        for rung, h in heights.items():
-            browser.call("start", {"name": rung, "url": self.watch["url"], "height": h})
+        for rung, height in heights.items():
+            browser.call("start", {"name": rung, "url": self.watch["url"], "height": height})
         warm = time.monotonic() + 30
         while time.monotonic() < warm:
             time.sleep(2)
@@ -370,11 +378,11 @@ class Run:
         time.sleep(5)  # hls.js settles on its target latency
         browser.call("take")
         targets = [{"label": f"node 0 {r}", "host": HOST, "port": self.nodes[0].port, "activity_id": self.aid, "rung": r}
-                   for r in heights] + [{"label": f"node 1 {r}", "host": HOST, "port": self.nodes[1].port,
-                                         "activity_id": self.aid, "rung": r} for r in list(heights)[-1:]]
+                   for r in heights] + [{"label": f"node {h} {r}", "host": HOST, "port": self.nodes[h].port,
+                                         "activity_id": self.aid, "rung": r} for r in list(heights)[-1:] if h]
         prober = self.child(prober_main, ProberSpec(self.secret, 900_001))
         prober.call("start", {"targets": targets, "seconds": cfg.latency_seconds, "poll_every": 0.05})
-        self.log(f"latency: hls.js ({', '.join(heights)}) from node 1 and a WebRTC viewer on node 0, "
+        self.log(f"latency: hls.js ({', '.join(heights)}) from node {h} and a WebRTC viewer on node 0, "
                  f"{cfg.latency_seconds:g} s")
         self.viewer.call("mark", True)
         b0, t0 = browser.call("cpu"), time.monotonic()
@@ -426,14 +434,16 @@ class Run:
 
     def step_origin(self, out: dict) -> None:
         cfg = self.cfg
+        self.ensure_program()
         if self.watch is None:
             raise RuntimeError(f"no program: {self.program_error}")
         rung = cfg.origin_rung if cfg.origin_rung in self.rung_names() else self.rung_names()[-1]
-        target = [{"host": HOST, "port": self.nodes[1].port, "activity_id": self.aid, "rung": rung}]
+        h = cfg.hls_node
+        target = [{"host": HOST, "port": self.nodes[h].port, "activity_id": self.aid, "rung": rung}]
         workers = self.workers()
-        out.update({"rung": rung, "node": 1, "points": []})
+        out.update({"rung": rung, "node": h, "points": []})
         wpids = {f"client{i}": w.pid for i, w in enumerate(workers)}
-        self.log(f"origin CPU: node 1, no HLS viewer, {cfg.origin_seconds:g} s")
+        self.log(f"origin CPU: node {h}, no HLS viewer, {cfg.origin_seconds:g} s")
         base = self.window(cfg.origin_seconds, wpids)
         out["baseline"] = base
         have = 0
@@ -444,10 +454,10 @@ class Run:
                 have = n
                 time.sleep(2)
                 call_all(workers, "mark")
-                self.log(f"origin CPU: node 1, {n} HLS viewers at {rung} ({setup['fetching']} fetching), {cfg.origin_seconds:g} s")
+                self.log(f"origin CPU: node {h}, {n} HLS viewers at {rung} ({setup['fetching']} fetching), {cfg.origin_seconds:g} s")
                 w = self.window(cfg.origin_seconds, wpids)
                 reps = call_all(workers, "report")
-                out["points"].append(origin_point(n, w, base, reps, setup))
+                out["points"].append(origin_point(n, f"node{h}", w, base, reps, setup))
         finally:
             call_all(workers, "stop")
             for c in workers:
@@ -456,6 +466,7 @@ class Run:
     # -- 4. nginx in front ------------------------------------------------------------------------
     def step_cdn(self, out: dict) -> None:
         cfg = self.cfg
+        self.ensure_program()
         if self.watch is None:
             raise RuntimeError(f"no program: {self.program_error}")
         rung = cfg.cdn_rung if cfg.cdn_rung in self.rung_names() else self.rung_names()[-1]
@@ -641,12 +652,12 @@ def client_summary(reps: list[dict], wall: float, n: int) -> dict:
             "reconnects": sum(r["reconnects"] for r in reps)}
 
 
-def origin_point(n: int, w: dict, base: dict, reps: list[dict], setup: dict) -> dict:
-    node = w["cores"]["node1"]
-    base_node = base["cores"]["node1"]
+def origin_point(n: int, key: str, w: dict, base: dict, reps: list[dict], setup: dict) -> dict:
+    node = w["cores"][key]
+    base_node = base["cores"][key]
     c = client_summary(reps, w["wall"], n)
     marginal = max(0.0, node - base_node)
-    return {"n": n, "setup": setup, "node1_cores": node, "baseline_cores": base_node,
+    return {"n": n, "setup": setup, "node_cores": node, "baseline_cores": base_node,
             "us_per_viewer_s": round(1e6 * node / n, 1),
             "marginal_us_per_viewer_s": round(1e6 * marginal / n, 1),
             "viewers_per_core": round(n / node, 0) if node else None,
