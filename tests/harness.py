@@ -322,6 +322,27 @@ async def create_pg_database() -> str:
     return f"{base}/{name}"
 
 
+async def pg_database_with(people: list[tuple[str, str]], prefix: str) -> tuple[str, dict[str, tuple[int, str]]]:
+    """A fresh migrated PostgreSQL database with these accounts (`(name, role)`: username prefix + name,
+    display name name.title()): its URL and {name: (user id, token)}."""
+    from collab.auth.accounts import create_user
+    from collab.store import schema
+    from collab.store.db import make_engine, make_sessionmaker
+
+    url = await create_pg_database()
+    await asyncio.to_thread(schema.upgrade, url)
+    engine = make_engine(url)
+    users = {}
+    async with make_sessionmaker(engine)() as db:
+        for name, role in people:
+            u = await create_user(db, username=prefix + name, password="password-" + name,
+                                  display_name=name.title(), role=role)
+            users[name] = (u.id, token_for(u.id, role, u.display_name))
+        await db.commit()
+    await engine.dispose()
+    return url, users
+
+
 async def drop_pg_database(url: str) -> None:
     import asyncpg
 

@@ -11,19 +11,33 @@ import time
 
 import av
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
-from aiortc.mediastreams import AUDIO_PTIME, MediaStreamTrack
+from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE, VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
 
 
 class MovingPicture(VideoStreamTrack):
-    """640×480 at 30 fps whose content changes every frame (so VP8 has work to do)."""
+    """640×480 at 30 fps (or another size and rate: a shared screen is 1920×1080 at a few frames a
+    second) whose content changes every frame (so VP8 has work to do)."""
 
-    def __init__(self, width: int = 640, height: int = 480) -> None:
+    def __init__(self, width: int = 640, height: int = 480, fps: int = 30) -> None:
         super().__init__()
-        self.width, self.height = width, height
+        self.width, self.height, self.fps = width, height, fps
         self.n = 0
-        # a diagonal gradient, long enough that a frame is a slice of it at a moving offset
-        self.luma = bytes((x + y) // 3 % 256 for y in range(height + 64) for x in range(width))
+        # a diagonal gradient, long enough that a frame is a slice of it at a moving offset: row y is
+        # the diagonal's values from y on
+        diagonal = bytes(k // 3 % 256 for k in range(width + height + 64))
+        self.luma = b"".join(diagonal[y:y + width] for y in range(height + 64))
         self.chroma = bytes([128]) * (width * height // 4)
+        self._start: float | None = None
+
+    async def next_timestamp(self) -> tuple[int, fractions.Fraction]:
+        """As aiortc's, at `fps`: the n-th frame is due n/fps seconds after the first."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        else:
+            await asyncio.sleep(self._start + self.n / self.fps - time.time())
+        return int(self.n * VIDEO_CLOCK_RATE / self.fps), VIDEO_TIME_BASE
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()

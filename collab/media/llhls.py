@@ -192,7 +192,9 @@ class MediaWindow:
         segment = self._find_segment(msn)
         return list(segment.parts) if segment is not None and segment.complete else None
 
-    def render(self, reports: Sequence[RenditionReport] = ()) -> str:
+    def render(self, reports: Sequence[RenditionReport] = (), uri_prefix: str = "") -> str:
+        """The media playlist. `uri_prefix` goes before the init section's, parts' and segments' URIs
+        (the producer's run, so a cache never serves one run's part for another's)."""
         lines = [
             "#EXTM3U",
             f"#EXT-X-VERSION:{VERSION}",
@@ -201,7 +203,7 @@ class MediaWindow:
             # §4.4.3.8: PART-HOLD-BACK at least twice the part target, three times recommended
             f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={_number(3 * self.part_target)}",
             f"#EXT-X-MEDIA-SEQUENCE:{self._segments[0].msn if self._segments else 0}",
-            '#EXT-X-MAP:URI="init.mp4"',
+            f'#EXT-X-MAP:URI="{uri_prefix}init.mp4"',
         ]
         # Parts of the segments that begin within three target durations of the end (§6.2.2), and
         # always the last segment's
@@ -217,14 +219,14 @@ class MediaWindow:
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_date(segment.date)}")
             if i >= first_with_parts:
                 for part in segment.parts:
-                    lines.append(f"#EXT-X-PART:DURATION={_number(part.duration)},URI=\"{part.msn}.{part.index}.m4s\""
+                    lines.append(f"#EXT-X-PART:DURATION={_number(part.duration)},URI=\"{uri_prefix}{part.msn}.{part.index}.m4s\""
                                  + (",INDEPENDENT=YES" if part.independent else ""))
             if segment.complete:
                 lines.append(f"#EXTINF:{_number(segment.duration)},")
-                lines.append(f"{segment.msn}.m4s")
+                lines.append(f"{uri_prefix}{segment.msn}.m4s")
         hint = self._hint()
         if hint is not None:
-            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{hint[0]}.{hint[1]}.m4s"')
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{uri_prefix}{hint[0]}.{hint[1]}.m4s"')
         for report in reports:
             if report.rung != self.rung:
                 lines.append(f'#EXT-X-RENDITION-REPORT:URI="../{report.rung}/index.m3u8",'

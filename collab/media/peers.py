@@ -9,7 +9,7 @@ from aiortc.rtcpeerconnection import filter_preferred_codecs
 from aiortc.rtcrtpsender import RTCRtpSender
 
 from collab.errors import DomainError
-from collab.media.relay import Fanout, Feed, RelayTrack, watch_keyframe_requests
+from collab.media.relay import SCREEN_VIDEO_BITRATE, Fanout, Feed, RelayTrack, watch_keyframe_requests
 
 # What a publisher may send us. Viewers are offered each feed's own codec: VP8 and Opus from the
 # shared encoders, or a lesson video's H.264 passed through (every browser takes all three).
@@ -51,19 +51,24 @@ def _answer(pc: RTCPeerConnection) -> dict:
     return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
 
 
-async def receive(offer: object, on_feed) -> tuple[RTCPeerConnection, dict]:
-    """A publisher's offer: each incoming track becomes a Feed (`on_feed(feed)`). Returns the answer."""
+async def receive(offer: object, on_feed, *, screen: bool = False) -> tuple[RTCPeerConnection, dict]:
+    """A publisher's offer: each incoming track becomes a Feed (`on_feed(feed)`). Returns the answer.
+    A shared `screen` must send video (its sound is optional), encoded at the screen's bitrate."""
     pc = new_peer()
+    sent: set[str] = set()  # the kinds the offer really sends (aiortc announces them as it takes it)
 
     @pc.on("track")
     def _track(track) -> None:
         if track.kind in WANTED:
-            on_feed(Feed(track))
+            sent.add(track.kind)
+            on_feed(Feed(track, SCREEN_VIDEO_BITRATE if screen and track.kind == "video" else None))
 
     try:
         await pc.setRemoteDescription(_description(offer))
         if not any(t.kind in WANTED for t in pc.getTransceivers()):
             raise OfferError("the offer sends no audio or video")
+        if screen and "video" not in sent:
+            raise OfferError("a shared screen's offer sends no video")
         for t in pc.getTransceivers():
             t.direction = "recvonly"
         await pc.setLocalDescription(await pc.createAnswer())

@@ -33,6 +33,9 @@ KEYFRAME_GAP = 0.5  # seconds between forced keyframes on one feed
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_RATE = 48000
 VIEWER_QUEUE = 60  # packets waiting for one viewer's sender before it is reset to the next keyframe
+# A shared screen (often 1920×1080 at 5–15 fps) is text and fine lines: at a camera's 1 Mbit/s VP8
+# smears them. Its picture keeps its size and gets more bits instead.
+SCREEN_VIDEO_BITRATE = 2_500_000
 
 
 class SharedVideoEncoder:

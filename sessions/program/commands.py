@@ -28,7 +28,7 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         stage_seat = await seat(ctx, db, activity, acc)
     on_stage_side = (policy.allowed(ctx.actor, "stage.publish", stage_seat)
                      or policy.allowed(ctx.actor, "stage.manage", acc))
-    live = await ctx.services.get(Programs).source(activity.id) is not None
+    live = await ctx.services.get(Programs).source(activity.id, wait=2.0) is not None
     out: dict[str, Any] = {"tier": "program" if live and not on_stage_side else "webrtc", "live": live}
     if live and policy.allowed(ctx.actor, "program.watch", stage_seat):
         expires_at = int(time.time()) + signed.PROGRAM_TTL

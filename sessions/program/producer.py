@@ -74,7 +74,8 @@ class Producer:
         self.activity_id = activity_id
         self.rungs = rungs
         self.on_part = on_part
-        self.windows = {r.name: MediaWindow(part_target=PART_SECONDS, segment_target=SEGMENT_SECONDS) for r in rungs}
+        self.windows = {r.name: MediaWindow(rung=r.name, part_target=PART_SECONDS, segment_target=SEGMENT_SECONDS)
+                        for r in rungs}
         self.numbering = {r.name: Numbering(first_msn) for r in rungs}
         self._inbox = _Inbox()
         self._slate = slate

@@ -58,6 +58,7 @@ class Production:
         self.roles: dict[int, str] = {}
         self.nonempty_at = time.monotonic()
         self.organizer_id = 0
+        self.on_air = False
         self.recorder = ProgramRecorder(services.settings.recordings_dir, activity_id)
         self._refreshing = False
 
@@ -70,7 +71,6 @@ class Production:
         if local is not None:
             self.lineup[self.programs.services.settings.node_id] = local.on_stage()
         await self.refresh()
-        await self.programs.tell_room(self.activity_id, "on")
 
     async def stop(self) -> None:
         await self.programs.services.hub.unwatch(channel_of(self.activity_id), self._heard)
@@ -81,7 +81,8 @@ class Production:
         await self.producer.stop()
         if self.sender is not None:
             self.sender.end()
-        await self.programs.tell_room(self.activity_id, "off")
+        if self.on_air:
+            await self.programs.tell_room(self.activity_id, "off")
         if self.organizer_id:
             await self.recorder.finish(self.programs.services.sessionmaker, self.organizer_id)
 
@@ -92,6 +93,9 @@ class Production:
         return part.data
 
     def _part(self, rung: Rung, msn: int, index: int, part: PartOut, date: float) -> None:
+        if not self.on_air:  # the first part: players can start now
+            self.on_air = True
+            asyncio.get_running_loop().create_task(self.programs.tell_room(self.activity_id, "on"))
         if rung is self.producer.rungs[0]:
             self.recorder.part(self.producer.windows[rung.name].init, part.data)
         if self.sender is not None:
@@ -192,9 +196,10 @@ class Programs:
 
     # -- serving ------------------------------------------------------------------------------------
 
-    async def source(self, activity_id: int) -> Production | Copy | None:
+    async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
-        another node's (made on first request). None: nobody makes it."""
+        another node's (made on first request; `wait`: seconds a new copy may wait for its first
+        notice). None: nobody makes it."""
         made = self.made.get(activity_id)
         if made is not None:
             return made
@@ -203,6 +208,8 @@ class Programs:
             copy = Copy(self.services.hub, activity_id, PART_SECONDS, SEGMENT_SECONDS)
             self.copies[activity_id] = copy
             await copy.start()
+        if copy is not None and not copy.windows and wait:
+            await copy.heard(wait)
         if copy is None or not copy.windows:
             return None
         copy.used = time.monotonic()

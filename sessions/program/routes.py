@@ -27,7 +27,9 @@ from starlette.routing import Route
 
 from collab.auth import signed
 from collab.errors import DomainError
+from collab.media import fmp4
 from collab.media.llhls import HlsError, MediaWindow, multivariant
+from sessions.program.producer import FPS
 from sessions.program.programs import Programs
 
 PLAYLIST = "application/vnd.apple.mpegurl"
@@ -82,14 +84,21 @@ def _number(request: Request, name: str) -> int | None:
 async def check(request: Request) -> Response:
     """For a CDN's edge: 204 if the key opens this activity's program, the key's 403 otherwise.
     nginx asks it once per key and minute (`auth_request`), so edges refuse what the origin would."""
+    REQUESTS.labels("check").inc()
     _open(request)
-    return Response(status_code=204, headers={"Cache-Control": "private, max-age=60"})
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=60"})  # cached by key
 
 
 async def master(request: Request) -> Response:
     REQUESTS.labels("multivariant").inc()
     programs, source = await _source(request)
-    text = multivariant(programs.rungs, programs.windows(source))
+    codecs = {}
+    for rung in programs.rungs:
+        init = await source.init(rung.name)
+        if init is None:
+            raise DomainError("hls_not_ready", "the program has not begun", status=503)
+        codecs[rung.name] = fmp4.codecs(init)
+    text = multivariant(programs.rungs, codecs, FPS)
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "public, max-age=2", **CORS})
 
 
@@ -104,7 +113,7 @@ async def media(request: Request) -> Response:
         await window.ready(msn, part)
     except HlsError as exc:
         raise _hls(exc) from None
-    reports = [w.report(name) for name, w in windows.items() if w is not window]
+    reports = [w.report() for w in windows.values() if w is not window and w.last is not None]
     text = window.render(reports, uri_prefix=f"{source.epoch}/")
     age = BLOCKING_MAX_AGE if blocking else 1
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": f"public, max-age={age}", **CORS})

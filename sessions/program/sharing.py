@@ -100,6 +100,7 @@ class Copy:
         self.windows: dict[str, MediaWindow] = {}
         self.used = time.monotonic()
         self._fetching: dict[str, asyncio.Future] = {}
+        self._heard_one = asyncio.Event()
 
     async def start(self) -> None:
         await self.hub.watch(channel(self.activity_id), self._heard)
@@ -126,9 +127,9 @@ class Copy:
         for rung, parts in notice.get("rungs", {}).items():
             window = self.windows.get(rung)
             if window is None:
-                window = self.windows[rung] = MediaWindow(part_target=self.part_target,
+                window = self.windows[rung] = MediaWindow(rung=rung, part_target=self.part_target,
                                                           segment_target=self.segment_target)
-            last = window.last() if hasattr(window, "last") else None
+            last = window.last
             for msn, index, duration, independent, date in parts:
                 if last is None or (msn, index) > last:
                     window.add_part(msn, index, duration, independent, None, date)
@@ -136,6 +137,15 @@ class Copy:
         if notice.get("ended"):
             for window in self.windows.values():
                 window.end()
+        self._heard_one.set()
+
+    async def heard(self, timeout: float) -> bool:
+        """Whether a notice came (or comes within `timeout`): the program is made somewhere."""
+        try:
+            await asyncio.wait_for(self._heard_one.wait(), timeout)
+        except TimeoutError:
+            pass
+        return bool(self.windows)
 
     async def init(self, rung: str) -> bytes | None:
         window = self.windows.get(rung)

@@ -8,6 +8,11 @@ The nodes negotiate over the bus channel `node:stage` (clients cannot subscribe 
     B -> all: {"op": "offer", "from": B, "req": r, "aid": 7, "pub": 12, "offer": {...}}
     A -> B:   {"op": "answer", "to": B, "req": r, "answer": {...}}    (the node that has publisher 12)
 
+`pub` is any publisher id: 12, "screen:12" (12's shared screen) or "lesson". A moderator's removal
+heard by one node reaches the publication on another the same way:
+
+    B -> all: {"op": "stop", "from": B, "aid": 7, "pubs": [12, "screen:12"]}
+
 The link's peer connection is a View on the publisher's node, so when the publisher leaves, the link
 ends. The feeds on B then end, and B's viewers get the next `stage` event and watch again.
 """
@@ -24,7 +29,8 @@ import orjson
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from collab.media import peers
-from collab.media.relay import Feed
+from collab.media.relay import SCREEN_VIDEO_BITRATE, Feed
+from sessions.stage import rules
 from sessions.stage.view import View
 
 if TYPE_CHECKING:
@@ -97,9 +103,11 @@ class Bridges:
         feeds: dict[str, Feed] = {}
         arrived = asyncio.Event()
 
+        screen = rules.is_screen(publisher_id)
+
         @pc.on("track")
         def _track(track) -> None:
-            feeds[track.kind] = Feed(track)
+            feeds[track.kind] = Feed(track, SCREEN_VIDEO_BITRATE if screen and track.kind == "video" else None)
             arrived.set()
 
         for kind in ("video", "audio"):
@@ -135,6 +143,12 @@ class Bridges:
                 feed.stop()
             await link.pc.close()
 
+    async def stop_elsewhere(self, activity_id: int, publisher_ids: list) -> None:
+        """Ask the other nodes to take these publications off the stage (best effort: no bus, no other
+        node)."""
+        await self.services.hub.broadcast(CHANNEL, orjson.dumps({
+            "op": "stop", "from": self.node, "aid": activity_id, "pubs": publisher_ids}))
+
     # -- the publisher's node ------------------------------------------------------------------------
 
     def _heard(self, data: bytes | None) -> None:
@@ -150,6 +164,18 @@ class Bridges:
                 waiter.set_result(msg["answer"])
         elif msg.get("op") == "offer" and msg.get("from") != self.node:
             asyncio.get_running_loop().create_task(self._answer(msg))
+        elif msg.get("op") == "stop" and msg.get("from") != self.node:
+            stage = self.stages.stages.get(msg.get("aid"))
+            if stage is not None and isinstance(msg.get("pubs"), list):
+                stage.spawn(self._stop(stage, msg["pubs"]))
+
+    async def _stop(self, stage, publisher_ids: list) -> None:
+        """Taken off by a moderator on another node, which recorded it: close here, say who is left."""
+        held = [p for p in publisher_ids if isinstance(p, (int, str)) and p in stage.publishers]
+        for publisher_id in held:
+            await stage.take_off(publisher_id)
+        if held:
+            await stage.announce()
 
     async def _answer(self, msg: dict) -> None:
         stage = self.stages.stages.get(msg.get("aid"))

@@ -1,7 +1,10 @@
 """The stage's signaling commands over `/ws` (docs/stage.md): publish, watch, unwatch, leave, accept,
 remove and state (`stage.video` is sessions.stage.lesson's). Each loads what it needs, asks the policy
-and the stage's rules, then acts on the node's `Stage`; joins, leaves, acceptances and removals are
-recorded through `sessions.room.record_event`."""
+and the stage's rules, then acts on the node's `Stage`; joins, leaves, acceptances, removals and screen
+shares starting and stopping are recorded through `sessions.room.record_event`.
+
+A person publishes their camera (and microphone) under their user id, and a shared screen beside it
+under `rules.screen_of(user_id)`: `source` says which (`camera` by default)."""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ async def roster(db, activity_id: int) -> list[dict[str, Any]]:
     the `stage` events that follow give the tracks and the node of each."""
     rows = (await db.execute(select(ActivityEvent.type, ActivityEvent.data).where(
         ActivityEvent.activity_id == activity_id,
-        ActivityEvent.type.in_(("stage_joined", "stage_left", "stage_removed")))
+        ActivityEvent.type.in_(rules.ROSTER_EVENTS))
         .order_by(ActivityEvent.id))).all()
     return rules.roster(rows)
 
@@ -45,6 +48,7 @@ def _when_closed(ctx: Context, callback: Callable[[], Any]) -> None:
 
 
 async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    source = rules.source(args.get("source"))
     async with ctx.services.sessionmaker() as db:
         activity, acc = await in_room(ctx, args, db)
         stage_seat = await seat(ctx, db, activity, acc)
@@ -54,9 +58,12 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             hand.status = "on_stage"
             await db.commit()
     stage = stages_of(ctx).of(activity.id)
-    await stage.take_off(ctx.actor.user_id)  # publishing again (another camera, a reconnect) replaces it
-    pub = Publisher(stage, ctx.actor.user_id, ctx.actor.name, ctx, owner_id=ctx.actor.user_id)
-    pub.pc, answer = await peers.receive(args.get("offer"), pub.add_feed)  # an unusable offer: `invalid`
+    user_id = ctx.actor.user_id
+    screen = source == "screen"
+    publisher_id = rules.screen_of(user_id) if screen else user_id
+    await stage.take_off(publisher_id)  # publishing again (another camera or window, a reconnect) replaces it
+    pub = Publisher(stage, publisher_id, ctx.actor.name, ctx, owner_id=user_id)
+    pub.pc, answer = await peers.receive(args.get("offer"), pub.add_feed, screen=screen)  # unusable: `invalid`
     await stage.take(pub)
 
     def gone() -> None:
@@ -66,23 +73,36 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     _when_closed(ctx, gone)
     stage.spawn(stage.announce_when_media_flows(pub, activity.state == "live"))
     async with ctx.services.sessionmaker() as db:
-        await record_event(ctx, db, activity.id, {"type": "stage_joined", "user_id": pub.user_id, "name": pub.name},
-                           room=False)
+        if screen:
+            await record_event(ctx, db, activity.id, {"type": "screen_started", "user_id": user_id, "name": pub.name},
+                               desk=True)
+        else:
+            await record_event(ctx, db, activity.id, {"type": "stage_joined", "user_id": user_id, "name": pub.name},
+                               room=False)
     return {"answer": answer}
 
 
 async def _leave(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """Step down (the camera and any shared screen), or with `source: screen` stop sharing only."""
+    only_screen = rules.source(args.get("source")) == "screen"
     async with ctx.services.sessionmaker() as db:
         activity, _ = await in_room(ctx, args, db)
         stage = stages_of(ctx).of(activity.id)
-        pub = stage.publishers.get(ctx.actor.user_id)
-        if pub is None:
-            raise CommandError("not_on_stage", "you are not publishing")
-        await pub.close()
-        hand = await db.get(Hand, (activity.id, ctx.actor.user_id))
-        if hand is not None and rules.lowered_on_leaving(hand.status):
-            hand.status = rules.LOWERED
-        await record_event(ctx, db, activity.id, {"type": "stage_left", "user_id": ctx.actor.user_id}, room=False)
+        user_id = ctx.actor.user_id
+        camera = None if only_screen else stage.publishers.get(user_id)
+        screen = stage.publishers.get(rules.screen_of(user_id))
+        if camera is None and screen is None:
+            raise CommandError("not_on_stage", "you are not sharing a screen" if only_screen
+                               else "you are not publishing")
+        if screen is not None:
+            await screen.close()
+            await record_event(ctx, db, activity.id, {"type": "screen_stopped", "user_id": user_id}, desk=True)
+        if camera is not None:
+            await camera.close()
+            hand = await db.get(Hand, (activity.id, user_id))
+            if hand is not None and rules.lowered_on_leaving(hand.status):
+                hand.status = rules.LOWERED
+            await record_event(ctx, db, activity.id, {"type": "stage_left", "user_id": user_id}, room=False)
     await stage.announce()
     return {}
 
@@ -100,16 +120,30 @@ async def _accept(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """Take someone off the stage, their shared screen with them; with `source: screen`, stop only
+    their sharing. Whichever node holds the publications closes them."""
     user_id = require(args, "user_id", int)
+    only_screen = rules.source(args.get("source")) == "screen"
+    screen_id = rules.screen_of(user_id)
     async with ctx.services.sessionmaker() as db:
         activity, acc = await in_room(ctx, args, db)
         policy.authorize(ctx.actor, "stage.manage", acc)
-        stage = stages_of(ctx).of(activity.id)
-        await stage.take_off(user_id)
-        hand = await db.get(Hand, (activity.id, user_id))
-        if hand is not None and rules.lowered_on_removal(hand.status):
-            hand.status = rules.LOWERED  # and with it, the right to publish
-        out = await record_event(ctx, db, activity.id, {"type": "stage_removed", "user_id": user_id}, desk=True)
+        stages = stages_of(ctx)
+        stage = stages.of(activity.id)
+        sharing = screen_id in stage.publishers or any(p["user_id"] == screen_id for p in await roster(db, activity.id))
+        if only_screen and not sharing:
+            raise CommandError("not_on_stage", "they are not sharing a screen")
+        await stages.stop(activity.id, [screen_id] if only_screen else [user_id, screen_id])
+        out = None
+        if not only_screen:
+            hand = await db.get(Hand, (activity.id, user_id))
+            if hand is not None and rules.lowered_on_removal(hand.status):
+                hand.status = rules.LOWERED  # and with it, the right to publish
+            out = await record_event(ctx, db, activity.id, {"type": "stage_removed", "user_id": user_id}, desk=True)
+        if sharing:
+            stopped = await record_event(ctx, db, activity.id, {"type": "screen_stopped", "user_id": user_id},
+                                         desk=True)
+            out = out or stopped
     await stage.announce()
     return out
 

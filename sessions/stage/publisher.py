@@ -1,6 +1,7 @@
-"""One publication on a stage: a person's camera, microphone or screen (received over their peer
-connection), or the lesson video (played by the node). Its feeds are what viewers get; while the
-activity is live it is recorded from the same packets (`collab.media.recorder`, no second encode)."""
+"""One publication on a stage: a person's camera and microphone, or a screen they share (each received
+over its own peer connection), or the lesson video (played by the node). Its feeds are what viewers
+get; while the activity is live it is recorded from the same packets (`collab.media.recorder`, no
+second encode)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,13 @@ FIRST_FRAME_WAIT = 2.0  # and then for the first frame of its picture (ICE and D
 @dataclass(eq=False)
 class Publisher:
     stage: Stage
-    user_id: int | str  # a person's id, or rules.LESSON for the lesson video
+    user_id: int | str  # the publisher id: a person's (their camera), rules.screen_of(theirs), or rules.LESSON
     name: str
     ctx: Context  # the command that put it on stage: leaving is recorded in its actor's name
     pc: Any = None  # aiortc's RTCPeerConnection from the publisher; None for the lesson video
     feeds: dict[str, Fanout] = field(default_factory=dict)
     player: LessonPlayer | None = None
-    owner_id: int = 0  # the person behind it: themselves, or whoever put the lesson video on stage
+    owner_id: int = 0  # the person behind it: themselves, the sharer, or whoever put the lesson video on stage
     recorder: Recorder | None = None
     recording_since: datetime | None = None
     closed: bool = False
@@ -54,8 +55,15 @@ class Publisher:
 
     @property
     def person(self) -> bool:
-        """A person on stage, not the lesson video."""
+        """A person on stage (their camera), not a screen or the lesson video."""
         return rules.is_person(self.user_id)
+
+    @property
+    def source(self) -> str:
+        """What it shows: "camera" (and microphone), "screen" or "lesson" (a program picks by it)."""
+        if self.user_id == rules.LESSON:
+            return "lesson"
+        return "screen" if rules.is_screen(self.user_id) else "camera"
 
     def add_feed(self, feed: Fanout) -> None:
         """A track of the publisher's arrived (aiortc announces them all at once, when it takes the
@@ -87,7 +95,8 @@ class Publisher:
         size = video.size if video is not None else None
         h264 = video is not None and video.mime == "video/h264"
         stamp = datetime.now(timezone.utc)
-        name = (f"{stage.activity_id}/{stamp.strftime('%Y%m%dT%H%M%S')}-{self.user_id}-{secrets.token_hex(3)}"
+        who = str(self.user_id).replace(":", "-")  # screen:12 -> screen-12
+        name = (f"{stage.activity_id}/{stamp.strftime('%Y%m%dT%H%M%S')}-{who}-{secrets.token_hex(3)}"
                 + (".mkv" if h264 else ".webm"))
         try:
             self.recorder = Recorder(Path(stage.services.settings.recordings_dir) / name, *(size or (None, None)),

@@ -1,5 +1,6 @@
 """What the stage decides without I/O: who was invited up, what taking part does to a raised hand,
-which room event closes the stage, who is on stage by the record, and which arguments are usable."""
+which room event closes the stage, who is on stage by the record, which arguments are usable, and how
+a shared screen is named (its own publication, `"screen:<user id>"`, beside its owner's camera)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import orjson
 from collab.errors import DomainError
 
 LESSON = "lesson"  # the publisher id of the lesson video on the stage
+SCREEN = "screen:"  # a shared screen's publisher id is this and its owner's user id
+SOURCES = ("camera", "screen")  # what a person publishes: camera and microphone, or a screen (and its sound)
 MAX_VIEWS_PER_SOCKET = 8  # a viewer watches a few publishers at once, not hundreds
 VIDEO_ACTIONS = ("start", "play", "pause", "seek", "stop")
 
@@ -36,8 +39,40 @@ def lowered_on_removal(hand_status: str | None) -> bool:
 
 
 def is_person(publisher_id: int | str) -> bool:
-    """A person on stage (a user id), not the lesson video: only people join and leave the record."""
+    """A person on stage (a user id), not the lesson video or a screen: only people join and leave the
+    record."""
     return isinstance(publisher_id, int)
+
+
+def screen_of(user_id: int) -> str:
+    """The publisher id of `user_id`'s shared screen."""
+    return f"{SCREEN}{user_id}"
+
+
+def owner_of(publisher_id: Any) -> int | None:
+    """The person behind a publication: themselves for a camera, the sharer for a screen (None for the
+    lesson video or anything that is not a publisher id)."""
+    if type(publisher_id) is int:
+        return publisher_id
+    if isinstance(publisher_id, str) and publisher_id.startswith(SCREEN):
+        rest = publisher_id[len(SCREEN):]
+        if rest.isascii() and rest.isdigit() and not rest.startswith("0"):
+            return int(rest)
+    return None
+
+
+def is_screen(publisher_id: Any) -> bool:
+    return isinstance(publisher_id, str) and owner_of(publisher_id) is not None
+
+
+def source(value: Any) -> str:
+    """What `stage.publish`, `stage.leave` and `stage.remove` are about: the camera (the default) or a
+    shared screen."""
+    if value is None:
+        return "camera"
+    if value not in SOURCES:
+        raise DomainError("invalid", "source: 'camera' or 'screen'")
+    return value
 
 
 def closes_the_stage(data: bytes | None) -> bool:
@@ -53,22 +88,34 @@ def closes_the_stage(data: bytes | None) -> bool:
     return isinstance(event, dict) and event.get("type") in CLOSING
 
 
+ROSTER_EVENTS = ("stage_joined", "stage_left", "stage_removed", "screen_started", "screen_stopped")
+
+
 def roster(records: Iterable[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Who is on stage, from the recorded joins, leaves and removals in the order they happened
-    (`(type, data)` pairs): each person once, in the order they came up."""
-    on: dict[int, str] = {}
+    """Who is on stage, from the recorded joins, leaves, removals and screen shares in the order they
+    happened (`(type, data)` pairs; data's `user_id` is always the person): each person and each shared
+    screen once, in the order they came up. Taking someone off the stage ends their screen too."""
+    on: dict[int | str, dict[str, Any]] = {}
     for kind, data in records:
+        user_id = data.get("user_id")
         if kind == "stage_joined":  # publishing again (a reconnect) keeps the place, with the newer name
-            on[data["user_id"]] = data.get("name", "")
+            on[user_id] = {"user_id": user_id, "name": data.get("name", "")}
+        elif kind == "screen_started":
+            on[screen_of(user_id)] = {"user_id": screen_of(user_id), "name": data.get("name", ""),
+                                      "owner_id": user_id, "source": "screen"}
+        elif kind == "screen_stopped":
+            on.pop(screen_of(user_id), None)
         else:
-            on.pop(data.get("user_id"), None)
-    return [{"user_id": u, "name": n} for u, n in on.items()]
+            on.pop(user_id, None)
+            if kind == "stage_removed":
+                on.pop(screen_of(user_id), None)
+    return list(on.values())
 
 
 def publisher_id(value: Any) -> int | str:
-    """Whom a viewer asks to watch: a user id, or the lesson video."""
-    if value != LESSON and type(value) is not int:
-        raise DomainError("invalid", f"publisher_id: a user id, or {LESSON!r} for the lesson video")
+    """Whom a viewer asks to watch: a user id, someone's shared screen, or the lesson video."""
+    if value != LESSON and type(value) is not int and not is_screen(value):
+        raise DomainError("invalid", f"publisher_id: a user id, 'screen:<user id>', or {LESSON!r} for the lesson video")
     return value
 
 

@@ -69,16 +69,23 @@ class Stage:
         """The publisher's socket went away (closed, or the network dropped it)."""
         try:
             await pub.close()
-            await self._record_left(pub)
+            await self._record_end(pub)
             await self.announce()
         except Exception:
             log.exception("closing a publication failed")
 
-    async def _record_left(self, pub: Publisher) -> None:
-        if pub.person:  # the lesson video is not a person on stage
-            async with self.services.sessionmaker() as db:
+    async def _record_end(self, pub: Publisher) -> None:
+        """In the publisher's name: a person left the stage, or their screen share ended (the lesson
+        video's end is no event of record)."""
+        if pub.source == "lesson":
+            return
+        async with self.services.sessionmaker() as db:
+            if pub.person:
                 await record_event(pub.ctx, db, self.activity_id, {"type": "stage_left", "user_id": pub.user_id},
                                    room=False)
+            else:
+                await record_event(pub.ctx, db, self.activity_id, {"type": "screen_stopped", "user_id": pub.owner_id},
+                                   desk=True)
 
     # -- views ---------------------------------------------------------------------------------------
 
@@ -112,7 +119,7 @@ class Stage:
         """The activity ended: everyone leaves the stage, and every view closes."""
         for pub in list(self.publishers.values()):
             await pub.close()
-            await self._record_left(pub)
+            await self._record_end(pub)
         for view in list(self.views.values()):
             await self.drop_view(view)
         await self.announce()
@@ -134,7 +141,9 @@ class Stage:
     def on_stage(self) -> list[dict[str, Any]]:
         out = []
         for p in self.publishers.values():
-            item = {"user_id": p.user_id, "name": p.name, "tracks": sorted(p.feeds)}
+            item = {"user_id": p.user_id, "name": p.name, "source": p.source, "tracks": sorted(p.feeds)}
+            if p.source == "screen":
+                item["owner_id"] = p.owner_id
             if p.player is not None:
                 item["video"] = p.player.state()
             out.append(item)
@@ -167,6 +176,15 @@ class Stages:
         if pub is not None and pub.feeds:
             return pub.feeds
         return await self.bridges.feeds_for(activity_id, publisher_id)
+
+    async def stop(self, activity_id: int, publisher_ids: list[int | str]) -> None:
+        """Take these publications off the stage, on whichever node holds them (a moderator's
+        `stage.remove` is heard by one node; the publisher's socket may be on another)."""
+        stage = self.stages.get(activity_id)
+        if stage is not None:
+            for publisher_id in publisher_ids:
+                await stage.take_off(publisher_id)
+        await self.bridges.stop_elsewhere(activity_id, publisher_ids)
 
     async def start(self) -> None:
         """At node start: listen for other nodes that want a publisher of ours; count for the metrics."""

@@ -397,7 +397,7 @@ async def test_the_stage_announcement_reaches_a_teacher_on_another_node(world, t
                                 .map(m => m.e).reverse()
                                 .find(e => e.on_stage.some(p => p.user_id === uid)) || null""",
         [f"activity:{aid}", presenter_id]), timeout=10, what="a stage event on node B")
-    assert {"user_id": presenter_id, "name": "Presenter", "tracks": ["audio", "video"]} in stage["on_stage"]
+    assert {"user_id": presenter_id, "name": "Presenter", "source": "camera", "tracks": ["audio", "video"]} in stage["on_stage"]
     assert stage.get("node", world["a"].name) == world["a"].name  # events name their node (since 0f339e5)
 
 

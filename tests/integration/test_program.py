@@ -103,7 +103,7 @@ def last_part(text: str) -> tuple[int, int]:
 
 
 async def test_a_teacher_gets_the_program_and_plays_it_from_either_node(on_air):
-    users, aid, teacher = on_air["users"], on_air["aid"], on_air["teacher"]
+    aid, teacher = on_air["aid"], on_air["teacher"]
     assert on_air["before"] == {"tier": "webrtc", "live": False}  # nothing made yet: the stage as it is
     got = await teacher.ok("program.watch", activity_id=aid)
     assert got["tier"] == "program" and got["live"] is True

@@ -104,7 +104,7 @@ async def test_the_presenter_publishes_and_teachers_watch_decoded_frames(world):
     await room.ok("subscribe", channel=f"activity:{aid}")
     pws, ppc = await publish(world, "presenter", [MovingPicture(), Tone()])
     announced = await stage_event(room, lambda e: e["on_stage"])
-    assert announced["on_stage"] == [{"user_id": users["presenter"][0], "name": "Presenter",
+    assert announced["on_stage"] == [{"user_id": users["presenter"][0], "name": "Presenter", "source": "camera",
                                       "tracks": ["audio", "video"]}]
     await asyncio.sleep(1.1)  # past the snapshot's shared cache
     late = await harness.WsClient(world["node"].ws_url).open(users["t3"][1])
@@ -160,7 +160,7 @@ async def test_a_teacher_called_on_goes_on_stage_and_is_taken_off(world):
     tws, tpc = await publish(world, "t2", [MovingPicture(320, 240), Tone()])
     assert isinstance(tpc, RTCPeerConnection)
     on = await stage_event(expert, lambda e: any(p["user_id"] == users["t2"][0] for p in e["on_stage"]))
-    assert {"user_id": users["t2"][0], "name": "T2", "tracks": ["audio", "video"]} in on["on_stage"]
+    assert {"user_id": users["t2"][0], "name": "T2", "source": "camera", "tracks": ["audio", "video"]} in on["on_stage"]
     vpc, counters, _ = await watch(expert, world, users["t2"][0])
     await until(lambda: video(counters) is not None and video(counters).frames > 10)
     assert video(counters).size == (320, 240)

@@ -50,8 +50,11 @@ def test_every_event_type_the_server_builds_has_a_definition(schema):
                                              "id": "activity-event:10", "at": AT, "by": BY}},
     {"ch": "activity:12", "o": 42, "e": {"type": "qa_votes", "id": "qa-votes:ab12", "votes": {"5": 3}}},
     {"ch": "activity:12", "o": 43, "e": {"type": "stage", "id": "stage:cd34", "node": "node-a", "on_stage": [
-        {"user_id": "lesson", "name": "课例", "tracks": ["audio", "video"],
-         "video": {"state": "playing", "position": 1.5, "duration": 60.0}}]}},
+        {"user_id": "lesson", "name": "课例", "source": "lesson", "tracks": ["audio", "video"],
+         "video": {"state": "playing", "position": 1.5, "duration": 60.0}},
+        {"user_id": "screen:12", "name": "张老师", "source": "screen", "owner_id": 12, "tracks": ["video"]}]}},
+    {"ch": "activity:12:mod", "o": 44, "e": {"type": "screen_stopped", "user_id": 12, "id": "activity-event:11",
+                                             "at": AT, "by": BY}},
     {"ch": "announce:all", "resync": {"epoch": "9f2c01aa", "offset": 40}},
     {"ch": "activity:12", "unsubscribed": {"reason": "removed by a moderator"}},
     {"ch": "activity:12", "presence": {"clients": 120, "users": 97}},
@@ -72,6 +75,9 @@ def test_documented_pushes_match(schema, push):
     ({"ch": "activity:12", "o": "41", "e": {"type": "ended", "id": "activity-event:9", "at": AT, "by": BY}},
      "o: '41' is not valid"),
     ({"ch": "activity:12", "presence": {"clients": 1}}, "presence: 'users' is a required property"),
+    ({"ch": "activity:12", "o": 44, "e": {"type": "stage", "id": "stage:ef56", "node": "node-a", "on_stage": [
+        {"user_id": "screen:12", "name": "张老师", "source": "screen", "tracks": ["video"]}]}},
+     "'owner_id' is a required property"),
 ])
 def test_undocumented_shapes_are_refused_with_a_reason(schema, push, why):
     problems = schema.problems(push)

@@ -111,8 +111,24 @@ async def test_a_publisher_is_announced_once_their_first_frame_arrives(stage):
     await soon(asyncio.gather(*stage._tasks))
     [announced] = stage.services.hub.published
     assert announced["type"] == "stage" and announced["node"] == "node-a"
-    assert announced["on_stage"] == [{"user_id": 3, "name": "Ann", "tracks": ["video"]}]
+    assert announced["on_stage"] == [{"user_id": 3, "name": "Ann", "source": "camera", "tracks": ["video"]}]
     await pub.close()
+
+
+async def test_a_shared_screen_is_announced_beside_its_owners_camera(stage):
+    camera = Publisher(stage, 3, "Ann", ctx=None, owner_id=3)
+    screen = Publisher(stage, rules.screen_of(3), "Ann", ctx=None, owner_id=3,
+                       feeds={"video": PacketFeed("video", "video/vp8")})
+    await stage.take(camera)
+    await stage.take(screen)
+    assert (camera.source, screen.source, screen.person) == ("camera", "screen", False)
+    await stage.announce()
+    assert stage.services.hub.published[-1]["on_stage"] == [
+        {"user_id": 3, "name": "Ann", "source": "camera", "tracks": []},
+        {"user_id": "screen:3", "owner_id": 3, "name": "Ann", "source": "screen", "tracks": ["video"]}]
+    await stage.take_off(rules.screen_of(3))  # stopping the share leaves the camera
+    assert list(stage.publishers) == [3]
+    await camera.close()
 
 
 async def test_a_picture_that_never_comes_is_announced_after_the_limit(stage, monkeypatch):
@@ -122,7 +138,8 @@ async def test_a_picture_that_never_comes_is_announced_after_the_limit(stage, mo
     await stage.take(pub)
     assert await soon(pub.media_started()) is False
     await stage.announce_when_media_flows(pub, live=False)
-    assert stage.services.hub.published[-1]["on_stage"] == [{"user_id": 3, "name": "Ann", "tracks": ["video"]}]
+    assert stage.services.hub.published[-1]["on_stage"] == [{"user_id": 3, "name": "Ann", "source": "camera",
+                                                             "tracks": ["video"]}]
     await pub.close()
 
 

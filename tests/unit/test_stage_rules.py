@@ -72,17 +72,49 @@ def test_the_roster_is_who_is_on_stage_by_the_record():
     assert rules.roster([]) == []
 
 
+def test_the_roster_names_shared_screens_until_they_stop_or_their_owner_is_taken_off():
+    records = [("stage_joined", {"type": "stage_joined", "user_id": 3, "name": "Ann"}),
+               ("screen_started", {"type": "screen_started", "user_id": 3, "name": "Ann"}),
+               ("screen_started", {"type": "screen_started", "user_id": 4, "name": "Bo"}),  # a screen alone
+               ("screen_started", {"type": "screen_started", "user_id": 5, "name": "Cai"}),
+               ("screen_stopped", {"type": "screen_stopped", "user_id": 4}),
+               ("stage_left", {"type": "stage_left", "user_id": 3})]  # stepping down: the screen's own stop says
+    screen = {"user_id": "screen:3", "name": "Ann", "owner_id": 3, "source": "screen"}
+    assert rules.roster(records) == [screen, {**screen, "user_id": "screen:5", "name": "Cai", "owner_id": 5}]
+    removed = records + [("stage_removed", {"type": "stage_removed", "user_id": 5})]  # on another node, maybe
+    assert rules.roster(removed) == [screen]
+
+
 def test_only_people_join_and_leave_the_record():
     assert rules.is_person(12)
     assert not rules.is_person(rules.LESSON)
+    assert not rules.is_person(rules.screen_of(12))
 
 
-@pytest.mark.parametrize("value", [12, "lesson"])
-def test_a_viewer_watches_a_person_or_the_lesson_video(value):
+def test_a_screen_is_named_after_its_owner():
+    assert rules.screen_of(12) == "screen:12"
+    assert rules.is_screen("screen:12") and rules.owner_of("screen:12") == 12
+    assert rules.owner_of(12) == 12  # a camera is its owner's
+    for other in ("lesson", "screen:", "screen:012", "screen:-1", "screen:1x", "screen:١٢", 12, None):
+        assert not rules.is_screen(other)
+    assert rules.owner_of("lesson") is None and rules.owner_of("screen:abc") is None
+
+
+def test_a_person_publishes_a_camera_by_default_or_a_screen():
+    assert rules.source(None) == "camera"
+    assert rules.source("camera") == "camera" and rules.source("screen") == "screen"
+    for bad in ("window", "", 1, ["screen"]):
+        with pytest.raises(DomainError) as refused:
+            rules.source(bad)
+        assert refused.value.code == "invalid"
+
+
+@pytest.mark.parametrize("value", [12, "lesson", "screen:12"])
+def test_a_viewer_watches_a_person_a_screen_or_the_lesson_video(value):
     assert rules.publisher_id(value) == value
 
 
-@pytest.mark.parametrize("value", ["12", True, None, 1.0, "teacher"])
+@pytest.mark.parametrize("value", ["12", True, None, 1.0, "teacher", "screen:", "screen:x", "screen:0"])
 def test_any_other_publisher_id_is_refused(value):
     with pytest.raises(DomainError) as refused:
         rules.publisher_id(value)

@@ -542,6 +542,11 @@
         if (e.type === "hand_called") { invitedId = e.user_id; deskNote(T("已邀请 " + e.name + " 上台", "Invited " + e.name + " on stage")); }
         if (e.declined) { invitedId = null; deskNote(T(e.by.name + " 谢绝了上台邀请", e.by.name + " declined the invitation")); }
         return;
+      case "screen_started": deskNote(T(e.name + " 开始共享屏幕", e.name + " started sharing a screen")); return;
+      case "screen_stopped":
+        deskNote(e.by.id === e.user_id ? T(e.by.name + " 停止共享屏幕", e.by.name + " stopped sharing a screen")
+                                       : T(e.by.name + " 停止了一项屏幕共享", e.by.name + " stopped a screen share"));
+        return;
       case "poll_counts":
         (e.polls || []).forEach(function (p) { if (snap.poll && p.poll_id === snap.poll.id) { deskCounts = p; renderPoll(); } });
         return;

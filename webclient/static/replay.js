@@ -131,7 +131,7 @@
 
   function buildRecord(events) {
     var items = [], seq = 0;
-    var questions = {}, polls = {};
+    var questions = {}, polls = {}, sharers = {};   // sharers: user id -> name, from screen_started
     data.questions.forEach(function (q) { questions[q.id] = q; });
     data.polls.forEach(function (p) { polls[p.poll.id] = p; });
     function add(at, kind, parts) { items.push({ at: at, t: ms(at), kind: kind, parts: parts, seq: seq++ }); }
@@ -172,6 +172,18 @@
           break;
         case "stage_joined":
           add(ev.at, "other", [who(ev.name), el("span", T(" 上台", " joined the stage"))]);
+          break;
+        case "screen_started":
+          sharers[ev.user_id] = ev.name;
+          add(ev.at, "other", [who(ev.name), el("span", T(" 开始共享屏幕", " started sharing a screen"))]);
+          break;
+        case "screen_stopped":
+          if (ev.by && ev.by.id !== ev.user_id) {   // a moderator stopped it
+            add(ev.at, "other", [who(ev.by.name), el("span", T(" 停止了 ", " stopped ")), who(sharers[ev.user_id]),
+                                 el("span", T(" 的屏幕共享", "'s screen sharing"))]);
+          } else {
+            add(ev.at, "other", [who(sharers[ev.user_id]), el("span", T(" 停止共享屏幕", " stopped sharing a screen"))]);
+          }
           break;
         default:  // moderation and bookkeeping (hidden messages, mutes, raised hands): not part of a replay
       }

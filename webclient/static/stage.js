@@ -1,12 +1,13 @@
-// The stage in the activity room (docs/stage.md): a video tile for everyone on stage and for the
-// lesson video, going on stage with camera and microphone, an expert's invitation from the hand queue,
-// taking people off the stage, and the lesson videos (upload, list, start / play / pause / seek / stop).
+// The stage in the activity room (docs/stage.md): a video tile for everyone on stage, for each shared
+// screen (the main picture) and for the lesson video, going on stage with camera and microphone,
+// sharing a screen, an expert's invitation from the hand queue, taking people off the stage or
+// stopping their sharing, and the lesson videos (upload, list, start / play / pause / seek / stop).
 // An ES module; its parts are in stage/ (README.md, "Layout"). activity.js calls
 // CollabStage.attach({rt, aid, me, snap, root, alerts}) and then, for the page's life,
 // stage.onEvent(e), stage.onSnapshot(snap) and stage.onReconnect(). This module is the frame and the
 // picture of who is on stage: it keeps the room's state (what this person may do, the activity's
 // state), draws the lineup into tiles, and hands each job to its part. User text is textContent only.
-import { LESSON, Lineup } from "./stage/lineup.js";
+import { LESSON, Lineup, isScreen, screenOf } from "./stage/lineup.js";
 import { Signaling } from "./stage/signaling.js";
 import { Notices } from "./stage/notices.js";
 import { Invitation } from "./stage/invitation.js";
@@ -16,7 +17,7 @@ import { View } from "./stage/view.js";
 import { Publisher } from "./stage/publisher.js";
 import { LessonControls } from "./stage/lesson.js";
 import { Library } from "./stage/library.js";
-import { deviceError, errText } from "./stage/words.js";
+import { deviceError, displayError, errText } from "./stage/words.js";
 
 const { T, el } = window.Collab;
 
@@ -36,6 +37,7 @@ export class Stage {
     this.lineup = new Lineup();
     this.views = new Map(); // publisher id -> View
     this.pub = null;        // my Publisher while on stage
+    this.screen = null;     // the Publisher of the screen I share
     this.invited = false;   // accepted an invitation: may go on stage without a publishing role
     this.lesson = null;     // the lesson video's entry of the lineup, while it is on stage
 
@@ -51,7 +53,8 @@ export class Stage {
       this.goOnStage();
     });
     this.controls = new Controls(root, {
-      go: () => this.goOnStage(), leave: () => this.leave(), toggle: (kind) => this.toggle(kind)
+      go: () => this.goOnStage(), leave: () => this.leave(), toggle: (kind) => this.toggle(kind),
+      share: Publisher.screenPossible() ? () => this.shareScreen() : null, unshare: () => this.stopSharing()
     });
     this.tiles = root.appendChild(el("div", null, "stage-tiles"));
     this.emptyEl = root.appendChild(el("p", T("台上暂时没有人。", "Nobody is on the stage yet."), "muted stage-empty"));
@@ -76,7 +79,7 @@ export class Stage {
     this.lesson = null;
     list.forEach((p) => {
       if (p.id === LESSON) this.lesson = p;
-      if (p.id === this.me.id) return;   // my own picture is the local preview
+      if (p.id === this.me.id || p.id === screenOf(this.me.id)) return;   // mine are the local previews
       if (shown >= MAX_VIEWS) { hidden++; return; }
       shown++;
       want.set(p.id, p);
@@ -90,14 +93,16 @@ export class Stage {
         v.tile.setName(p.name);
       }
     });
-    // the local preview, first
-    const mine = this.tiles.querySelector(".tile.mine");
-    if (this.pub && !mine) this.tiles.insertBefore(this.pub.tile(), this.tiles.firstChild);
-    if (!this.pub && mine) mine.remove();
-    // the order of tiles: the lesson video, then as listed
+    // the local previews, first: my camera, my screen
+    this.preview(screenOf(this.me.id), this.screen);
+    this.preview(this.me.id, this.pub);
+    // the order of tiles: shared screens (the first is the main picture), the lesson video, then as listed
     list.map((p) => this.views.get(p.id)).filter(Boolean).forEach((v) => this.tiles.appendChild(v.tile.el));
-    const people = list.filter((p) => p.id !== LESSON).length +
-      (this.pub && !list.some((p) => p.id === this.me.id) ? 1 : 0);
+    const main = list.map((p) => this.views.get(p.id)).find((v) => v && isScreen(v.publisherId));
+    this.views.forEach((v) => v.tile.el.classList.toggle("main", v === main));
+    this.tiles.classList.toggle("with-screen", !!main);
+    const person = (p) => p.id !== LESSON && !isScreen(p.id);
+    const people = list.filter(person).length + (this.pub && !list.some((p) => p.id === this.me.id) ? 1 : 0);
     this.countEl.textContent = people ? T("台上 " + people + " 人", people + " on stage") : "";
     this.emptyEl.hidden = this.tiles.children.length > 0;
     this.moreEl.hidden = !hidden;
@@ -109,15 +114,23 @@ export class Stage {
                                            this.lessonControls.hidden);
   }
 
+  // My publication's local preview (`pub`, or none) under `id`, first in line.
+  preview(id, pub) {
+    const tile = Array.from(this.tiles.querySelectorAll(".tile.mine")).find((t) => t.dataset.publisher === String(id));
+    if (pub && !tile) this.tiles.insertBefore(pub.tile(), this.tiles.firstChild);
+    if (!pub && tile) tile.remove();
+  }
+
   renderControls() {
-    this.controls.render((this.publishRole() || this.invited) && this.stageOpen(), this.pub);
+    this.controls.render((this.publishRole() || this.invited) && this.stageOpen(), this.pub, this.screen);
     this.library.show(!!this.may.may_upload_media);
   }
 
   // -- watching ---------------------------------------------------------------------------------
   watch(p) {
     const manage = p.id !== LESSON && this.may.may_manage_stage;
-    const tile = new Tile(p.id, manage ? (t) => this.takeOff(p.id, t) : null);
+    const remove = isScreen(p.id) ? (t) => this.stopTheirSharing(p.id, t) : (t) => this.takeOff(p.id, t);
+    const tile = new Tile(p.id, manage ? remove : null);
     tile.setName(p.name);
     const view = new View(p.id, tile, this);
     this.views.set(p.id, view);
@@ -146,8 +159,13 @@ export class Stage {
       this.notices.say(T("已请 " + tile.name + " 下台", tile.name + " was taken off the stage"), true);
     }, (err) => { this.notices.error(errText(err)); });
   }
+  stopTheirSharing(screenId, tile) {
+    this.signaling.remove(Number(screenId.slice("screen:".length)), "screen").then(() => {
+      this.notices.say(T("已停止 " + tile.name + " 的屏幕共享", tile.name + "'s screen sharing was stopped"), true);
+    }, (err) => { this.notices.error(errText(err)); });
+  }
 
-  // -- publishing -------------------------------------------------------------------------------
+  // -- publishing: my camera and microphone, and a screen I share beside them --------------------
   goOnStage() {
     this.notices.error("");
     if (this.pub) return;
@@ -156,44 +174,79 @@ export class Stage {
       return;
     }
     this.controls.busy(true);
-    this.notices.say(T("正在打开摄像头和麦克风…", "Opening the camera and microphone…"));
-    Publisher.devices().then((stream) => {
-      this.notices.say("");
-      this.pub = new Publisher(stream, this.signaling, this.me, {
-        up: () => this.notices.say(T("您已在台上。", "You are on the stage.")),
-        refused: (err) => {
-          this.stopPublishing();
-          this.notices.error(T("上台失败：", "Could not go on stage: ") + errText(err));
-        }
-      });
-      this.render();
-      this.pub.publish();
-    }, (err) => {
-      this.notices.say("");
-      this.controls.busy(false);
-      this.notices.error(deviceError(err));
+    this.open("pub", Publisher.devices(), T("正在打开摄像头和麦克风…", "Opening the camera and microphone…"), deviceError, {
+      up: () => this.notices.say(T("您已在台上。", "You are on the stage.")),
+      refused: (err) => {
+        this.drop("pub");
+        this.notices.error(T("上台失败：", "Could not go on stage: ") + errText(err));
+      }
     });
   }
-  stopPublishing() {
-    if (!this.pub) return;
-    const p = this.pub;
-    this.pub = null;
+  shareScreen() {
+    this.notices.error("");
+    if (this.screen) return;
+    this.controls.choosing(true);
+    this.open("screen", Publisher.screen(),
+              T("请在浏览器的对话框中选择要共享的屏幕、窗口或标签页…", "Choose the screen, window or tab to share in the browser's dialog…"),
+              displayError, {
+      up: () => this.notices.say(T("正在共享屏幕。", "You are sharing your screen.")),
+      refused: (err) => {
+        this.drop("screen");
+        this.notices.error(T("共享屏幕失败：", "Could not share the screen: ") + errText(err));
+      },
+      ended: () => this.stopSharing()   // the browser's own "stop sharing" bar
+    });
+  }
+  // While `asking` is said, the browser gives the devices or the screen (`given`, a promise of a
+  // MediaStream; `denied(err)` says why not); then `this[mine]` ("pub" or "screen") publishes them.
+  open(mine, given, asking, denied, events) {
+    this.notices.say(asking);
+    given.then((stream) => {
+      this.notices.say("");
+      if (this[mine] || !this.stageOpen()) { stream.getTracks().forEach((t) => { t.stop(); }); this.render(); return; }
+      this[mine] = new Publisher(stream, this.signaling, this.me, events, mine === "screen" ? "screen" : "camera");
+      this.render();
+      this[mine].publish();
+    }, (err) => {
+      this.notices.say("");
+      this.renderControls();
+      this.notices.error(denied(err));
+    });
+  }
+  // My publication (`mine`: "pub" or "screen") ends here, its devices and connection (the server
+  // hears of it separately, or already knows).
+  drop(mine) {
+    if (!this[mine]) return;
+    const p = this[mine];
+    this[mine] = null;
     p.stop();
     this.render();
   }
   leave() {
     this.notices.error("");
     const wasOn = !!this.pub;
-    this.stopPublishing();
+    this.drop("pub");
+    this.drop("screen");   // off the stage: the server ends the share too
     this.invited = false;
     this.render();
-    if (!wasOn) return;
-    const left = () => this.notices.say(T("您已下台。", "You left the stage."), true);
-    this.signaling.leave().then(left, (err) => {
-      if (err && (err.code === "not_on_stage" || err.code === "disconnected")) { left(); return; }
+    if (wasOn) this.tellLeft(null, T("您已下台。", "You left the stage."));
+  }
+  stopSharing() {
+    this.notices.error("");
+    if (!this.screen) return;
+    this.drop("screen");
+    this.tellLeft("screen", T("已停止共享屏幕。", "You stopped sharing your screen."));
+  }
+  // `stage.leave`, then `done` is said (also when the server already let go: the socket went down, or
+  // it ended the publication first).
+  tellLeft(source, done) {
+    const said = () => this.notices.say(done, true);
+    this.signaling.leave(source).then(said, (err) => {
+      if (err && (err.code === "not_on_stage" || err.code === "disconnected")) { said(); return; }
       this.notices.error(errText(err));
     });
   }
+
   toggle(kind) {
     if (!this.pub) return;
     this.pub.toggle(kind);
@@ -225,7 +278,8 @@ export class Stage {
   }
   closeStage() {
     this.lineup.clear();
-    this.stopPublishing();
+    this.drop("pub");
+    this.drop("screen");
     this.invited = false;
     this.invitation.hide();
   }
@@ -242,11 +296,21 @@ export class Stage {
         return;
       case "stage_removed":
         this.lineup.forget(e.user_id);
+        this.lineup.forget(screenOf(e.user_id));
         if (e.user_id === this.me.id) {
           this.invited = false;
           this.invitation.hide();
-          this.stopPublishing();
+          this.drop("pub");
+          this.drop("screen");
           this.notices.say(T("主持人已请您下台。", "You were taken off the stage."), true);
+        }
+        this.render();
+        return;
+      case "screen_stopped":
+        this.lineup.forget(screenOf(e.user_id));
+        if (e.user_id === this.me.id && this.screen && e.by && e.by.id !== this.me.id) {   // not my own stop
+          this.drop("screen");
+          this.notices.say(T(e.by.name + " 停止了您的屏幕共享。", e.by.name + " stopped your screen sharing."), true);
         }
         this.render();
         return;
@@ -269,12 +333,14 @@ export class Stage {
   onReconnect() {
     this.views.forEach((v) => v.reconnected());
     if (this.pub) this.pub.publish();
+    if (this.screen) this.screen.publish();
   }
 
   detach() {
     clearInterval(this.checker);
     Array.from(this.views.values()).forEach((v) => this.unwatch(v));
-    this.stopPublishing();
+    this.drop("pub");
+    this.drop("screen");
   }
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 
 // The module as the browser gets it (it imports nothing), loaded from its source.
 const source = readFileSync(new URL("../../../webclient/static/stage/lineup.js", import.meta.url), "utf8");
-const { Lineup, LESSON } = await import("data:text/javascript," + encodeURIComponent(source));
+const { Lineup, LESSON, isScreen, screenOf } = await import("data:text/javascript," + encodeURIComponent(source));
 
 const names = (l) => l.list().map((p) => p.name);
 
@@ -51,4 +51,26 @@ test("a lesson video command's answer moves the clock at once, before the stage 
   l.heard({ node: "node-a", on_stage: [{ user_id: LESSON, name: "课例", video: { state: "playing", position: 3, duration: 20 } }] });
   l.lessonVideo({ state: "paused", position: 8, duration: 20 });
   assert.deepEqual(l.list()[0].video, { state: "paused", position: 8, duration: 20 });
+});
+
+test("a shared screen is the main picture: screens first, then the lesson video, then people", () => {
+  const l = new Lineup();
+  l.heard({ node: "node-a", on_stage: [{ user_id: 3, name: "Host", source: "camera" },
+                                       { user_id: LESSON, name: "课例", source: "lesson" }] });
+  l.heard({ node: "node-b", on_stage: [{ user_id: 9, name: "Presenter", source: "camera" },
+                                       { user_id: "screen:9", owner_id: 9, name: "Presenter", source: "screen", tracks: ["video"] }] });
+  assert.deepEqual(l.list().map((p) => p.id), ["screen:9", LESSON, 3, 9]);
+  assert.deepEqual(l.list()[0].tracks, ["video"]);
+  l.heard({ node: "node-b", on_stage: [{ user_id: 9, name: "Presenter", source: "camera" }] });   // the share stopped
+  assert.deepEqual(l.list().map((p) => p.id), [LESSON, 3, 9]);
+});
+
+test("a screen the snapshot named keeps its id (a string, not a number) until a node names it or it is forgotten", () => {
+  const l = new Lineup();
+  l.fromSnapshot([{ user_id: 9, name: "Presenter" }, { user_id: "screen:9", name: "Presenter", owner_id: 9, source: "screen" }]);
+  assert.deepEqual(l.list().map((p) => p.id), ["screen:9", 9]);
+  assert.ok(l.onlyFromSnapshot("screen:9") && l.onlyFromSnapshot(9));
+  l.forget(screenOf(9));   // its share stopped
+  assert.deepEqual(l.list().map((p) => p.id), [9]);
+  assert.ok(isScreen("screen:9") && !isScreen(9) && !isScreen(LESSON));
 });

@@ -1,25 +1,39 @@
-// My camera and microphone on the stage: the devices (asked once), a send-only peer connection
-// negotiated with `stage.publish` (again after it fails or the socket comes back), the mute toggles,
-// and my own picture, the local preview tile.
+// My camera and microphone on the stage, or a screen I share beside them (each its own publication):
+// the devices (asked once), a send-only peer connection negotiated with `stage.publish` (again after
+// it fails or the socket comes back), the mute toggles, and my own picture, the local preview tile.
 import { STALE, negotiate } from "./signaling.js";
+import { screenOf } from "./lineup.js";
 
 const { T, el } = window.Collab;
 
 const CAMERA = { video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } }, audio: true };
+// A screen, window or tab at its own size; slides and documents need few frames. Its sound if the
+// person ticks "share audio" in the browser's picker.
+const SCREEN = { video: { frameRate: { ideal: 15, max: 30 } }, audio: true };
 
 export class Publisher {
   // Whether this page may ask for a camera at all (it needs a secure context).
   static possible() { return !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia); }
   // The camera and microphone (the browser may ask the person): a MediaStream.
   static devices() { return navigator.mediaDevices.getUserMedia(CAMERA); }
+  // Whether this browser shares screens (desktop browsers do; most phones do not).
+  static screenPossible() { return !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia); }
+  // The screen, window or tab the person picks in the browser's own dialog: a MediaStream.
+  static screen() { return navigator.mediaDevices.getDisplayMedia(SCREEN); }
 
   // `events`: `up()` once the server took the publication, `refused(err)` when it would not (the
-  // publication is over then: stop() it).
-  constructor(stream, signaling, me, events) {
+  // publication is over then: stop() it), and for a screen `ended()`, when the browser ended the
+  // capture (its own "stop sharing" bar, or the shared window closed). `source`: "camera" or "screen".
+  constructor(stream, signaling, me, events, source) {
     this.stream = stream;
     this.signaling = signaling;
     this.me = me;
     this.events = events;
+    this.source = source || "camera";
+    const picture = stream.getVideoTracks()[0];
+    if (this.source === "screen" && picture) {
+      picture.addEventListener("ended", () => { if (!this.stopped && events.ended) events.ended(); });
+    }
     this.pc = null;
     this.gen = 0;
     this.live = false;
@@ -46,7 +60,7 @@ export class Publisher {
     };
     negotiate(pc).then((offer) => {
       if (!current()) throw STALE;
-      return this.signaling.publish(offer);
+      return this.signaling.publish(offer, this.source);
     }).then((r) => {
       if (!current()) throw STALE;
       return pc.setRemoteDescription(r.answer);
@@ -73,12 +87,16 @@ export class Publisher {
   off(kind) { const t = this.track(kind); return t ? !t.enabled : null; }
   toggle(kind) { const t = this.track(kind); if (t) t.enabled = !t.enabled; }
 
-  // The local preview, with my name and the publication's state.
+  // Its publisher id on the stage.
+  get id() { return this.source === "screen" ? screenOf(this.me.id) : this.me.id; }
+
+  // The local preview, with my name (or "my screen") and the publication's state.
   tile() {
-    const tile = el("div", null, "tile mine");
-    tile.dataset.publisher = String(this.me.id);
+    const tile = el("div", null, "tile mine" + (this.source === "screen" ? " screen" : ""));
+    tile.dataset.publisher = String(this.id);
     tile.setAttribute("role", "group");
-    const label = (this.me.display_name || "") + T("（我）", " (you)");
+    const label = this.source === "screen" ? T("我共享的屏幕", "My shared screen")
+                                           : (this.me.display_name || "") + T("（我）", " (you)");
     tile.setAttribute("aria-label", label);
     const video = tile.appendChild(el("video"));
     video.autoplay = true; video.playsInline = true; video.muted = true;

@@ -18,8 +18,10 @@ export class Signaling {
     return this.rt.command(name, Object.assign({ activity_id: this.activityId }, args || {}));
   }
 
-  publish(offer) { return this.command("stage.publish", { offer: offer }); }
-  leave() { return this.command("stage.leave"); }
+  // `source`: "camera" (the default) or "screen", a shared screen beside the camera.
+  publish(offer, source) { return this.command("stage.publish", { offer: offer, source: source || "camera" }); }
+  // Without a source: off the stage (camera and screen); "screen": stop sharing only.
+  leave(source) { return this.command("stage.leave", source ? { source: source } : {}); }
   watch(publisherId, offer) { return this.command("stage.watch", { publisher_id: publisherId, offer: offer }); }
   // Ending a view is best effort: the server ends it anyway with the socket.
   unwatch(watchId) {
@@ -27,7 +29,8 @@ export class Signaling {
   }
   accept() { return this.command("stage.accept"); }
   decline() { return this.command("hand.lower"); }   // a called teacher lowers the hand to say no
-  remove(userId) { return this.command("stage.remove", { user_id: userId }); }
+  // A moderator takes someone off the stage, or with "screen" stops only their sharing.
+  remove(userId, source) { return this.command("stage.remove", Object.assign({ user_id: userId }, source ? { source: source } : {})); }
   video(action, args) { return this.command("stage.video", Object.assign({ action: action }, args || {})); }
 }
 

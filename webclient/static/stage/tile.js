@@ -1,16 +1,19 @@
 // A picture on the stage: its <video> (muted until the viewer unmutes it) and a bar with the name,
 // the connection's state and the buttons: sound, enlarge to the stage's width, fullscreen and, for
-// those who manage the stage, "take off stage". Names are set as text only.
-import { LESSON } from "./lineup.js";
+// those who manage the stage, "take off stage" (on a shared screen: "stop their sharing"). Names are
+// set as text only.
+import { LESSON, isScreen } from "./lineup.js";
 
 const { T, el, button } = window.Collab;
 
 export class Tile {
-  // `onRemove(tile)`: given for those who may take people off the stage (not for the lesson video).
+  // `onRemove(tile)`: given for those who may take people off the stage or stop their sharing (not
+  // for the lesson video).
   constructor(publisherId, onRemove) {
     this.publisherId = publisherId;
     this.name = undefined;
-    const tile = this.el = el("div", null, "tile" + (publisherId === LESSON ? " lesson" : ""));
+    const kind = publisherId === LESSON ? " lesson" : isScreen(publisherId) ? " screen" : "";
+    const tile = this.el = el("div", null, "tile" + kind);
     tile.dataset.publisher = String(publisherId);
     tile.setAttribute("role", "group");
     const video = this.video = tile.appendChild(el("video"));
@@ -29,13 +32,16 @@ export class Tile {
       this.full.textContent = document.fullscreenElement === tile ? T("退出全屏", "Exit fullscreen") : T("全屏", "Fullscreen");
     });
     if (publisherId !== LESSON && onRemove) {
-      bar.appendChild(button(T("请下台", "Take off stage"), "tile-remove", () => onRemove(this)));
+      bar.appendChild(isScreen(publisherId)
+        ? button(T("停止其共享", "Stop their sharing"), "tile-remove tile-stop-share", () => onRemove(this))
+        : button(T("请下台", "Take off stage"), "tile-remove", () => onRemove(this)));
     }
   }
 
   setName(name) {
     this.name = name;
-    const label = this.publisherId === LESSON ? T("课例视频：", "Lesson video: ") + name : name;
+    const label = this.publisherId === LESSON ? T("课例视频：", "Lesson video: ") + name
+      : isScreen(this.publisherId) ? T(name + " 的屏幕", name + "'s screen") : name;
     this.nameEl.textContent = label;
     this.el.setAttribute("aria-label", label);
     this.sound.setAttribute("aria-label", (this.video.muted ? T("打开声音：", "Unmute: ") : T("静音：", "Mute: ")) + label);

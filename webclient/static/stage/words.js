@@ -1,5 +1,5 @@
-// What the stage says in words: its refusals, a camera or microphone the browser would not give, a
-// clock for the lesson video, a file's size. Every sentence in the interface language (page.js T).
+// What the stage says in words: its refusals, a camera or microphone (or a screen) the browser would
+// not give, a clock for the lesson video, a file's size. Every sentence in the interface language (page.js T).
 const { T } = window.Collab;
 
 const ERRORS = {
@@ -27,6 +27,17 @@ export function deviceError(err) {
   if (name === "NotReadableError" || name === "AbortError")
     return T("摄像头或麦克风正被其他程序占用。", "The camera or microphone is in use by another program.");
   return T("无法使用摄像头和麦克风", "The camera and microphone cannot be used") + (err && err.message ? T("：", ": ") + err.message : "");
+}
+
+// Why getDisplayMedia gave no screen: the person cancelled the browser's picker or the browser (or
+// its administrator) does not allow it, or the chosen screen could not be captured.
+export function displayError(err) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError")
+    return T("屏幕共享已取消，或浏览器不允许共享屏幕。", "Screen sharing was cancelled, or the browser does not allow it.");
+  if (name === "NotFoundError" || name === "NotReadableError" || name === "AbortError")
+    return T("无法捕获所选的屏幕或窗口，请重新选择。", "The chosen screen or window could not be captured. Please choose again.");
+  return T("无法共享屏幕", "The screen cannot be shared") + (err && err.message ? T("：", ": ") + err.message : "");
 }
 
 // 75 -> "1:15"
