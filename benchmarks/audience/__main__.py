@@ -97,8 +97,35 @@ def headline(r: dict) -> list[str]:
         rows.append(("WebRTC viewer's frame rate without / with the program (min 1 s)",
                      f"{_f(a['fps'])} ({_f(a['fps_min_1s'])}) / {_f(b['fps'])} ({_f(b['fps_min_1s'])})", "no drop",
                      _goal(b["fps"] is not None and a["fps"] is not None and b["fps"] >= a["fps"] - 1)))
+    windows = program_windows(r)
+    if windows:
+        skipped = [(k, e["node0"]["frames_skipped"], e["node0"]["behind"]) for k, e in windows]
+        rows.append(("program behind its clock on node 0: frames skipped (times) in the windows of "
+                     + ", ".join(k for k, _, _ in skipped), " / ".join(f"{f} ({t})" for _, f, t in skipped), "0",
+                     _goal(all(f == 0 for _, f, _ in skipped))))
+        restarts = [(k, sum(n["program_started"] + n["program_stopped"] for n in e.values())) for k, e in windows]
+        epochs = max((t.get("epochs", 1) for st in ("cpu", "latency") for t in (s.get(st, {}).get("part_timing") or {}).values()),
+                     default=1)
+        rows.append(("program started or stopped during the windows (starts + stops; runs seen by the prober)",
+                     " / ".join(str(n) for _, n in restarts) + f" ({epochs})", "0 (1)",
+                     _goal(all(n == 0 for _, n in restarts) and epochs <= 1)))
     out = ["| measured | value | goal | met |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return out
+
+
+def program_windows(r: dict) -> list[tuple[str, dict]]:
+    """(name, node_events) of every window measured while the program was made."""
+    s = r["steps"]
+    out = []
+    if (s.get("cpu") or {}).get("with"):
+        out.append(("five tiles", s["cpu"]["with"]["node_events"]))
+    if (s.get("latency") or {}).get("node_events"):
+        out.append(("latency", s["latency"]["node_events"]))
+    for p in (s.get("origin") or {}).get("points") or []:
+        out.append((f"origin N = {p['n']}", p["window"]["node_events"]))
+    if (s.get("cdn") or {}).get("window"):
+        out.append(("nginx", s["cdn"]["window"]["node_events"]))
     return out
 
 
@@ -202,6 +229,13 @@ def details(r: dict) -> list[str]:
                 f"{_f(relay.get('viewers_per_core'))} viewers per core, full frame rate {relay.get('full_rate')}, machine "
                 f"{_f(relay.get('machine_busy_pct'))}% busy" + (f"; error: {relay['error']}" if relay.get("error") else "") + "."]
     notes = []
+    errors: dict[str, int] = {}
+    for _, events in program_windows(r):
+        for node, e in events.items():
+            for msg, k in e["errors"].items():
+                errors[f"{node}: {msg}"] = errors.get(f"{node}: {msg}", 0) + k
+    for msg, k in sorted(errors.items(), key=lambda kv: -kv[1])[:8]:
+        notes.append(f"Logged {k} times in the windows: `{msg}`")
     if r.get("setup_error"):
         notes.append(f"The nodes did not start, so no step that needs them ran: {r['setup_error'][:600]}")
     for step, v in s.items():

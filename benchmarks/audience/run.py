@@ -178,7 +178,9 @@ class Run:
         self.users = servers.run(insert_users(self.database_url, 8))
         servers.flush_redis(cfg.redis_url)
         for i in range(2):
-            self.nodes.append(servers.start_collab(i, self.database_url, cfg.redis_url, self.secret, self.logdir, []))
+            # info: the program's start and stop are logged (requests are not)
+            self.nodes.append(servers.start_collab(i, self.database_url, cfg.redis_url, self.secret, self.logdir,
+                                                   ["--log-level", "info"]))
         for n in self.nodes:
             n.wait_ready("/readyz")
         now = datetime.now(timezone.utc)
@@ -272,7 +274,7 @@ class Run:
 
         threads0 = {t.id: t.user_time + t.system_time for t in procs["node0"].threads()}
         redis0 = servers.redis_cpu(self.cfg.redis_url)
-        c0, machine, t0 = cpu(), MachineCpu(), time.monotonic()
+        c0, machine, t0, w0 = cpu(), MachineCpu(), time.monotonic(), time.time()
         load0 = round(psutil.getloadavg()[0], 2)
         time.sleep(seconds)
         c1, busy, wall = cpu(), machine.busy(), time.monotonic() - t0
@@ -286,7 +288,42 @@ class Run:
                 "node0_threads": [[tid, round(c / wall, 3), tid in threads0] for tid, c in busiest],
                 "node0_main_thread_cores": round(new.get(procs["node0"].pid, 0.0) / wall, 3),
                 "machine_busy_pct": round(100 * busy, 1), "load_before": load0,
+                "node_events": self.node_events(w0, w0 + wall),
                 "other_cores": round(max(0.0, busy * psutil.cpu_count() - measured), 2)}
+
+    def node_events(self, t0: float, t1: float) -> dict:
+        """What the nodes logged between t0 and t1 (wall clock): the program falling behind its clock
+        (times, frames skipped), starting and stopping, and errors by their last line."""
+        out: dict = {}
+        for i, n in enumerate(self.nodes):
+            behind = skipped = started = stopped = 0
+            errors: dict[str, int] = {}
+            try:
+                lines = n.log_path.read_text(errors="replace").splitlines()
+            except OSError:
+                lines = []
+            for line in lines:
+                try:
+                    r = json.loads(line)
+                    t = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp()
+                except (ValueError, KeyError):
+                    continue
+                if not t0 <= t <= t1:
+                    continue
+                msg = r.get("msg", "")
+                if msg.startswith("the program fell behind"):
+                    behind += 1
+                    skipped += int(r.get("frames") or 0)
+                elif msg == "making the program":
+                    started += 1
+                elif msg == "stopped making the program":
+                    stopped += 1
+                elif r.get("level") in ("error", "critical"):
+                    last = (r.get("exc") or msg).strip().splitlines()[-1][:160]
+                    errors[last] = errors.get(last, 0) + 1
+            out[f"node{i}"] = {"behind": behind, "frames_skipped": skipped, "program_started": started,
+                               "program_stopped": stopped, "errors": errors}
+        return out
 
     # -- 1. program CPU ------------------------------------------------------------------------------
     def step_cpu(self, out: dict) -> None:
@@ -385,7 +422,7 @@ class Run:
         self.log(f"latency: hls.js ({', '.join(heights)}) from node {h} and a WebRTC viewer on node 0, "
                  f"{cfg.latency_seconds:g} s")
         self.viewer.call("mark", True)
-        b0, t0 = browser.call("cpu"), time.monotonic()
+        b0, t0, w0 = browser.call("cpu"), time.monotonic(), time.time()
         players: dict[str, dict] = {}
         while time.monotonic() - t0 < cfg.latency_seconds:
             time.sleep(min(5.0, max(0.1, cfg.latency_seconds - (time.monotonic() - t0))))
@@ -394,6 +431,7 @@ class Run:
             gather(players, got["players"])
         wall = time.monotonic() - t0
         out["window_s"] = round(wall, 1)
+        out["node_events"] = self.node_events(w0, w0 + wall)
         out["browser_cpu_pct"] = round(100 * (browser.call("cpu") - b0) / wall, 1)
         out["webrtc"] = webrtc_summary(self.viewer.call("report"))
         out["hls"] = {name: summarize_player(p, wall) for name, p in players.items()}
@@ -609,16 +647,16 @@ def part_timing(report: dict) -> dict:
     out = {}
     for label, r in report.items():
         target = r.get("part_target") or 0.5
-        parts = r["parts"]
+        parts = [p[1:] for p in r["parts"]]  # [msn, i, duration, independent, date, first seen]
         durations = [p[2] for p in parts]
         # the newest part of the window may be listed before the segment closes it: all listed parts count
         within = sum(1 for d in durations if 0.85 * target - 1e-6 <= d <= target + 1e-6)
-        first = {(p[0], p[1]): p[5] for p in parts}
-        blocked = [b - first[(m, i)] for m, i, a, b in r["answered"] if (m, i) in first]
-        waited = [b - a for m, i, a, b in r["answered"]]
+        first = {(p[0], p[1], p[2]): p[6] for p in r["parts"]}
+        blocked = [b - first[(e, m, i)] for e, m, i, a, b in r["answered"] if (e, m, i) in first]
+        waited = [b - a for e, m, i, a, b in r["answered"]]
         media_end = [p[5] - (p[4] + p[2]) for p in parts if p[4] is not None]
         independent = sum(1 for p in parts if p[3])
-        segs = [d for _, d in r["segments"]]
+        segs = r["segments"]
         out[label] = {
             "part_target_s": target, "parts": len(parts), "share_within_85_100": round(within / len(parts), 3) if parts else None,
             "duration_s": {"min": round(min(durations), 3), "p50": round(pct(durations, 50), 3),
@@ -628,7 +666,7 @@ def part_timing(report: dict) -> dict:
             "blocked_answer_minus_first_seen_ms": dist(blocked, 1000),
             "blocking_wait_ms": dist(waited, 1000),
             "media_end_to_first_seen_ms": dist(media_end, 1000),
-            "errors": r["errors"],
+            "errors": r["errors"], "epochs": r["epochs"],
         }
     return out
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from benchmarks.audience.llhls import Connection, HttpError, parse_media
+from benchmarks.audience.viewers import epoch_of
 
 
 @dataclass
@@ -35,9 +36,10 @@ class Prober:
     def __init__(self, spec: ProberSpec) -> None:
         self.spec = spec
         self.tasks: list[asyncio.Task] = []
-        self.seen: dict[str, dict] = {}  # label -> {(msn, i): [duration, independent, date, first_seen]}
-        self.answered: dict[str, dict] = {}  # label -> {(msn, i): (asked, answered)}
-        self.segments: dict[str, dict] = {}  # label -> {msn: EXTINF duration}
+        # parts are keyed (epoch, msn, i): a new run of the program numbers its parts afresh
+        self.seen: dict[str, dict] = {}  # label -> {(epoch, msn, i): [duration, independent, date, first_seen]}
+        self.answered: dict[str, dict] = {}  # label -> {(epoch, msn, i): (asked, answered)}
+        self.segments: dict[str, dict] = {}  # label -> {(epoch, msn): EXTINF duration}
         self.part_target: dict[str, float | None] = {}
         self.errors: dict[str, int] = {}
 
@@ -60,11 +62,12 @@ class Prober:
         pl = parse_media(text)
         self.part_target[label] = pl.part_target
         seen = self.seen[label]
+        epoch = epoch_of(pl.last.uri) if pl.parts else ""
         for p in pl.parts:
-            if (p.msn, p.index) not in seen:
-                seen[(p.msn, p.index)] = [p.duration, p.independent, p.date, now]
+            if (epoch, p.msn, p.index) not in seen:
+                seen[(epoch, p.msn, p.index)] = [p.duration, p.independent, p.date, now]
         for msn, duration, _ in pl.segments:
-            self.segments[label][msn] = duration
+            self.segments[label][(epoch, msn)] = duration
         return pl
 
     async def _poll(self, label: str, t: dict, path: str, deadline: float, every: float) -> None:
@@ -91,9 +94,9 @@ class Prober:
                 try:
                     if pl is None or pl.next_part() is None:
                         status, _, body = await conn.get(path, 5.0)
-                        if status == 200:
-                            pl = parse_media(body.decode())
-                        else:
+                        pl = parse_media(body.decode()) if status == 200 else None
+                        if pl is None or not pl.parts or pl.ended:
+                            pl = None
                             await asyncio.sleep(0.5)
                         continue
                     msn, part = pl.next_part()
@@ -105,8 +108,11 @@ class Prober:
                         pl = None
                         await asyncio.sleep(0.5)
                         continue
-                    self.answered[label][(msn, part)] = (asked, now)
-                    pl = parse_media(body.decode())  # first seen is the poller's alone
+                    epoch = epoch_of(pl.last.uri)
+                    got = parse_media(body.decode())  # first seen is the poller's alone
+                    if got.parts and epoch_of(got.last.uri) == epoch:
+                        self.answered[label][(epoch, msn, part)] = (asked, now)
+                    pl = got if got.parts and not got.ended else None
                 except HttpError:
                     self.errors[label] += 1
                     pl = None
@@ -123,9 +129,10 @@ class Prober:
         for label in self.seen:
             out[label] = {
                 "part_target": self.part_target.get(label),
-                "parts": [[m, i, *v] for (m, i), v in sorted(self.seen[label].items())],
-                "answered": [[m, i, a, b] for (m, i), (a, b) in sorted(self.answered[label].items())],
-                "segments": sorted(self.segments[label].items()),
+                "parts": [[e, m, i, *v] for (e, m, i), v in sorted(self.seen[label].items(), key=lambda kv: kv[1][3])],
+                "answered": [[e, m, i, a, b] for (e, m, i), (a, b) in sorted(self.answered[label].items())],
+                "segments": [d for _, d in sorted(self.segments[label].items())],
+                "epochs": len({e for e, _, _ in self.seen[label]}),
                 "errors": self.errors[label],
             }
         return out

@@ -11,8 +11,12 @@ at once, on two connections. Each viewer has a playlist connection and a media c
 and its own key (`signed.program_key` for its own user id), so the URLs differ per viewer as they do
 for real viewers; a CDN's cache key leaves the key out.
 
-Every loop is bounded: a viewer stops at `stop`, at its deadline, or after `MAX_ERRORS` failed
-requests in a row.
+A new run of the program (a node taking it over, or the program restarting) has a new epoch in its
+part URIs and numbers its parts afresh: a viewer that sees another epoch starts over from the init
+section, as a player does on a discontinuity.
+
+Every loop is bounded: a viewer stops at `stop`, at its deadline, or after `GIVE_UP` seconds of
+nothing but failed requests.
 """
 
 from __future__ import annotations
@@ -25,8 +29,13 @@ from dataclasses import dataclass
 
 from benchmarks.audience.llhls import Connection, HttpError, parse_media, part_of_uri
 
-MAX_ERRORS = 20
+GIVE_UP = 30.0  # seconds of failed requests only (a program restarting takes a few)
 ERROR_PAUSE = 0.5
+
+
+def epoch_of(uri: str) -> str:
+    """The run of the program a part URI belongs to: its directory ("3b05054d/7.1.m4s" -> "3b05054d")."""
+    return uri.rsplit("/", 1)[0] if "/" in uri else ""
 
 
 @dataclass
@@ -65,7 +74,8 @@ class Viewer:
         self.sample = sample
         self.answers: list[tuple[int, int, float]] = []  # (msn, part, wall time the blocking reload was answered)
         self.fetched: tuple[int, int] = (-1, -1)
-        self.errors_in_row = 0
+        self.epoch: str | None = None
+        self.failing_since: float | None = None  # monotonic time of the first failure in a row
         self.task: asyncio.Task | None = None
 
     async def _get(self, conn: Connection, path: str, kind: str, timeout: float = 10.0):
@@ -75,7 +85,7 @@ class Viewer:
             status, headers, body = await conn.get(path, timeout)
         except HttpError as exc:
             w.statuses[f"{kind} {str(exc).split(' on ')[0]}"] += 1
-            self.errors_in_row += 1
+            self.failing_since = self.failing_since or time.monotonic()
             return None, b""
         w.requests[kind] += 1
         w.bytes += len(body)
@@ -83,10 +93,14 @@ class Viewer:
         if kind == "blocking":
             w.blocking_s.append(time.monotonic() - t0)
         if status != 200:
-            self.errors_in_row += 1
+            self.failing_since = self.failing_since or time.monotonic()
             return status, b""
-        self.errors_in_row = 0
+        self.failing_since = None
         return status, body
+
+    def going(self, deadline: float) -> bool:
+        failing = self.failing_since is not None and time.monotonic() - self.failing_since > GIVE_UP
+        return time.monotonic() < deadline and not self.w.stopping and not failing
 
     async def run(self, deadline: float) -> None:
         try:
@@ -99,7 +113,7 @@ class Viewer:
         w = self.w
         pl = None
         while pl is None:
-            if time.monotonic() > deadline or self.errors_in_row >= MAX_ERRORS or w.stopping:
+            if not self.going(deadline):
                 return
             status, body = await self._get(self.playlist, self.base + "index.m3u8", "playlist")
             if status == 200:
@@ -108,14 +122,22 @@ class Viewer:
                     pl = None
             if pl is None:
                 await asyncio.sleep(ERROR_PAUSE)
-        if pl.map_uri:
-            await self._get(self.media, self.base + pl.map_uri, "init")
-        last = pl.last
-        await self._part(last.uri, (last.msn, last.index))
-        while time.monotonic() < deadline and not w.stopping and self.errors_in_row < MAX_ERRORS:
+        while self.going(deadline):
+            if epoch_of(pl.last.uri) != self.epoch:  # the first playlist, or a new run of the program
+                if self.epoch is not None:
+                    w.new_epochs += 1
+                self.epoch, self.fetched = epoch_of(pl.last.uri), (-1, -1)
+                if pl.map_uri:
+                    await self._get(self.media, self.base + pl.map_uri, "init")
+                last = pl.last
+                await self._part(last.uri, (last.msn, last.index))
             want = pl.next_part()
-            if want is None or pl.ended:
-                return
+            if want is None or pl.ended:  # this run of the program is over: look for the next
+                await asyncio.sleep(ERROR_PAUSE)
+                status, body = await self._get(self.playlist, self.base + "index.m3u8", "playlist")
+                if status == 200 and parse_media(body.decode()).parts:
+                    pl = parse_media(body.decode())
+                continue
             msn, part = want
             path = f"{self.base}index.m3u8?_HLS_msn={msn}&_HLS_part={part}"
             if w.spec.mode == "hint" and pl.hint:
@@ -126,11 +148,17 @@ class Viewer:
             if status != 200:
                 await asyncio.sleep(ERROR_PAUSE)
                 status, body = await self._get(self.playlist, self.base + "index.m3u8", "playlist")
-                if status != 200:
-                    continue
+                if status == 200 and parse_media(body.decode()).parts:
+                    pl = parse_media(body.decode())
+                continue
             if self.sample:
                 self.answers.append((msn, part, time.time()))
-            pl = parse_media(body.decode())
+            got = parse_media(body.decode())
+            if not got.parts:
+                continue
+            pl = got
+            if epoch_of(pl.last.uri) != self.epoch:
+                continue
             for p in pl.parts:
                 if (p.msn, p.index) > self.fetched:
                     await self._part(p.uri, (p.msn, p.index))
@@ -156,6 +184,7 @@ class Worker:
         self.statuses: Counter[str] = Counter()
         self.bytes = 0
         self.parts = 0
+        self.new_epochs = 0
         self.blocking_s: list[float] = []
         for v in self.viewers:
             v.answers.clear()
@@ -193,7 +222,7 @@ class Worker:
         return {"wall": wall, "cpu": time.process_time() - self.cpu0, "viewers": len(self.viewers),
                 "running": sum(1 for v in self.viewers if v.task and not v.task.done()),
                 "requests": dict(self.requests), "statuses": dict(self.statuses), "bytes": self.bytes,
-                "parts": self.parts, "blocking_s": self.blocking_s,
+                "parts": self.parts, "blocking_s": self.blocking_s, "new_epochs": self.new_epochs,
                 "answers": [a for v in self.viewers if v.sample for a in v.answers],
                 "reconnects": sum(v.playlist.reconnects + v.media.reconnects for v in self.viewers)}
 
