@@ -32,6 +32,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "program_off": HTTPStatus.NOT_FOUND,  # nobody makes this activity's program now
     "hls_bad_request": HTTPStatus.BAD_REQUEST,  # _HLS_msn/_HLS_part the spec says to refuse
     "hls_not_ready": HTTPStatus.SERVICE_UNAVAILABLE,  # not there within three target durations
+    "front_row_full": HTTPStatus.CONFLICT,  # real time is for the stage's side and the front row
     "gone": HTTPStatus.GONE,
     "conflict": HTTPStatus.CONFLICT,
     "length_required": HTTPStatus.LENGTH_REQUIRED,

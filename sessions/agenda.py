@@ -32,6 +32,8 @@ MAX_PHASES = 20
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
 MAX_CAPACITY = 1_000_000
+DEFAULT_FRONT_ROW = 30  # a small studio session stays all real-time; a national one is mostly the program
+MAX_FRONT_ROW = 500  # a node serves a few hundred WebRTC viewers; more is the program's job
 
 
 class AgendaError(DomainError):
@@ -70,6 +72,9 @@ class Schedule:
     visibility: str
     registration: str
     phases: tuple[Phase, ...] = field(default_factory=tuple)
+    # attendees (besides the stage and its moderators) who watch the stage over WebRTC, in real time,
+    # while the program is on; the rest watch the program over HLS (docs/stage.md)
+    front_row: int = DEFAULT_FRONT_ROW
 
 
 def _text(data: dict[str, Any], key: str, limit: int, required: bool = False) -> str:
@@ -146,7 +151,10 @@ def parse_schedule(data: dict[str, Any], current: Schedule | None = None) -> Sch
         visibility=_choice(data, "visibility", VISIBILITIES, "registered"),
         registration=_choice(data, "registration", REGISTRATION, "open"),
         phases=tuple(parse_phase(p, i) for i, p in enumerate(agenda)),
+        front_row=data.get("front_row", DEFAULT_FRONT_ROW),
     )
+    if type(schedule.front_row) is not int or not 0 <= schedule.front_row <= MAX_FRONT_ROW:
+        raise AgendaError("front_row", f"front_row must be a whole number from 0 to {MAX_FRONT_ROW}")
     if type(schedule.capacity) is not int or not 1 <= schedule.capacity <= MAX_CAPACITY:
         raise AgendaError("capacity", f"capacity must be a whole number from 1 to {MAX_CAPACITY:,}")
     if schedule.ends_at <= schedule.starts_at:
@@ -170,5 +178,5 @@ def schedule_json(s: Schedule) -> dict[str, Any]:
         "title": s.title, "description": s.description, "subject": s.subject, "grade": s.grade,
         "level": s.level, "region": s.region, "starts_at": s.starts_at.isoformat(),
         "ends_at": s.ends_at.isoformat(), "capacity": s.capacity, "visibility": s.visibility,
-        "registration": s.registration, "agenda": [phase_json(p) for p in s.phases],
+        "registration": s.registration, "agenda": [phase_json(p) for p in s.phases], "front_row": s.front_row,
     }

@@ -74,6 +74,7 @@ async def create_activity(request: Request):
               ends_at: {type: string, format: date-time, description: "after starts_at, at most 24 hours later"}
               time_zone: {type: string, description: "IANA name (Asia/Shanghai); the deployment's unless given"}
               capacity: {type: integer, minimum: 1, maximum: 1000000, default: 10000}
+              front_row: {type: integer, minimum: 0, maximum: 500, default: 30, description: "attendees besides the stage who watch it in real time (WebRTC) while the program is on; the rest watch the program (HLS)"}
               visibility: {type: string, enum: [public, registered, invited], default: registered}
               registration: {type: string, enum: [open, approval], default: open}
               agenda:
@@ -159,6 +160,7 @@ async def edit_activity(request: Request):
               ends_at: {type: string, format: date-time, description: "after starts_at, at most 24 hours later"}
               time_zone: {type: string, description: "IANA name (Asia/Shanghai); the deployment's unless given"}
               capacity: {type: integer, minimum: 1, maximum: 1000000, default: 10000}
+              front_row: {type: integer, minimum: 0, maximum: 500, default: 30, description: "attendees besides the stage who watch it in real time (WebRTC) while the program is on; the rest watch the program (HLS)"}
               visibility: {type: string, enum: [public, registered, invited], default: registered}
               registration: {type: string, enum: [open, approval], default: open}
               agenda:

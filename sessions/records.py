@@ -43,6 +43,7 @@ class Activity(Base):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     capacity: Mapped[int] = mapped_column(Integer)
+    front_row: Mapped[int] = mapped_column(Integer, default=30, server_default="30")  # agenda.DEFAULT_FRONT_ROW
     visibility: Mapped[str] = mapped_column(String(16))
     registration: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="scheduled")  # see sessions.lifecycle

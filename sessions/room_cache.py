@@ -64,6 +64,7 @@ class RoomView:
     starts_at: datetime
     ends_at: datetime
     capacity: int
+    front_row: int
     visibility: str
     registration: str
     state: str

@@ -44,7 +44,7 @@ def schedule_of(a: Activity) -> Schedule:
     return Schedule(
         title=a.title, description=a.description, subject=a.subject, grade=a.grade, level=a.level,
         region=a.region, starts_at=aware(a.starts_at), ends_at=aware(a.ends_at), capacity=a.capacity,
-        visibility=a.visibility, registration=a.registration,
+        visibility=a.visibility, registration=a.registration, front_row=a.front_row,
         phases=tuple(Phase(kind=p.kind, title=p.title, minutes=p.minutes, chat=p.chat, questions=p.questions,
                            hands=p.hands, polls=p.polls) for p in a.phases),
     )
@@ -54,7 +54,7 @@ def _apply(a: Activity, s: Schedule) -> None:
     a.title, a.description, a.subject, a.grade = s.title, s.description, s.subject, s.grade
     a.level, a.region, a.capacity = s.level, s.region, s.capacity
     a.starts_at, a.ends_at = s.starts_at.astimezone(timezone.utc), s.ends_at.astimezone(timezone.utc)
-    a.visibility, a.registration = s.visibility, s.registration
+    a.visibility, a.registration, a.front_row = s.visibility, s.registration, s.front_row
     a.phases = [ActivityPhase(position=i, **phase_json(p)) for i, p in enumerate(s.phases)]
 
 
@@ -306,7 +306,7 @@ def activity_json(a: Activity, names: dict[int, str] | None = None) -> dict[str,
             "title": s.title, "description": s.description, "subject": s.subject, "grade": s.grade,
             "level": s.level, "region": s.region, "starts_at": s.starts_at.isoformat(),
             "ends_at": s.ends_at.isoformat(), "capacity": s.capacity, "visibility": s.visibility,
-            "registration": s.registration}.items()},
+            "registration": s.registration, "front_row": s.front_row}.items()},
         "time_zone": a.time_zone,  # IANA name: the pages and exports show its times on this clock
         "agenda": [phase_json(p) for p in s.phases],
         "planned_minutes": planned_minutes(s),

@@ -1,12 +1,17 @@
 """`program.watch`: how this viewer watches the stage, and the signed address of the live program.
 
-    program.watch {activity_id} -> {tier, live, url?, expires_at?}
+    program.watch {activity_id} -> {tier, live, front_row: {limit, taken}, url?, expires_at?}
 
 `tier` is "webrtc" for whoever may go on stage or moderate it (the presenter, hosts, experts, the
-organizer, a teacher called up): they see and answer the stage with no delay. Everyone else watches
-the `program` while one is made, and the stage over WebRTC while none is (a single node without
-Redis, the first seconds of a live activity). `url` is the program's multivariant playlist under a key
-signed for this viewer (`collab.auth.signed.program_key`), relative to the server's origin.
+organizer, a teacher called up): they see and answer the stage with no delay; for the front row (the
+first `front_row` attendees to ask while the program is on, `sessions.program.front_row`); and for
+everyone while no program is made (a single node without Redis, the first seconds of a live
+activity). Everyone else watches the `program`. `url` is the program's multivariant playlist under a
+key signed for this viewer (`collab.auth.signed.program_key`), relative to the server's origin; it is
+given to front-row viewers too, for when they leave their seat.
+
+`stage.watch` asks `admit` first: with the program on, an attendee off the stage without a seat is
+refused `front_row_full` and watches the program.
 """
 
 from __future__ import annotations
@@ -16,26 +21,58 @@ from typing import Any
 
 from collab import policy
 from collab.auth import signed
+from collab.errors import DomainError
 from collab.realtime.dispatch import Context, Registry
 from sessions.program.programs import Programs
 from sessions.room import in_room
 from sessions.stage import seat
 
 
+def _on_stage_side(ctx: Context, acc, stage_seat) -> bool:
+    """May go on stage or moderate it: they watch in real time whatever the front row holds."""
+    return policy.allowed(ctx.actor, "stage.publish", stage_seat) or policy.allowed(ctx.actor, "stage.manage", acc)
+
+
 async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     async with ctx.services.sessionmaker() as db:
         activity, acc = await in_room(ctx, args, db)
         stage_seat = await seat(ctx, db, activity, acc)
-    on_stage_side = (policy.allowed(ctx.actor, "stage.publish", stage_seat)
-                     or policy.allowed(ctx.actor, "stage.manage", acc))
-    live = await ctx.services.get(Programs).source(activity.id, wait=2.0) is not None
-    out: dict[str, Any] = {"tier": "program" if live and not on_stage_side else "webrtc", "live": live}
+    programs = ctx.services.get(Programs)
+    live = await programs.on_air(activity.id, wait=2.0)
+    real_time = not live or _on_stage_side(ctx, acc, stage_seat) or await _seat(ctx, programs, activity)
+    out: dict[str, Any] = {"tier": "webrtc" if real_time else "program", "live": live,
+                           "front_row": {"limit": activity.front_row,
+                                         "taken": await programs.front_row.taken(activity.id)}}
     if live and policy.allowed(ctx.actor, "program.watch", stage_seat):
         expires_at = int(time.time()) + signed.PROGRAM_TTL
         key = signed.program_key(ctx.services.settings.secret, activity.id, ctx.actor.user_id, expires_at)
         out["url"] = f"/live/{activity.id}/k/{key}/index.m3u8"
         out["expires_at"] = expires_at
     return out
+
+
+async def _seat(ctx: Context, programs: Programs, activity) -> bool:
+    """A front-row seat for this socket, held until it closes; False when the row is full."""
+    front_row = programs.front_row
+    if front_row.holds(activity.id, ctx.client):
+        return True
+    if not await front_row.take(activity.id, ctx.client, activity.front_row):
+        return False
+    if ctx.client.on_close is None:
+        ctx.client.on_close = []
+    ctx.client.on_close.append(lambda: programs.spawn(front_row.release(activity.id, ctx.client)))
+    return True
+
+
+async def admit(ctx: Context, activity, acc) -> None:
+    """Before `stage.watch`: with the program on, real time is for the stage's side and the front row."""
+    programs = ctx.services.get(Programs)
+    if not await programs.on_air(activity.id):
+        return
+    async with ctx.services.sessionmaker() as db:
+        stage_seat = await seat(ctx, db, activity, acc)
+    if not _on_stage_side(ctx, acc, stage_seat) and not await _seat(ctx, programs, activity):
+        raise DomainError("front_row_full", "the front row is full: watch the program")
 
 
 def register(registry: Registry) -> None:

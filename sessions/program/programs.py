@@ -24,6 +24,7 @@ from collab.media.cmaf import RUNGS, PartOut, Rung
 from collab.media.llhls import MediaWindow
 from collab.realtime.bus import BusUnavailable
 from sessions.program import layout
+from sessions.program.front_row import FrontRow
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
 from sessions.program.recording import ProgramRecorder
 from sessions.program.sharing import IDLE, Copy, Sender
@@ -43,14 +44,14 @@ SLATE = "节目即将开始  The program will begin shortly"
 class Production:
     """A program this node makes: the producer, the taps on the stage and the lineup it follows."""
 
-    def __init__(self, programs: Programs, activity_id: int) -> None:
+    def __init__(self, programs: Programs, activity_id: int, first_msn: int = 0) -> None:
         self.programs = programs
         self.activity_id = activity_id
         self.epoch = secrets.token_hex(4)
         services = programs.services
         self.sender = Sender(services.hub, activity_id, self.epoch) if services.settings.redis_url else None
         self.producer = Producer(activity_id, self._part, rungs=programs.rungs, slate=SLATE,
-                                 preset=programs.preset)
+                                 preset=programs.preset, first_msn=first_msn)
         self.lineup: dict[str, list[dict[str, Any]]] = {}  # node -> its on_stage list
         self.taps: dict[str, list[Callable[[], None]]] = {}  # tile key -> untaps
         self.tiles: list[layout.Tile] = []
@@ -171,7 +172,15 @@ class Programs:
         self.preset = preset
         self.made: dict[int, Production] = {}
         self.copies: dict[int, Copy] = {}
+        self.front_row = FrontRow(services.hub.bus)
         self._task: asyncio.Task | None = None
+        self._spawned: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> None:
+        """Run `coro` beside whoever asked, holding on to it until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     @property
     def stages(self) -> Stages:
@@ -195,6 +204,11 @@ class Programs:
         self.copies.clear()
 
     # -- serving ------------------------------------------------------------------------------------
+
+    async def on_air(self, activity_id: int, wait: float = 0.0) -> bool:
+        """Whether the activity's program is being made now (by any node)."""
+        source = await self.source(activity_id, wait)
+        return source is not None and not (isinstance(source, Copy) and source.ended)
 
     async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
@@ -222,6 +236,7 @@ class Programs:
             await asyncio.sleep(TICK)
             try:
                 await self._look()
+                await self.front_row.refresh()
             except Exception:
                 log.exception("the programs' look-round failed")
 
@@ -253,10 +268,21 @@ class Programs:
                 del self.copies[aid]
 
     async def _start_making(self, activity_id: int) -> None:
-        production = Production(self, activity_id)
+        production = Production(self, activity_id, await self._next_msn(activity_id))
         self.made[activity_id] = production
         await production.start()
         log.info("making the program", extra={"activity": activity_id})
+
+    async def _next_msn(self, activity_id: int) -> int:
+        """Where a program taken over goes on numbering: past the last run's segments (from its newest
+        notice), so no playlist or part URL a CDN still holds from that run names another."""
+        try:
+            latest = await self.services.hub.bus.get_blob(f"program:{activity_id}:latest")
+            rungs = orjson.loads(latest)["rungs"] if latest else {}
+        except (BusUnavailable, orjson.JSONDecodeError, KeyError, TypeError):
+            return 0
+        last = max((part[0] for parts in rungs.values() for part in parts), default=-1)
+        return last + 2
 
     async def _stop_making(self, activity_id: int) -> None:
         production = self.made.pop(activity_id)

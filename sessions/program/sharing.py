@@ -139,6 +139,11 @@ class Copy:
                 window.end()
         self._heard_one.set()
 
+    @property
+    def ended(self) -> bool:
+        """The run this copy follows is over (its playlists say ENDLIST)."""
+        return bool(self.windows) and all(w.ended for w in self.windows.values())
+
     async def heard(self, timeout: float) -> bool:
         """Whether a notice came (or comes within `timeout`): the program is made somewhere."""
         try:

@@ -151,8 +151,10 @@ async def _remove(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     publisher_id = rules.publisher_id(args.get("publisher_id"))
     async with ctx.services.sessionmaker() as db:
-        activity, _ = await in_room(ctx, args, db)
+        activity, acc = await in_room(ctx, args, db)
     stages = stages_of(ctx)
+    if stages.admit is not None:
+        await stages.admit(ctx, activity, acc)  # with the program on, real time is for the few
     stage = stages.of(activity.id)
     feeds = await stages.feeds_of(activity.id, publisher_id)
     if not feeds:

@@ -158,6 +158,9 @@ class Stages:
         self.stages: dict[int, Stage] = {}
         self._ids = itertools.count(1)
         self.bridges = Bridges(services, self)
+        # Asked before a viewer watches (raising to refuse): set by the program's part, which sends
+        # the audience to the program and keeps WebRTC for the stage's side and the front row.
+        self.admit = None
 
     def of(self, activity_id: int) -> Stage:
         stage = self.stages.get(activity_id)

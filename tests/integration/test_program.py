@@ -37,7 +37,7 @@ async def world(redis_url):
     users = {}
     async with make_sessionmaker(engine)() as db:
         for name, role in [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"),
-                           ("t1", "teacher"), ("outsider", "teacher")]:
+                           ("front", "teacher"), ("t1", "teacher"), ("outsider", "teacher")]:
             u = await create_user(db, username="program_" + name, password="password-" + name,
                                   display_name={"presenter": "王老师"}.get(name, name.title()), role=role)
             users[name] = (u.id, harness.token_for(u.id, role, u.display_name))
@@ -50,11 +50,12 @@ async def world(redis_url):
     async with httpx.AsyncClient(base_url=a.url) as http:
         made = {}
         for title, visibility in [("program", "public"), ("invited only", "invited")]:
+            # front_row 1: the first attendee to ask watches in real time, later ones the program
             r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org'][1]}"}, json={
                 "title": title, "starts_at": "2027-05-01T14:00:00+08:00", "ends_at": "2027-05-01T16:00:00+08:00",
                 "visibility": visibility, "agenda": [{"kind": "lesson_display", "minutes": 30},
                                                      {"kind": "expert_guidance", "minutes": 30}],
-                "experts": [users["expert"][0]], "presenters": [users["presenter"][0]]})
+                "experts": [users["expert"][0]], "presenters": [users["presenter"][0]], "front_row": 1})
             assert r.status_code == 201, r.text
             made[title] = r.json()["id"]
     host = await harness.WsClient(a.ws_url).open(users["org"][1])
@@ -81,14 +82,17 @@ async def on_air(world):
     teacher = await harness.WsClient(world["b"].ws_url).open(users["t1"][1])
     await teacher.ok("subscribe", channel=f"activity:{aid}")
     before = await teacher.ok("program.watch", activity_id=aid)
+    front = await harness.WsClient(world["a"].ws_url).open(users["front"][1])  # takes the one front-row seat
     pws = await harness.WsClient(world["a"].ws_url).open(users["presenter"][1])
     ppc = RTCPeerConnection()
     r = await pws.ok("stage.publish", timeout=20, activity_id=aid,
                      offer=await offer_to_send(ppc, [MovingPicture(), Tone()]))
     await accept(ppc, r["answer"])
     await program_event(teacher, "on")
-    yield {**world, "teacher": teacher, "before": before, "presenter": (pws, ppc)}
+    seated = await front.ok("program.watch", activity_id=aid)
+    yield {**world, "teacher": teacher, "before": before, "presenter": (pws, ppc), "front": (front, seated)}
     await teacher.close()
+    await front.close()
 
 
 async def playlist(http, url, **params) -> tuple[int, str, httpx.Headers]:
@@ -104,9 +108,11 @@ def last_part(text: str) -> tuple[int, int]:
 
 async def test_a_teacher_gets_the_program_and_plays_it_from_either_node(on_air):
     aid, teacher = on_air["aid"], on_air["teacher"]
-    assert on_air["before"] == {"tier": "webrtc", "live": False}  # nothing made yet: the stage as it is
+    assert on_air["before"]["tier"] == "webrtc" and on_air["before"]["live"] is False  # nothing made yet
+    _, seated = on_air["front"]
+    assert seated["tier"] == "webrtc" and seated["front_row"] == {"limit": 1, "taken": 1}  # the first to ask
     got = await teacher.ok("program.watch", activity_id=aid)
-    assert got["tier"] == "program" and got["live"] is True
+    assert got["tier"] == "program" and got["live"] is True  # the row is full
     assert got["url"].startswith(f"/live/{aid}/k/") and got["url"].endswith("/index.m3u8")
     # whoever may go on stage stays on WebRTC
     presenter_ws, _ = on_air["presenter"]
@@ -220,6 +226,27 @@ async def test_bad_requests_get_the_statuses_the_spec_prescribes(on_air):
     await outsider.close()
 
 
+async def test_the_front_row_watches_in_real_time_and_a_seat_frees_when_its_holder_leaves(on_air):
+    """With the program on, WebRTC is for the stage's side and the front row (here one seat): the
+    others are refused `front_row_full` by stage.watch and watch the program, until a seat frees."""
+    aid, users, teacher = on_air["aid"], on_air["users"], on_air["teacher"]
+    front, _ = on_air["front"]
+    presenter = users["presenter"][0]
+    offer = {"type": "offer", "sdp": "v=0"}  # refused before the offer is looked at
+    r = await teacher.call("stage.watch", activity_id=aid, publisher_id=presenter, offer=offer)
+    assert r["error"]["code"] == "front_row_full"
+    r = await front.call("stage.watch", activity_id=aid, publisher_id=presenter, offer=offer)
+    assert r["error"]["code"] == "invalid"  # seated: past the gate, to the offer
+    expert = await harness.WsClient(on_air["b"].ws_url).open(users["expert"][1])
+    assert (await expert.ok("program.watch", activity_id=aid))["tier"] == "webrtc"  # the stage's side
+    await expert.close()
+    await front.close()  # the seat frees: the next to ask takes it
+    deadline = time.monotonic() + 10
+    while (got := await teacher.ok("program.watch", activity_id=aid))["tier"] != "webrtc":
+        assert time.monotonic() < deadline, got
+        await asyncio.sleep(0.3)
+    assert got["front_row"] == {"limit": 1, "taken": 1}
+
 async def test_ending_the_activity_ends_the_playlist_and_keeps_the_program_as_its_recording(on_air):
     aid, teacher, users = on_air["aid"], on_air["teacher"], on_air["users"]
     got = await teacher.ok("program.watch", activity_id=aid)
@@ -245,3 +272,4 @@ async def test_ending_the_activity_ends_the_playlist_and_keeps_the_program_as_it
     async with httpx.AsyncClient(base_url=on_air["b"].url, timeout=10) as http:
         code, text, _ = await playlist(http, rung)
         assert code == 404 or "#EXT-X-ENDLIST" in text
+

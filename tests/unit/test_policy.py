@@ -159,7 +159,8 @@ def test_denials_say_whether_signing_in_could_help():
 
 def test_every_rule_is_in_the_matrix():
     """A new rule without a row here fails: the matrix is the reviewable permission model."""
-    rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX} | {"stage.publish"}
+    rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX}
+    rows |= {"stage.publish", "program.watch"}  # tested below with their own resources
     assert rows == set(policy.actions())
 
 
@@ -176,6 +177,21 @@ def test_stage_publishing():
     assert policy.allowed(EXPERT, "stage.publish", seat(EXPERT, state="lobby"))  # the presenter tests
     assert not policy.allowed(EXPERT, "stage.publish", seat(EXPERT, state="ended"))
     assert not policy.allowed(ANON, "stage.publish", seat(ANON, invited=True))
+
+
+def test_watching_the_program():
+    """The program is for whoever may be in the room, while the activity is live."""
+    from collab.policy import ActivityAccess, StageSeat
+
+    def seat(actor, state="live", visibility="public", registration=None, removed=False):
+        return StageSeat(ActivityAccess(ORG.user_id, visibility, state, frozenset(), registration, removed))
+
+    assert {a for a in ACTORS if policy.allowed(a, "program.watch", seat(a))} == set(ACTORS) - {ANON}
+    assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, state="lobby"))  # nothing to watch yet
+    assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, state="ended"))
+    assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, removed=True))
+    assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, visibility="registered"))
+    assert policy.allowed(TEACHER, "program.watch", seat(TEACHER, visibility="registered", registration="approved"))
 
 
 def test_activity_channels_follow_attendance():

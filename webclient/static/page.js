@@ -98,6 +98,7 @@
     conflict: ["别人刚刚改过，请刷新后再试", "Someone else just changed this; reload and try again"],
     disconnected: ["连接断开，正在重连", "Disconnected; reconnecting"],
     forbidden: ["您没有权限这样做", "You may not do that"],
+    front_row_full: ["实时画面名额已满，请观看直播画面", "The real-time seats are taken; watch the live program"],
     gone: ["文件已不存在", "The file is no longer there"],
     hands_closed: ["本环节不能举手", "Hands are not taken in this phase"],
     internal: ["服务器出错了，操作没有生效", "A fault on the server; nothing was changed"],

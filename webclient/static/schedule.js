@@ -31,6 +31,7 @@
   var FIELDS = { title: ["标题", "Title"], description: ["简介", "Description"], subject: ["学科", "Subject"],
                  grade: ["年级", "Grade"], level: ["级别", "Level"], region: ["地区", "Region"],
                  starts_at: ["开始时间", "Starts"], ends_at: ["结束时间", "Ends"], capacity: ["人数上限", "Capacity"],
+                 front_row: ["实时观看名额", "Real-time seats"],
                  visibility: ["可见范围", "Who may see it"], registration: ["报名方式", "Registration"],
                  agenda: ["议程", "Agenda"], staff: ["人员", "Staff"], hosts: ["主持人", "Hosts"],
                  experts: ["专家", "Experts"], presenters: ["主讲人", "Presenters"], studio_id: ["工作室", "Studio"] };
@@ -39,6 +40,7 @@
     [/must end after it starts/, "结束时间必须晚于开始时间"], [/lasts at most 24 hours/, "活动最长 24 小时"],
     [/is required/, "必须填写"], [/minutes must be a whole number/, "分钟数须为 1 到 600 的整数"],
     [/capacity must be a whole number/, "人数上限须为 1 到 1,000,000 的整数"],
+    [/front_row must be a whole number/, "实时观看名额须为 0 到 500 的整数"],
     [/needs a time zone|ISO 8601/, "请填写完整的日期和时间"], [/longer than (\d+) characters/, "超过 $1 个字"],
     [/at most (\d+) phases/, "议程最多 $1 个环节"], [/no such users/, "找不到所选的人员"]
   ];
@@ -325,6 +327,8 @@
     };
     var cap = value("s-capacity").trim();
     if (cap) out.capacity = /^\d+$/.test(cap) ? parseInt(cap, 10) : cap;
+    var row = value("s-front_row").trim();
+    if (row) out.front_row = /^\d+$/.test(row) ? parseInt(row, 10) : row;
     if (users) ROLES.forEach(function (r) { out[r[0] + "s"] = staff[r[0]].slice(); });
     if (studioId !== null && activityId === null) out.studio_id = studioId;
     return out;
@@ -351,6 +355,7 @@
     showCode("s-subject", a.subject || "", Collab.subjectName);
     showCode("s-grade", a.grade || "", Collab.gradeName);
     $("s-capacity").value = a.capacity;
+    $("s-front_row").value = a.front_row;
     $("s-starts_at").value = toLocalInput(a.starts_at);
     $("s-ends_at").value = toLocalInput(a.ends_at);
     phases = a.agenda.map(function (p) { return Object.assign({}, p); });
