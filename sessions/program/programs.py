@@ -248,6 +248,8 @@ class Programs:
                 view = await self.rooms.view(db, aid)
             made = self.made.get(aid)
             live = view is not None and view.state == "live"
+            if made is not None and made.tiles:  # someone is on stage now, not only at the last lineup change
+                made.nonempty_at = time.monotonic()
             empty_too_long = made is not None and time.monotonic() - made.nonempty_at > EMPTY_GRACE
             if not live or empty_too_long:
                 if made is not None:
