@@ -135,8 +135,8 @@ def details(r: dict) -> list[str]:
     cpu = s.get("cpu", {})
     if cpu.get("with"):
         out += ["", "### Program CPU (step 1)", "",
-                f"On stage: {cpu.get('on_stage')} publications; program started {cpu.get('program_start_s')} s after "
-                f"`activity.start`; rungs: {', '.join(v['resolution'] + ' ' + str(v['bandwidth']) for v in cpu.get('rungs') or [])}.",
+                f"On stage: {cpu.get('on_stage')} publications; `program.watch` said live {cpu.get('program_live_s')} s after "
+                f"`activity.start`, and both nodes' playlists listed 4 parts after {cpu.get('program_start_s')} s; rungs: {', '.join(v['resolution'] + ' ' + str(v['bandwidth']) for v in cpu.get('rungs') or [])}.",
                 "", "| | without the program (lobby) | with it (live) |", "|---|---|---|"]
         w0, w1 = cpu["without"], cpu["with"]
         for k in w1["cores"]:

@@ -150,11 +150,16 @@ class PeerSpec:
     ws_url: str
     token: str
     activity_id: int
+    nice: int = 0  # added to the process's nice value (a publisher stands for someone's own computer)
 
 
 def publisher_main(pipe, spec: PeerSpec) -> None:
+    import os
+
     from benchmarks.stage.procs import serve
 
+    if spec.nice:
+        os.nice(spec.nice)
     serve(pipe, lambda: Publisher(spec))
 
 

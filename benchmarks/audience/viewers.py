@@ -53,11 +53,16 @@ class WorkerSpec:
     user_base: int
     mode: str = "after"  # "after" (hls.js) or "hint" (fetch the preload hint with the blocking reload)
     sample_every: int = 10  # every k-th viewer keeps the time of each blocking answer
+    nice: int = 0  # added to the process's nice value
 
 
 def worker_main(pipe, spec: WorkerSpec) -> None:
+    import os
+
     from benchmarks.stage.procs import serve
 
+    if spec.nice:
+        os.nice(spec.nice)
     serve(pipe, lambda: Worker(spec))
 
 
