@@ -199,6 +199,15 @@ def details(r: dict) -> list[str]:
                        f"{_f(c['blocking_wait_ms'].get('p50'))} / {_f(c['blocking_wait_ms'].get('p95'))} | "
                        f"{', '.join(f'{k}: {v}' for k, v in sorted(c['statuses'].items()))} | {_f(c['client_cpu_pct'])} | "
                        f"{_f(p['window']['machine_busy_pct'])} |")
+    prof = origin.get("profile")
+    if prof and prof.get("ops"):
+        out += ["", f"Node {origin['node']} profiled with py-spy after the last window ({_f(prof['busy_samples'])} busy samples "
+                f"of {_f(prof['samples'])}, {prof['file']}), by the innermost recognised frame; µs are the shares of "
+                "the µs per request measured in that window:", "", "| operation | share | µs per request |", "|---|---|---|"]
+        us = dict(prof.get("us_per_request") or [])
+        out += [f"| {k} | {v:.1%} | {_f(us.get(k))} |" for k, v in prof["ops"]]
+    elif prof:
+        out += ["", f"py-spy: {prof.get('error')}"]
     cdn = s.get("cdn", {})
     if cdn.get("origin"):
         o, w, c = cdn["origin"], cdn["window"], cdn["clients"]

@@ -66,6 +66,7 @@ class Config:
     # computers, so the nodes (what is measured) come first on this shared machine; the measuring
     # instruments (chromium, the WebRTC viewer, the prober) keep their priority
     people_nice: int = 10
+    py_spy: str = ""  # a directory: profile the origin node with py-spy after the last origin window
     relay_n: int = 20
     relay_seconds: float = 15.0
     program_timeout: float = 40.0  # seconds for the program to start after the activity does
@@ -503,10 +504,35 @@ class Run:
                 w = self.window(cfg.origin_seconds, wpids)
                 reps = call_all(workers, "report")
                 out["points"].append(origin_point(n, f"node{h}", w, base, reps, setup))
+            if cfg.py_spy and out["points"]:
+                out["profile"] = self.spy(self.nodes[h], f"origin-node{h}-n{cfg.origin_ns[-1]}", cfg.origin_seconds,
+                                          out["points"][-1]["us_per_request"])
         finally:
             call_all(workers, "stop")
             for c in workers:
                 self.drop(c)
+
+    def spy(self, node, name: str, seconds: float, us_per_request: float | None) -> dict:
+        """py-spy on a node for `seconds` (after a window, never during one: it costs the node time);
+        the shares of its busy samples, and those shares of the µs per request measured before."""
+        import subprocess
+        import sys
+
+        from benchmarks.audience.profile import summarize
+
+        Path(self.cfg.py_spy).mkdir(parents=True, exist_ok=True)
+        path = Path(self.cfg.py_spy) / f"{name}.txt"
+        exe = Path(sys.executable).parent / "py-spy"
+        cmd = [str(exe), "record", "-p", str(node.proc.pid), "-o", str(path), "-f", "raw", "--threads",
+               "--nonblocking", "-d", str(math.ceil(seconds)), "-r", "100"]
+        self.log(f"py-spy on {node.name} for {math.ceil(seconds)} s -> {path}")
+        p = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=seconds + 60)
+        if p.returncode != 0 or not path.exists():
+            return {"file": str(path), "error": (p.stderr or p.stdout)[-500:]}
+        got = summarize(path.read_text())
+        if us_per_request:
+            got["us_per_request"] = [[k, round(share * us_per_request, 1)] for k, share in got["ops"]]
+        return {"file": str(path), **got}
 
     # -- 4. nginx in front ------------------------------------------------------------------------
     def step_cdn(self, out: dict) -> None:
