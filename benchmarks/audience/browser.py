@@ -75,8 +75,8 @@ class Browser:
         return {"hls_js": version, "chromium": self.browser.version}
 
     async def start(self, arg: dict) -> dict:
-        """arg: {name, url, height}"""
-        await self.page.evaluate("a => window.bench.start(a.name, a.url, a.height)", arg)
+        """arg: {name, url, height, options}: options go to hls.js's config as they are"""
+        await self.page.evaluate("a => window.bench.start(a.name, a.url, a.height, a.options)", arg)
         return {}
 
     async def take(self, _=None) -> dict:

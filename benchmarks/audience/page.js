@@ -66,7 +66,7 @@
 
   const players = {};
 
-  function start(name, url, height) {
+  function start(name, url, height, options) {
     const video = document.createElement("video");
     video.muted = true;
     video.playsInline = true;
@@ -75,7 +75,8 @@
     document.getElementById("players").appendChild(video);
     const canvas = document.createElement("canvas");
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    const hls = new Hls({ lowLatencyMode: true, enableWorker: true, backBufferLength: 10, capLevelToPlayerSize: false });
+    const hls = new Hls({ lowLatencyMode: true, enableWorker: true, backBufferLength: 10, capLevelToPlayerSize: false,
+                          ...(options || {}) });
     const p = { name, hls, video, samples: [], unread: 0, frames: 0, errors: [], level: null, stalls: 0, height };
     players[name] = p;
     hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {

@@ -66,6 +66,7 @@ class Config:
     # computers, so the nodes (what is measured) come first on this shared machine; the measuring
     # instruments (chromium, the WebRTC viewer, the prober) keep their priority
     people_nice: int = 10
+    hls_sync_rate: float = 1.0  # hls.js maxLiveSyncPlaybackRate (1, its default: never speeds up to catch up)
     py_spy: str = ""  # a directory: profile the origin node with py-spy after the last origin window
     relay_n: int = 20
     relay_seconds: float = 15.0
@@ -412,7 +413,7 @@ class Run:
         out["browser"] = browser.call("open", self.url(h), timeout=60)
         heights = self.heights()
         for rung, height in heights.items():
-            browser.call("start", {"name": rung, "url": self.watch["url"], "height": height})
+            browser.call("start", {"name": rung, "url": self.watch["url"], "height": height, "options": self.hls_options()})
         warm = time.monotonic() + 30
         while time.monotonic() < warm:
             time.sleep(2)
@@ -447,6 +448,9 @@ class Run:
         self.drop(prober)
         browser.call("stop")
         self.drop(browser)
+
+    def hls_options(self) -> dict:
+        return {"maxLiveSyncPlaybackRate": self.cfg.hls_sync_rate}
 
     def heights(self) -> dict[str, int]:
         """Rung name -> picture height, from the multivariant playlist."""
@@ -550,7 +554,8 @@ class Run:
         browser = self.child(browser_main, BrowserSpec())
         try:
             browser.call("open", f"http://{HOST}:{self.nginx[0].port}", timeout=60)
-            browser.call("start", {"name": rung, "url": self.watch["url"], "height": self.heights().get(rung, 360)})
+            browser.call("start", {"name": rung, "url": self.watch["url"], "height": self.heights().get(rung, 360),
+                                   "options": self.hls_options()})
             out["setup"] = self.ramp(workers, targets, cfg.cdn_viewers, 0, cfg.cdn_seconds + 90)
             time.sleep(3)
             browser.call("take")
