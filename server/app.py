@@ -13,7 +13,9 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import Mount, Route
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import Mount, Route, Router
 
 from collab import announcements, ops
 from collab.api import routes as api
@@ -44,6 +46,7 @@ log = logging.getLogger("collab.app")
 WEBCLIENT = Path(__file__).resolve().parents[1] / "webclient"
 
 # The parts of a node, in the order they start (and the reverse of the order they stop).
+LIVE = "/live/"  # the program's HLS (sessions/program/routes.py)
 PARTS = (studios.install, docs.install, activities.install, stage.install, program.install)
 
 
@@ -119,19 +122,29 @@ def create_app(settings: Settings) -> RealtimeFirst:
 
 
 class RealtimeFirst:
-    """The outermost ASGI app: `/ws` goes straight to its endpoint, everything else to Starlette.
+    """The outermost ASGI app: `/ws` goes straight to its endpoint, the audience's HLS (`/live/`) to a
+    router of its own, everything else to Starlette.
 
     Every open socket keeps its ASGI call stack alive for as long as it is connected; skipping
     Starlette's middleware and router frames saves memory per idle connection and CPU per join. The
-    endpoint handles its own errors, so the skipped middleware had nothing to do for it.
+    endpoint handles its own errors, so the skipped middleware had nothing to do for it. HLS players
+    ask twice a second each; matching their paths against the app's eighty routes cost a third of a
+    request, so `/live/` routes are matched among themselves, with the app's error handlers.
     """
 
     def __init__(self, app: Starlette) -> None:
         self.app = app
         self.state = app.state
+        live = Router(routes=[r for r in app.routes if getattr(r, "path", "").startswith(LIVE)])
+        self.live = ServerErrorMiddleware(ExceptionMiddleware(live, handlers=app.exception_handlers),
+                                          handler=app.exception_handlers.get(500))
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             await websocket_endpoint(self.state.services, scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"].startswith(LIVE):
+            scope["app"] = self.app  # what the routes read their services from
+            await self.live(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -322,9 +322,10 @@ async def create_pg_database() -> str:
     return f"{base}/{name}"
 
 
-async def pg_database_with(people: list[tuple[str, str]], prefix: str) -> tuple[str, dict[str, tuple[int, str]]]:
+async def pg_database_with(people: list[tuple[str, str]], prefix: str,
+                           names: dict[str, str] | None = None) -> tuple[str, dict[str, tuple[int, str]]]:
     """A fresh migrated PostgreSQL database with these accounts (`(name, role)`: username prefix + name,
-    display name name.title()): its URL and {name: (user id, token)}."""
+    display name `names[name]` or name.title()): its URL and {name: (user id, token)}."""
     from collab.auth.accounts import create_user
     from collab.store import schema
     from collab.store.db import make_engine, make_sessionmaker
@@ -336,7 +337,7 @@ async def pg_database_with(people: list[tuple[str, str]], prefix: str) -> tuple[
     async with make_sessionmaker(engine)() as db:
         for name, role in people:
             u = await create_user(db, username=prefix + name, password="password-" + name,
-                                  display_name=name.title(), role=role)
+                                  display_name=(names or {}).get(name, name.title()), role=role)
             users[name] = (u.id, token_for(u.id, role, u.display_name))
         await db.commit()
     await engine.dispose()

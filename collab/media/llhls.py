@@ -102,6 +102,9 @@ class MediaWindow:
         self.updated: float | None = None  # clock() when the last part came
         self._segments: deque[_Segment] = deque()
         self._changed = asyncio.Event()
+        # The playlist as last rendered, per (reports, prefix): a crowd of players asks for the same
+        # text between two parts, so it is rendered once per part, not once per request.
+        self._rendered: dict[tuple, str] = {}
         # §6.2.5.2: how far past the last part a client may ask for one
         self._advance_limit = 3 / part_target if part_target < 1 else 3
         self._parts_per_segment = max(1, round(segment_target / part_target))
@@ -150,10 +153,16 @@ class MediaWindow:
         self._wake()
 
     def _wake(self) -> None:
+        self._rendered.clear()
         self._changed.set()
         self._changed = asyncio.Event()
 
     # reading
+
+    @property
+    def playable(self) -> bool:
+        """A whole segment is listed: players (hls.js) start on one, not on parts alone."""
+        return any(s.complete for s in self._segments)
 
     @property
     def last(self) -> tuple[int, int] | None:
@@ -195,6 +204,13 @@ class MediaWindow:
     def render(self, reports: Sequence[RenditionReport] = (), uri_prefix: str = "") -> str:
         """The media playlist. `uri_prefix` goes before the init section's, parts' and segments' URIs
         (the producer's run, so a cache never serves one run's part for another's)."""
+        key = (tuple(reports), uri_prefix)
+        text = self._rendered.get(key)
+        if text is None:
+            text = self._rendered[key] = self._render(reports, uri_prefix)
+        return text
+
+    def _render(self, reports: Sequence[RenditionReport], uri_prefix: str) -> str:
         lines = [
             "#EXTM3U",
             f"#EXT-X-VERSION:{VERSION}",

@@ -5,8 +5,8 @@
 `tier` is "webrtc" for whoever may go on stage or moderate it (the presenter, hosts, experts, the
 organizer, a teacher called up): they see and answer the stage with no delay; for the front row (the
 first `front_row` attendees to ask while the program is on, `sessions.program.front_row`); and for
-everyone while no program is made (a single node without Redis, the first seconds of a live
-activity). Everyone else watches the `program`. `url` is the program's multivariant playlist under a
+everyone while no program is on (before the activity is live, or before anyone is on stage, and
+the first seconds after: the program is on once every rung has a whole segment). Everyone else watches the `program`. `url` is the program's multivariant playlist under a
 key signed for this viewer (`collab.auth.signed.program_key`), relative to the server's origin; it is
 given to front-row viewers too, for when they leave their seat.
 

@@ -87,6 +87,7 @@ class Producer:
         self.frames = 0
         self.late_frames = 0  # ticks the thread was behind its clock
         self.encode_seconds = 0.0  # thread CPU, for the benchmark
+        self.failed = False  # the thread stopped on an error
 
     # -- from the loop -------------------------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class Producer:
             if last:
                 self._loop.call_soon_threadsafe(self._deliver, last, [e.init for e in encoders.values()])
         except Exception:
+            self.failed = True
             log.exception("the program stopped", extra={"activity": self.activity_id})
 
     def _take_inbox(self, compositor: Compositor, mixer: Mixer) -> None:

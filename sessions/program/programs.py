@@ -62,6 +62,7 @@ class Production:
         self.on_air = False
         self.recorder = ProgramRecorder(services.settings.recordings_dir, activity_id)
         self._refreshing = False
+        self._again = False  # the stage or the phase changed during a refresh: one more after it
 
     async def start(self) -> None:
         self.producer.start()
@@ -94,9 +95,9 @@ class Production:
         return part.data
 
     def _part(self, rung: Rung, msn: int, index: int, part: PartOut, date: float) -> None:
-        if not self.on_air:  # the first part: players can start now
-            self.on_air = True
-            asyncio.get_running_loop().create_task(self.programs.tell_room(self.activity_id, "on"))
+        if not self.on_air and all(w.playable for w in self.producer.windows.values()):
+            self.on_air = True  # a whole segment in every rung: players can start now
+            self.programs.spawn(self.programs.tell_room(self.activity_id, "on"))
         if rung is self.producer.rungs[0]:
             self.recorder.part(self.producer.windows[rung.name].init, part.data)
         if self.sender is not None:
@@ -112,13 +113,23 @@ class Production:
             return
         if event.get("type") == "stage" and isinstance(event.get("on_stage"), list):
             self.lineup[str(event.get("node"))] = event["on_stage"]
-        asyncio.get_running_loop().create_task(self.refresh())
+        self.programs.spawn(self.refresh())
 
     async def refresh(self) -> None:
         """Match the taps and the layout to who is on stage now and the phase."""
         if self._refreshing:
+            self._again = True
             return
         self._refreshing = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._match()
+        finally:
+            self._refreshing = False
+
+    async def _match(self) -> None:
         try:
             programs = self.programs
             async with programs.services.sessionmaker() as db:
@@ -146,8 +157,7 @@ class Production:
                                      {t.key: layout.label(t) for t in self.tiles})
         except Exception:
             log.exception("could not follow the stage", extra={"activity": self.activity_id})
-        finally:
-            self._refreshing = False
+        self._again = False  # the stage or the phase changed during a refresh: one more after it
 
     async def _tap(self, tile: layout.Tile) -> None:
         publisher_id: int | str = int(tile.key) if tile.key.isdigit() else tile.key
@@ -208,7 +218,9 @@ class Programs:
     async def on_air(self, activity_id: int, wait: float = 0.0) -> bool:
         """Whether the activity's program is being made now (by any node)."""
         source = await self.source(activity_id, wait)
-        return source is not None and not (isinstance(source, Copy) and source.ended)
+        if source is None or isinstance(source, Copy) and source.ended:
+            return False
+        return all(w.playable for w in self.windows(source).values())
 
     async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
@@ -251,6 +263,9 @@ class Programs:
             if made is not None and made.tiles:  # someone is on stage now, not only at the last lineup change
                 made.nonempty_at = time.monotonic()
             empty_too_long = made is not None and time.monotonic() - made.nonempty_at > EMPTY_GRACE
+            if made is not None and made.producer.failed:  # its thread died: start afresh next round
+                await self._stop_making(aid)
+                continue
             if not live or empty_too_long:
                 if made is not None:
                     await self._stop_making(aid)
@@ -304,7 +319,7 @@ class Programs:
         except ValueError:
             return
         if stage is not None and stage.publishers:
-            asyncio.get_running_loop().create_task(stage.announce())
+            self.spawn(stage.announce())
 
     async def tell_room(self, activity_id: int, state: str) -> None:
         await self.services.hub.publish(channel_of(activity_id), {

@@ -131,6 +131,8 @@ class Copy:
                                                           segment_target=self.segment_target)
             last = window.last
             for msn, index, duration, independent, date in parts:
+                if last is None and index != 0:
+                    continue  # a new copy starts at a segment's beginning (a notice lists recent parts)
                 if last is None or (msn, index) > last:
                     window.add_part(msn, index, duration, independent, None, date)
                     last = (msn, index)

@@ -18,9 +18,6 @@ from aiortc import RTCPeerConnection
 import harness
 from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth import signed
-from collab.auth.accounts import create_user
-from collab.store import schema
-from collab.store.db import make_engine, make_sessionmaker
 from media_peers import MovingPicture, Tone
 from test_stage import accept, offer_to_send
 
@@ -31,18 +28,9 @@ FAST = {"program_preset": "ultrafast"}  # two encoders per program on a shared 2
 
 @pytest.fixture(scope="module")
 async def world(redis_url):
-    url = await harness.create_pg_database()
-    await asyncio.to_thread(schema.upgrade, url)
-    engine = make_engine(url)
-    users = {}
-    async with make_sessionmaker(engine)() as db:
-        for name, role in [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"),
-                           ("front", "teacher"), ("t1", "teacher"), ("outsider", "teacher")]:
-            u = await create_user(db, username="program_" + name, password="password-" + name,
-                                  display_name={"presenter": "王老师"}.get(name, name.title()), role=role)
-            users[name] = (u.id, harness.token_for(u.id, role, u.display_name))
-        await db.commit()
-    await engine.dispose()
+    url, users = await harness.pg_database_with(
+        [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"), ("front", "teacher"),
+         ("t1", "teacher"), ("outsider", "teacher")], "program_", names={"presenter": "王老师"})
     a = harness.Server(url, redis_url, name="program-a", **FAST).start(wait=False)
     b = harness.Server(url, redis_url, name="program-b", **FAST).start(wait=False)
     a.wait()
@@ -143,12 +131,20 @@ async def test_a_teacher_gets_the_program_and_plays_it_from_either_node(on_air):
             base = rung.rsplit("/", 1)[0] + "/"
             init_uri = re.search(r'#EXT-X-MAP:URI="([^"]+)"', newer)[1]
             init = (await http.get(base + init_uri)).content
-            uris = re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', newer)[-4:]
+            lines = re.findall(r"#EXT-X-PART:[^\n]*", newer)
+            first = [i for i, line in enumerate(lines) if "INDEPENDENT=YES" in line][-2:][0]  # from a keyframe
+            uris = [re.search(r'URI="([^"]+)"', line)[1] for line in lines[first:]]
             parts = [await http.get(base + u) for u in uris]
             assert all(p.status_code == 200 for p in parts)
             assert parts[-1].headers["cache-control"].endswith("immutable")
             frames = decode(init + b"".join(p.content for p in parts))
-            assert frames["video"] >= 30 and frames["size"] == (1280, 720) and frames["audio"] > 0
+            assert frames["video"] >= 15 * len(uris) - 1 and frames["size"] == (1280, 720) and frames["audio"] > 0
+            # the preload hint names the part being made: asked for now, it is answered once it exists
+            hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', newer)[1]
+            asked = time.monotonic()
+            hinted = await http.get(base + hint)
+            assert hinted.status_code == 200 and hinted.content[4:8] == b"moof"
+            assert time.monotonic() - asked < 1.5  # at most about one part's time (0.5 s), and a loaded machine
 
 
 def decode(data: bytes) -> dict:

@@ -16,9 +16,6 @@ import pytest
 from aiortc import RTCPeerConnection, VideoStreamTrack
 
 import harness
-from collab.auth.accounts import create_user
-from collab.store import schema
-from collab.store.db import make_engine, make_sessionmaker
 from media_peers import Tone
 from test_program import FAST
 from test_stage import accept, offer_to_send
@@ -50,17 +47,8 @@ class Solid(VideoStreamTrack):
 
 @pytest.fixture(scope="module")
 async def world(redis_url):
-    url = await harness.create_pg_database()
-    await asyncio.to_thread(schema.upgrade, url)
-    engine = make_engine(url)
-    users = {}
-    async with make_sessionmaker(engine)() as db:
-        for name, role in [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"), ("t1", "teacher")]:
-            u = await create_user(db, username="picture_" + name, password="password-" + name,
-                                  display_name=name.title(), role=role)
-            users[name] = (u.id, harness.token_for(u.id, role, u.display_name))
-        await db.commit()
-    await engine.dispose()
+    url, users = await harness.pg_database_with(
+        [("org", "organizer"), ("presenter", "teacher"), ("expert", "expert"), ("t1", "teacher")], "picture_")
     node = harness.Server(url, redis_url, name="picture-a", **FAST).start()
     async with httpx.AsyncClient(base_url=node.url) as http:
         r = await http.post("/api/activities", headers={"Authorization": f"Bearer {users['org'][1]}"}, json={

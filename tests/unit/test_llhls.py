@@ -127,6 +127,17 @@ def test_a_live_playlist_lists_segments_parts_and_the_next_part():
     assert text.index("#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:22.000Z") < text.index('URI="1.0.m4s"')
 
 
+def test_the_playlist_is_rendered_once_per_part_and_anew_after_each():
+    w = window()
+    fill(w, 5)
+    first = w.render(uri_prefix="e1/")
+    assert w.render(uri_prefix="e1/") is first  # a crowd between two parts shares one rendering
+    assert w.render(uri_prefix="e2/") != first and "e2/" in w.render(uri_prefix="e2/")
+    w.add_part(1, 1, 0.5, False, b"1.1", EPOCH + 2.5)
+    newer = w.render(uri_prefix="e1/")
+    assert newer is not first and newer.count("#EXT-X-PART:") == first.count("#EXT-X-PART:") + 1
+
+
 def test_part_durations_and_segments_keep_the_spec_bounds():
     w = window()
     for n in range(12):  # a 29.97-like drift: parts a hair short

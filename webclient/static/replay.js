@@ -1,7 +1,8 @@
 // The replay of an ended activity: the header, the phases as a bar sized by their durations, the whole
 // record merged in time order (phase changes, chat, questions and answers, polls, hand calls, the stage)
 // with a filter, the discussion, questions by votes with their answers, poll results as bars, and the
-// stage recordings. Choosing a phase jumps the record and the recordings to its start.
+// recordings (the program, the whole stage in one picture, first). Choosing a phase jumps the record
+// and the recordings to its start.
 // Data: GET /api/activities/{id}/replay and /timeline. Before the end the replay answers 409 not_ended:
 // the page says so and, when it may attend, waits on the room channel for the end.
 // User text is only ever set with textContent (Collab.el).
@@ -340,32 +341,45 @@
       (n ? T(n[0], n[1]) : Collab.errorText(err));
   }
 
+  // The program (kind "program": the whole stage composed, with everyone's sound) is the replay's main
+  // video, the whole width; each speaker's own recording (kind "publication") follows as an extra.
   function recordings() {
     var box = clear($("recordings"));
     players = [];
     $("recordings-section").hidden = !data.recordings.length;
-    data.recordings.forEach(function (rec) {
-      var fig = el("figure", null, "recording");
-      var video = document.createElement("video");
-      video.controls = true;
-      video.preload = "metadata";
-      video.setAttribute("playsinline", "");
-      video.setAttribute("aria-label", T("录像：", "Recording: ") + rec.user.name);
-      var p = { rec: rec, video: video, figure: fig, start: ms(rec.started_at), end: ms(rec.ended_at), retried: false };
-      video.addEventListener("error", function () { videoTrouble(rec, p); });
-      video.src = rec.url;
-      fig.appendChild(video);
-      var cap = el("figcaption");
-      cap.appendChild(el("span", rec.user.name, "who"));
-      cap.appendChild(document.createTextNode(" · "));
-      cap.appendChild(timeEl(rec.started_at));
-      cap.appendChild(document.createTextNode("–"));
-      cap.appendChild(timeEl(rec.ended_at));
-      cap.appendChild(el("span", " · " + duration((p.end - p.start) / 1000) + " · " + size(rec.bytes), "muted"));
-      fig.appendChild(cap);
-      box.appendChild(fig);
-      players.push(p);
-    });
+    var program = data.recordings.filter(function (r) { return r.kind === "program"; });
+    var others = data.recordings.filter(function (r) { return r.kind !== "program"; });
+    program.forEach(function (rec) { box.appendChild(player(rec, true)); });
+    if (program.length && others.length) {
+      box.appendChild(el("h3", T("各路画面", "Each speaker's own recording"), "recordings-extra"));
+    }
+    others.forEach(function (rec) { box.appendChild(player(rec, false)); });
+  }
+
+  function player(rec, whole) {
+    var fig = el("figure", null, "recording" + (whole ? " program" : ""));
+    fig.dataset.kind = rec.kind || "publication";
+    var video = document.createElement("video");
+    video.controls = true;
+    video.preload = "metadata";
+    video.setAttribute("playsinline", "");
+    video.setAttribute("aria-label", whole ? T("录像：活动全程（舞台合成画面）", "Recording: the whole activity (the stage)")
+                                           : T("录像：", "Recording: ") + rec.user.name);
+    var p = { rec: rec, video: video, figure: fig, start: ms(rec.started_at), end: ms(rec.ended_at), retried: false };
+    video.addEventListener("error", function () { videoTrouble(rec, p); });
+    video.src = rec.url;
+    fig.appendChild(video);
+    var cap = el("figcaption");
+    if (whole) cap.appendChild(el("strong", T("活动全程（舞台合成画面）", "The whole activity (the stage as broadcast)"), "who"));
+    else cap.appendChild(el("span", rec.user.name, "who"));
+    cap.appendChild(document.createTextNode(" · "));
+    cap.appendChild(timeEl(rec.started_at));
+    cap.appendChild(document.createTextNode("–"));
+    cap.appendChild(timeEl(rec.ended_at));
+    cap.appendChild(el("span", " · " + duration((p.end - p.start) / 1000) + " · " + size(rec.bytes), "muted"));
+    fig.appendChild(cap);
+    players.push(p);
+    return fig;
   }
 
   // -- loading ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import { View } from "./stage/view.js";
 import { Publisher } from "./stage/publisher.js";
 import { LessonControls } from "./stage/lesson.js";
 import { Library } from "./stage/library.js";
+import { ProgramPlayer } from "./stage/program.js";
 import { deviceError, displayError, errText } from "./stage/words.js";
 
 const { T, el } = window.Collab;
@@ -57,6 +58,8 @@ export class Stage {
       share: Publisher.screenPossible() ? () => this.shareScreen() : null, unshare: () => this.stopSharing()
     });
     this.tiles = root.appendChild(el("div", null, "stage-tiles"));
+    // the program tier: one composed picture over HLS instead of the tiles (stage/program.js)
+    this.program = new ProgramPlayer(root, head, this.tiles, { signaling: this.signaling, changed: () => this.render() });
     this.emptyEl = root.appendChild(el("p", T("台上暂时没有人。", "Nobody is on the stage yet."), "muted stage-empty"));
     this.moreEl = root.appendChild(el("p", "", "muted stage-more"));
     this.moreEl.hidden = true;
@@ -74,12 +77,16 @@ export class Stage {
 
   // -- the picture ------------------------------------------------------------------------------
   render() {
+    this.program.setOpen(this.stageOpen());
+    this.program.hold(!!(this.pub || this.screen) || this.invited);   // on stage, or going up: real time
+    const program = this.program.showing, realTime = this.program.realTime;
     const list = this.lineup.list(), want = new Map();
     let shown = 0, hidden = 0;
     this.lesson = null;
     list.forEach((p) => {
       if (p.id === LESSON) this.lesson = p;
       if (p.id === this.me.id || p.id === screenOf(this.me.id)) return;   // mine are the local previews
+      if (!realTime) return;             // the program shows everyone (or the tier is not known yet)
       if (shown >= MAX_VIEWS) { hidden++; return; }
       shown++;
       want.set(p.id, p);
@@ -104,13 +111,13 @@ export class Stage {
     const person = (p) => p.id !== LESSON && !isScreen(p.id);
     const people = list.filter(person).length + (this.pub && !list.some((p) => p.id === this.me.id) ? 1 : 0);
     this.countEl.textContent = people ? T("台上 " + people + " 人", people + " on stage") : "";
-    this.emptyEl.hidden = this.tiles.children.length > 0;
+    this.emptyEl.hidden = this.tiles.children.length > 0 || program;
     this.moreEl.hidden = !hidden;
     this.moreEl.textContent = T("另有 " + hidden + " 路画面未显示（同时最多 " + MAX_VIEWS + " 路）",
                                 hidden + " more not shown (at most " + MAX_VIEWS + " at once)");
     this.renderControls();
     this.lessonControls.render(this.lesson, this.publishRole() && this.stageOpen());
-    this.root.classList.toggle("watching", this.views.size > 0 && this.controls.hidden && this.library.hidden &&
+    this.root.classList.toggle("watching", (this.views.size > 0 || program) && this.controls.hidden && this.library.hidden &&
                                            this.lessonControls.hidden);
   }
 
@@ -240,7 +247,10 @@ export class Stage {
   // `stage.leave`, then `done` is said (also when the server already let go: the socket went down, or
   // it ended the publication first).
   tellLeft(source, done) {
-    const said = () => this.notices.say(done, true);
+    const said = () => {
+      this.notices.say(done, true);
+      this.program.ask();   // the server has lowered the hand only now: the program tier again
+    };
     this.signaling.leave(source).then(said, (err) => {
       if (err && (err.code === "not_on_stage" || err.code === "disconnected")) { said(); return; }
       this.notices.error(errText(err));
@@ -274,6 +284,7 @@ export class Stage {
     // an invitation outlives a reload: the snapshot says a called hand is waiting to come up
     if (this.may.invited_on_stage && !this.pub && this.stageOpen()) this.invitation.show();
     this.render();
+    this.program.ask();
     if (this.library.listed && !this.library.hidden) this.library.render();
   }
   closeStage() {
@@ -290,6 +301,9 @@ export class Stage {
       case "stage":
         this.lineup.heard(e);
         this.render();
+        return;
+      case "program":   // the program started or stopped: which tier now, and its address
+        this.program.ask();
         return;
       case "hand_called":
         if (e.user_id === this.me.id) this.invitation.called();
@@ -334,10 +348,12 @@ export class Stage {
     this.views.forEach((v) => v.reconnected());
     if (this.pub) this.pub.publish();
     if (this.screen) this.screen.publish();
+    this.program.ask();
   }
 
   detach() {
     clearInterval(this.checker);
+    this.program.detach();
     Array.from(this.views.values()).forEach((v) => this.unwatch(v));
     this.drop("pub");
     this.drop("screen");

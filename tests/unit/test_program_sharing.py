@@ -1,0 +1,34 @@
+"""Another node's copy of a program, from the producer's notices: it starts at a segment's beginning
+whatever a notice lists first, follows a new run when the epoch changes, and ends with its run."""
+
+from __future__ import annotations
+
+import orjson
+
+from sessions.program.sharing import Copy
+
+
+def notice(epoch: str, parts: list[tuple[int, int]], ended: bool = False) -> bytes:
+    rows = [[msn, index, 0.5, index == 0, 1000.0 + msn * 2 + index * 0.5] for msn, index in parts]
+    return orjson.dumps({"epoch": epoch, "node": "a", "ended": ended, "rungs": {"720p": rows, "360p": rows}})
+
+
+def test_a_new_copy_starts_at_a_segment_and_follows_later_notices():
+    copy = Copy(None, 1, 0.5, 2.0)
+    copy._heard(notice("e1", [(7, 1), (7, 2), (7, 3), (8, 0), (8, 1)]))  # a notice starting mid-segment
+    window = copy.windows["720p"]
+    assert window.last == (8, 1) and "#EXT-X-MEDIA-SEQUENCE:8" in window.render()
+    copy._heard(notice("e1", [(8, 0), (8, 1), (8, 2)]))  # repeats are skipped, the new part taken
+    assert window.last == (8, 2) and not copy.ended
+    copy._heard(b"not json")  # noise on the channel changes nothing
+    assert window.last == (8, 2)
+
+
+def test_a_new_run_starts_the_copy_afresh_and_an_ended_run_ends_it():
+    copy = Copy(None, 1, 0.5, 2.0)
+    copy._heard(notice("e1", [(3, 0), (3, 1)]))
+    old = copy.windows["720p"]
+    copy._heard(notice("e2", [(5, 0)]))  # another node took the program over
+    assert old.ended and copy.epoch == "e2" and copy.windows["720p"].last == (5, 0)
+    copy._heard(notice("e2", [(5, 0), (5, 1)], ended=True))
+    assert copy.ended and "#EXT-X-ENDLIST" in copy.windows["360p"].render()
