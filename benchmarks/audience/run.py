@@ -646,6 +646,7 @@ class Run:
         if self.database_url:
             try:
                 servers.run(servers.drop_database(self.cfg.pg_url, self.database_url))
+                servers.flush_redis(self.cfg.redis_url)  # the program's parts and leases, the rooms' history
             except Exception:  # noqa: BLE001, S110
                 pass
 
