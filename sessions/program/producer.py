@@ -149,7 +149,9 @@ class Producer:
                 elif now - due > MAX_LAG:  # the machine stalled: skip ahead instead of racing to catch up
                     skipped = int((now - due) * FPS)
                     n += skipped
-                    samples = n * AUDIO_RATE // FPS
+                    # the sound is not skipped: the encoders repeat the picture over the skipped frames
+                    # and the loop below encodes the mixer's sound for them, so both tracks stay at the
+                    # same time (a sound track left behind makes the muxer hold every part back by it)
                     self.late_frames += skipped
                     log.warning("the program fell behind its clock", extra={"activity": self.activity_id,
                                                                             "frames": skipped})

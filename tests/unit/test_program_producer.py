@@ -63,3 +63,30 @@ async def test_a_steady_program_comes_out_of_whatever_frames_come_in():
         assert all(0.85 * 0.5 <= d[3] <= 0.5 + 1e-6 for d in mine[:-1])  # the last may be cut short
         assert "#EXT-X-PART:" in window.render() and "#EXT-X-ENDLIST" in window.render()
     assert producer.frames >= 60 and not producer.failed
+
+
+
+async def test_after_a_stall_the_parts_come_out_on_time_again():
+    """The thread stalls past MAX_LAG and skips ahead: the sound skips with the picture, else the muxer,
+    interleaving, holds every later part back by the stall (found by benchmarks/audience)."""
+    import time
+
+    delivered = []  # media end of each part, as a wall-clock date
+    producer = Producer(1, lambda rung, msn, index, p, date: delivered.append(date + p.duration),
+                        rungs=SMALL[1:], preset="ultrafast")
+    producer.start()
+    producer.set_layout(Layout("cam", ("cam",)), {"cam": "王老师"})
+
+    async def feed(seconds: float, first: int) -> None:
+        for n in range(first, first + round(30 * seconds)):
+            producer.picture("cam", frame(100 + n % 100, n))
+            producer.sound("cam", sound(n * 5 // 3))
+            await asyncio.sleep(1 / 30)
+
+    await feed(1.0, 0)
+    producer.change(lambda compositor, mixer: time.sleep(1.6))  # the thread stalls, as on a starved machine
+    await feed(3.0, 30)
+    behind = time.time() - max(delivered)  # how old the newest part out is (a part is 0.5 s)
+    await producer.stop()
+    assert producer.late_frames > 0 and not producer.failed
+    assert behind < 1.0, behind  # with the sound left behind: the stall's 1.6 s more
