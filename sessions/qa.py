@@ -185,7 +185,9 @@ async def write_votes(db, items: list[tuple[int, int, int]]) -> list:
     wanted = {q for _, q, _ in items}
     found = {i: (a, s) for i, a, s in (await db.execute(
         select(Question.id, Question.activity_id, Question.status).where(Question.id.in_(wanted))
-        .with_for_update(read=True))).all()}  # a dismissal on another node waits for this batch
+        .order_by(Question.id).with_for_update())).all()}
+    # Locked for update, in id order: a dismissal, or another node's batch, waits for this one. Shared
+    # locks let two nodes' batches both read and then both wait to update: a deadlock on PostgreSQL.
     outcomes, fresh = rules.decide_votes(found, items)
     if fresh:
         stmt = upsert(db, QuestionVote).on_conflict_do_nothing(index_elements=["question_id", "user_id"])

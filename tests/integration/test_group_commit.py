@@ -110,3 +110,32 @@ async def test_a_storm_of_poll_answers_keeps_each_teachers_last_answer(room):
                                         .where(PollAnswer.poll_id == p))).all())
     assert len(stored) == TEACHERS
     assert stored[teachers[0]] == [2] and stored[teachers[1]] == [1] and stored[teachers[2]] == [2]
+
+
+async def test_several_nodes_batches_on_the_same_questions_never_deadlock(room):
+    """Each node has its own batcher: their transactions vote on the same questions at the same time.
+    Locking the questions shared and then updating them deadlocked two such batches on PostgreSQL
+    (one failed `internal`); locked for update, in id order, they wait for each other instead."""
+    maker, r = room
+    async with maker() as db:
+        extra = Question(activity_id=r["activity"], user_id=r["teachers"][0], body="second", status="open", votes=0)
+        db.add(extra)
+        await db.commit()
+        questions = [r["open_q"], extra.id]
+    teachers = r["teachers"]
+
+    async def batch(round_: int, node: int):
+        voter = teachers[(round_ * 8 + node) % len(teachers)]
+        order = list(reversed(questions)) if node % 2 else questions  # batches list them in any order
+        items = [(r["activity"], q, voter) for q in order]
+        async with maker() as db:
+            return await write_votes(db, items)
+
+    for round_ in range(12):
+        await asyncio.gather(*(batch(round_, node) for node in range(8)))  # raises on a deadlock
+    async with maker() as db:
+        for q in questions:
+            stored = (await db.execute(select(Question.votes).where(Question.id == q))).scalar_one()
+            rows = (await db.execute(select(func.count()).select_from(QuestionVote)
+                                     .where(QuestionVote.question_id == q))).scalar_one()
+            assert stored == rows
