@@ -74,6 +74,8 @@ def rows(r: dict) -> list[tuple[str, str, list]]:
          [c["client_cpu_pct"], q["client_cpu_pct"], p["client_cpu_pct"]]),
         ("machine CPU busy %: storm / chat / Q&A / poll", "{} / {} / {} / {}",
          [x["machine_busy_pct"] for x in (j, c, q, p)]),
+        ("CPU outside the run (other work on the shared machine), cores: storm / chat / Q&A / poll", "{} / {} / {} / {}",
+         [x.get("outside_cores") for x in (j, c, q, p)]),
         ("load average (1 min) before the storm / chat / Q&A / poll", "{} / {} / {} / {}",
          [x.get("load_before") for x in (j, c, q, p)]),
         ("server errors logged", "{}", [r.get("server_errors_logged")]),
@@ -184,7 +186,7 @@ def compare(runs: dict) -> str:
     out = ["| metric | without video | with video | with - without |", "|---|---|---|---|"]
     if a is not None:
         for (k, t, va), (_, _, vb) in zip(rows(a), rows(b)):
-            diff = "" if k.startswith("load average") else " / ".join(x for x in (_d(x, y) for x, y in zip(va, vb)) if x)
+            diff = "" if k.startswith(("load average", "CPU outside")) else " / ".join(x for x in (_d(x, y) for x, y in zip(va, vb)) if x)
             out.append(f"| {k} | {_cell(t, va)} | {_cell(t, vb)} | {diff} |")
     else:
         out += [f"| {k} | | {_cell(t, vs)} | |" for k, t, vs in rows(b)]
@@ -254,7 +256,8 @@ def section(profile: str, r: dict) -> str:
     runs = r["runs"]
     for x in runs.values():
         x.setdefault("config", c)
-    loads = "; ".join(f"before the run {k} video {x.get('load_before')}" for k, x in runs.items())
+    loads = "; ".join(f"before the run {k} video {x.get('load_before')} (machine {x.get('quiet', {}).get('busy_pct')}% "
+                      f"busy after waiting {x.get('quiet', {}).get('waited_s')} s for other work)" for k, x in runs.items())
     v = runs["with"].get("video") or {}
     lines = [head + f"; without and with video ({c['viewers']:,} LL-HLS viewers at {c['video_rungs']} through "
                     f"nginx, front row {c['front_row']})", "",
@@ -270,7 +273,8 @@ def video_notes(r: dict) -> list[str]:
     v = r["video"]
     out = [f"viewers' requests by answer: {_f(v['viewers']['statuses'])}",
            f"parts the prober saw available on node 0, per rung: {_f(v.get('origin_parts'))}; prober errors "
-           f"{_f(v.get('prober_errors'))}; viewer parts it had not seen: {_f(v['parts']['whole'].get('not_seen_by_prober'))}",
+           f"{_f(v.get('prober_errors'))}; viewer parts it had not seen: {_f(v['parts']['whole'].get('not_seen_by_prober'))} "
+           f"(e.g. {v['parts']['whole'].get('not_seen_sample')})",
            f"nginx: {_f(v['nginx'].get('statuses'))}",
            f"latest part a viewer fetched: {_f(v['stalls']['whole'].get('worst_part_s'))} s after it was available; "
            f"stalls per window (chat / Q&A / poll): {_f([v['stalls'][k]['stalls'] for k in ('chat', 'qa', 'poll')])}; "

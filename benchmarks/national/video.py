@@ -99,6 +99,9 @@ class Video:
         if self.nginx is not None:
             self.nginx.stop()
 
+    def own_pids(self) -> list[int]:
+        return [pid for pids in self.people_pids().values() for pid in pids] if self.nginx else []
+
     def people_pids(self) -> dict[str, list[int]]:
         return {"publisher": [self.publisher.pid], "viewers": [w.pid for w in self.workers],
                 "prober": [self.prober.pid] if self.prober else [],
@@ -280,7 +283,7 @@ def _pcts(xs: list[float], scale: float = 1000.0) -> dict:
 def part_latency(arrivals: list[dict], avail: dict, t0: float, t1: float) -> dict:
     """Part available at the origin -> fetched by a viewer through nginx, ms, over the parts fetched in
     [t0, t1]; each viewer's first part of a run is left out (it was listed before the viewer came)."""
-    lat, unknown, fetched = [], 0, 0
+    lat, unknown, fetched, sample = [], 0, 0, []
     for a in arrivals:
         first: set[str] = set()
         for e, m, i, t in a["parts"]:
@@ -293,10 +296,12 @@ def part_latency(arrivals: list[dict], avail: dict, t0: float, t1: float) -> dic
             at = avail.get((a["rung"], e, m, i))
             if at is None:
                 unknown += 1
+                if len(sample) < 4:
+                    sample.append([a["rung"], e, m, i, round(t, 2)])
             else:
                 lat.append(t - at)
     viewers = max(1, len(arrivals))
-    return {"ms": _pcts(lat), "fetched": fetched, "not_seen_by_prober": unknown,
+    return {"ms": _pcts(lat), "fetched": fetched, "not_seen_by_prober": unknown, "not_seen_sample": sample,
             "parts_per_viewer_s": round(fetched / viewers / (t1 - t0), 2) if t1 > t0 else None}
 
 
