@@ -40,6 +40,10 @@ def rows(r: dict) -> list[tuple[str, str, list]]:
         ("late joiners after start: joined / offered", "{} / {} ({})", [lt["ok"], lt["offered"], lt["failed"]]),
         ("**late joiner snapshot latency p50 / p95 / p99 ms**", "{} / {} / {}", _p(lt["snapshot_ms"])),
         ("late joiner connect->subscribe p50 / p95 / p99 ms", "{} / {} / {}", _p(lt["join_ms"])),
+        ("server CPU s per node from activity.start until the late joiners are in (with video: until every teacher's "
+         "program.watch is answered), over s", "{} over {}",
+         [[round(x, 1) for x in lt.get("start_window", {}).get("server_cpu_s", [])] or None,
+          round(lt["start_window"]["wall"], 1) if "start_window" in lt else None]),
         ("chat: posted ok (errors)", "{} ({})", [c["posted_ok"], c["post_errors"]]),
         ("chat rate offered / achieved msgs/s", "{} / {}", [c["offered_rate"], c["achieved_rate"]]),
         ("chat deliveries expected / received", "{} / {}", [c["expected_deliveries"], c["chat_delivered"]]),
@@ -132,6 +136,13 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
         ("**video: node 0's program threads (compose + encode 720p + 360p), % of a core: chat / Q&A / poll**",
          "{} / {} / {}", [_pct(vw[k].get("node0_program_threads_cores")) for k in ("chat", "qa", "poll")]),
     ]
+    if without and "start_window" in r["late"] and "start_window" in without["late"]:
+        sw1, sw0 = r["late"]["start_window"], without["late"]["start_window"]
+        prog = sw1.get("video", {}).get("node0_program_threads_cores", 0.0) * sw1["wall"]
+        extra_s = sum(sw1["server_cpu_s"]) - sum(sw0["server_cpu_s"]) - prog
+        out.append(("video: server CPU ms per program.watch at the start ((start-window CPU with - without - program "
+                    "threads) / asks on the program-on push)", "{}", [round(1e3 * extra_s / t["heard_on"], 2)
+                                                                     if t.get("heard_on") else None]))
     if without:
         extra = []
         for k in ("chat", "qa", "poll"):
@@ -231,8 +242,9 @@ def main() -> None:
             setattr(cfg, name, v)
     video = cfg.video or cfg.video_only
     args = sys.argv[1:]  # where the database and Redis are does not change what is measured
-    plain = [a for k, a in enumerate(args) if a not in ("--quick", "--video", "--redis-url", "--pg-url")
-             and (k == 0 or args[k - 1] not in ("--redis-url", "--pg-url"))]
+    neutral = ("--redis-url", "--pg-url", "--quiet-wait")  # options that do not change what is measured
+    plain = [a for k, a in enumerate(args) if a not in ("--quick", "--video", *neutral)
+             and (k == 0 or args[k - 1] not in neutral)]
     profile = ns.profile or ("custom" if plain else ("quick" if ns.quick else "default") + ("-video" if video else ""))
     raise_nofile()
     info = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),

@@ -245,9 +245,10 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                    "server_cpu_us_per_join": round(1e6 * cpu / ok, 0) if ok else None, **w,
                    "client_cpu_pct": [round(100 * j["cpu"] / (j["end"] - j["start"]), 1) for j in joins]}
 
-    # 2. start; late joiners
+    # 2. start; late joiners (with video: the program starts, every teacher asks program.watch)
     if video:
         video.before_start()
+    win.start()
     start_ok = await host.call("activity.start", {"activity_id": aid})
     start_ns = time.time_ns()
     res["start_offset"] = start_ok.get("offset")
@@ -265,6 +266,7 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                 break  # the program-on push came, and no teacher waits for an answer
             await asyncio.sleep(0.5)
         res["video"]["answers_settled_s"] = round(time.monotonic() - t_watch, 1)
+    res["late"]["start_window"] = win.stop()
 
     # 3. discussion: chat
     await host.call("activity.next_phase", {"activity_id": aid})

@@ -141,6 +141,7 @@ class Teacher(WsProtocol):
     async def join(self, activity_id: int, timeout: float = 60.0) -> tuple[int, int]:
         """Returns (join ns from TCP connect to subscribe reply, snapshot ns from send to reply)."""
         loop = asyncio.get_running_loop()
+        self.activity_id = activity_id  # before any push: one may come with the subscribe reply
         t0 = time.perf_counter_ns()
         await loop.create_connection(lambda: self, HOST, self.port)
         await asyncio.wait_for(self.opened, timeout)
@@ -151,7 +152,6 @@ class Teacher(WsProtocol):
         await self.call("subscribe", {"channel": snap["channel"], "since": snap["since"]}, timeout)
         self.joined_ns = time.time_ns()
         took = time.perf_counter_ns() - t0
-        self.activity_id = activity_id
         if self.watch:  # the page asks once the snapshot opened the stage; after the join is timed here
             self.ask_program(timed=False)
         return took, s1 - s0
