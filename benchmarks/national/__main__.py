@@ -118,6 +118,13 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
          "{} / {} / {} / {}", [whole.get("ms", {}).get(k) for k in ("p50", "p95", "p99", "max")]),
         ("video: same, p99 ms in the chat / Q&A / poll windows", "{} / {} / {}",
          [parts.get(k, {}).get("ms", {}).get("p99") for k in ("chat", "qa", "poll")]),
+        ("video: of which: available -> the viewer's blocking reload answered p50 / p95 ms; then -> the part arrived "
+         "p50 / p95 ms", "{} / {}; {} / {}",
+         [v.get("split", {}).get("whole", {}).get(k, {}).get(p) for k in ("reload_answered_ms", "then_part_ms")
+          for p in ("p50", "p95")]),
+        ("video: nginx's time for parts HIT / MISS, blocking reloads HIT / MISS, p50 ms",
+         "{} / {}, {} / {}", [v.get("nginx_times_ms", {}).get(k, {}).get("p50") for k in
+                              ("part HIT", "part MISS", "blocking HIT", "blocking MISS")]),
         ("**video: stalls (a viewer > 3 parts behind the origin): viewers / all, stalls, viewer-seconds**",
          "{} / {}, {}, {}", [st.get("whole", {}).get(k) for k in ("viewers_stalled", "viewers", "stalls", "viewer_seconds")]),
         ("video: the origin without a new part for > 3 parts (every player runs dry): times, longest wait s",
@@ -151,7 +158,8 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
             prog = _pct(vw[k].get("node0_program_threads_cores")) or 0.0
             extra.append([round(b - a - (prog if i == 0 else 0.0), 1) for i, (a, b) in enumerate(zip(w0, w1))])
         out.append(("video: the nodes' other video work (relay, program.watch, bus, HLS answers), with - without - "
-                    "program threads, % of a core per node: chat / Q&A / poll", "{}; {}; {}", extra))
+                    "program threads, % of a core per node: chat / Q&A / poll (below 0: a full machine makes the "
+                    "nodes' batches bigger and cheaper per item)", "{}; {}; {}", extra))
     whole_ev = ev.get("whole", {})
     out += [
         ("**video: program behind its clock on node 0: times (frames skipped), whole; chat / Q&A / poll**",
@@ -290,7 +298,8 @@ def video_notes(r: dict) -> list[str]:
            f"(e.g. {v['parts']['whole'].get('not_seen_sample')})",
            f"nginx: {_f(v['nginx'].get('statuses'))}",
            f"latest part a viewer fetched: {_f(v['stalls']['whole'].get('worst_part_s'))} s after it was available; "
-           f"stalls per window (chat / Q&A / poll): {_f([v['stalls'][k]['stalls'] for k in ('chat', 'qa', 'poll')])}; "
+           f"stalls per window (chat / Q&A / poll): {_f([v['stalls'][k]['stalls'] for k in ('chat', 'qa', 'poll')])}, "
+           f"origin gaps > 1.5 s then: {_f([sum(g['gaps'] for g in v['origin_gaps'][k].values()) for k in ('chat', 'qa', 'poll')])}; "
            f"teachers' program.watch "
            f"asks {_f(v['teachers'].get('asks'))} (on joining, and on the program-on push); answers settled "
            f"{_f(v.get('answers_settled_s'))} s after the viewers fetched"]

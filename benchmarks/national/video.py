@@ -79,7 +79,7 @@ class Video:
         self.publisher = self._child(publisher_main, PeerSpec(ws0, self.presenter_token, self.aid, self.vc.people_nice))
         self.prober = self._child(prober_main, ProberSpec(self.secret, PROBER_ID))
         self.workers = [self._child(worker_main, WorkerSpec(i, self.secret, VIEWER_BASE + i * 100_000,
-                                                            nice=self.vc.people_nice))
+                                                            sample_every=1, nice=self.vc.people_nice))
                         for i in range(self.vc.procs)]
         origins = [f"{HOST}:{n.port}" for n in self.nodes]
         self.nginx = nginx_mod.Nginx("nginx", self.logdir / "nginx", servers.free_port(), origins)
@@ -235,6 +235,8 @@ class Video:
         lines = self.nginx.lines()
         res["nginx"] = nginx_mod.origin_requests({"nginx": lines}, self.watch_t0 + 5, self.watch_t1 - 3)
         res["nginx"]["seconds"] = round(self.watch_t1 - 3 - self.watch_t0 - 5, 1)
+        res["nginx_times_ms"] = nginx_times(lines, self.watch_t0 + 5, self.watch_t1 - 3)
+        res["split"] = {name: split(arrivals, avail, t0, t1) for name, (t0, t1) in periods.items()}
         res["node_events"] = {name: node_events(self.nodes, t0, t1) for name, (t0, t1) in periods.items()}
         res["teachers"] = watching(teachers)
         return res
@@ -303,6 +305,40 @@ def part_latency(arrivals: list[dict], avail: dict, t0: float, t1: float) -> dic
     viewers = max(1, len(arrivals))
     return {"ms": _pcts(lat), "fetched": fetched, "not_seen_by_prober": unknown, "not_seen_sample": sample,
             "parts_per_viewer_s": round(fetched / viewers / (t1 - t0), 2) if t1 > t0 else None}
+
+
+def split(arrivals: list[dict], avail: dict, t0: float, t1: float) -> dict:
+    """Where a part's time goes, ms: available at the origin -> the viewer's blocking reload for it
+    answered (the origin held it, nginx's lock, the viewer's own scheduling), and that answer -> the part
+    arrived (nginx, the lock again, the origin if missed). Parts of the viewers' first run of the program."""
+    first: dict[tuple, float] = {}
+    for (rung, e, m, i), t in avail.items():  # (rung, msn, part) -> availability: the reload names no run
+        first[(rung, m, i)] = min(first.get((rung, m, i), t), t)
+    reload, fetch = [], []
+    for a in arrivals:
+        got = {(m, i): t for e, m, i, t in a["parts"]}
+        for m, i, answered in a.get("answers", []):
+            at = first.get((a["rung"], m, i))
+            if at is None or not t0 <= answered <= t1:
+                continue
+            reload.append(answered - at)
+            if (m, i) in got:
+                fetch.append(got[(m, i)] - answered)
+    return {"reload_answered_ms": _pcts(reload), "then_part_ms": _pcts(fetch)}
+
+
+def nginx_times(lines: list[str], t0: float, t1: float) -> dict:
+    """nginx's $request_time of parts and blocking reloads by cache status (MISS went to an origin;
+    HIT waited on the cache lock or found the object cached), s."""
+    times: dict[str, list[float]] = {}
+    for line in lines:
+        r = nginx_mod.parse(line)
+        if r is None or not t0 <= r["t"] <= t1 or r["status"] != 200:
+            continue
+        kind = nginx_mod.kind_of(r["key"])
+        if kind in ("part", "blocking"):
+            times.setdefault(f"{kind} {r['cache']}", []).append(r["request_time"])
+    return {k: _pcts(v) for k, v in sorted(times.items())}
 
 
 def stalls(arrivals: list[dict], avail: dict, t0: float, t1: float) -> dict:

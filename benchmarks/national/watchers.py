@@ -49,8 +49,9 @@ class TimedWorker(Worker):
         return {"viewers": len(self.viewers)}
 
     async def arrivals(self, _=None) -> list[dict]:
-        """Each viewer's rung and the parts it fetched, in order."""
-        return [{"rung": v.t.rung, "parts": v.arrivals} for v in self.viewers]
+        """Each viewer's rung, the parts it fetched, in order, and (sampled viewers: all, with
+        `sample_every` 1) when each of its blocking reloads was answered: (msn, part, wall time)."""
+        return [{"rung": v.t.rung, "parts": v.arrivals, "answers": v.answers} for v in self.viewers]
 
 
 def worker_main(pipe, spec: WorkerSpec) -> None:
