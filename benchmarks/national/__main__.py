@@ -40,10 +40,10 @@ def rows(r: dict) -> list[tuple[str, str, list]]:
         ("late joiners after start: joined / offered", "{} / {} ({})", [lt["ok"], lt["offered"], lt["failed"]]),
         ("**late joiner snapshot latency p50 / p95 / p99 ms**", "{} / {} / {}", _p(lt["snapshot_ms"])),
         ("late joiner connect->subscribe p50 / p95 / p99 ms", "{} / {} / {}", _p(lt["join_ms"])),
-        ("server CPU s per node from activity.start until the late joiners are in (with video: until every teacher's "
-         "program.watch is answered), over s", "{} over {}",
-         [[round(x, 1) for x in lt.get("start_window", {}).get("server_cpu_s", [])] or None,
-          round(lt["start_window"]["wall"], 1) if "start_window" in lt else None]),
+        *([("server CPU s per node from activity.start until the late joiners are in (with video: until every "
+            "teacher's program.watch is answered), over s", "{} over {}",
+            [[round(x, 1) for x in lt["start_window"]["server_cpu_s"]], round(lt["start_window"]["wall"], 1)])]
+          if "start_window" in lt else []),
         ("chat: posted ok (errors)", "{} ({})", [c["posted_ok"], c["post_errors"]]),
         ("chat rate offered / achieved msgs/s", "{} / {}", [c["offered_rate"], c["achieved_rate"]]),
         ("chat deliveries expected / received", "{} / {}", [c["expected_deliveries"], c["chat_delivered"]]),
@@ -78,10 +78,10 @@ def rows(r: dict) -> list[tuple[str, str, list]]:
          [c["client_cpu_pct"], q["client_cpu_pct"], p["client_cpu_pct"]]),
         ("machine CPU busy %: storm / chat / Q&A / poll", "{} / {} / {} / {}",
          [x["machine_busy_pct"] for x in (j, c, q, p)]),
-        ("CPU outside the run (other work on the shared machine), cores: storm / chat / Q&A / poll", "{} / {} / {} / {}",
-         [x.get("outside_cores") for x in (j, c, q, p)]),
-        ("load average (1 min) before the storm / chat / Q&A / poll", "{} / {} / {} / {}",
-         [x.get("load_before") for x in (j, c, q, p)]),
+        *([("CPU outside the run (other work on the shared machine), cores: storm / chat / Q&A / poll",
+             "{} / {} / {} / {}", [x.get("outside_cores") for x in (j, c, q, p)]),
+           ("load average (1 min) before the storm / chat / Q&A / poll", "{} / {} / {} / {}",
+            [x.get("load_before") for x in (j, c, q, p)])] if "outside_cores" in j else []),
         ("server errors logged", "{}", [r.get("server_errors_logged")]),
     ]
 
