@@ -57,9 +57,8 @@ class VideoConfig:
 
 
 class Video:
-    def __init__(self, vc: VideoConfig, secret: str, aid: int, presenter_token: str, nodes, logdir: Path,
-                 log=print) -> None:
-        self.vc, self.secret, self.aid, self.nodes, self.log = vc, secret, aid, nodes, log
+    def __init__(self, vc: VideoConfig, secret: str, aid: int, presenter_token: str, nodes, logdir: Path) -> None:
+        self.vc, self.secret, self.aid, self.nodes = vc, secret, aid, nodes
         self.presenter_token = presenter_token
         self.logdir = logdir
         self.children: list[Child] = []
