@@ -1,11 +1,15 @@
 """The orchestrator of the national activity: servers, users, activity, then the scenario.
 
     database + users (one INSERT) -> nodes -> activity (POST /api/activities) -> host + expert connect
-    -> join storm (teachers paced over --join-seconds) -> activity.start -> late joiners (snapshot
-    latency) -> discussion: chat at --chat-rate -> expert_guidance: questions, upvotes, a few teachers
-    drop and rejoin on the other node -> online_interaction: a poll everyone answers, show_results,
-    final tally on every client -> activity.end -> everyone leaves -> attendance vs client presence.
+    -> the lobby opens (with video: the presenter publishes) -> join storm (teachers paced over
+    --join-seconds) -> activity.start -> late joiners (snapshot latency) (with video: the program's
+    parts reach nginx, the viewers start, every teacher's program.watch is answered) -> discussion:
+    chat at --chat-rate -> expert_guidance: questions, upvotes, a few teachers drop and rejoin on the
+    other node -> online_interaction: a poll everyone answers, show_results, final tally on every
+    client -> activity.end -> everyone leaves -> attendance vs client presence.
 
+`--video` runs the scenario twice, on a fresh database, fresh nodes and a flushed Redis each time:
+without video, then with it (video.py), so the table sets each row's two values side by side.
 Everything started is stopped in `finally`; the database is dropped.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import tempfile
 import time
@@ -28,6 +33,7 @@ from benchmarks.fanout.measure import MachineCpu, percentiles_ms
 from benchmarks.fanout.run import Child
 from benchmarks.fanout.tokens import mint
 from benchmarks.national.teachers import Teacher, WorkerSpec, worker_main
+from benchmarks.national.video import Video, VideoConfig
 
 HOST = "127.0.0.1"
 
@@ -51,10 +57,21 @@ class Config:
     fast_limits: bool = False  # --command-rate 1000 --command-burst 2000 on every node
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/12"
+    # video (video.py): --video runs without, then with; --video-only the second run alone
+    video: bool = False
+    video_only: bool = False
+    front_row: int = 0  # the activity's front row (real-time seats besides the stage)
+    viewers: int = 500  # simulated LL-HLS viewers through nginx (--quick: 200)
+    video_rungs: str = "360p"  # the rungs they play, comma-separated, spread evenly
+    video_procs: int = 2  # their worker processes
+    people_nice: int = 10  # nice increment of the presenter's process and the viewers' (people's computers)
+    presenter_picture: str = "camera"  # benchmarks/audience/peers.py: camera (moving gradient) or card
+    program_timeout: float = 40.0  # s from activity.start for the program's parts to reach nginx
+    quiet_wait: float = 300.0  # s to wait, before each run, for other work on the machine to calm down
 
 
-async def insert_users(database_url: str, n: int) -> tuple[int, int, list[int]]:
-    """Organizer, expert and n teachers in one statement each (no password: tokens are minted)."""
+async def insert_users(database_url: str, n: int) -> tuple[int, int, int, list[int]]:
+    """Organizer, expert, presenter and n teachers in one statement each (no password: tokens are minted)."""
     import asyncpg
 
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -63,11 +80,13 @@ async def insert_users(database_url: str, n: int) -> tuple[int, int, list[int]]:
                                   "VALUES ('bench_org', 'Bench Organizer', 'organizer', '', '', now()) RETURNING id")
         expert = await conn.fetchval("INSERT INTO users (username, display_name, role, school, region, created_at) "
                                      "VALUES ('bench_expert', 'Bench Expert', 'teacher', '', '', now()) RETURNING id")
+        presenter = await conn.fetchval("INSERT INTO users (username, display_name, role, school, region, created_at) "
+                                        "VALUES ('bench_presenter', '王老师', 'teacher', '', '', now()) RETURNING id")
         rows = await conn.fetch(
             "INSERT INTO users (username, display_name, role, school, region, created_at) "
             "SELECT 'bench_t' || g, 'Teacher ' || g, 'teacher', 'School ' || (g % 500), 'Region ' || (g % 34), now() "
             "FROM generate_series(1, $1) AS g RETURNING id", n)
-        return org, expert, sorted(r["id"] for r in rows)
+        return org, expert, presenter, sorted(r["id"] for r in rows)
     finally:
         await conn.close()
 
@@ -80,13 +99,13 @@ def http(method: str, port: int, path: str, token: str, body: dict | None = None
         return json.loads(r.read())
 
 
-def create_activity(port: int, token: str, org: int, expert: int) -> int:
+def create_activity(port: int, token: str, org: int, expert: int, presenter: int, front_row: int) -> int:
     now = datetime.now(timezone.utc)
     body = {"title": "National activity benchmark", "level": "national", "visibility": "public",
             "capacity": 100_000, "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=3)).isoformat(),
             "agenda": [{"kind": k, "minutes": 20} for k in
                        ("lesson_display", "discussion", "expert_guidance", "online_interaction")],
-            "hosts": [org], "experts": [expert]}
+            "hosts": [org], "experts": [expert], "presenters": [presenter], "front_row": front_row}
     return http("POST", port, "/api/activities", token, body)["id"]
 
 
@@ -99,10 +118,22 @@ class Servers:
 
 
 class Window:
-    """CPU of servers, Redis, PostgreSQL and the machine between start() and stop()."""
+    """CPU of servers, Redis, PostgreSQL and the machine between start() and stop(); with video, what
+    the video side measured too (`video`: Video.window_stop)."""
 
-    def __init__(self, nodes, redis_url: str) -> None:
-        self.nodes, self.redis_url = nodes, redis_url
+    def __init__(self, nodes, redis_url: str, video: Video | None = None, own=lambda: []) -> None:
+        self.nodes, self.redis_url, self.video, self.own = nodes, redis_url, video, own
+
+    def _own_cpu(self) -> float:
+        """CPU seconds of this run's processes (orchestrator, teacher workers, nodes, the video's)."""
+        total = 0.0
+        for pid in self.own():
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
 
     @staticmethod
     def _pg() -> dict[int, float]:
@@ -123,14 +154,24 @@ class Window:
         self.redis0 = servers.redis_cpu(self.redis_url)
         self.pg0 = self._pg()
         self.machine = MachineCpu()
+        self.load = round(psutil.getloadavg()[0], 2)
+        self.own0 = self._own_cpu()
+        if self.video:
+            self.video.window_start()
 
     def stop(self) -> dict:
         wall = time.time() - self.t0
         cpu = [n.cpu() - c for n, c in zip(self.nodes, self.cpu0)]
-        return {"wall": wall, "server_cpu_s": cpu, "server_cpu_pct": [round(100 * c / wall, 1) for c in cpu],
-                "redis_cpu_pct": round(100 * (servers.redis_cpu(self.redis_url) - self.redis0) / wall, 1),
-                "postgres_cpu_pct": round(100 * self._pg_delta() / wall, 1),
-                "machine_busy_pct": round(100 * self.machine.busy(), 1)}
+        out = {"wall": wall, "server_cpu_s": cpu, "server_cpu_pct": [round(100 * c / wall, 1) for c in cpu],
+               "redis_cpu_pct": round(100 * (servers.redis_cpu(self.redis_url) - self.redis0) / wall, 1),
+               "postgres_cpu_pct": round(100 * self._pg_delta() / wall, 1),
+               "machine_busy_pct": round(100 * self.machine.busy(), 1), "load_before": self.load}
+        # the machine is shared: what ran besides this run (Redis and PostgreSQL count as the run's)
+        ours = (self._own_cpu() - self.own0) / wall + (out["redis_cpu_pct"] + out["postgres_cpu_pct"]) / 100
+        out["outside_cores"] = round(max(0.0, out["machine_busy_pct"] / 100 * psutil.cpu_count() - ours), 2)
+        if self.video:
+            out["video"] = self.video.window_stop()
+        return out
 
 
 async def call_all(workers: list[Child], cmd: str, args: list | None = None, timeout: float = 600.0) -> list:
@@ -161,7 +202,7 @@ def client_pct(reports: list[dict]) -> list[float]:
 
 
 async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: int, org: int, expert: int,
-                   teacher_ids: list[int]) -> dict:
+                   teacher_ids: list[int], video: Video | None = None) -> dict:
     res: dict = {}
     ports = [n.port for n in nodes]
     nw = len(workers)
@@ -182,7 +223,12 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
     await host.join(aid)
     await exp.join(aid)
     await exp.call("subscribe", {"channel": f"activity:{aid}:mod"})
-    win = Window(nodes, cfg.redis_url)
+    await host.call("activity.open_lobby", {"activity_id": aid})
+    if video:  # on stage before anyone comes: the program is made as soon as the activity is live
+        res["video"] = await video.publish(host)
+    win = Window(nodes, cfg.redis_url, video, lambda: [os.getpid(), *(w.proc.pid for w in workers),
+                                                       *(n.proc.pid for n in nodes),
+                                                       *(video.own_pids() if video else [])])
 
     # 1. join storm, before the start
     await call_all(workers, "mark")
@@ -199,7 +245,10 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                    "server_cpu_us_per_join": round(1e6 * cpu / ok, 0) if ok else None, **w,
                    "client_cpu_pct": [round(100 * j["cpu"] / (j["end"] - j["start"]), 1) for j in joins]}
 
-    # 2. start; late joiners
+    # 2. start; late joiners (with video: the program starts, every teacher asks program.watch)
+    if video:
+        video.before_start()
+    win.start()
     start_ok = await host.call("activity.start", {"activity_id": aid})
     start_ns = time.time_ns()
     res["start_offset"] = start_ok.get("offset")
@@ -208,6 +257,16 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                    "failed": _merge(j["failed"] for j in late_j),
                    "snapshot_ms": percentiles_ms([x for j in late_j for x in j["snapshot_ns"]]),
                    "join_ms": percentiles_ms([x for j in late_j for x in j["join_ns"]])}
+    if video:  # the program's parts through nginx, the viewers, every teacher's program.watch answered
+        await video.watch(start_ns / 1e9)
+        t_watch = time.monotonic()
+        while time.monotonic() - t_watch < 30:
+            got = await call_all(workers, "watching")
+            if sum(g["heard_on"] for g in got) and not sum(g["pending"] for g in got):
+                break  # the program-on push came, and no teacher waits for an answer
+            await asyncio.sleep(0.5)
+        res["video"]["answers_settled_s"] = round(time.monotonic() - t_watch, 1)
+    res["late"]["start_window"] = win.stop()
 
     # 3. discussion: chat
     await host.call("activity.next_phase", {"activity_id": aid})
@@ -326,6 +385,9 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                    "delivered": sum(r["received"] for r in reps), "client_cpu_pct": client_pct(reps), **w}
 
     # 6. end; everyone leaves; attendance
+    if video:
+        windows = {k: (res[k]["video"]["t0"], res[k]["video"]["t1"]) for k in ("chat", "qa", "poll")}
+        res["video"].update(await video.finish(await call_all(workers, "watching"), windows))
     await host.call("activity.end", {"activity_id": aid})
     end_ns = time.time_ns()
     await asyncio.sleep(1.0)
@@ -402,32 +464,72 @@ def _merge(dicts) -> dict:
 
 
 def run(cfg: Config) -> dict:
+    """The scenario once; with --video twice (without, then with video) as {"runs": {...}}."""
+    if not (cfg.video or cfg.video_only):
+        return run_once(cfg, False)
+    runs = {}
+    if not cfg.video_only:
+        runs["without"] = run_once(cfg, False)
+        time.sleep(5)  # the first run's database is dropped, its processes gone: the machine settles
+    runs["with"] = run_once(cfg, True)
+    return {"runs": runs}
+
+
+def quiet(limit: float, busy_max: float = 25.0) -> dict:
+    """Wait (at most `limit` s) until the shared machine is quiet: busy under `busy_max` % over 3 s."""
+    t0 = time.monotonic()
+    while True:
+        m = MachineCpu()
+        time.sleep(3)
+        busy = round(100 * m.busy(), 1)
+        if busy < busy_max or time.monotonic() - t0 >= limit:
+            return {"busy_pct": busy, "waited_s": round(time.monotonic() - t0, 1)}
+        print(f"the machine is {busy}% busy (other work): waiting", flush=True)
+        time.sleep(7)
+
+
+def run_once(cfg: Config, with_video: bool) -> dict:
+    calm = quiet(cfg.quiet_wait)
     secret = secrets.token_urlsafe(32)
     logdir = Path(tempfile.mkdtemp(prefix="collab-national-"))
-    print(f"server logs: {logdir}", flush=True)
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(f"{'with' if with_video else 'without'} video: server logs in {logdir}; load average {load}", flush=True)
     servers.flush_redis(cfg.redis_url)
     nodes: list[servers.Node] = []
     workers: list[Child] = []
+    video: Video | None = None
     database_url = None
     try:
         database_url = servers.run(servers.create_database(cfg.pg_url))
         servers.migrate(database_url)
-        org, expert, teacher_ids = servers.run(insert_users(database_url, cfg.teachers))
+        org, expert, presenter, teacher_ids = servers.run(insert_users(database_url, cfg.teachers))
         extra = ["--command-rate", "1000", "--command-burst", "2000"] if cfg.fast_limits else []
+        extra += ["--log-level", "info"]  # the program's start and stop are logged at info (requests are not)
         for i in range(cfg.nodes):
             nodes.append(servers.start_collab(i, database_url, cfg.redis_url, secret, logdir, extra))
         for n in nodes:
             n.wait_ready("/readyz")
-        aid = create_activity(nodes[0].port, mint(secret, org, "organizer", "Bench Organizer"), org, expert)
+        aid = create_activity(nodes[0].port, mint(secret, org, "organizer", "Bench Organizer"), org, expert,
+                              presenter, cfg.front_row)
         for i in range(cfg.client_procs):  # forked before any event loop or thread exists here
-            workers.append(Child(worker_main, WorkerSpec(i, secret, aid)))
-        res = asyncio.run(scenario(cfg, nodes, workers, secret, aid, org, expert, teacher_ids))
+            workers.append(Child(worker_main, WorkerSpec(i, secret, aid, watch=with_video)))
+        if with_video:
+            vc = VideoConfig(viewers=cfg.viewers, rungs=[r.strip() for r in cfg.video_rungs.split(",") if r.strip()],
+                             procs=cfg.video_procs, people_nice=cfg.people_nice, picture=cfg.presenter_picture,
+                             program_timeout=cfg.program_timeout)
+            video = Video(vc, secret, aid, mint(secret, presenter, "teacher", "王老师"), nodes, logdir)
+            video.fork()
+        res = asyncio.run(scenario(cfg, nodes, workers, secret, aid, org, expert, teacher_ids, video))
+        res["load_before"] = load
+        res["quiet"] = calm
         res["server_logs"] = str(logdir)
         res["server_errors_logged"] = sum(1 for n in nodes for line in open(n.log_path, errors="replace")
-                                          if '"level": "ERROR"' in line or '"level":"ERROR"' in line
+                                          if '"level": "error"' in line.lower() or '"level":"error"' in line.lower()
                                           or "Traceback" in line)
         return res
     finally:
+        if video is not None:
+            video.stop()
         for w in workers:
             w.close()
         for n in nodes:

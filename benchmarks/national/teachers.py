@@ -5,8 +5,13 @@ replies resolve futures; pushes are counted without parsing JSON (`bytes.count`)
 needs is looked at: chat send stamps (sampled teachers only), poll voter totals (a regex, only while a
 final tally is awaited) and Q&A totals (sampled teachers only).
 
+With video (`watch`), a teacher does what the room page's program player does: it asks
+`program.watch` once it has joined (the snapshot opened the stage) and again whenever the room says the
+program came on (`program {state: "on"}`), and keeps the last answer's tier. The answer to the ask that
+followed the program's start is timed from that push.
+
 Worker commands over the pipe (see `Worker`): join, do, rejoin, mark, progress, report, expect_tally,
-tally, qa, leave_all, close.
+tally, qa, watching, leave_all, close.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ PUSH_MARK = b',"e":{'
 CHAT_MARK = b'"type":"chat"'
 STAMP = b'"body":"t='
 VOTERS = re.compile(rb'"voters":(\d+)')
+PROGRAM_ON = b'"type":"program"'  # with '"state":"on"' in the same push: the program came on
 
 
 class Teacher(WsProtocol):
-    def __init__(self, port: int, uid: int, token: str, sample: bool) -> None:
+    def __init__(self, port: int, uid: int, token: str, sample: bool, watch: bool = False) -> None:
         super().__init__(upgrade_request(HOST, port, "/ws"))
         loop = asyncio.get_running_loop()
-        self.port, self.uid, self.token = port, uid, token
+        self.port, self.uid, self.token, self.watch = port, uid, token, watch
         self.opened = loop.create_future()
         self.pending: dict[int, asyncio.Future] = {}
         self.next_id = 1
@@ -47,6 +53,12 @@ class Teacher(WsProtocol):
         self.tally_ns = 0
         self.joined_ns = 0
         self.intervals: list[tuple[int, int]] = []  # (subscribe reply ns, left ns)
+        self.activity_id = 0
+        self.tier: str | None = None  # the last program.watch answer's
+        self.watch_asks = self.watch_answers = 0
+        self.watch_errors: Counter[str] = Counter()
+        self.program_heard_ns = 0  # when (wall clock) the push saying the program came on arrived
+        self.program_answer_ns = 0  # how long the program.watch that push caused took to be answered
 
     # -- protocol ---------------------------------------------------------------------------------
 
@@ -102,6 +114,9 @@ class Teacher(WsProtocol):
         n = payload.count(PUSH_MARK)
         if not n:
             return
+        if self.watch and PROGRAM_ON in payload and b'"state":"on"' in payload:
+            self.program_heard_ns = time.time_ns()
+            self.ask_program(timed=True)
         self.received += n
         self.chat += payload.count(CHAT_MARK)
         if self.want_voters and not self.tally_ns:
@@ -126,6 +141,7 @@ class Teacher(WsProtocol):
     async def join(self, activity_id: int, timeout: float = 60.0) -> tuple[int, int]:
         """Returns (join ns from TCP connect to subscribe reply, snapshot ns from send to reply)."""
         loop = asyncio.get_running_loop()
+        self.activity_id = activity_id  # before any push: one may come with the subscribe reply
         t0 = time.perf_counter_ns()
         await loop.create_connection(lambda: self, HOST, self.port)
         await asyncio.wait_for(self.opened, timeout)
@@ -135,7 +151,27 @@ class Teacher(WsProtocol):
         s1 = time.perf_counter_ns()
         await self.call("subscribe", {"channel": snap["channel"], "since": snap["since"]}, timeout)
         self.joined_ns = time.time_ns()
-        return time.perf_counter_ns() - t0, s1 - s0
+        took = time.perf_counter_ns() - t0
+        if self.watch:  # the page asks once the snapshot opened the stage; after the join is timed here
+            self.ask_program(timed=False)
+        return took, s1 - s0
+
+    def ask_program(self, timed: bool) -> None:
+        """program.watch, not awaited: the answer's tier is kept (and timed from the program's push)."""
+        self.watch_asks += 1
+        fut = self.cmd("program.watch", {"activity_id": self.activity_id})
+
+        def answered(f: asyncio.Future) -> None:
+            self.watch_answers += 1
+            msg = None if f.cancelled() or f.exception() else f.result()
+            if msg is None or "error" in msg:
+                self.watch_errors[(msg or {}).get("error", {}).get("code", "closed")] += 1
+                return
+            self.tier = msg["ok"].get("tier")
+            if timed and not self.program_answer_ns:
+                self.program_answer_ns = time.time_ns() - self.program_heard_ns
+
+        fut.add_done_callback(answered)
 
     def leave(self) -> None:
         if self.transport is not None:
@@ -152,6 +188,7 @@ class WorkerSpec:
     secret: str
     activity_id: int
     concurrency: int = 200
+    watch: bool = False  # teachers ask program.watch (the video run)
 
 
 def worker_main(pipe, spec: WorkerSpec) -> None:
@@ -202,7 +239,7 @@ class Worker:
         async def one(k: int, uid: int, port: int, sample: bool) -> None:
             await asyncio.sleep(max(0.0, t_start + k * seconds / max(1, len(todo)) - time.perf_counter()))
             async with gate:
-                t = Teacher(port, uid, tokens[uid], sample)
+                t = Teacher(port, uid, tokens[uid], sample, self.spec.watch)
                 try:
                     j, s = await t.join(self.spec.activity_id)
                     joins.append(j)
@@ -256,7 +293,7 @@ class Worker:
             t.leave()
         await asyncio.sleep(arg["gap"])
         for old in olds:
-            t = Teacher(arg["port"], old.uid, old.token, old.latencies is not None)
+            t = Teacher(arg["port"], old.uid, old.token, old.latencies is not None, self.spec.watch)
             t.intervals = old.intervals  # the first interval was closed by connection_lost
             try:
                 await t.join(self.spec.activity_id)
@@ -299,6 +336,18 @@ class Worker:
 
     async def qa(self, _=None) -> list[tuple[int, dict]]:
         return [(t.uid, t.qa_votes) for t in self.teachers.values() if t.qa_votes is not None]
+
+    async def watching(self, _=None) -> dict:
+        """How the teachers here were told to watch: by their last program.watch answer's tier, and
+        the time from the program's push to the answer of the ask it caused."""
+        ts = list(self.teachers.values())
+        return {"teachers": len(ts), "asked": sum(1 for t in ts if t.watch_asks), "asks": sum(t.watch_asks for t in ts),
+                "pending": sum(t.watch_asks - t.watch_answers for t in ts),
+                "tiers": dict(Counter(str(t.tier) for t in ts)), "heard_on": sum(1 for t in ts if t.program_heard_ns),
+                "heard_ns": [min((t.program_heard_ns for t in ts if t.program_heard_ns), default=0),
+                             max((t.program_heard_ns for t in ts), default=0)],
+                "answer_ns": [t.program_answer_ns for t in ts if t.program_answer_ns],
+                "errors": dict(sum((t.watch_errors for t in ts), Counter()))}
 
     async def leave_all(self, _=None) -> dict:
         """Everyone leaves; returns each teacher's presence intervals (ns) as the client measured them."""
