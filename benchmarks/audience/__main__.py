@@ -220,7 +220,7 @@ def details(r: dict) -> list[str]:
                 f"| blocking reloads: URLs / origin requests (per URL mean, max) | {_f(o['blocking']['urls'])} / "
                 f"{_f(o['blocking']['origin_requests'])} ({_f(o['blocking']['per_url_mean'])}, {_f(o['blocking']['per_url_max'])}) |",
                 f"| plain playlists: URLs / origin requests | {_f(o['playlist']['urls'])} / {_f(o['playlist']['origin_requests'])} |",
-                f"| blocking reload time at nginx by cache status, p50 / p95 s | " + "; ".join(
+                "| blocking reload time at nginx by cache status, p50 / p95 s | " + "; ".join(
                     f"{k} {v.get('p50')} / {v.get('p95')} (n = {v['n']})" for k, v in sorted(o["blocking_wait_s"].items())) + " |",
                 f"| viewers' blocking wait p50 / p95 ms | {_f(c['blocking_wait_ms'].get('p50'))} / {_f(c['blocking_wait_ms'].get('p95'))} |",
                 f"| nodes cores | {_f(w['cores']['node0'])} / {_f(w['cores']['node1'])} |",

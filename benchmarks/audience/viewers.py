@@ -178,6 +178,8 @@ class Viewer:
 
 
 class Worker:
+    viewer_class = Viewer  # what start() makes (the national benchmark's also keeps arrival times)
+
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self.viewers: list[Viewer] = []
@@ -204,7 +206,8 @@ class Worker:
         first = len(self.viewers)
         for k in range(arg["n"]):
             i = first + k
-            v = Viewer(self, targets[i % len(targets)], self.spec.user_base + i, i % self.spec.sample_every == 0)
+            v = self.viewer_class(self, targets[i % len(targets)], self.spec.user_base + i,
+                                  i % self.spec.sample_every == 0)
             self.viewers.append(v)
             delay = arg["ramp"] * k / max(1, arg["n"]) + random.random() * 0.05
             v.task = asyncio.get_running_loop().create_task(self._later(v, delay, deadline))

@@ -9,11 +9,9 @@ number of teachers told to watch the program is counted separately (teachers.py)
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 
-from benchmarks.audience.viewers import Target, Viewer, Worker, WorkerSpec, epoch_of
+from benchmarks.audience.viewers import Viewer, Worker, WorkerSpec, epoch_of
 
 
 class TimedViewer(Viewer):
@@ -31,22 +29,9 @@ class TimedViewer(Viewer):
 
 
 class TimedWorker(Worker):
-    """The audience's viewer worker with TimedViewers (`start` is the audience's, with that class)."""
+    """The audience's viewer worker, with TimedViewers."""
 
-    async def start(self, arg: dict) -> dict:
-        """arg: {targets: [Target fields], n, ramp, seconds}: n more viewers spread over the targets,
-        started evenly over `ramp` seconds, each stopping after `seconds` at the latest."""
-        self.stopping = False
-        targets = [Target(**t) for t in arg["targets"]]
-        deadline = time.monotonic() + arg["seconds"]
-        first = len(self.viewers)
-        for k in range(arg["n"]):
-            i = first + k
-            v = TimedViewer(self, targets[i % len(targets)], self.spec.user_base + i, i % self.spec.sample_every == 0)
-            self.viewers.append(v)
-            delay = arg["ramp"] * k / max(1, arg["n"]) + random.random() * 0.05
-            v.task = asyncio.get_running_loop().create_task(self._later(v, delay, deadline))
-        return {"viewers": len(self.viewers)}
+    viewer_class = TimedViewer
 
     async def arrivals(self, _=None) -> list[dict]:
         """Each viewer's rung, the parts it fetched, in order, and (sampled viewers: all, with
