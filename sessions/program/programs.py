@@ -27,7 +27,7 @@ from sessions.program import layout
 from sessions.program.front_row import FrontRow
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
 from sessions.program.recording import ProgramRecorder
-from sessions.program.sharing import IDLE, Copy, Sender
+from sessions.program.sharing import IDLE, Copy, Sender, latest_key
 from sessions.room import channel_of, current_phase
 from sessions.room_cache import RoomCache
 from sessions.stage.stages import Stages
@@ -157,7 +157,6 @@ class Production:
                                      {t.key: layout.label(t) for t in self.tiles})
         except Exception:
             log.exception("could not follow the stage", extra={"activity": self.activity_id})
-        self._again = False  # the stage or the phase changed during a refresh: one more after it
 
     async def _tap(self, tile: layout.Tile) -> None:
         publisher_id: int | str = int(tile.key) if tile.key.isdigit() else tile.key
@@ -294,7 +293,7 @@ class Programs:
         """Where a program taken over goes on numbering: past the last run's segments (from its newest
         notice), so no playlist or part URL a CDN still holds from that run names another."""
         try:
-            latest = await self.services.hub.bus.get_blob(f"program:{activity_id}:latest")
+            latest = await self.services.hub.bus.get_blob(latest_key(activity_id))
             rungs = orjson.loads(latest)["rungs"] if latest else {}
         except (BusUnavailable, orjson.JSONDecodeError, KeyError, TypeError):
             return 0

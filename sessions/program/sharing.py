@@ -42,6 +42,10 @@ def blob_key(activity_id: int, epoch: str, rung: str, name: str) -> str:
     return f"program:{activity_id}:{epoch}:{rung}:{name}"
 
 
+def latest_key(activity_id: int) -> str:
+    return f"program:{activity_id}:latest"
+
+
 class Sender:
     """The producing node's side: parts into blobs, notices onto the channel, in order, off the clock."""
 
@@ -78,7 +82,7 @@ class Sender:
                 del parts[:-NOTICE_PARTS]
             notice = orjson.dumps({"epoch": self.epoch, "node": self.hub.bus.node_id, "ended": ended,
                                    "rungs": self.recent})
-            blobs[f"program:{self.activity_id}:latest"] = notice
+            blobs[latest_key(self.activity_id)] = notice
             try:
                 await bus.put_blobs(blobs, PART_TTL)
                 await self.hub.broadcast(channel(self.activity_id), notice)
@@ -86,6 +90,15 @@ class Sender:
                 log.warning("the bus is down: other nodes miss a program part", extra={"activity": self.activity_id})
             if ended:
                 return
+
+
+def _follows(last: tuple[int, int] | None, msn: int, index: int) -> bool:
+    """Whether a listed part is the next one a copy can take: the next part of its segment, or the
+    first of a later one. A notice lists recent parts, so a new copy (or one that missed notices for
+    longer than they reach back) starts again at a segment's beginning; older parts are repeats."""
+    if last is not None and msn == last[0]:
+        return index == last[1] + 1
+    return index == 0 and (last is None or msn > last[0])
 
 
 class Copy:
@@ -104,7 +117,7 @@ class Copy:
 
     async def start(self) -> None:
         await self.hub.watch(channel(self.activity_id), self._heard)
-        latest = await self.hub.bus.get_blob(f"program:{self.activity_id}:latest")
+        latest = await self.hub.bus.get_blob(latest_key(self.activity_id))
         if latest:
             self._heard(latest)
 
@@ -131,9 +144,7 @@ class Copy:
                                                           segment_target=self.segment_target)
             last = window.last
             for msn, index, duration, independent, date in parts:
-                if last is None and index != 0:
-                    continue  # a new copy starts at a segment's beginning (a notice lists recent parts)
-                if last is None or (msn, index) > last:
+                if _follows(last, msn, index):
                     window.add_part(msn, index, duration, independent, None, date)
                     last = (msn, index)
         if notice.get("ended"):

@@ -32,3 +32,11 @@ def test_a_new_run_starts_the_copy_afresh_and_an_ended_run_ends_it():
     assert old.ended and copy.epoch == "e2" and copy.windows["720p"].last == (5, 0)
     copy._heard(notice("e2", [(5, 0), (5, 1)], ended=True))
     assert copy.ended and "#EXT-X-ENDLIST" in copy.windows["360p"].render()
+
+
+def test_a_copy_that_missed_notices_starts_again_at_the_next_segment():
+    copy = Copy(None, 1, 0.5, 2.0)
+    copy._heard(notice("e1", [(3, 0), (3, 1)]))
+    copy._heard(notice("e1", [(9, 2), (9, 3), (10, 0), (10, 1)]))  # the bus lost what came between
+    window = copy.windows["720p"]
+    assert window.last == (10, 1) and "#EXT-X-MEDIA-SEQUENCE:10" in window.render()
