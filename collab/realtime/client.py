@@ -64,6 +64,12 @@ class Client:
         self.closed = False
         self.on_close: list | None = None  # callbacks when the socket ends (a stage peer to close)
 
+    def when_closed(self, callback) -> None:
+        """Call `callback` when the socket ends (a stage peer to close, a front-row seat to free)."""
+        if self.on_close is None:
+            self.on_close = []
+        self.on_close.append(callback)
+
     # -- the way out -------------------------------------------------------------------------------
 
     def push(self, frame: bytes, payload: bytes) -> None:

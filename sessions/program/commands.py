@@ -58,9 +58,7 @@ async def _seat(ctx: Context, programs: Programs, activity) -> bool:
         return True
     if not await front_row.take(activity.id, ctx.client, activity.front_row):
         return False
-    if ctx.client.on_close is None:
-        ctx.client.on_close = []
-    ctx.client.on_close.append(lambda: programs.spawn(front_row.release(activity.id, ctx.client)))
+    ctx.client.when_closed(lambda: programs.spawn(front_row.release(activity.id, ctx.client)))
     return True
 
 

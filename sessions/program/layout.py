@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from collab.media.compositor import Layout
+from sessions.stage.rules import LESSON
 
-LESSON = "lesson"
 ROLE_WORDS = {"expert": ("专家", "expert"), "host": ("主持人", "host"), "presenter": ("授课教师", "presenter"),
               "organizer": ("组织者", "organizer")}
 

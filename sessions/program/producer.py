@@ -85,8 +85,7 @@ class Producer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_wall = 0.0
         self.frames = 0
-        self.late_frames = 0  # ticks the thread was behind its clock
-        self.encode_seconds = 0.0  # thread CPU, for the benchmark
+        self.late_frames = 0  # frames skipped because the thread fell behind its clock
         self.failed = False  # the thread stopped on an error
 
     # -- from the loop -------------------------------------------------------------------------------
@@ -130,12 +129,12 @@ class Producer:
     # -- the thread ----------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        compositor = Compositor(1280, 720, slate=self._slate)
+        top = self.rungs[0]  # composed at the top rung's size; the others are scaled from it
+        compositor = Compositor(top.width, top.height, slate=self._slate)
         mixer = Mixer(rate=AUDIO_RATE, layout="stereo", frame_samples=AAC_FRAME)
         encoders = {r.name: RenditionEncoder(r, fps=FPS, part_seconds=PART_SECONDS, segment_seconds=SEGMENT_SECONDS,
                                              **({"preset": self._preset} if self._preset else {}))
                     for r in self.rungs}
-        cpu0 = time.thread_time()
         t0 = time.perf_counter()
         self.started_wall = time.time()
         samples = 0
@@ -149,10 +148,10 @@ class Producer:
                 elif now - due > MAX_LAG:  # the machine stalled: skip ahead instead of racing to catch up
                     skipped = int((now - due) * FPS)
                     n += skipped
+                    self.late_frames += skipped
                     # the sound is not skipped: the encoders repeat the picture over the skipped frames
                     # and the loop below encodes the mixer's sound for them, so both tracks stay at the
                     # same time (a sound track left behind makes the muxer hold every part back by it)
-                    self.late_frames += skipped
                     log.warning("the program fell behind its clock", extra={"activity": self.activity_id,
                                                                             "frames": skipped})
                 self._take_inbox(compositor, mixer)
@@ -170,7 +169,6 @@ class Producer:
                     for rung in self.rungs:
                         out += [(rung, p) for p in encoders[rung.name].audio(sound)]
                 self.frames = n
-                self.encode_seconds = time.thread_time() - cpu0
                 if out:
                     self._loop.call_soon_threadsafe(self._deliver, out, [e.init for e in encoders.values()])
             last = [(rung, p) for rung in self.rungs for p in encoders[rung.name].close()]

@@ -88,6 +88,10 @@ class Production:
         if self.organizer_id:
             await self.recorder.finish(self.programs.services.sessionmaker, self.organizer_id)
 
+    @property
+    def windows(self) -> dict[str, MediaWindow]:
+        return self.producer.windows
+
     async def init(self, rung: str) -> bytes | None:
         return self.producer.windows[rung].init
 
@@ -219,7 +223,7 @@ class Programs:
         source = await self.source(activity_id, wait)
         if source is None or isinstance(source, Copy) and source.ended:
             return False
-        return all(w.playable for w in self.windows(source).values())
+        return all(w.playable for w in source.windows.values())
 
     async def source(self, activity_id: int, wait: float = 0.0) -> Production | Copy | None:
         """Where this node serves an activity's program from: its own production, or its copy of
@@ -323,6 +327,3 @@ class Programs:
     async def tell_room(self, activity_id: int, state: str) -> None:
         await self.services.hub.publish(channel_of(activity_id), {
             "type": "program", "id": f"program:{secrets.token_hex(8)}", "state": state})
-
-    def windows(self, source: Production | Copy) -> dict[str, MediaWindow]:
-        return source.producer.windows if isinstance(source, Production) else source.windows

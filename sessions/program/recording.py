@@ -27,31 +27,29 @@ class ProgramRecorder:
         stamp = datetime.now(timezone.utc)
         self.root = Path(recordings_dir)
         self.folder = Path(str(activity_id)) / f"program-{stamp.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-        (self.root / self.folder).mkdir(parents=True, exist_ok=True)
         self.started_at = stamp
         self.activity_id = activity_id
-        self._file = open(self.root / self.folder / "program.fmp4", "wb")
-        self._has_init = False
+        self._file = None  # opened with the first part: a program that made none leaves nothing behind
+        self._finished = False
         self.fragments = 0
 
     def part(self, init: bytes | None, data: bytes) -> None:
-        if self._file.closed:
+        if self._finished or init is None:
             return
-        if not self._has_init:
-            if init is None:
-                return
+        if self._file is None:
+            (self.root / self.folder).mkdir(parents=True, exist_ok=True)
+            self._file = open(self.root / self.folder / "program.fmp4", "wb")
             self._file.write(init)
-            self._has_init = True
         self._file.write(data)
         self.fragments += 1
 
     async def finish(self, sessionmaker, owner_id: int) -> Recording | None:
         """Close, remux for seeking, and list it in the replay; None when nothing was recorded."""
+        self._finished = True
+        if self._file is None:
+            return None
         self._file.close()
         live = self.root / self.folder / "program.fmp4"
-        if not self.fragments:
-            live.unlink(missing_ok=True)
-            return None
         final = self.root / self.folder / "program.mp4"
         try:
             await asyncio.to_thread(_remux, live, final)

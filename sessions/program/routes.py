@@ -60,10 +60,13 @@ async def _source(request: Request):
     return programs, source
 
 
-def _window(programs: Programs, source, rung: str) -> MediaWindow:
-    window = programs.windows(source).get(rung)
+def _window(source, rung: str, epoch: str | None = None) -> MediaWindow:
+    """The rung's playlist; with `epoch`, only if it names the run being served."""
+    window = source.windows.get(rung)
     if window is None:
         raise DomainError("not_found", "no such rendition")
+    if epoch is not None and epoch != source.epoch:
+        raise DomainError("not_found", "that run of the program is over")
     return window
 
 
@@ -104,16 +107,15 @@ async def master(request: Request) -> Response:
 
 async def media(request: Request) -> Response:
     REQUESTS.labels("playlist").inc()
-    programs, source = await _source(request)
-    windows = programs.windows(source)
-    window = _window(programs, source, request.path_params["rung"])
+    _, source = await _source(request)
+    window = _window(source, request.path_params["rung"])
     msn, part = _number(request, "_HLS_msn"), _number(request, "_HLS_part")
     blocking = msn is not None or part is not None
     try:
         await window.ready(msn, part)
     except HlsError as exc:
         raise _hls(exc) from None
-    reports = [w.report() for w in windows.values() if w is not window and w.last is not None]
+    reports = [w.report() for w in source.windows.values() if w is not window and w.last is not None]
     text = window.render(reports, uri_prefix=f"{source.epoch}/")
     age = BLOCKING_MAX_AGE if blocking else 1
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": f"public, max-age={age}", **CORS})
@@ -121,11 +123,9 @@ async def media(request: Request) -> Response:
 
 async def init(request: Request) -> Response:
     REQUESTS.labels("init").inc()
-    programs, source = await _source(request)
+    _, source = await _source(request)
     rung = request.path_params["rung"]
-    _window(programs, source, rung)
-    if request.path_params["epoch"] != source.epoch:
-        raise DomainError("not_found", "that run of the program is over")
+    _window(source, rung, request.path_params["epoch"])
     data = await source.init(rung)
     if data is None:
         raise DomainError("hls_not_ready", "the rendition has not begun", status=503)
@@ -134,11 +134,9 @@ async def init(request: Request) -> Response:
 
 async def media_part(request: Request) -> Response:
     REQUESTS.labels("part").inc()
-    programs, source = await _source(request)
+    _, source = await _source(request)
     rung = request.path_params["rung"]
-    window = _window(programs, source, rung)
-    if request.path_params["epoch"] != source.epoch:
-        raise DomainError("not_found", "that run of the program is over")
+    window = _window(source, rung, request.path_params["epoch"])
     match = PART_NAME.match(request.path_params["name"])
     if match is None:
         raise DomainError("not_found", "no such part")

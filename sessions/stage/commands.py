@@ -8,7 +8,7 @@ under `rules.screen_of(user_id)`: `source` says which (`camera` by default)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -40,13 +40,6 @@ async def roster(db, activity_id: int) -> list[dict[str, Any]]:
     return rules.roster(rows)
 
 
-def _when_closed(ctx: Context, callback: Callable[[], Any]) -> None:
-    """Call `callback` when the command's socket closes."""
-    if ctx.client.on_close is None:
-        ctx.client.on_close = []
-    ctx.client.on_close.append(callback)
-
-
 async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     source = rules.source(args.get("source"))
     async with ctx.services.sessionmaker() as db:
@@ -70,7 +63,7 @@ async def _publish(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         if pub.current:
             stage.spawn(stage.leave(pub))
 
-    _when_closed(ctx, gone)
+    ctx.client.when_closed(gone)
     stage.spawn(stage.announce_when_media_flows(pub, activity.state == "live"))
     async with ctx.services.sessionmaker() as db:
         if screen:
@@ -163,7 +156,7 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     pc, answer, tracks = await peers.send(args.get("offer"), feeds)
     view = View(stages.new_id(), publisher_id, pc, tracks, ctx.client)
     stage.add_view(view)
-    _when_closed(ctx, lambda: stage.spawn(stage.drop_view(view)))
+    ctx.client.when_closed(lambda: stage.spawn(stage.drop_view(view)))
     return {"answer": answer, "watch_id": view.id}
 
 
