@@ -1,9 +1,9 @@
 """Every signed link the server hands out, in one place: invitation links (to an activity, or to a
 studio in a role), program keys and recording links (neither an HLS player nor a `<video src>` can send
-a bearer token) and calendar feed keys (nor can a calendar app). No table to keep: a link is a few numbers and an HMAC-SHA256 of them under
-the server secret, with a purpose in front, so a link made for one purpose never passes for another.
-Rotating the secret voids every link at once. Document tickets (`collab/docs/tickets.py`) are sealed
-here too and add a single-use claim of their own.
+a bearer token) and calendar feed keys (nor can a calendar app). No table to keep: a link is a few
+numbers and an HMAC-SHA256 of them under the server secret, with a purpose in front, so a link made
+for one purpose never passes for another. Rotating the secret voids every link at once. Document
+tickets (`collab/docs/tickets.py`) are sealed here too and add a single-use claim of their own.
 
 A refused link is a `DomainError` whose code says why (invalid or expired), so the page can tell the
 person holding an old link what to do.
@@ -88,12 +88,17 @@ def recording_link(secret: str, recording_id: int, user_id: int | None, expires_
 
 def check_recording_link(secret: str, key: str, recording_id: int, now: float | None = None) -> int | None:
     """The viewer's user id (None: anonymous) if `key` opens `recording_id` now; a 403 otherwise."""
-    opened = unseal(secret, RECORDING, key, 3)
-    if opened is None or opened[0] != recording_id:
-        raise DomainError("link_invalid", "that recording link is not valid", status=403)
+    return _viewer(secret, RECORDING, key, recording_id, now, "recording", "open the replay again")
+
+
+def _viewer(secret: str, purpose: str, key: str, thing_id: int, now: float | None, what: str, then: str) -> int | None:
+    """A viewer link's user id, once it opens `thing_id` now (recordings and programs: id, viewer, expiry)."""
+    opened = unseal(secret, purpose, key, 3)
+    if opened is None or opened[0] != thing_id:
+        raise DomainError("link_invalid", f"that {what} link is not valid", status=403)
     _, user_id, expires_at = opened
     if expires_at <= _now(now):
-        raise DomainError("link_expired", "that recording link has expired; open the replay again", status=403)
+        raise DomainError("link_expired", f"that {what} link has expired; {then}", status=403)
     return user_id or None
 
 
@@ -115,13 +120,7 @@ def program_key(secret: str, activity_id: int, user_id: int | None, expires_at: 
 
 def check_program_key(secret: str, key: str, activity_id: int, now: float | None = None) -> int | None:
     """The viewer's user id (None: anonymous) if `key` opens `activity_id`'s program now; a 403 otherwise."""
-    opened = unseal(secret, PROGRAM, key, 3)
-    if opened is None or opened[0] != activity_id:
-        raise DomainError("link_invalid", "that program link is not valid", status=403)
-    _, user_id, expires_at = opened
-    if expires_at <= _now(now):
-        raise DomainError("link_expired", "that program link has expired; open the activity again", status=403)
-    return user_id or None
+    return _viewer(secret, PROGRAM, key, activity_id, now, "program", "open the activity again")
 
 
 # -- calendar feed keys: a teacher's feed URL, for calendar apps --------------------------------------

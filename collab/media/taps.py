@@ -25,7 +25,6 @@ class _PacketDecoder:
     """Decodes a packet feed for its taps; errors (a packet before the first keyframe) skip a packet."""
 
     def __init__(self, fanout: Fanout) -> None:
-        self.fanout = fanout
         self.codec = av.CodecContext.create(DECODERS[fanout.mime], "r")
         self.taps: list[OnFrame] = []
 
