@@ -266,8 +266,9 @@ def _stage_publish(actor: Actor | None, seat: StageSeat) -> bool:
 
 @rule("program.watch")
 def _program_watch(actor: Actor | None, seat: StageSeat) -> bool:
-    """Watch the activity's live program (HLS): whoever may be in the room, while it is live."""
-    return _activity_attend(actor, seat.access) and seat.access.state == "live"
+    """Watch the activity's program (HLS): whoever may be in the room (a key handed out in the lobby
+    plays once the activity is live and someone is on stage)."""
+    return _activity_attend(actor, seat.access) and seat.access.state in ("lobby", "live")
 
 
 @rule("activity.media")

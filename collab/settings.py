@@ -77,6 +77,11 @@ class Settings:
     # The live program (sessions/program): x264's preset for its two rungs. "veryfast" keeps both
     # under a core on a 2-core machine; "ultrafast" costs a third of that at a lower picture quality.
     program_preset: str = "veryfast"
+    # Whether this node makes programs. A node that does not ("no") serves copies of other nodes'
+    # programs and asks the others, over the bus, to make the program of an activity someone
+    # publishes through it. A deployment keeps encoding (and the GIL its threads take) off the nodes
+    # that carry the audience's sockets by saying "no" on those and running a media node or two.
+    makes_programs: bool = True
 
     # Studio resource library: files on disk under `resources_dir`, named by their SHA-256.
     resources_dir: str = str(DATA_DIR / "resources")

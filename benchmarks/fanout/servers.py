@@ -78,9 +78,11 @@ class Node:
         self._log.close()
 
 
-def start_collab(i: int, database_url: str, redis_url: str, secret: str, logdir: Path, extra: list[str]) -> Node:
+def start_collab(i: int | str, database_url: str, redis_url: str, secret: str, logdir: Path, extra: list[str],
+                 prefix: list[str] | tuple[str, ...] = ()) -> Node:
+    """`prefix`: a command the server runs under (`nice -n 10`)."""
     port = free_port()
-    argv = [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port),
+    argv = [*prefix, sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port),
             "--database-url", database_url, "--redis-url", redis_url, "--secret", secret,
             "--node-id", f"bench-{i}", "--log-json", "true", "--log-level", "warning", *extra]
     return Node(f"collab-{i}", argv, port, logdir, {"COLLAB_DATA_DIR": str(logdir / f"data-{i}")})

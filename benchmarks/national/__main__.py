@@ -98,6 +98,8 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
     vw = {k: r[k].get("video", {}) for k in WINDOWS}
     parts, st = v.get("parts", {}), v.get("stalls", {})
     whole = parts.get("whole", {})
+    maker = "media" if v.get("media_node") else "node0"  # where the program was made
+    made_on = "the media node" if v.get("media_node") else "node 0"
     tiers = t.get("tiers", {})
     spread = round((t["heard_last_ns"] - t["heard_first_ns"]) / 1e6) if t.get("heard_first_ns") else None
     out = [
@@ -107,8 +109,9 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
          "{}; {}", [v.get("publish_s"), v.get("parts_listed_after_start_s")]),
         ("video: teachers who heard the program-on push (of all; the rest joined after it), within ms of each other",
          "{} (of {}), {}", [t.get("heard_on"), t.get("teachers"), spread]),
-        ("video: program-on push -> program.watch answered p50 / p95 / p99 / max ms", "{} / {} / {} / {}",
-         [t.get("answer_ms", {}).get(k) for k in ("p50", "p95", "p99", "max")]),
+        ("video: program.watch asks caused by the program-on push (teachers with no address yet); answered "
+         "p50 / p95 / p99 / max ms", "{}; {} / {} / {} / {}",
+         [t.get("answer_ms", {}).get("n", 0), *[t.get("answer_ms", {}).get(k) for k in ("p50", "p95", "p99", "max")]]),
         ("video: simulated LL-HLS viewers through 1 nginx: viewers (rungs), fetching after ramp, running at the end",
          "{} ({}), {}, {}", [v["viewers"]["n"], ", ".join(v["viewers"]["rungs"]), v.get("viewers_fetching"),
                               v["viewers"]["running_at_end"]]),
@@ -138,12 +141,16 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
           round(sum(x["origin_requests"] for x in (nx.get("part", {}), nx.get("blocking", {}), nx.get("playlist", {}))
                     if x) / nx["seconds"], 1) if nx.get("seconds") else None]),
         ("video: HLS requests the nodes answered per s, node 0 / node 1, chat window (collab_program_requests; "
-         "node 0's include the prober's ~12/s)",
+         "the prober's ~12/s go to the producing node)",
          "{}", [vw["chat"].get("hls_requests_per_s")]),
-        ("**video: node 0's program threads (compose + encode 720p + 360p), % of a core: chat / Q&A / poll**",
+        (f"**video: {made_on}'s program threads (compose + encode 720p + 360p), % of a core: chat / Q&A / poll**",
          "{} / {} / {}", [_pct(vw[k].get("node0_program_threads_cores")) for k in ("chat", "qa", "poll")]),
     ]
-    if without and "start_window" in r["late"] and "start_window" in without["late"]:
+    if v.get("media_node"):
+        out.append(("video: the media node's whole process (program threads, relay link, notices), % of a core: "
+                    "chat / Q&A / poll", "{} / {} / {}",
+                    [_pct(vw[k].get("people_cores", {}).get("media")) for k in ("chat", "qa", "poll")]))
+    if without and not v.get("media_node") and "start_window" in r["late"] and "start_window" in without["late"]:
         sw1, sw0 = r["late"]["start_window"], without["late"]["start_window"]
         prog = sw1.get("video", {}).get("node0_program_threads_cores", 0.0) * sw1["wall"]
         extra_s = sum(sw1["server_cpu_s"]) - sum(sw0["server_cpu_s"]) - prog
@@ -155,17 +162,17 @@ def video_rows(r: dict, without: dict | None) -> list[tuple[str, str, list]]:
         extra = []
         for k in ("chat", "qa", "poll"):
             w0, w1 = without[k]["server_cpu_pct"], r[k]["server_cpu_pct"]
-            prog = _pct(vw[k].get("node0_program_threads_cores")) or 0.0
+            prog = 0.0 if v.get("media_node") else _pct(vw[k].get("node0_program_threads_cores")) or 0.0
             extra.append([round(b - a - (prog if i == 0 else 0.0), 1) for i, (a, b) in enumerate(zip(w0, w1))])
         out.append(("video: the nodes' other video work (relay, program.watch, bus, HLS answers), with - without - "
                     "program threads, % of a core per node: chat / Q&A / poll (below 0: a full machine makes the "
                     "nodes' batches bigger and cheaper per item)", "{}; {}; {}", extra))
     whole_ev = ev.get("whole", {})
     out += [
-        ("**video: program behind its clock on node 0: times (frames skipped), whole; chat / Q&A / poll**",
-         "{} ({}); {} / {} / {}", [whole_ev.get("node0", {}).get("behind"), whole_ev.get("node0", {}).get("frames_skipped"),
-                                  *[ev.get(k, {}).get("node0", {}).get("frames_skipped") for k in ("chat", "qa", "poll")]]),
-        ("video: program started / stopped while watched (node 0 + node 1); runs the viewers saw anew",
+        (f"**video: program behind its clock on {made_on}: times (frames skipped), whole; chat / Q&A / poll**",
+         "{} ({}); {} / {} / {}", [whole_ev.get(maker, {}).get("behind"), whole_ev.get(maker, {}).get("frames_skipped"),
+                                  *[ev.get(k, {}).get(maker, {}).get("frames_skipped") for k in ("chat", "qa", "poll")]]),
+        ("video: program started / stopped while watched (all nodes); runs the viewers saw anew",
          "{} / {}; {}", [sum(x.get("started", 0) for x in whole_ev.values()),
                          sum(x.get("stopped", 0) for x in whole_ev.values()), v["viewers"]["new_runs_seen"]]),
         ("video: people's processes, % of a core (chat window): presenter / viewers / nginx / prober",
@@ -293,7 +300,7 @@ def section(profile: str, r: dict) -> str:
 def video_notes(r: dict) -> list[str]:
     v = r["video"]
     out = [f"viewers' requests by answer: {_f(v['viewers']['statuses'])}",
-           f"parts the prober saw available on node 0, per rung: {_f(v.get('origin_parts'))}; prober errors "
+           f"parts the prober saw available at the producing node, per rung: {_f(v.get('origin_parts'))}; prober errors "
            f"{_f(v.get('prober_errors'))}; viewer parts it had not seen: {_f(v['parts']['whole'].get('not_seen_by_prober'))} "
            f"(e.g. {v['parts']['whole'].get('not_seen_sample')})",
            f"nginx: {_f(v['nginx'].get('statuses'))}",
@@ -301,7 +308,7 @@ def video_notes(r: dict) -> list[str]:
            f"stalls per window (chat / Q&A / poll): {_f([v['stalls'][k]['stalls'] for k in ('chat', 'qa', 'poll')])}, "
            f"origin gaps > 1.5 s then: {_f([sum(g['gaps'] for g in v['origin_gaps'][k].values()) for k in ('chat', 'qa', 'poll')])}; "
            f"teachers' program.watch "
-           f"asks {_f(v['teachers'].get('asks'))} (on joining, and on the program-on push); answers settled "
+           f"asks {_f(v['teachers'].get('asks'))} (on joining, and on the program-on push without an address); answers settled "
            f"{_f(v.get('answers_settled_s'))} s after the viewers fetched"]
     errs = {k: x["errors"] for k, x in v.get("node_events", {}).get("whole", {}).items() if x["errors"]}
     if errs:

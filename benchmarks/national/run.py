@@ -67,6 +67,10 @@ class Config:
     people_nice: int = 10  # nice increment of the presenter's process and the viewers' (people's computers)
     presenter_picture: str = "camera"  # benchmarks/audience/peers.py: camera (moving gradient) or card
     program_timeout: float = 40.0  # s from activity.start for the program's parts to reach nginx
+    # The program is made on a media node of its own (the teachers' nodes run with --makes-programs no),
+    # as a deployment keeps encoding off the nodes holding sockets; --media-node false: node 0 makes it.
+    media_node: bool = True
+    media_nice: int = 0  # nice increment of the media node (it stands for a machine of its own)
     quiet_wait: float = 300.0  # s to wait, before each run, for other work on the machine to calm down
 
 
@@ -498,6 +502,7 @@ def run_once(cfg: Config, with_video: bool) -> dict:
     nodes: list[servers.Node] = []
     workers: list[Child] = []
     video: Video | None = None
+    media: servers.Node | None = None
     database_url = None
     try:
         database_url = servers.run(servers.create_database(cfg.pg_url))
@@ -505,9 +510,13 @@ def run_once(cfg: Config, with_video: bool) -> dict:
         org, expert, presenter, teacher_ids = servers.run(insert_users(database_url, cfg.teachers))
         extra = ["--command-rate", "1000", "--command-burst", "2000"] if cfg.fast_limits else []
         extra += ["--log-level", "info"]  # the program's start and stop are logged at info (requests are not)
+        edge = ["--makes-programs", "no"] if with_video and cfg.media_node else []
         for i in range(cfg.nodes):
-            nodes.append(servers.start_collab(i, database_url, cfg.redis_url, secret, logdir, extra))
-        for n in nodes:
+            nodes.append(servers.start_collab(i, database_url, cfg.redis_url, secret, logdir, extra + edge))
+        if edge:
+            nice = ["nice", "-n", str(cfg.media_nice)] if cfg.media_nice else []
+            media = servers.start_collab("media", database_url, cfg.redis_url, secret, logdir, extra, prefix=nice)
+        for n in nodes + ([media] if media else []):
             n.wait_ready("/readyz")
         aid = create_activity(nodes[0].port, mint(secret, org, "organizer", "Bench Organizer"), org, expert,
                               presenter, cfg.front_row)
@@ -517,13 +526,14 @@ def run_once(cfg: Config, with_video: bool) -> dict:
             vc = VideoConfig(viewers=cfg.viewers, rungs=[r.strip() for r in cfg.video_rungs.split(",") if r.strip()],
                              procs=cfg.video_procs, people_nice=cfg.people_nice, picture=cfg.presenter_picture,
                              program_timeout=cfg.program_timeout)
-            video = Video(vc, secret, aid, mint(secret, presenter, "teacher", "王老师"), nodes, logdir)
+            video = Video(vc, secret, aid, mint(secret, presenter, "teacher", "王老师"), nodes, logdir, media)
             video.fork()
         res = asyncio.run(scenario(cfg, nodes, workers, secret, aid, org, expert, teacher_ids, video))
         res["load_before"] = load
         res["quiet"] = calm
         res["server_logs"] = str(logdir)
-        res["server_errors_logged"] = sum(1 for n in nodes for line in open(n.log_path, errors="replace")
+        res["server_errors_logged"] = sum(1 for n in nodes + ([media] if media else [])
+                                          for line in open(n.log_path, errors="replace")
                                           if '"level": "error"' in line.lower() or '"level":"error"' in line.lower()
                                           or "Traceback" in line)
         return res
@@ -532,7 +542,7 @@ def run_once(cfg: Config, with_video: bool) -> dict:
             video.stop()
         for w in workers:
             w.close()
-        for n in nodes:
+        for n in nodes + ([media] if media else []):
             n.stop()
         if database_url:
             servers.run(servers.drop_database(cfg.pg_url, database_url))

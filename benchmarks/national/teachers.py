@@ -6,9 +6,10 @@ needs is looked at: chat send stamps (sampled teachers only), poll voter totals 
 final tally is awaited) and Q&A totals (sampled teachers only).
 
 With video (`watch`), a teacher does what the room page's program player does: it asks
-`program.watch` once it has joined (the snapshot opened the stage) and again whenever the room says the
-program came on (`program {state: "on"}`), and keeps the last answer's tier. The answer to the ask that
-followed the program's start is timed from that push.
+`program.watch` once it has joined (the snapshot opened the stage) and keeps the answer's tier and
+address; when the room says the program came on (`program {state: "on"}`) it asks again only if it
+has no address yet (the answer hands one out before the program is on). Such an ask is timed from
+that push.
 
 Worker commands over the pipe (see `Worker`): join, do, rejoin, mark, progress, report, expect_tally,
 tally, qa, watching, leave_all, close.
@@ -55,6 +56,7 @@ class Teacher(WsProtocol):
         self.intervals: list[tuple[int, int]] = []  # (subscribe reply ns, left ns)
         self.activity_id = 0
         self.tier: str | None = None  # the last program.watch answer's
+        self.url: str | None = None  # and its program address
         self.watch_asks = self.watch_answers = 0
         self.watch_errors: Counter[str] = Counter()
         self.program_heard_ns = 0  # when (wall clock) the push saying the program came on arrived
@@ -116,7 +118,8 @@ class Teacher(WsProtocol):
             return
         if self.watch and PROGRAM_ON in payload and b'"state":"on"' in payload:
             self.program_heard_ns = time.time_ns()
-            self.ask_program(timed=True)
+            if not self.url:
+                self.ask_program(timed=True)
         self.received += n
         self.chat += payload.count(CHAT_MARK)
         if self.want_voters and not self.tally_ns:
@@ -168,6 +171,7 @@ class Teacher(WsProtocol):
                 self.watch_errors[(msg or {}).get("error", {}).get("code", "closed")] += 1
                 return
             self.tier = msg["ok"].get("tier")
+            self.url = msg["ok"].get("url") or self.url
             if timed and not self.program_answer_ns:
                 self.program_answer_ns = time.time_ns() - self.program_heard_ns
 

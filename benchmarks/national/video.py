@@ -1,13 +1,16 @@
 """The video side of the national activity (`--video`): the presenter on stage, the program made while
 the activity is live, nginx in front of both nodes, and a sample of the teachers watching through it.
 
-    lobby: the presenter publishes through node 0 (aiortc, benchmarks/audience/peers.py) -> join storm
-    -> activity.start: node 0 makes the program; every teacher asks program.watch (teachers.py)
-    -> the program's first parts reach nginx: the prober (benchmarks/audience/timing.py) watches node 0's
-       playlists (when each part became available), `--viewers` LL-HLS viewer loops (watchers.py) play
-       through nginx until the end
-    -> per window: node 0's program threads, the processes standing for people (publisher, viewers,
-       nginx, prober), the nodes' HLS requests (`collab_program_requests_total` on /metrics)
+    lobby: the presenter publishes through node 0 (aiortc, benchmarks/audience/peers.py); every teacher
+    asks program.watch on joining (teachers.py) -> join storm
+    -> activity.start: the media node (or node 0, with --media-node false) makes the program from node 0's
+       publication
+    -> the program's first parts reach nginx: the prober (benchmarks/audience/timing.py) watches the
+       producing node's playlists (when each part became available), `--viewers` LL-HLS viewer loops
+       (watchers.py) play through nginx (in front of the teachers' nodes) until the end
+    -> per window: the producing node's program threads, the processes standing for people (publisher,
+       viewers, nginx, prober) and the media node, the nodes' HLS requests
+       (`collab_program_requests_total` on /metrics)
     -> at the end: each part's arrival at each viewer against its availability at the origin, stalls,
        nginx's access log (requests that reached an origin, per part), the nodes' logs (the program
        behind its clock, started, stopped).
@@ -57,8 +60,11 @@ class VideoConfig:
 
 
 class Video:
-    def __init__(self, vc: VideoConfig, secret: str, aid: int, presenter_token: str, nodes, logdir: Path) -> None:
+    def __init__(self, vc: VideoConfig, secret: str, aid: int, presenter_token: str, nodes, logdir: Path,
+                 media=None) -> None:
         self.vc, self.secret, self.aid, self.nodes = vc, secret, aid, nodes
+        self.media = media  # the media node, if the program is made on one
+        self.maker = media or nodes[0]  # the node that makes the program
         self.presenter_token = presenter_token
         self.logdir = logdir
         self.children: list[Child] = []
@@ -66,7 +72,7 @@ class Video:
         self.publisher: Child | None = None
         self.prober: Child | None = None
         self.workers: list[Child] = []
-        self.threads_before: set[int] = set()  # node 0's threads before the activity started
+        self.threads_before: set[int] = set()  # the producing node's threads before the activity started
         self.watch_t0 = self.watch_t1 = 0.0  # the viewers' watching period (wall clock)
         self.res: dict = {}
         self._win: dict = {}
@@ -104,7 +110,8 @@ class Video:
     def people_pids(self) -> dict[str, list[int]]:
         return {"publisher": [self.publisher.pid], "viewers": [w.pid for w in self.workers],
                 "prober": [self.prober.pid] if self.prober else [],
-                "nginx": [self.nginx.proc.pid] + [p.pid for p in self.nginx.workers()]}
+                "nginx": [self.nginx.proc.pid] + [p.pid for p in self.nginx.workers()],
+                "media": [self.media.proc.pid] if self.media else []}
 
     # -- the stage ---------------------------------------------------------------------------------
     async def publish(self, host) -> dict:
@@ -121,7 +128,7 @@ class Video:
         raise RuntimeError("the presenter published, but node 0 did not announce it within 20 s")
 
     def before_start(self) -> None:
-        self.threads_before = {t.id for t in psutil.Process(self.nodes[0].proc.pid).threads()}
+        self.threads_before = {t.id for t in psutil.Process(self.maker.proc.pid).threads()}
 
     # -- watching ----------------------------------------------------------------------------------
     def _nginx_base(self) -> str:
@@ -144,7 +151,7 @@ class Video:
             await asyncio.sleep(0.25)
         self.res["parts_listed_after_start_s"] = round(time.time() - started, 2)
         await asyncio.to_thread(self.prober.call, "start", {
-            "targets": [{"label": r, "host": HOST, "port": self.nodes[0].port, "activity_id": self.aid, "rung": r}
+            "targets": [{"label": r, "host": HOST, "port": self.maker.port, "activity_id": self.aid, "rung": r}
                         for r in self.vc.rungs], "seconds": 3600, "poll_every": 0.1})
         targets = [{"host": HOST, "port": self.nginx.port, "activity_id": self.aid, "rung": r} for r in self.vc.rungs]
         n, k = self.vc.viewers, len(self.workers)
@@ -174,7 +181,7 @@ class Video:
         w, t1 = self._win, time.time()
         wall = t1 - w["t0"]
         threads = self._node0_threads()
-        main = self.nodes[0].proc.pid
+        main = self.maker.proc.pid
         program = sum(c - w["threads"].get(tid, 0.0) for tid, c in threads.items()
                       if tid not in self.threads_before and self.threads_before)
         metrics = [scrape(n.port) for n in self.nodes]
@@ -189,7 +196,7 @@ class Video:
 
     def _node0_threads(self) -> dict[int, float]:
         try:
-            return {t.id: t.user_time + t.system_time for t in psutil.Process(self.nodes[0].proc.pid).threads()}
+            return {t.id: t.user_time + t.system_time for t in psutil.Process(self.maker.proc.pid).threads()}
         except psutil.NoSuchProcess:
             return {}
 
@@ -236,7 +243,9 @@ class Video:
         res["nginx"]["seconds"] = round(self.watch_t1 - 3 - self.watch_t0 - 5, 1)
         res["nginx_times_ms"] = nginx_times(lines, self.watch_t0 + 5, self.watch_t1 - 3)
         res["split"] = {name: split(arrivals, avail, t0, t1) for name, (t0, t1) in periods.items()}
-        res["node_events"] = {name: node_events(self.nodes, t0, t1) for name, (t0, t1) in periods.items()}
+        makers = self.nodes + ([self.media] if self.media else [])
+        res["node_events"] = {name: node_events(makers, t0, t1) for name, (t0, t1) in periods.items()}
+        res["media_node"] = bool(self.media)
         res["teachers"] = watching(teachers)
         return res
 
@@ -422,7 +431,7 @@ def node_events(nodes, t0: float, t1: float) -> dict:
             elif r.get("level") in ("error", "critical"):
                 last = (r.get("exc") or msg).strip().splitlines()[-1][:160]
                 errors[last] = errors.get(last, 0) + 1
-        out[f"node{i}"] = {"behind": behind, "frames_skipped": skipped, "started": started, "stopped": stopped,
+        out["media" if n.name.endswith("media") else f"node{i}"] = {"behind": behind, "frames_skipped": skipped, "started": started, "stopped": stopped,
                            "errors": errors}
     return out
 

@@ -3,15 +3,19 @@
     program.watch {activity_id} -> {tier, live, front_row: {limit, taken}, url?, expires_at?}
 
 `tier` is "webrtc" for whoever may go on stage or moderate it (the presenter, hosts, experts, the
-organizer, a teacher called up): they see and answer the stage with no delay; for the front row (the
-first `front_row` attendees to ask while the program is on, `sessions.program.front_row`); and for
-everyone while no program is on (before the activity is live, or before anyone is on stage, and
-the first seconds after: the program is on once every rung has a whole segment). Everyone else watches the `program`. `url` is the program's multivariant playlist under a
-key signed for this viewer (`collab.auth.signed.program_key`), relative to the server's origin; it is
-given to front-row viewers too, for when they leave their seat.
+organizer, a teacher called up): they see and answer the stage with no delay; and for the front row
+(the first `front_row` attendees to ask, `sessions.program.front_row`). Everyone else is on the
+`program` tier, whether the program is on (`live`) or not yet (the lobby; a live stage's first seconds:
+the program is on once every rung has a whole segment; a media node taking over): real time is
+bounded by the front row always, so a national audience never turns into thousands of WebRTC peers
+of the relay, not even while the program starts. `url` is the program's multivariant playlist under a
+key signed for this viewer (`collab.auth.signed.program_key`), relative to the server's origin, handed
+out before the program is on too: the room's `program` push then only says on or off, and nobody asks
+again (ten thousand asks at one push were a join storm of their own). Front-row viewers get it too,
+for when they leave their seat.
 
-`stage.watch` asks `admit` first: with the program on, an attendee off the stage without a seat is
-refused `front_row_full` and watches the program.
+`stage.watch` asks `admit` first: an attendee off the stage without a seat is refused `front_row_full`
+and watches the program.
 """
 
 from __future__ import annotations
@@ -39,11 +43,11 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         stage_seat = await seat(ctx, db, activity, acc)
     programs = ctx.services.get(Programs)
     live = await programs.on_air(activity.id, wait=2.0)
-    real_time = not live or _on_stage_side(ctx, acc, stage_seat) or await _seat(ctx, programs, activity)
+    real_time = _on_stage_side(ctx, acc, stage_seat) or await _seat(ctx, programs, activity)
     out: dict[str, Any] = {"tier": "webrtc" if real_time else "program", "live": live,
                            "front_row": {"limit": activity.front_row,
                                          "taken": await programs.front_row.taken(activity.id)}}
-    if live and policy.allowed(ctx.actor, "program.watch", stage_seat):
+    if policy.allowed(ctx.actor, "program.watch", stage_seat):
         expires_at = int(time.time()) + signed.PROGRAM_TTL
         key = signed.program_key(ctx.services.settings.secret, activity.id, ctx.actor.user_id, expires_at)
         out["url"] = f"/live/{activity.id}/k/{key}/index.m3u8"
@@ -63,10 +67,8 @@ async def _seat(ctx: Context, programs: Programs, activity) -> bool:
 
 
 async def admit(ctx: Context, activity, acc) -> None:
-    """Before `stage.watch`: with the program on, real time is for the stage's side and the front row."""
+    """Before `stage.watch`: real time is for the stage's side and the front row."""
     programs = ctx.services.get(Programs)
-    if not await programs.on_air(activity.id):
-        return
     async with ctx.services.sessionmaker() as db:
         stage_seat = await seat(ctx, db, activity, acc)
     if not _on_stage_side(ctx, acc, stage_seat) and not await _seat(ctx, programs, activity):

@@ -2,7 +2,10 @@
 
 One node at a time makes an activity's program: a node with someone publishing on that activity's
 stage takes the bus lease `program:<activity>` (renewed every second, lapsing in `LEASE` seconds), so
-when the producing node dies another node with a publisher takes over within a few seconds. The
+when the producing node dies another node with a publisher takes over within a few seconds. A node
+that makes no programs (`makes_programs` off: it carries the audience's sockets) asks the others once a
+second to make the program of each live activity someone publishes through it (`WANTED`); the nodes
+that make programs (media nodes) race for the lease as above, and take over from each other alike. The
 producer taps every publication on the stage, from whichever node it is published through
 (`Stages.feeds_of` links to other nodes' publishers), follows the lineup from the room's `stage`
 events and the phase from the activity, and stops when the activity is no longer live or nobody has
@@ -38,6 +41,8 @@ LEASE = 4.0  # seconds a producing node's lease lasts unless renewed
 TICK = 1.0  # how often the node looks at its activities
 EMPTY_GRACE = 30.0  # seconds a program runs on with nobody on stage (someone may be reconnecting)
 HELLO = "node:program-hello"  # a new producer asks every node to say who publishes through it
+WANTED = "node:program-wanted"  # a node that makes no programs asks for an activity's program
+WANTED_FOR = 3.0  # seconds an activity's program is made for after the last ask
 SLATE = "节目即将开始  The program will begin shortly"
 
 
@@ -186,6 +191,8 @@ class Programs:
         self.made: dict[int, Production] = {}
         self.copies: dict[int, Copy] = {}
         self.front_row = FrontRow(services.hub.bus)
+        self.makes = services.settings.makes_programs
+        self.wanted: dict[int, float] = {}  # activity -> when a node last asked for its program
         self._task: asyncio.Task | None = None
         self._spawned: set[asyncio.Task] = set()
 
@@ -205,6 +212,8 @@ class Programs:
 
     async def start(self) -> None:
         await self.services.hub.watch(HELLO, self._hello)
+        if self.makes:
+            await self.services.hub.watch(WANTED, self._asked)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -221,7 +230,7 @@ class Programs:
     async def on_air(self, activity_id: int, wait: float = 0.0) -> bool:
         """Whether the activity's program is being made now (by any node)."""
         source = await self.source(activity_id, wait)
-        if source is None or isinstance(source, Copy) and source.ended:
+        if source is None or isinstance(source, Copy) and (source.ended or source.silent):
             return False
         return all(w.playable for w in source.windows.values())
 
@@ -257,12 +266,18 @@ class Programs:
 
     async def _look(self) -> None:
         node = self.services.settings.node_id
+        now = time.monotonic()
+        self.wanted = {aid: at for aid, at in self.wanted.items() if now - at < WANTED_FOR}
         publishing = {aid for aid, stage in self.stages.stages.items() if stage.publishers}
-        for aid in publishing | set(self.made):
+        for aid in publishing | set(self.wanted) | set(self.made):
             async with self.services.sessionmaker() as db:
                 view = await self.rooms.view(db, aid)
             made = self.made.get(aid)
             live = view is not None and view.state == "live"
+            if not self.makes:
+                if live and aid in publishing:
+                    await self.services.hub.broadcast(WANTED, str(aid).encode())
+                continue
             if made is not None and made.tiles:  # someone is on stage now, not only at the last lineup change
                 made.nonempty_at = time.monotonic()
             empty_too_long = made is not None and time.monotonic() - made.nonempty_at > EMPTY_GRACE
@@ -281,7 +296,6 @@ class Programs:
                 await self._start_making(aid)
             elif holder != node and made is not None:
                 await self._stop_making(aid)
-        now = time.monotonic()
         for aid, copy in list(self.copies.items()):
             if now - copy.used > IDLE:
                 await copy.close()
@@ -312,6 +326,14 @@ class Programs:
         except BusUnavailable:
             pass
         log.info("stopped making the program", extra={"activity": activity_id})
+
+    def _asked(self, data: bytes | None) -> None:
+        """A node that makes no programs has someone publishing on a live stage: make its program
+        (if this node wins the lease at the next look-round)."""
+        try:
+            self.wanted[int(data or b"")] = time.monotonic()
+        except ValueError:
+            pass
 
     def _hello(self, data: bytes | None) -> None:
         """A node started making a program: say who publishes through this node."""

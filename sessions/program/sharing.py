@@ -29,6 +29,7 @@ log = logging.getLogger("collab.program")
 PART_TTL = 120.0  # seconds a part's bytes stay fetchable
 NOTICE_PARTS = 16  # parts per rung in a notice: two segments' worth and more
 IDLE = 60.0  # seconds a copy is kept with nobody asking for it
+SILENT = 4.0  # seconds without a notice after which a copy's program is off: a producer's lease (programs.LEASE)
 
 FETCHES = Counter("collab_program_fetches", "Program parts and init sections this node fetched from the bus "
                   "(once each, however many viewers asked)")
@@ -112,6 +113,7 @@ class Copy:
         self.epoch = ""
         self.windows: dict[str, MediaWindow] = {}
         self.used = time.monotonic()
+        self.heard_at = 0.0  # when the newest notice came (monotonic)
         self._fetching: dict[str, asyncio.Future] = {}
         self._heard_one = asyncio.Event()
 
@@ -120,6 +122,9 @@ class Copy:
         latest = await self.hub.bus.get_blob(latest_key(self.activity_id))
         if latest:
             self._heard(latest)
+            # the newest notice may be a dead producer's: it was heard when its newest part was made
+            dates = [p[4] for parts in self._rungs(latest).values() for p in parts]
+            self.heard_at = time.monotonic() - max(0.0, time.time() - max(dates, default=0.0))
 
     async def close(self) -> None:
         await self.hub.unwatch(channel(self.activity_id), self._heard)
@@ -150,12 +155,27 @@ class Copy:
         if notice.get("ended"):
             for window in self.windows.values():
                 window.end()
+        self.heard_at = time.monotonic()
         self._heard_one.set()
+
+    @staticmethod
+    def _rungs(data: bytes) -> dict:
+        try:
+            rungs = orjson.loads(data).get("rungs")
+        except (orjson.JSONDecodeError, AttributeError):
+            return {}
+        return rungs if isinstance(rungs, dict) else {}
 
     @property
     def ended(self) -> bool:
         """The run this copy follows is over (its playlists say ENDLIST)."""
         return bool(self.windows) and all(w.ended for w in self.windows.values())
+
+    @property
+    def silent(self) -> bool:
+        """No notice for longer than a producer's lease: its node died (or lost the bus), and no node
+        took over yet. Not ended: a node taking over starts a new run, which this copy then follows."""
+        return time.monotonic() - self.heard_at > SILENT
 
     async def heard(self, timeout: float) -> bool:
         """Whether a notice came (or comes within `timeout`): the program is made somewhere."""

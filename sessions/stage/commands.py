@@ -147,7 +147,7 @@ async def _watch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         activity, acc = await in_room(ctx, args, db)
     stages = stages_of(ctx)
     if stages.admit is not None:
-        await stages.admit(ctx, activity, acc)  # with the program on, real time is for the few
+        await stages.admit(ctx, activity, acc)  # real time is for the stage's side and the front row
     stage = stages.of(activity.id)
     feeds = await stages.feeds_of(activity.id, publisher_id)
     if not feeds:

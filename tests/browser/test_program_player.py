@@ -116,9 +116,12 @@ async def test_a_teacher_watches_the_program_and_the_replay_plays_its_recording(
     presenter = await harness.WsClient(node.ws_url).open(users["presenter"][1])
     pc = RTCPeerConnection()
     try:
-        # before the program: the WebRTC stage, said so
-        await teacher.wait_for_function("document.querySelector('.stage-tier')?.textContent === '实时画面（WebRTC）'",
+        # before the program: the program's place says it starts shortly (no WebRTC tiles meanwhile: a
+        # national audience does not become peers of the relay while the program starts)
+        await teacher.wait_for_function("document.querySelector('.stage-tier')?.textContent === '直播画面（HLS），即将开始'",
                                         timeout=10_000)
+        assert await teacher.inner_text(".program-wait") == "直播画面即将开始…"
+        assert await teacher.locator(".stage-tiles .tile").count() == 0
         r = await presenter.ok("stage.publish", timeout=20, activity_id=aid,
                                offer=await offer_to_send(pc, [MovingPicture(), Tone()]))
         await accept(pc, r["answer"])

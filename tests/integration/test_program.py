@@ -67,17 +67,17 @@ async def program_event(ws, state: str, timeout: float = 20.0) -> dict:
 async def on_air(world):
     """The presenter on stage through node A, the program made; a teacher on node B told of it."""
     users, aid = world["users"], world["aid"]
+    front = await harness.WsClient(world["a"].ws_url).open(users["front"][1])
+    seated = await front.ok("program.watch", activity_id=aid)  # the first to ask takes the one front-row seat
     teacher = await harness.WsClient(world["b"].ws_url).open(users["t1"][1])
     await teacher.ok("subscribe", channel=f"activity:{aid}")
     before = await teacher.ok("program.watch", activity_id=aid)
-    front = await harness.WsClient(world["a"].ws_url).open(users["front"][1])  # takes the one front-row seat
     pws = await harness.WsClient(world["a"].ws_url).open(users["presenter"][1])
     ppc = RTCPeerConnection()
     r = await pws.ok("stage.publish", timeout=20, activity_id=aid,
                      offer=await offer_to_send(ppc, [MovingPicture(), Tone()]))
     await accept(ppc, r["answer"])
     await program_event(teacher, "on")
-    seated = await front.ok("program.watch", activity_id=aid)
     yield {**world, "teacher": teacher, "before": before, "presenter": (pws, ppc), "front": (front, seated)}
     await teacher.close()
     await front.close()
@@ -96,11 +96,14 @@ def last_part(text: str) -> tuple[int, int]:
 
 async def test_a_teacher_gets_the_program_and_plays_it_from_either_node(on_air):
     aid, teacher = on_air["aid"], on_air["teacher"]
-    assert on_air["before"]["tier"] == "webrtc" and on_air["before"]["live"] is False  # nothing made yet
     _, seated = on_air["front"]
     assert seated["tier"] == "webrtc" and seated["front_row"] == {"limit": 1, "taken": 1}  # the first to ask
+    # the row is full: the program, though nothing is made yet, and its address already (the push that
+    # says it came on then needs no new ask)
+    before = on_air["before"]
+    assert before["tier"] == "program" and before["live"] is False and before["url"]
     got = await teacher.ok("program.watch", activity_id=aid)
-    assert got["tier"] == "program" and got["live"] is True  # the row is full
+    assert got["tier"] == "program" and got["live"] is True
     assert got["url"].startswith(f"/live/{aid}/k/") and got["url"].endswith("/index.m3u8")
     # whoever may go on stage stays on WebRTC
     presenter_ws, _ = on_air["presenter"]

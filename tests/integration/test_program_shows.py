@@ -108,7 +108,7 @@ async def test_the_picture_follows_the_stage_and_the_phase(world):
     presenter_ws, presenter_pc = await go_on(world, "presenter", [Solid(GREEN), Tone(660)])
     teacher = await harness.WsClient(world["node"].ws_url).open(users["t1"][1])
     deadline = time.monotonic() + 25
-    while not (got := await teacher.ok("program.watch", activity_id=aid)).get("url"):
+    while not (got := await teacher.ok("program.watch", activity_id=aid))["live"]:
         assert time.monotonic() < deadline, "no program"
         await asyncio.sleep(0.3)
     rung = got["url"].replace("index.m3u8", "720p/index.m3u8")

@@ -187,7 +187,9 @@ def test_watching_the_program():
         return StageSeat(ActivityAccess(ORG.user_id, visibility, state, frozenset(), registration, removed))
 
     assert {a for a in ACTORS if policy.allowed(a, "program.watch", seat(a))} == set(ACTORS) - {ANON}
-    assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, state="lobby"))  # nothing to watch yet
+    # in the lobby too: the key is handed out before the program is on, so its start needs no new ask
+    assert policy.allowed(TEACHER, "program.watch", seat(TEACHER, state="lobby"))
+    assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, state="scheduled"))
     assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, state="ended"))
     assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, removed=True))
     assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, visibility="registered"))

@@ -40,3 +40,37 @@ def test_a_copy_that_missed_notices_starts_again_at_the_next_segment():
     copy._heard(notice("e1", [(9, 2), (9, 3), (10, 0), (10, 1)]))  # the bus lost what came between
     window = copy.windows["720p"]
     assert window.last == (10, 1) and "#EXT-X-MEDIA-SEQUENCE:10" in window.render()
+
+
+class _Bus:
+    def __init__(self, latest: bytes | None) -> None:
+        self.latest = latest
+
+    async def get_blob(self, key: str) -> bytes | None:
+        return self.latest
+
+
+class _Hub:
+    def __init__(self, latest: bytes | None) -> None:
+        self.bus = _Bus(latest)
+
+    async def watch(self, channel, watcher) -> None:
+        pass
+
+
+async def test_a_copy_whose_producer_stopped_telling_is_silent_until_a_notice_comes(monkeypatch):
+    import time
+
+    from sessions.program import sharing
+
+    now = time.time()
+    stale = orjson.dumps({"epoch": "e1", "node": "a", "ended": False,
+                          "rungs": {"720p": [[3, 0, 0.5, True, now - 30.0]]}})
+    copy = Copy(_Hub(stale), 1, 0.5, 2.0)  # made after the producer's node died: its newest notice is old
+    await copy.start()
+    assert copy.windows and not copy.ended and copy.silent  # not on air, though nothing said it ended
+    copy._heard(notice("e2", [(5, 0)]))  # another node took over
+    assert not copy.silent
+    clock = time.monotonic()
+    monkeypatch.setattr(sharing.time, "monotonic", lambda: clock + sharing.SILENT + 0.1)
+    assert copy.silent  # and then said nothing for longer than a lease

@@ -302,8 +302,8 @@ export class Stage {
         this.lineup.heard(e);
         this.render();
         return;
-      case "program":   // the program started or stopped: which tier now, and its address
-        this.program.ask();
+      case "program":   // the program started or stopped
+        this.program.heard(e);
         return;
       case "hand_called":
         if (e.user_id === this.me.id) this.invitation.called();

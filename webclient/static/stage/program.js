@@ -1,7 +1,8 @@
 // The program in the room (docs/stage.md, "The program"): whoever does not stand on the stage watches
 // one composed picture over Low-Latency HLS instead of a WebRTC tile per speaker. `program.watch` says
-// which tier this viewer is on; the stage asks it when the room opens, on every `program` event, after
-// a reconnect and when the player is refused (an expired key). The picture plays with hls.js (loaded
+// which tier this viewer is on and hands out the program's address before the program is on; the
+// stage asks it when the room opens, after a reconnect and when the player is refused (an expired
+// key). A `program` push only says on or off: with an address in hand, nobody asks again. The picture plays with hls.js (loaded
 // only for this tier), or natively where the browser plays HLS itself (Safari). Controls: sound (it
 // starts muted, as browsers allow autoplay only so), quality, fullscreen; a line in the stage's head
 // says the tier and, for the program, how far behind live it is. Text is set as text only.
@@ -29,6 +30,8 @@ const HLS_CONFIG = {
 
 // What the viewer waits for: [over the picture, in the tier line after "Live program (HLS), "].
 const WAITS = {
+  starting: [T("直播画面即将开始…", "The live program starts shortly…"), T("即将开始", "starting shortly")],
+  paused: [T("直播画面暂停，稍后继续…", "The live program paused; it will be back…"), T("暂停中", "paused")],
   loading: [T("正在载入直播画面…", "Loading the live program…"), T("正在载入…", "loading…")],
   reconnecting: [T("正在重新连接…", "Reconnecting…"), T("正在重新连接…", "reconnecting…")]
 };
@@ -54,7 +57,8 @@ export class ProgramPlayer {
     this.unsupported = false;  // neither hls.js nor the browser can play HLS here
     this.played = false;    // the current attempt showed a picture (a stall after that is a stall)
     this.stalledSince = 0;
-    this.wait = "";         // "", "loading" or "reconnecting": said over the picture and in the tier line
+    this.wait = "";         // "" or a key of WAITS: said over the picture and in the tier line
+    this.wasOn = false;     // the program was on once: its "off" is a pause, not the start to come
 
     this.tierEl = head.appendChild(el("span", "", "muted stage-tier"));
     this.tierEl.hidden = true;
@@ -95,7 +99,22 @@ export class ProgramPlayer {
   // Whether the stage shows the program (and opens no WebRTC views).
   get showing() {
     const a = this.answer;
-    return this.open && !this.held && !this.unsupported && !!a && a.tier === "program" && !!a.url;
+    return this.open && !this.held && !this.unsupported && !!a && a.tier === "program";
+  }
+
+  // Whether the program plays: it is on, and this viewer has its address.
+  get playing() {
+    return this.showing && this.answer.live && !!this.answer.url;
+  }
+
+  // The room's `program` push: on (a new run: play it from its start) or off (wait for the next).
+  heard(e) {
+    const a = this.answer;
+    if (!a || !a.url) { this.ask(true); return; }   // no address yet: the one ask this push causes
+    a.live = e.state === "on";
+    if (a.live) this.wasOn = true;
+    this.render(a.live);
+    this.host.changed();
   }
 
   // Whether the stage opens WebRTC views: on stage, or told the WebRTC tier (not before the answer:
@@ -120,6 +139,7 @@ export class ProgramPlayer {
 
   apply(answer, reload) {
     this.answer = answer;
+    if (answer.live) this.wasOn = true;
     this.render(reload);
     this.host.changed();
   }
@@ -143,10 +163,11 @@ export class ProgramPlayer {
   }
 
   render(reload) {
-    const showing = this.showing;
+    const showing = this.showing, playing = this.playing;
     this.el.hidden = !showing;
-    if (showing && (reload || !this.url || this.broken)) this.play(this.answer.url);
-    if (!showing) this.stopPlaying();
+    if (playing && (reload || !this.url || this.broken)) this.play(this.answer.url);
+    if (!playing) this.stopPlaying();
+    if (showing && !playing) this.waiting(this.wasOn ? "paused" : "starting");
     this.renderTier();
   }
 
@@ -172,7 +193,7 @@ export class ProgramPlayer {
   }
 
   tick() {
-    if (!this.showing) return;
+    if (!this.playing) return;
     const stalled = this.stalledSince && Date.now() - this.stalledSince > STALL_MS;
     if (stalled && !this.wait) this.waiting("reconnecting");
     const hls = this.hls, live = hls && hls.liveSyncPosition;
@@ -269,7 +290,7 @@ export class ProgramPlayer {
     const delay = Math.min(500 * Math.pow(2, this.failures), MAX_WAIT_MS);
     this.failures++;
     this.retryTimer = setTimeout(() => {
-      if (gen !== this.gen || !this.showing) return;
+      if (gen !== this.gen || !this.playing) return;
       if (askAgain) this.ask(true); else this.play(this.url);
     }, delay);
   }
