@@ -205,7 +205,23 @@ routes = [
 schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "collab API", "version": "0.1.0"}})
 
 
+# Every operation may refuse: its error answers are this body (collab/api/common.py, error_response),
+# with a code the web client translates (webclient/static/page.js).
+ERROR_BODY = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+}
+
+
 async def openapi(request: Request):
     spec = schemas.get_schema(routes=request.app.routes)
+    spec.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_BODY
+    refusal = {"description": "a refusal: error.code says why",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation.setdefault("responses", {}).setdefault("default", refusal)
     # YAML reads status codes as integers; OpenAPI wants them as strings.
     return Response(orjson.dumps(spec, option=orjson.OPT_NON_STR_KEYS), media_type="application/json")

@@ -83,6 +83,9 @@ class Registry:
         return sorted(self._handlers)
 
 
+BIGINT = 2**63
+
+
 def require(args: dict[str, Any], key: str, kind: type, *, max_len: int | None = None) -> Any:
     """Argument checking shared by handlers: present, of the right type, not too long."""
     value = args.get(key)
@@ -90,4 +93,6 @@ def require(args: dict[str, Any], key: str, kind: type, *, max_len: int | None =
         raise CommandError(Error.INVALID, f"{key} must be a {kind.__name__}")
     if max_len is not None and len(value) > max_len:
         raise CommandError(Error.INVALID, f"{key} is longer than {max_len}")
+    if kind is int and not -BIGINT <= value < BIGINT:  # no column holds it: a database driver would raise
+        raise CommandError(Error.INVALID, f"{key} is out of range")
     return value

@@ -10,7 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from collab.auth.actor import Actor
 from collab.realtime.client import Client, run_command
-from collab.realtime.dispatch import CommandError, Registry
+from collab.realtime.dispatch import CommandError, Registry, require
 from collab.realtime.hub import Hub
 from collab.realtime.memory_bus import MemoryBus
 from collab.realtime.protocol import Command
@@ -54,3 +54,12 @@ async def bug(ctx, args):
 ])
 async def test_outcomes(handler, expected):
     assert await reply_to(handler) == expected
+
+
+def test_an_integer_argument_no_column_can_hold_is_invalid_not_a_fault():
+    """Found by the frame fuzzer: 2**63 as an activity id reached SQLite and came back `internal`."""
+    assert require({"activity_id": 2**63 - 1}, "activity_id", int) == 2**63 - 1
+    for value in (2**63, -(2**63) - 1, 2**70):
+        with pytest.raises(CommandError) as refused:
+            require({"activity_id": value}, "activity_id", int)
+        assert refused.value.code == "invalid"
