@@ -2,10 +2,11 @@
 // one composed picture over Low-Latency HLS instead of a WebRTC tile per speaker. `program.watch` says
 // which tier this viewer is on and hands out the program's address before the program is on; the
 // stage asks it when the room opens, after a reconnect and when the player is refused (an expired
-// key). A `program` push only says on or off: with an address in hand, nobody asks again. The picture plays with hls.js (loaded
-// only for this tier), or natively where the browser plays HLS itself (Safari). Controls: sound (it
-// starts muted, as browsers allow autoplay only so), quality, fullscreen; a line in the stage's head
-// says the tier and, for the program, how far behind live it is. Text is set as text only.
+// key). A `program` push only says on or off: with an address in hand, nobody asks again. The
+// picture plays with hls.js (loaded only for this tier), or natively where the browser plays HLS
+// itself (Safari). Controls: sound (it starts muted, as browsers allow autoplay only so), quality,
+// fullscreen; a line in the stage's head says the tier and, for the program, how far behind live it
+// is, or that it starts shortly. Text is set as text only.
 const { T, el, button } = window.Collab;
 
 const HLS_TYPE = "application/vnd.apple.mpegurl";
