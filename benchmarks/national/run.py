@@ -68,8 +68,8 @@ class Config:
     presenter_picture: str = "camera"  # benchmarks/audience/peers.py: camera (moving gradient) or card
     program_timeout: float = 40.0  # s from activity.start for the program's parts to reach nginx
     # The program is made on a media node of its own (the teachers' nodes run with --makes-programs no),
-    # as a deployment keeps encoding off the nodes holding sockets; --media-node false: node 0 makes it.
-    media_node: bool = True
+    # as a deployment keeps encoding off the nodes holding sockets; --program-on-node0: node 0 makes it.
+    program_on_node0: bool = False
     media_nice: int = 0  # nice increment of the media node (it stands for a machine of its own)
     quiet_wait: float = 300.0  # s to wait, before each run, for other work on the machine to calm down
 
@@ -510,7 +510,7 @@ def run_once(cfg: Config, with_video: bool) -> dict:
         org, expert, presenter, teacher_ids = servers.run(insert_users(database_url, cfg.teachers))
         extra = ["--command-rate", "1000", "--command-burst", "2000"] if cfg.fast_limits else []
         extra += ["--log-level", "info"]  # the program's start and stop are logged at info (requests are not)
-        edge = ["--makes-programs", "no"] if with_video and cfg.media_node else []
+        edge = ["--makes-programs", "no"] if with_video and not cfg.program_on_node0 else []
         for i in range(cfg.nodes):
             nodes.append(servers.start_collab(i, database_url, cfg.redis_url, secret, logdir, extra + edge))
         if edge:

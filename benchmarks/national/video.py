@@ -3,7 +3,7 @@ the activity is live, nginx in front of both nodes, and a sample of the teachers
 
     lobby: the presenter publishes through node 0 (aiortc, benchmarks/audience/peers.py); every teacher
     asks program.watch on joining (teachers.py) -> join storm
-    -> activity.start: the media node (or node 0, with --media-node false) makes the program from node 0's
+    -> activity.start: the media node (or node 0, with --program-on-node0) makes the program from node 0's
        publication
     -> the program's first parts reach nginx: the prober (benchmarks/audience/timing.py) watches the
        producing node's playlists (when each part became available), `--viewers` LL-HLS viewer loops
