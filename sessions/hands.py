@@ -57,7 +57,7 @@ async def _raise(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 async def _lower(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     user_id = args.get("user_id", ctx.actor.user_id)
     async with ctx.services.sessionmaker() as db:
-        scene = await load(ctx, db, args, authorize=None, facts=lambda a: select(
+        scene = await load(ctx, db, args, authorize="activity.attend", facts=lambda a: select(
             _status(a, user_id if type(user_id) is int else None)))
         event = floor.decide_lower(user_id, ctx.actor.user_id,
                                    policy.allowed(ctx.actor, "activity.moderate", scene.access), scene.facts[0])
