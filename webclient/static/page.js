@@ -252,7 +252,22 @@
   var token = global.collabToken;
   function setToken(t) { localStorage.setItem("collab_token", t); sessionStorage.removeItem("collab_token"); }
   function forgetToken() { localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token"); }
-  function signOut() { forgetToken(); location.href = "/signin"; }
+  // Signing out ends the session on the server (its token stops working everywhere), then here.
+  function signOut() {
+    var done = function () { forgetToken(); location.href = "/signin"; };
+    if (!token()) { done(); return; }
+    collabApi("/api/signout", { method: "POST", body: "{}" }).then(done, done);
+  }
+  // A new token for this sign-in (POST /api/token/refresh), kept for every tab; one request at a time.
+  var renewing = null;
+  function renewToken() {
+    if (!renewing) {
+      renewing = collabApi("/api/token/refresh", { method: "POST", body: "{}" }).then(function (r) {
+        renewing = null; setToken(r.token); return r.token;
+      }, function (err) { renewing = null; throw err; });
+    }
+    return renewing;
+  }
   // Where to go after signing in: a path on this site only (never another origin).
   function nextPath() {
     var n = new URLSearchParams(location.search).get("next");
@@ -294,7 +309,7 @@
   // A realtime connection whose state drives the indicator. A token that expired (or was revoked)
   // while the page was open: sign in again and come back here.
   function connect(onState) {
-    return new Realtime({ token: token(), onState: function (s, code) {
+    return new Realtime({ token: token, renew: renewToken, onState: function (s, code) {
       showConn(s, code);
       if (s === "unauthorized" && code && /^token_/.test(code.code || "")) {
         forgetToken();
@@ -324,7 +339,7 @@
                     showConn: showConn, errorText: errorText, closeText: closeText, say: say,
                     SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName,
                     fmtTime: fmtTime, fmtClock: fmtClock, fmtDate: fmtDate, fmtSpan: fmtSpan, fmtMinutes: fmtMinutes,
-                    locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
+                    locale: locale, token: token, setToken: setToken, signOut: signOut, renewToken: renewToken, nextPath: nextPath,
                     start: start, connect: connect, download: download };
 
   document.addEventListener("DOMContentLoaded", function () {
