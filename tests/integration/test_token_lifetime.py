@@ -350,3 +350,67 @@ async def test_a_node_started_after_a_revocation_refuses_the_revoked_token(world
         assert (await c.call("connect", token=token))["error"]["code"] == "token_revoked"
     finally:
         late.cleanup()
+
+
+# -- removal takes access away from open sockets ----------------------------------------------------
+
+
+async def ended_subscriptions(c: harness.WsClient, started: float) -> dict[str, str]:
+    """The `unsubscribed` pushes `c` gets until REVOKED_WITHIN seconds after `started`: {channel: reason}."""
+    ended: dict[str, str] = {}
+    while (left := REVOKED_WITHIN - (time.monotonic() - started)) > 0:
+        try:
+            push = await c.push(timeout=left)
+        except asyncio.TimeoutError:
+            break
+        if "unsubscribed" in push:
+            ended[push["ch"]] = push["unsubscribed"]["reason"]
+    return ended
+
+
+async def test_removal_from_a_studio_closes_its_documents_and_channels_on_every_node(world):
+    studio = await seed_studio(world["url"])  # a studio of its own: its member is removed for good
+    sid, (member, member_token), leader_token = studio["studio"], studio["users"]["member"], studio["users"]["leader"][1]
+    doc_id = await new_doc(world["url"], sid, studio["users"]["leader"][0])
+    y = await YClient(f"ws://127.0.0.1:{world['b'].port}/ws/docs/{doc_id}", member_token).open()
+    stays = await YClient(f"ws://127.0.0.1:{world['b'].port}/ws/docs/{doc_id}", studio["users"]["co_leader"][1]).open()
+    c, _ = await ws(world["b"], member_token)
+    for channel in (f"studio:{sid}", f"doc:{doc_id}", "announce:all"):
+        await c.ok("subscribe", channel=channel)
+    started = time.monotonic()
+    r = await api(world["a"], "DELETE", f"/api/studios/{sid}/members/{member}", leader_token)
+    assert r.status_code in (200, 204), r.text
+    assert await y.closed(timeout=REVOKED_WITHIN - (time.monotonic() - started)) == 4003
+    assert y.close_reason == "removed_from_studio"
+    assert await ended_subscriptions(c, started) == {f"studio:{sid}": "removed from the studio",
+                                                     f"doc:{doc_id}": "removed from the studio"}
+    assert (await c.call("subscribe", channel=f"doc:{doc_id}"))["error"]["code"] == "forbidden"
+    assert not c.closed.is_set() and (await c.ok("ping"))["t"] > 0  # the rest of the connection goes on
+    await stays.insert(0, "still here ")  # the others keep editing
+    assert "still here" in stays.content and stays.close_code is None
+    await c.close()
+    await stays.close()
+
+
+async def test_a_withdrawn_registration_takes_the_teacher_out_of_the_room_on_every_node(world):
+    org = await sign_in(world["a"], "org")
+    teacher = world["people"]["t5"]
+    async with httpx.AsyncClient(base_url=world["a"].url, headers={"Authorization": f"Bearer {org}"}) as http:
+        r = await http.post("/api/activities", json={
+            "title": "removal", "starts_at": "2027-06-01T09:00:00+08:00", "ends_at": "2027-06-01T11:00:00+08:00",
+            "agenda": [{"kind": "discussion", "minutes": 60}]})
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+    t = harness.token_for(teacher, ttl=3600)
+    assert (await api(world["b"], "POST", f"/api/activities/{aid}/register", t)).status_code in (200, 201)
+    host, _ = await ws(world["a"], org)
+    await host.ok("activity.start", activity_id=aid)
+    c, _ = await ws(world["b"], t)
+    await c.ok("subscribe", channel=f"activity:{aid}")
+    started = time.monotonic()
+    r = await api(world["a"], "POST", f"/api/activities/{aid}/registrations/{teacher}", org, json={"approve": False})
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert await ended_subscriptions(c, started) == {f"activity:{aid}": "registration withdrawn"}
+    assert (await c.call("subscribe", channel=f"activity:{aid}"))["error"]["code"] == "forbidden"
+    await c.close()
+    await host.close()

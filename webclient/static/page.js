@@ -130,6 +130,7 @@
     question_closed: ["这个问题已回答或已关闭，不再接受点赞", "This question is answered or closed: it takes no more votes"],
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
     rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
+    removed_from_studio: ["您已不是这个工作室的成员", "You are no longer a member of this studio"],
     slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
     ticket_expired: ["文档连接已过期，正在重新连接", "The document's pass expired; reconnecting"],
     ticket_invalid: ["文档连接无效，请刷新页面", "The document's pass is not valid; reload the page"],
