@@ -99,8 +99,8 @@ class SignIns:
     # -- the node's side ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.hub.watch(CHANNEL, self._heard)  # listen first, then load: nothing falls between
         await self.reload()
-        await self.hub.watch(CHANNEL, self._heard)
         self._task = asyncio.create_task(self._every_minute(), name="sign-ins")
 
     async def stop(self) -> None:
