@@ -106,7 +106,10 @@ class SignIns:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-        await self.write_seen()
+        try:
+            await self.write_seen()  # the last minute's "last seen", before the node goes
+        except Exception:
+            log.exception("could not write sessions' last seen")
 
     async def reload(self) -> None:
         """What in the database can still void a living token, merged into what this node knows."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -348,8 +349,15 @@ async def test_a_node_started_after_a_revocation_refuses_the_revoked_token(world
         assert r.status_code == 401 and r.json()["error"]["code"] == "token_revoked"
         c = await harness.WsClient(late.ws_url).open()
         assert (await c.call("connect", token=token))["error"]["code"] == "token_revoked"
+        # "last seen" is written coarsely (once a minute, and when a node stops)
+        used = await sign_in(world["a"], "t1", "used on the late node")
+        await asyncio.sleep(1.1)
+        assert (await api(late, "GET", "/api/me", used)).status_code == 200
     finally:
         late.cleanup()
+    listed = (await api(world["a"], "GET", "/api/me/sessions", used)).json()["sessions"]
+    seen = next(s for s in listed if s["current"])
+    assert datetime.fromisoformat(seen["last_seen_at"]) > datetime.fromisoformat(seen["created_at"])
 
 
 # -- removal takes access away from open sockets ----------------------------------------------------
