@@ -23,6 +23,10 @@ STATUS_OF_CODE: dict[str, int] = {
     "token_signature": HTTPStatus.UNAUTHORIZED,
     "token_issuer": HTTPStatus.UNAUTHORIZED,
     "token_audience": HTTPStatus.UNAUTHORIZED,
+    "token_revoked": HTTPStatus.UNAUTHORIZED,  # signed out, or the user's sessions were ended
+    "token_mismatch": HTTPStatus.UNAUTHORIZED,  # `refresh` on /ws with another user's token
+    "token_not_renewable": HTTPStatus.UNAUTHORIZED,  # no sign-in session to renew (an external token)
+    "account_disabled": HTTPStatus.FORBIDDEN,  # an admin disabled the account
     "forbidden": HTTPStatus.FORBIDDEN,
     # a signed recording link that does not open its recording (sessions.recording_links)
     "link_invalid": HTTPStatus.FORBIDDEN,

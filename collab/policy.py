@@ -119,6 +119,24 @@ def _user_list(actor: Actor | None, _: Any) -> bool:
     return _is(actor, "admin", "organizer")
 
 
+@rule("user.update")
+def _user_update(actor: Actor | None, _: Any) -> bool:
+    """Change a user's role, disable or enable the account (each ends the user's sessions)."""
+    return _is(actor, "admin")
+
+
+@rule("user.sessions.end")
+def _user_sessions_end(actor: Actor | None, _: Any) -> bool:
+    """End all of a user's sessions on every device (a lost phone, a shared computer)."""
+    return _is(actor, "admin")
+
+
+@rule("account.sessions")
+def _account_sessions(actor: Actor | None, _: Any) -> bool:
+    """One's own sign-ins: list, end, sign out, renew the token, change the password. Anyone signed in."""
+    return actor is not None
+
+
 # -- operations ------------------------------------------------------------------------------------
 
 

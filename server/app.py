@@ -19,8 +19,11 @@ from starlette.routing import Mount, Route, Router
 
 from collab import announcements, ops
 from collab.api import routes as api
+from collab.api import signins as signins_api
 from collab.api.common import domain_error, error_response
 from collab.auth.accounts import TokenResolver
+from collab.auth.revocations import Revocations
+from collab.auth.signins import SignIns
 from collab.docs import part as docs
 from collab.errors import DomainError
 from collab.parts import Part
@@ -81,8 +84,10 @@ def create_app(settings: Settings) -> RealtimeFirst:
               flush_interval_large=settings.flush_interval_large, large_channel=settings.large_channel,
               history_limit=settings.history_size, presence_ttl=settings.presence_ttl,
               presence_interval=settings.presence_interval)
-    services = Services(settings, engine, sessionmaker, hub, platform_commands(),
-                        TokenResolver(settings, sessionmaker), MembershipHooks())
+    tokens = TokenResolver(settings, sessionmaker, Revocations())
+    sign_ins = SignIns(settings, sessionmaker, hub, tokens)
+    services = Services(settings, engine, sessionmaker, hub, platform_commands(), tokens, MembershipHooks(),
+                        sign_ins=sign_ins)
     realtime_metrics.NODE.info({"node": settings.node_id})
     parts: list[Part] = [install(services) for install in PARTS]
     for part in parts:
@@ -92,6 +97,7 @@ def create_app(settings: Settings) -> RealtimeFirst:
     async def lifespan(app: Starlette):
         await ensure_current(engine)  # refuse to serve an out-of-date schema
         await hub.start()
+        await sign_ins.start()  # revocations known before the first token is checked
         for part in parts:
             await part.start()
         log.info(
@@ -105,12 +111,14 @@ def create_app(settings: Settings) -> RealtimeFirst:
             services.shutting_down = True
             for part in reversed(parts):
                 await part.stop()
+            await sign_ins.stop()
             await hub.stop()
             await engine.dispose()
 
     routes = [
         *ops.routes,
         *api.routes,
+        *signins_api.routes,
         *(route for part in parts for route in part.routes),
         Route("/api/openapi.json", api.openapi, include_in_schema=False),
         *pages.routes,

@@ -32,7 +32,7 @@ from sessions.records import (
     Registration,
     aware,
 )
-from sessions.room import event_json
+from sessions.room import channel_of, event_json
 from sessions.room_cache import rooms
 
 
@@ -283,7 +283,24 @@ async def decide_registration(request: Request):
     async with request.app.state.services.sessionmaker() as db:
         activity = await _activity(request, db)
         reg = await scheduling.decide(db, rooms(request.app.state.services), actor, activity, user_id, data["approve"])
+        if not data["approve"]:
+            await _unless_still_admitted(request, db, activity, user_id)
         return json_response({"user_id": user_id, "status": reg.status})
+
+
+async def _unless_still_admitted(request: Request, db, activity: Activity, user_id: int) -> None:
+    """A registration rejected (or withdrawn after approval): if the teacher may no longer attend (a
+    public activity still admits them), their sockets leave the room's channel on every node, with an
+    `unsubscribed` push; subscribing again is refused."""
+    user = await db.get(User, user_id)
+    if user is None:
+        return
+    teacher = accounts.actor_of(user)
+    if not policy.allowed(teacher, "activity.attend", await scheduling.access(db, activity, teacher)):
+        await request.app.state.services.hub.kick(channel_of(activity.id), user_id, REGISTRATION_WITHDRAWN)
+
+
+REGISTRATION_WITHDRAWN = "registration withdrawn"  # the reason of the `unsubscribed` push
 
 
 def _base_url(request: Request) -> str:

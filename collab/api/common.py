@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from collab import policy
 from collab.auth.actor import Actor
+from collab.auth.tokens import Grant
 from collab.errors import DomainError
 
 
@@ -35,14 +36,26 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     return error_response(exc.status, exc.code, exc.message if field is None else f"{field}: {exc.message}")
 
 
-async def current_actor(request: Request) -> Actor | None:
-    """The bearer token's actor, None without one; a token that fails is an error (TokenError, 401),
-    not anonymity."""
+def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get("collab_token", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get("collab_token", "")
+
+
+async def current_actor(request: Request) -> Actor | None:
+    """The bearer token's actor, None without one; a token that fails (expired, revoked) is an error
+    (TokenError, 401), not anonymity."""
+    token = bearer_token(request)
     if not token:
         return None
     return await request.app.state.services.tokens.resolve(token)
+
+
+async def current_grant(request: Request) -> tuple[Actor, Grant]:
+    """The bearer token's actor and grant (its sign-in session, its expiry); 401 without one."""
+    token = bearer_token(request)
+    if not token:
+        raise DomainError("unauthenticated", "sign in first")
+    return await request.app.state.services.tokens.resolve_grant(token)
 
 
 def path_id(request: Request, key: str) -> int:

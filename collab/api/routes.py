@@ -11,8 +11,7 @@ from starlette.schemas import SchemaGenerator
 
 from collab import announcements, policy
 from collab.api.common import authorized, current_actor, json_body, json_response
-from collab.auth.accounts import actor_of, authenticate, create_user
-from collab.auth.tokens import issue_token
+from collab.auth.accounts import authenticate, create_user
 from collab.errors import DomainError
 from collab.realtime.bus import BusUnavailable
 from collab.realtime.dispatch import Context
@@ -32,6 +31,7 @@ async def login(request: Request):
     responses:
       200: {description: "{token, expires_in, user}"}
       401: {description: "error.code = bad_credentials"}
+      403: {description: "error.code = account_disabled (the password was right)"}
     """
     data = await json_body(request)
     username, password = data.get("username"), data.get("password")
@@ -40,9 +40,11 @@ async def login(request: Request):
     services = request.app.state.services
     async with services.sessionmaker() as db:
         user = await authenticate(db, username, password)
-    if user is None:
-        raise DomainError("bad_credentials", "wrong username or password")
-    token = issue_token(services.settings, actor_of(user))
+        if user is None:
+            raise DomainError("bad_credentials", "wrong username or password")
+        # a sign-in session: the token carries its id, so it can be listed and ended (collab/api/signins.py)
+        token = await services.sign_ins.open(db, user, request.headers.get("user-agent", ""),
+                                             request.client.host if request.client else "")
     return json_response({"token": token, "expires_in": services.settings.token_ttl, "user": user_json(user)})
 
 

@@ -8,7 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from collab.auth.actor import Actor
 from collab.auth.passwords import MIN_LENGTH, hash_password, verify_password
-from collab.auth.tokens import ISSUER, TokenError, external_configured, unverified_issuer, verify_external, verify_own
+from collab.auth.revocations import Revocations
+from collab.auth.tokens import (
+    ISSUER, Grant, TokenError, external_configured, unverified_issuer, verify_external, verify_own_grant,
+)
 from collab.errors import DomainError
 from collab.settings import Settings
 from collab.store.models import ROLES, User
@@ -61,24 +64,39 @@ async def authenticate(db: AsyncSession, username: str, password: str) -> User |
 
 
 class TokenResolver:
-    """Turns a bearer token into an Actor. Own tokens need no I/O; external subjects are cached."""
+    """Turns a bearer token into an Actor. Own tokens need no I/O; external subjects are cached. A token
+    that was revoked (signed out, sessions ended: the in-memory `revocations`) is refused, and the
+    sessions of the tokens that pass are noted in `seen` (their "last seen", written once a minute)."""
 
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
+                 revocations: Revocations | None = None) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        self.revocations = revocations if revocations is not None else Revocations()
+        self.seen: set[int] = set()
         self._external: dict[tuple[str, str], int] = {}
 
     async def resolve(self, token: str) -> Actor:
+        return (await self.resolve_grant(token))[0]
+
+    async def resolve_grant(self, token: str) -> tuple[Actor, Grant]:
         if not token or not isinstance(token, str):
             raise TokenError("token_missing", "a token is required")
         if not external_configured(self.settings) or unverified_issuer(token) == ISSUER:
-            return verify_own(self.settings, token)
-        ident = verify_external(self.settings, token)
-        user_id = self._external.get((ident.issuer, ident.subject))
-        if user_id is None:
-            user_id = await self._provision(ident)
-            self._external[(ident.issuer, ident.subject)] = user_id
-        return Actor(user_id=user_id, role=ident.role, name=ident.name, region=ident.region)
+            actor, grant = verify_own_grant(self.settings, token)
+        else:
+            ident = verify_external(self.settings, token)
+            user_id = self._external.get((ident.issuer, ident.subject))
+            if user_id is None:
+                user_id = await self._provision(ident)
+                self._external[(ident.issuer, ident.subject)] = user_id
+            actor = Actor(user_id=user_id, role=ident.role, name=ident.name, region=ident.region)
+            grant = Grant(None, ident.issued_at, ident.expires_at)
+        if self.revocations.void(actor.user_id, grant):
+            raise TokenError("token_revoked", "this sign-in was ended (signed out, or sessions ended); sign in again")
+        if grant.session_id is not None:
+            self.seen.add(grant.session_id)
+        return actor, grant
 
     async def _provision(self, ident) -> int:
         """First sight of an external subject creates its local user (just-in-time provisioning)."""

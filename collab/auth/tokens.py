@@ -2,7 +2,8 @@
 
 Our own tokens are HS256 JWTs signed with the server secret; they carry the platform role and name so
 that a `/ws` connect needs no database round trip (the join storm of a national activity is thousands of
-connects a second). Tokens from an external identity provider are accepted when configured (HS256 secret
+connects a second), and the sign-in session they belong to (`sid`, collab/auth/signins.py), so that
+signing out or an admin ending a user's sessions voids them (collab/auth/revocations.py). Tokens from an external identity provider are accepted when configured (HS256 secret
 or RS256 public key, issuer and audience checked); their subjects map to local users on first sight.
 """
 
@@ -40,10 +41,25 @@ class ExternalIdentity:
     role: str
     school: str
     region: str
+    issued_at: float = 0.0
+    expires_at: float = 0.0
 
 
-def issue_token(settings: Settings, actor: Actor, ttl: int | None = None) -> str:
-    now = int(time.time())
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a token grants beyond who: its sign-in session (None: a token from before sessions, or an
+    external provider's), when it was issued and until when (unix seconds). An open socket lives until
+    `expires_at` unless it is refreshed, and ends early if the session or the user's tokens are revoked."""
+
+    session_id: int | None
+    issued_at: float
+    expires_at: float
+
+
+def issue_token(settings: Settings, actor: Actor, ttl: int | None = None, session_id: int | None = None) -> str:
+    # iat to the millisecond: a cut-off ("tokens issued before T are void") must not void the token a
+    # password change hands out in the same second
+    now = round(time.time(), 3)
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -52,8 +68,10 @@ def issue_token(settings: Settings, actor: Actor, ttl: int | None = None) -> str
         "name": actor.name,
         "region": actor.region,
         "iat": now,
-        "exp": now + (ttl if ttl is not None else settings.token_ttl),
+        "exp": int(now) + (ttl if ttl is not None else settings.token_ttl),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, settings.secret, algorithm="HS256")
 
 
@@ -80,6 +98,10 @@ def _b64decode(segment: str) -> bytes:
 
 
 def verify_own(settings: Settings, token: str) -> Actor:
+    return verify_own_grant(settings, token)[0]
+
+
+def verify_own_grant(settings: Settings, token: str) -> tuple[Actor, Grant]:
     parts = token.split(".") if isinstance(token, str) else ()
     if len(parts) != 3:
         raise TokenError("token_invalid", "token is not valid: not a JWT")
@@ -112,7 +134,11 @@ def verify_own(settings: Settings, token: str) -> Actor:
         user_id = int(claims["sub"])
     except (KeyError, TypeError, ValueError):
         raise TokenError("token_invalid", "token subject is not a user id") from None
-    return Actor(user_id=user_id, role=role, name=str(claims.get("name", "")), region=str(claims.get("region", "")))
+    sid, iat = claims.get("sid"), claims.get("iat", 0)
+    if (sid is not None and type(sid) is not int) or type(iat) not in (int, float):
+        raise TokenError("token_invalid", "token session or issue time is malformed")
+    actor = Actor(user_id=user_id, role=role, name=str(claims.get("name", "")), region=str(claims.get("region", "")))
+    return actor, Grant(sid, float(iat), float(exp))
 
 
 def external_configured(settings: Settings) -> bool:
@@ -156,6 +182,8 @@ def verify_external(settings: Settings, token: str) -> ExternalIdentity:
         role=role if role in EXTERNAL_ROLES else "teacher",
         school=str(claims.get("school", ""))[:200],
         region=str(claims.get("region", ""))[:100],
+        issued_at=float(claims["iat"]) if type(claims.get("iat")) in (int, float) else 0.0,
+        expires_at=float(claims["exp"]),
     )
 
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collab import policy
-from collab.api.common import current_actor, json_body, json_response, path_id
+from collab.api.common import current_actor, current_grant, json_body, json_response, path_id
 from collab.docs import service, tickets
 from collab.docs.rooms import DocRooms
 from collab.errors import DomainError
@@ -82,11 +82,10 @@ async def doc_ticket(request: Request):
     requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {200: {description: "{ticket, expires_in}"}, 401: {description: unauthenticated}}
     """
-    actor = await current_actor(request)
-    if actor is None:
-        raise DomainError("unauthenticated", "sign in first")
+    actor, grant = await current_grant(request)  # the socket will live as long as this token
     settings = request.app.state.services.settings
-    ticket = tickets.issue(settings.secret, actor.user_id, path_id(request, "doc_id"), settings.doc_ticket_ttl)
+    ticket = tickets.issue(settings.secret, actor.user_id, path_id(request, "doc_id"), settings.doc_ticket_ttl,
+                           grant=grant)
     return json_response({"ticket": ticket, "expires_in": settings.doc_ticket_ttl}, headers={"Cache-Control": "no-store"})
 
 

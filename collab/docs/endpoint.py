@@ -8,7 +8,12 @@ checked, and only then does any document byte go out; a refusal is a close code 
     4001 no ticket, or a bad token    4011 ticket refused: get a new one    4003 not a reader of this studio
     4004 no such document             4002 not the protocol                 4009 message too large
     4029 too many messages            4008 too far behind                   4012 node shutting down
-    1011 could not store: reconnect
+    1011 could not store: reconnect   4005 the sign-in token expired        4006 the sign-in was ended
+
+The socket lives as long as the sign-in token the ticket was issued for (the ticket carries its
+session and expiry): at its expiry it closes with 4005 (y-websocket has no way to refresh: the page
+renews its token and reconnects with a new ticket), and when the session is revoked on any node, with
+4006 (collab/realtime/lifetimes.py).
 
 `?token=<sign-in token>` is still accepted, deprecated and counted (collab_doc_url_tokens_total): a page
 loaded before tickets existed reconnects that way during a rolling release, and the document
@@ -30,7 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from collab import policy
 from collab.auth.accounts import actor_of
 from collab.auth.actor import Actor
-from collab.auth.tokens import TokenError
+from collab.auth.tokens import Grant, TokenError
 from collab.docs import metrics, sync, tickets
 from collab.docs.records import LessonDoc
 from collab.docs.room import Peer
@@ -69,7 +74,9 @@ async def doc_socket(ws: WebSocket) -> None:
         return
     try:
         ticket = await _ticket(ws, services, doc_id)
-        actor = None if ticket is not None else await _legacy_token(ws, services)
+        actor, grant = (None, ticket.grant) if ticket is not None else await _legacy_token(ws, services)
+        if services.tokens.revocations.void(ticket.user_id if ticket else actor.user_id, grant):
+            raise Refusal(Close.TOKEN_REVOKED, "token_revoked")  # revoked since the ticket was issued
         async with services.sessionmaker() as db:
             if ticket is not None:
                 user = await db.get(User, ticket.user_id)
@@ -95,6 +102,8 @@ async def doc_socket(ws: WebSocket) -> None:
     peer = Peer(ws.send_bytes, actor.user_id, actor.name, policy.allowed(actor, "doc.edit", access),
                 settings.doc_outbox_bytes)
     room.join(peer)
+    holder = DocHolder(peer, actor.user_id)
+    services.sign_ins.lifetimes.hold(holder, grant)
     metrics.SOCKETS.inc()
     writer = asyncio.get_running_loop().create_task(peer.run())
     reader = asyncio.get_running_loop().create_task(_read(ws, peer, room, settings))
@@ -102,6 +111,7 @@ async def doc_socket(ws: WebSocket) -> None:
         await asyncio.wait([peer.closed, writer, reader], return_when=asyncio.FIRST_COMPLETED)
     finally:
         room.leave(peer)
+        services.sign_ins.lifetimes.release(holder)
         metrics.SOCKETS.dec()
         for t in (writer, reader):
             t.cancel()
@@ -134,16 +144,29 @@ async def _ticket(ws: WebSocket, services, doc_id: int) -> tickets.Ticket | None
     return ticket
 
 
-async def _legacy_token(ws: WebSocket, services) -> Actor:
+async def _legacy_token(ws: WebSocket, services) -> tuple[Actor, Grant]:
     """`?token=`: the sign-in token in the URL, as before tickets (deprecated)."""
     raw = ws.query_params.get("token")
     if raw is None:
         raise Refusal(Close.UNAUTHORIZED, "ticket_missing")
     metrics.URL_TOKENS.inc()
     try:
-        return await services.tokens.resolve(raw)
+        return await services.tokens.resolve_grant(raw)
     except TokenError as exc:
         raise Refusal(Close.UNAUTHORIZED, exc.code) from None
+
+
+class DocHolder:
+    """A document socket as `Lifetimes` holds it: when its token expires or is revoked, the peer
+    fails with the close code, and the endpoint closes the socket."""
+
+    __slots__ = ("peer", "user_id", "grant", "timer")
+
+    def __init__(self, peer: Peer, user_id: int) -> None:
+        self.peer, self.user_id, self.grant, self.timer = peer, user_id, None, None
+
+    def end(self, code: int, reason: str) -> None:
+        self.peer.fail(code, "token_expired" if code == Close.TOKEN_EXPIRED else "token_revoked")
 
 
 async def _read(ws: WebSocket, peer: Peer, room, settings) -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("collab.docs")
 
-UPDATE_TAG, AWARENESS_TAG, QUERY_TAG, DELETED_TAG = b"u", b"a", b"q", b"x"
+UPDATE_TAG, AWARENESS_TAG, QUERY_TAG, DELETED_TAG, EVICTED_TAG = b"u", b"a", b"q", b"x", b"r"
 TOUCH_EVERY = 5.0  # seconds between updates of a document's "last edited" time
 
 
@@ -326,6 +326,11 @@ class DocRoom:
             if store.needs_compaction(self._rows_since, self._bytes_since, self._snapshot_bytes):
                 self.rooms.spawn(self._compact())
 
+    def evict(self, user_id: int) -> None:
+        """The user lost access to the studio: their sockets here close as a stranger's would (4003)."""
+        for p in [p for p in self.peers if p.user_id == user_id]:
+            p.fail(Close.FORBIDDEN, "removed_from_studio")
+
     def _close_all(self, code: int, reason: str) -> None:
         self._pending.clear()
         for p in list(self.peers):
@@ -379,6 +384,11 @@ class DocRoom:
                 p.push_update(payload)
         elif tag == DELETED_TAG:
             self._close_all(Close.NOT_FOUND, "the document was deleted")
+        elif tag == EVICTED_TAG:
+            try:
+                self.evict(int(payload))
+            except ValueError:
+                log.warning("a malformed eviction on the bus", extra={"doc": self.doc_id})
         elif tag == QUERY_TAG:
             mine = [e for p in self.peers for cid in p.awareness_ids if (e := self.awareness.get(cid))]
             if mine:

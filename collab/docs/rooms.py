@@ -15,7 +15,7 @@ import logging
 import time
 
 from collab.docs import metrics
-from collab.docs.room import DELETED_TAG, DocRoom, channel_of
+from collab.docs.room import DELETED_TAG, EVICTED_TAG, DocRoom, channel_of
 from collab.realtime.protocol import Close
 
 log = logging.getLogger("collab.docs")
@@ -98,6 +98,13 @@ class DocRooms:
         room = self.rooms.get(doc_id)
         if room is not None:
             room._close_all(Close.NOT_FOUND, "the document was deleted")
+
+    async def evicted(self, doc_id: int, user_id: int) -> None:
+        """Someone removed from the document's studio: their sockets on it close here and on every node."""
+        await self.hub.broadcast(channel_of(doc_id), EVICTED_TAG + self.node_tag + str(user_id).encode())
+        room = self.rooms.get(doc_id)
+        if room is not None:
+            room.evict(user_id)
 
     def discard(self, room: DocRoom) -> None:
         if self.rooms.get(room.doc_id) is room:

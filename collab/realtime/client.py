@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from collab import policy
 from collab.auth.actor import Actor
+from collab.auth.signins import terms
 from collab.errors import DomainError
 from collab.realtime import metrics
 from collab.realtime.bus import BusUnavailable, Publication
@@ -45,7 +46,7 @@ log = logging.getLogger("collab.ws")
 class Client:
     __slots__ = (
         "id", "wire", "services", "actor", "user_id", "channels", "outbox", "outbox_bytes",
-        "backlog_since", "tokens", "refilled", "strikes", "closed", "on_close",
+        "backlog_since", "tokens", "refilled", "strikes", "closed", "on_close", "grant", "timer",
     )
 
     def __init__(self, wire: Wire, services: Services) -> None:
@@ -63,6 +64,8 @@ class Client:
         self.strikes = 0
         self.closed = False
         self.on_close: list | None = None  # callbacks when the socket ends (a stage peer to close)
+        self.grant = None  # the token's session and expiry, once connected (collab/realtime/lifetimes.py)
+        self.timer = None  # ends the socket when the token expires
 
     def when_closed(self, callback) -> None:
         """Call `callback` when the socket ends (a stage peer to close, a front-row seat to free)."""
@@ -120,6 +123,12 @@ class Client:
         metrics.CLOSES.labels(Close.REASONS.get(code, str(code))).inc()
         self.wire.close(code, Close.REASONS.get(code, ""))
 
+    def end(self, code: int, reason: str) -> None:
+        """The token expired or was revoked (Lifetimes): say why on a line, then close."""
+        code_name = "token_expired" if code == Close.TOKEN_EXPIRED else "token_revoked"
+        self.send(reply_error(None, code_name, reason))
+        self.close(code)
+
     # -- limits ------------------------------------------------------------------------------------
 
     def take_token(self) -> bool:
@@ -143,14 +152,16 @@ async def _connect(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     if client.actor is not None:
         raise CommandError(Error.ALREADY_CONNECTED, "this connection is already authenticated")
     token = args.get("token")
-    actor = await services.tokens.resolve(token)  # a refused token answers with its own code
+    actor, grant = await services.tokens.resolve_grant(token)  # a refused token answers with its own code
     client.actor = actor
     client.user_id = actor.user_id
+    services.sign_ins.lifetimes.hold(client, grant)  # a timer at its expiry: no check per push
     s = services.settings
     return {
         "client": client.id,
         "node": s.node_id,
         "user": {"id": actor.user_id, "role": actor.role, "name": actor.name},
+        **terms(grant),  # expires_in, refresh_in: when to send `refresh` with a new token
         "limits": {
             "max_frame_bytes": s.max_frame_bytes,
             "max_channels": s.max_channels,
@@ -227,6 +238,19 @@ async def _presence(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, "clients": counts.clients, "users": counts.users, "node_clients": local_clients}
 
 
+async def _refresh(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """A new token for this connection (Centrifugo's model): the socket lives until it expires, with
+    its subscriptions as they are. Refused, the old token still holds until it expires."""
+    client, services = ctx.client, ctx.services
+    actor, grant = await services.tokens.resolve_grant(args.get("token"))
+    if actor.user_id != client.actor.user_id or actor.role != client.actor.role:
+        # the subscriptions were allowed to this user in this role: another one reconnects instead
+        raise CommandError(Error.TOKEN_MISMATCH, "the token is for another user or role; connect with it instead")
+    client.actor = actor
+    services.sign_ins.lifetimes.renew(client, grant)
+    return terms(grant)
+
+
 async def _ping(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"t": int(time.time() * 1000)}
 
@@ -237,6 +261,7 @@ def register_builtins(registry: Registry) -> None:
     registry.add("unsubscribe", _unsubscribe)
     registry.add("presence", _presence)
     registry.add("ping", _ping)
+    registry.add("refresh", _refresh)
 
 
 class _AlreadyReplied(Exception):
@@ -293,6 +318,8 @@ async def websocket_endpoint(services: Services, scope, receive, send) -> None:
         await _serve(receive, client, services)
     finally:
         services.hub.remove_client(client)
+        if client.grant is not None:
+            services.sign_ins.lifetimes.release(client)
         client.closed = True
         for callback in client.on_close or ():
             try:

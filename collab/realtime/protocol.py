@@ -45,8 +45,9 @@ class Error:
     BUS_UNAVAILABLE = "bus_unavailable"
     BUSY = "busy"  # the node is overloaded (no database connection in time); retry after a moment
     INTERNAL = "internal"
+    TOKEN_MISMATCH = "token_mismatch"  # `refresh` with a token for another user (or role)
     # Token errors come from collab.auth.tokens: token_missing, token_expired, token_signature,
-    # token_audience, token_issuer, token_invalid.
+    # token_audience, token_issuer, token_invalid; token_revoked from collab.auth.accounts.
 
 
 class Close:
@@ -58,6 +59,8 @@ class Close:
     BAD_PROTOCOL = 4002  # binary frames or a frame that is not the protocol: fix the client
     FORBIDDEN = 4003  # /ws/docs: not a reader of the document's studio: do not retry
     NOT_FOUND = 4004  # /ws/docs: no such document (or it was deleted): do not retry
+    TOKEN_EXPIRED = 4005  # the token expired (no `refresh` came in time): get a new token, reconnect, recover
+    TOKEN_REVOKED = 4006  # signed out, or the user's sessions were ended: sign in again
     SLOW_CONSUMER = 4008  # fell too far behind: reconnect now and recover from the last offset
     FRAME_TOO_LARGE = 4009  # a frame over the limit: do not resend it
     SHUTDOWN = 4012  # this node is going away: reconnect (to another node) and recover
@@ -65,6 +68,8 @@ class Close:
 
     REASONS = {
         UNAUTHORIZED: "unauthorized",
+        TOKEN_EXPIRED: "token expired",
+        TOKEN_REVOKED: "token revoked",
         BAD_PROTOCOL: "bad protocol",
         SLOW_CONSUMER: "slow consumer",
         FRAME_TOO_LARGE: "frame too large",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,6 +34,30 @@ class User(Base):
     idp_issuer: Mapped[str | None] = mapped_column(String(255))
     idp_subject: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by an admin; a disabled account cannot sign in and its tokens stop counting (collab/auth/signins.py).
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "Tokens issued before this are void" (unix seconds, compared with a token's iat), except those
+    # of one session: set when the password changes, the role is lowered, or all sessions are ended.
+    tokens_void_before: Mapped[float | None] = mapped_column(Float)
+    tokens_void_spared: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuthSession(Base):
+    """One sign-in: the tokens issued to it carry its id (`sid`), so it can be listed and ended."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user", "user_id", "revoked_at"),
+                      Index("ix_auth_sessions_revoked", "revoked_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # to the minute
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # of its newest token
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_why: Mapped[str] = mapped_column(String(32), default="")
 
 
 class Announcement(Base):

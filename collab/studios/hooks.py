@@ -11,7 +11,18 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.studios.records import StudioMember
+
 MembershipHook = Callable[[AsyncSession, int, int], Awaitable[None]]  # (db, studio_id, user_id)
+
+REMOVED = "removed from the studio"  # the reason of the `unsubscribed` push a removed member's sockets get
+
+
+async def still_in(db: AsyncSession, studio_id: int, user_id: int) -> bool:
+    """After a change: whether the user is still a member, or only applying (never had access). Not
+    so: they were removed or left, and their open sockets must lose the studio (docs, channels)."""
+    row = await db.get(StudioMember, (studio_id, user_id))
+    return row is not None
 
 
 class MembershipHooks:

@@ -39,6 +39,9 @@ MATRIX = [
     ("announce.list", "announce:all", {ADMIN, ORG, EXPERT, TEACHER}),
     ("user.create", None, {ADMIN}),
     ("user.list", None, {ADMIN, ORG}),
+    ("user.update", 4, {ADMIN}),  # role, disable: each ends the user's sessions
+    ("user.sessions.end", 4, {ADMIN}),
+    ("account.sessions", None, {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),  # one's own: everyone signed in
     ("user.read", 4, {ADMIN, ORG, TEACHER}),
     ("user.read", 3, {ADMIN, ORG, EXPERT}),
     ("node.presence", "announce:all", {ADMIN, ORG, EXPERT, TEACHER}),

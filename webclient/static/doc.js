@@ -415,7 +415,8 @@
       });
       nameToolbar();
       if (doc.me.may_edit) { setupCommentForm(); setupVersionForm(); }
-      var rt = new Realtime({ token: Collab.token(), onState: showLive });
+      // the page renews its token before it expires (refresh on /ws); the editor's next ticket uses the new one
+      var rt = new Realtime({ token: Collab.token, renew: Collab.renewToken, onState: showLive });
       rt.subscribe("doc:" + docId, onDocEvent, function () { loadThreads(); loadVersions(); });
       loadThreads();
       loadVersions();

@@ -48,7 +48,40 @@
     });
   }
 
+  // Signed-in devices (GET /api/me/sessions): this one first named as such; ending another signs it
+  // out on the server, and its pages close their connection at once.
+  function device(s) {
+    var what = s.user_agent ? s.user_agent.slice(0, 80) : T("未知设备", "Unknown device");
+    var li = el("li", what);   // text, never markup
+    li.dataset.session = s.id;
+    li.appendChild(el("span", " · " + (s.client_address || "?") + " · " + T("最近使用 ", "last used ") + Collab.fmtTime(s.last_seen_at), "muted"));
+    if (s.current) {
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("span", T("本设备", "this device"), "badge"));
+    } else {
+      var end = Collab.button(T("退出", "Sign out"), "end-device", function () {
+        api("/api/me/sessions/" + s.id, { method: "DELETE" }).then(devices, devicesError);
+      }, T("退出该设备：", "Sign out ") + what);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(end);
+    }
+    return li;
+  }
+  function devicesError(err) { $("devices-error").hidden = false; $("devices-error").textContent = Collab.errorText(err); }
+  function devices() {
+    return api("/api/me/sessions").then(function (r) {
+      $("devices").hidden = false;
+      Collab.clear($("device-list"));
+      r.sessions.forEach(function (s) { $("device-list").appendChild(device(s)); });
+      $("end-others").hidden = r.sessions.length < 2;
+    }, devicesError);
+  }
+
   Collab.start().then(function (user) {
+    devices();
+    $("end-others").onclick = function () {
+      api("/api/me/sessions/end-others", { method: "POST", body: "{}" }).then(devices, devicesError);
+    };
     $("places").hidden = false;
     $("announcements").hidden = false;
     $("announce-form").hidden = !(user.role === "admin" || user.role === "organizer");

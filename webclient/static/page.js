@@ -82,6 +82,7 @@
   // (disconnected): tests/unit/test_error_codes.py reads the server's source and fails on one missing.
   var SIGN_IN_AGAIN = ["登录已失效，请重新登录", "Your sign-in is no longer valid; sign in again"];
   var ERRORS = {
+    account_disabled: ["该账号已被停用，请联系管理员", "This account is disabled; ask an administrator"],
     already_connected: ["已经连接", "Already connected"],
     already_raised: ["您已经举手了", "Your hand is already raised"],
     already_subscribed: ["已在接收这里的消息", "Already following this"],
@@ -115,6 +116,7 @@
     link_expired: ["链接已过期，请重新打开页面", "This link has expired; open the page again"],
     link_invalid: ["链接无效，请重新打开页面", "This link is not valid; open the page again"],
     muted: ["您已被禁言", "You are muted"],
+    no_password: ["该账号通过其他系统登录，不能在这里改密码", "This account signs in through another system; its password is not changed here"],
     not_connected: ["尚未连接，请稍候", "Not connected yet; wait a moment"],
     not_ended: ["活动结束后才能看回放", "The replay opens when the activity ends"],
     not_found: ["找不到，可能已被删除", "Not found; it may have been deleted"],
@@ -128,6 +130,7 @@
     question_closed: ["这个问题已回答或已关闭，不再接受点赞", "This question is answered or closed: it takes no more votes"],
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
     rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
+    removed_from_studio: ["您已不是这个工作室的成员", "You are no longer a member of this studio"],
     slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
     ticket_expired: ["文档连接已过期，正在重新连接", "The document's pass expired; reconnecting"],
     ticket_invalid: ["文档连接无效，请刷新页面", "The document's pass is not valid; reload the page"],
@@ -138,6 +141,9 @@
     token_signature: SIGN_IN_AGAIN,
     token_expired: ["登录已过期，请重新登录", "Your sign-in has expired; sign in again"],
     token_missing: ["请先登录", "Sign in first"],
+    token_mismatch: ["新的登录凭证属于另一个账号，正在重新连接", "The new sign-in is for another account; reconnecting"],
+    token_not_renewable: ["这次登录不能续期，请重新登录", "This sign-in cannot be renewed; sign in again"],
+    token_revoked: ["您已退出登录（或登录已在别处被结束），请重新登录", "You were signed out (or the sign-in was ended elsewhere); sign in again"],
     too_large: ["内容太大", "Too large"],
     too_many_channels: ["同时打开的页面太多，请关掉一些再试", "Too many pages open at once; close some and try again"],
     too_many_commands: ["请求太多，请稍候", "Too many requests at once; wait a moment"],
@@ -173,6 +179,8 @@
     4002: ["连接协议有误，请刷新页面", "The page spoke the protocol wrongly; reload it"],
     4003: ["您不是这个工作室的成员", "You are not a member of this studio"],
     4004: ["文档不存在或已被删除", "No such document, or it was deleted"],
+    4005: ["登录凭证已过期，请重新登录", "Your sign-in expired; sign in again"],
+    4006: ["您已退出登录（或登录已在别处被结束），请重新登录", "You were signed out (or the sign-in was ended elsewhere); sign in again"],
     4008: ["网络太慢，跟不上了，正在重连", "Fell behind on a slow link; reconnecting"],
     4009: ["发送的内容太大，没有发出", "What was sent was too large"],
     4011: ["文档连接已失效，正在重新连接", "The document's pass was refused; reconnecting"],
@@ -245,7 +253,22 @@
   var token = global.collabToken;
   function setToken(t) { localStorage.setItem("collab_token", t); sessionStorage.removeItem("collab_token"); }
   function forgetToken() { localStorage.removeItem("collab_token"); sessionStorage.removeItem("collab_token"); }
-  function signOut() { forgetToken(); location.href = "/signin"; }
+  // Signing out ends the session on the server (its token stops working everywhere), then here.
+  function signOut() {
+    var done = function () { forgetToken(); location.href = "/signin"; };
+    if (!token()) { done(); return; }
+    collabApi("/api/signout", { method: "POST", body: "{}" }).then(done, done);
+  }
+  // A new token for this sign-in (POST /api/token/refresh), kept for every tab; one request at a time.
+  var renewing = null;
+  function renewToken() {
+    if (!renewing) {
+      renewing = collabApi("/api/token/refresh", { method: "POST", body: "{}" }).then(function (r) {
+        renewing = null; setToken(r.token); return r.token;
+      }, function (err) { renewing = null; throw err; });
+    }
+    return renewing;
+  }
   // Where to go after signing in: a path on this site only (never another origin).
   function nextPath() {
     var n = new URLSearchParams(location.search).get("next");
@@ -287,7 +310,7 @@
   // A realtime connection whose state drives the indicator. A token that expired (or was revoked)
   // while the page was open: sign in again and come back here.
   function connect(onState) {
-    return new Realtime({ token: token(), onState: function (s, code) {
+    return new Realtime({ token: token, renew: renewToken, onState: function (s, code) {
       showConn(s, code);
       if (s === "unauthorized" && code && /^token_/.test(code.code || "")) {
         forgetToken();
@@ -317,7 +340,7 @@
                     showConn: showConn, errorText: errorText, closeText: closeText, say: say,
                     SUBJECTS: SUBJECTS, subjectName: subjectName, gradeName: gradeName,
                     fmtTime: fmtTime, fmtClock: fmtClock, fmtDate: fmtDate, fmtSpan: fmtSpan, fmtMinutes: fmtMinutes,
-                    locale: locale, token: token, setToken: setToken, signOut: signOut, nextPath: nextPath,
+                    locale: locale, token: token, setToken: setToken, signOut: signOut, renewToken: renewToken, nextPath: nextPath,
                     start: start, connect: connect, download: download };
 
   document.addEventListener("DOMContentLoaded", function () {

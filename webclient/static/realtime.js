@@ -5,7 +5,12 @@
   "use strict";
   function Realtime(opts) {
     this.url = opts.url || ((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+    // `token`: a string, or a function giving the newest one (a page renews it; other tabs may too).
+    // `renew()`: a promise of a new token for the same sign-in (POST /api/token/refresh), sent as
+    // `refresh` when the server's `refresh_in` comes, so the socket outlives its first token.
     this.token = opts.token;
+    this.renew = opts.renew || null;
+    this.refreshTimer = null;
     this.onState = opts.onState || function () {};
     this.channels = {};   // name -> {onEvent, onResync, epoch, offset, seen: Set of event ids}
     this.pending = {};    // command id -> {resolve, reject}
@@ -19,8 +24,10 @@
     var ws = this.ws = new WebSocket(this.url);
     this.onState("connecting");
     ws.onopen = function () {
-      self.command("connect", { token: self.token }).then(function () {
+      ws.token = self._token();
+      self.command("connect", { token: ws.token }).then(function (r) {
         ws.signedIn = true;
+        self._refreshIn(ws, r && r.refresh_in);
         self.backoff = 250;
         self.onState("online");
         Object.keys(self.channels).forEach(function (name) { self._resubscribe(name, ws); });
@@ -34,12 +41,41 @@
     ws.onclose = function (ev) {
       Object.keys(self.pending).forEach(function (id) { self.pending[id].reject({ code: "disconnected" }); });
       self.pending = {};
+      clearTimeout(self.refreshTimer);
+      if (ev.code === 4005 && !self.closedByUser && self._token() && self._token() !== ws.token) {
+        // expired, but a newer token is here (renewed by another tab): connect again with it at once
+        self.onState("reconnecting", ev.code);
+        setTimeout(function () { self.open(); }, 50);
+        return;
+      }
+      if (ev.code === 4005 || ev.code === 4006) {   // the sign-in expired or was ended: the page signs in again
+        if (!self.closedByUser) self.onState("unauthorized", { code: ev.code === 4005 ? "token_expired" : "token_revoked" });
+        self.onState("offline", ev.code);
+        return;
+      }
       if (self.closedByUser || ev.code === 4001 || ev.code === 4009 || ev.code === 4002) { self.onState("offline", ev.code); return; }
       self.onState("reconnecting", ev.code);
       var delay = ev.code === 4012 ? 50 : self.backoff * (0.5 + Math.random());
       self.backoff = Math.min(self.backoff * 2, 10000);
       setTimeout(function () { self.open(); }, delay);
     };
+  };
+  Realtime.prototype._token = function () { return typeof this.token === "function" ? this.token() : this.token; };
+  // When the server says (`refresh_in` seconds), renew the token and send `refresh` with it; the
+  // reply says when next. A renewal that fails for a moment (offline) is tried again shortly; one the
+  // server refuses (the sign-in ended) is left: the server's close (4005 or 4006) says what follows.
+  Realtime.prototype._refreshIn = function (ws, seconds) {
+    var self = this;
+    clearTimeout(this.refreshTimer);
+    if (!this.renew || typeof seconds !== "number") return;
+    this.refreshTimer = setTimeout(function () {
+      if (self.ws !== ws || ws.readyState !== 1) return;
+      self.renew().then(function (token) {
+        return self.command("refresh", { token: token }).then(function (r) { ws.token = token; self._refreshIn(ws, r.refresh_in); });
+      }).catch(function (err) {
+        if (self.ws === ws && !(err && /^token_/.test(err.code || ""))) self._refreshIn(ws, 5);
+      });
+    }, Math.max(seconds, 0) * 1000);
   };
   // `onOk(result)`, if given, runs as the reply line is read, before the lines after it in the frame
   // (a promise's callbacks run only after the whole frame).

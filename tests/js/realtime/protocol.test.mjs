@@ -13,11 +13,11 @@ const ROOM = "activity:12";
 function ev(ch, o, id, extra) { return { ch, o, e: Object.assign({ type: "announcement", id }, extra || {}) }; }
 
 // A page holding one Realtime: the states it was told, the waits it asked for.
-function open(server, { random = () => 0.5, scale } = {}) {
+function open(server, { random = () => 0.5, scale, token = "T0K3N", renew } = {}) {
   const clock = new Clock(scale);
   const window = loadRealtime({ clock, random });
   const states = [];
-  const rt = new window.Realtime({ url: server.url, token: "T0K3N", onState: (s, code) => states.push([s, code]) });
+  const rt = new window.Realtime({ url: server.url, token, renew, onState: (s, code) => states.push([s, code]) });
   const names = () => states.map((s) => s[0]);
   return { rt, states, names, clock, window };
 }
@@ -346,4 +346,62 @@ scenario("a drop before the connect reply is a reconnect, not a refused sign-in"
   await c.accept();
   await until(() => p.names().includes("online"), "online");
   assert.deepEqual(p.names(), ["connecting", "reconnecting", "connecting", "online"]);
+});
+
+scenario("refresh_in: it renews the token and sends refresh on the same socket when told, then again as the reply says", async (server, page) => {
+  const tokens = ["N3W-1", "N3W-2"];
+  const p = page({ renew: () => Promise.resolve(tokens.shift()) });
+  const c = await server.connection(0);
+  const connect = await c.next();
+  c.send({ id: connect.id, ok: { client: "c", node: "n", user: { id: 2, role: "teacher", name: "T" }, limits: {},
+                                 expires_in: 4, refresh_in: 3 } });
+  follow(p.rt, ANN);
+  await c.subscribed(ANN, { epoch: "e", offset: 1 });
+  const refresh = await c.next();
+  assert.deepEqual([refresh.cmd, refresh.args], ["refresh", { token: "N3W-1" }]);
+  c.send({ id: refresh.id, ok: { expires_in: 40, refresh_in: 30 } });
+  const again = await c.next();
+  assert.deepEqual([again.cmd, again.args], ["refresh", { token: "N3W-2" }]);
+  assert.deepEqual(p.clock.asked, [3000, 30000]);   // when the server said, in ms
+  assert.equal(server.connections.length, 1);   // no reconnect, no subscribe again
+  assert.deepEqual(p.names(), ["connecting", "online"]);
+});
+
+scenario("a refused renewal (the sign-in ended) sends no refresh: the server's close says what follows", async (server, page) => {
+  const p = page({ renew: () => Promise.reject({ code: "token_revoked" }) });
+  const c = await server.connection(0);
+  const connect = await c.next();
+  c.send({ id: connect.id, ok: { client: "c", node: "n", user: { id: 2, role: "teacher", name: "T" }, limits: {},
+                                 expires_in: 2, refresh_in: 1 } });
+  await sleep(100);
+  assert.deepEqual(p.clock.asked, [1000]);   // one try, not again
+  c.send({ id: null, error: { code: "token_revoked", message: "signed out" } });
+  c.close(4006);
+  await until(() => p.names().includes("offline"), "offline");
+  await sleep(150);
+  assert.deepEqual(p.states.slice(2), [["unauthorized", { code: "token_revoked" }], ["offline", 4006]]);
+  assert.equal(server.connections.length, 1);
+});
+
+scenario("4005 (token expired): the page is told to sign in again, unless a newer token is at hand: then it reconnects with it", async (server, page) => {
+  const p = page();
+  let c = await server.connection(0);
+  await c.accept();
+  await until(() => p.rt.ws.signedIn, "signed in");
+  c.close(4005);
+  await until(() => p.names().includes("offline"), "offline");
+  await sleep(150);
+  assert.deepEqual(p.states.slice(2), [["unauthorized", { code: "token_expired" }], ["offline", 4005]]);
+  assert.equal(server.connections.length, 1);
+  // another tab renewed the token: this page's token function gives the new one
+  let current = "OLD";
+  const q = page({ token: () => current });
+  c = await server.connection(1);
+  assert.deepEqual((await c.accept()).args, { token: "OLD" });
+  await until(() => q.rt.ws.signedIn, "signed in");
+  current = "NEWER";
+  c.close(4005);
+  const c2 = await server.connection(2);
+  assert.deepEqual((await c2.accept()).args, { token: "NEWER" });
+  assert.deepEqual(q.states[2], ["reconnecting", 4005]);
 });
