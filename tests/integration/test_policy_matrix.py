@@ -106,6 +106,11 @@ class World:
         r = await self.api("lead", "POST", f"/api/studios/{sid}/members/{uid}", json={"approve": True})
         assert r.status_code == 200, r.text
 
+    async def sign_in(self, who: str) -> str:
+        r = await self.http.post("/api/auth/login", json={"username": "pm_" + who, "password": "password-" + who})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
     async def newcomer(self) -> tuple[int, str]:
         """A new teacher account (made by the admin) and its token."""
         name = next(NAMES)
@@ -209,6 +214,7 @@ class Route:
     body: dict | None = None
     fresh: str | None = None
     then: str | None = None  # a World method that puts back what the row's success changed
+    session: bool = False  # asked with a token of a new sign-in of the caller ({session}: another one of theirs)
 
     @property
     def key(self) -> str:
@@ -222,6 +228,7 @@ def A(**extra) -> Callable[[dict], dict]:
 COMMANDS = [
     Command("connect", lambda ids: {"token": "x"}),
     Command("ping", lambda ids: {}),
+    Command("refresh", lambda ids: {"token": ids["token"]}),  # the caller's own token, again
     Command("subscribe", lambda ids: {"channel": f"activity:{ids['activity']}"}),
     Command("unsubscribe", lambda ids: {"channel": f"activity:{ids['activity']}"}),
     Command("presence", lambda ids: {"channel": f"activity:{ids['activity']}"}),
@@ -341,6 +348,16 @@ ROUTES = [
     Route("POST", "/api/activities/{activity}/lesson-videos"),
     Route("GET", "/api/activities/{activity}/lesson-videos"),
     Route("GET", "/live/{activity}/k/forged/check"),
+    # sign-in sessions: each caller signs in afresh for these (`session`), and the rows that end other
+    # sessions come last (they void the caller's older tokens, the ones the rows above used)
+    Route("POST", "/api/token/refresh", session=True),
+    Route("GET", "/api/me/sessions", session=True),
+    Route("DELETE", "/api/me/sessions/{session}", session=True),
+    Route("POST", "/api/signout", session=True),
+    Route("POST", "/api/users/{presenter}/sessions/end-all"),
+    Route("PATCH", "/api/users/{presenter}", {"role": "teacher"}),
+    Route("POST", "/api/me/sessions/end-others", session=True),
+    Route("POST", "/api/me/password", {"old_password": "{password}", "new_password": "{password}"}, session=True),
 ]
 
 
@@ -372,7 +389,7 @@ NAMES = (f"pm_new_{i}" for i in itertools.count())
 
 
 async def as_command(w: World, row: Command, who: str, ids: dict) -> str:
-    args = row.args(ids)
+    args = row.args({**ids, "token": w.people[who][1] if who in w.people else ""})
     if who == "anonymous":
         anon = await harness.WsClient(w.server.ws_url).open()
         try:
@@ -387,10 +404,18 @@ async def as_command(w: World, row: Command, who: str, ids: dict) -> str:
 
 
 async def as_route(w: World, row: Route, who: str, ids: dict) -> str:
-    path = row.path.format(**ids)
-    body = {k: (ids["name"] if k == "username" and row.fresh == "name" else v) for k, v in row.body.items()} \
+    headers = w.auth(who)
+    if row.session and who != "anonymous":
+        headers = {"Authorization": f"Bearer {await w.sign_in(who)}"}
+        if "{session}" in row.path:  # another session of the caller's own
+            other = await w.sign_in(who)
+            mine = (await w.http.get("/api/me/sessions", headers={"Authorization": f"Bearer {other}"})).json()
+            ids = {**ids, "session": next(x["id"] for x in mine["sessions"] if x["current"])}
+    path = row.path.format(**{"session": 0, **ids})
+    body = {k: (ids["name"] if k == "username" and row.fresh == "name"
+                else f"password-{who}" if v == "{password}" else v) for k, v in row.body.items()} \
         if row.body is not None else None
-    r = await w.api(who, row.method, path, **({"json": body} if body is not None else {}))
+    r = await w.http.request(row.method, path, headers=headers, **({"json": body} if body is not None else {}))
     assert r.status_code < 500, (row.key, who, r.status_code, r.text)
     if row.then and r.status_code < 400:
         await getattr(w, row.then)()
