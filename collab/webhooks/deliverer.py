@@ -40,6 +40,7 @@ LEASE = 5.0  # seconds the holder's lease lasts unless renewed
 BATCH = 100  # deliveries claimed per look
 FAN_OUT = 500  # events fanned out per look
 PARALLEL = 16  # sends at once
+RECORDING = 2  # database sessions recording their outcomes at once (a node's pool serves everyone else too)
 CLAIM_MARGIN = 5.0  # seconds a claim outlasts the send's timeout
 SNIPPET = 500  # characters of the receiver's answer kept in the log
 USER_AGENT = "collab-webhooks/1"
@@ -174,12 +175,13 @@ class Deliverer:
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.id.in_(claimed)))).all()
             jobs = [(d.id, ev.msg_id, ev.payload.encode(), e.id, e.url, signing_keys(e, now)) for d, ev, e in rows]
-        gate = asyncio.Semaphore(PARALLEL)
+        sending, recording = asyncio.Semaphore(PARALLEL), asyncio.Semaphore(RECORDING)
 
         async def one(job) -> None:
-            async with gate:
-                delivery_id, msg_id, body, endpoint_id, url, keys = job
+            delivery_id, msg_id, body, endpoint_id, url, keys = job
+            async with sending:
                 outcome = await self.send(url, msg_id, body, keys)
+            async with recording:
                 await self.record(delivery_id, endpoint_id, outcome)
 
         await asyncio.gather(*(one(job) for job in jobs))
