@@ -10,7 +10,7 @@ two nodes racing while the lease changes hands cannot both report it, and a node
 commit reported nothing. A late correction is not re-sent; the report and CSV stay readable.
 
 A national activity's 10,000 teachers do not go in one body: the teachers come in pages of
-`--webhook-page-size` (1000 by default, ~250 KB), each its own event with `page` and `pages` and its own
+`--webhook-page-size` (1000 by default, ~280 KB), each its own event with `page` and `pages` and its own
 `webhook-id`, each signed and retried alone, so a receiver never needs to call back in to fetch the list
 (no key, no inbound route through its firewall) and a failed page is retried without re-sending the rest.
 """

@@ -37,10 +37,8 @@ log = logging.getLogger("collab.webhooks")
 
 LEASE_KEY = "webhooks:outbox"
 LEASE = 5.0  # seconds the holder's lease lasts unless renewed
-BATCH = 100  # deliveries claimed per look
 FAN_OUT = 500  # events fanned out per look
 PARALLEL = 16  # sends at once
-RECORDING = 2  # database sessions recording their outcomes at once (a node's pool serves everyone else too)
 CLAIM_MARGIN = 5.0  # seconds a claim outlasts the send's timeout
 SNIPPET = 500  # characters of the receiver's answer kept in the log
 USER_AGENT = "collab-webhooks/1"
@@ -78,6 +76,9 @@ class Deliverer:
         self.holding = False
         self.client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task] = []
+        self._sending: set[asyncio.Task] = set()  # sends in flight, at most PARALLEL
+        self._finished: list[tuple[int, int, dict]] = []  # (delivery, endpoint, outcome) not yet recorded
+        self._wake = asyncio.Event()
 
     async def start(self) -> None:
         # trust_env=False: an HTTP(S)_PROXY in the environment must not reroute signed deliveries
@@ -91,6 +92,13 @@ class Deliverer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in list(self._sending):  # cut short: their claims run out and they are sent again
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+        try:
+            await self._record_finished()
+        except Exception:
+            log.warning("could not record the last webhook attempts; those deliveries go again")
         if self.holding:
             self.holding = False
             try:
@@ -113,7 +121,11 @@ class Deliverer:
 
     async def _work(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.webhook_poll_interval)
+            try:  # a finished send wakes the loop early: its slot is filled at once
+                await asyncio.wait_for(self._wake.wait(), self.settings.webhook_poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
             if not self.holding:
                 continue
             try:
@@ -149,6 +161,13 @@ class Deliverer:
     # -- 2. claim, 3. send, 4. record ---------------------------------------------------------------
 
     async def deliver_due(self) -> int:
+        """Record the attempts that finished since the last look (one transaction), then claim as many
+        due deliveries as there are free sending slots and start sending them. A send runs beside the
+        looks, so a receiver that hangs holds up nobody else's deliveries."""
+        await self._record_finished()
+        room = PARALLEL - len(self._sending)
+        if room <= 0:
+            return 0
         now = _now()
         until = now + timedelta(seconds=self.settings.webhook_timeout + CLAIM_MARGIN)
         async with self.sessionmaker() as db:
@@ -156,16 +175,15 @@ class Deliverer:
                 select(WebhookDelivery.id).join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
                        WebhookEndpoint.enabled.is_(True))
-                .order_by(WebhookDelivery.next_attempt_at).limit(BATCH))).scalars())
-            claimed = []
-            for delivery_id in due:
-                moved = await db.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
-                           WebhookDelivery.next_attempt_at <= now)
-                    .values(next_attempt_at=until).execution_options(synchronize_session=False))
-                if moved.rowcount == 1:
-                    claimed.append(delivery_id)
+                .order_by(WebhookDelivery.next_attempt_at).limit(room))).scalars())
+            if not due:
+                return 0
+            claimed = list((await db.execute(  # only those still due: another node may have just taken some
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(due), WebhookDelivery.status == "pending",
+                       WebhookDelivery.next_attempt_at <= now)
+                .values(next_attempt_at=until).returning(WebhookDelivery.id)
+                .execution_options(synchronize_session=False))).scalars())
             await db.commit()
             if not claimed:
                 return 0
@@ -175,17 +193,36 @@ class Deliverer:
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.id.in_(claimed)))).all()
             jobs = [(d.id, ev.msg_id, ev.payload.encode(), e.id, e.url, signing_keys(e, now)) for d, ev, e in rows]
-        sending, recording = asyncio.Semaphore(PARALLEL), asyncio.Semaphore(RECORDING)
-
-        async def one(job) -> None:
-            delivery_id, msg_id, body, endpoint_id, url, keys = job
-            async with sending:
-                outcome = await self.send(url, msg_id, body, keys)
-            async with recording:
-                await self.record(delivery_id, endpoint_id, outcome)
-
-        await asyncio.gather(*(one(job) for job in jobs))
+        for job in jobs:
+            task = asyncio.create_task(self._send_one(*job), name=f"webhook-{job[1]}")
+            self._sending.add(task)
+            task.add_done_callback(self._sent)
         return len(jobs)
+
+    async def _send_one(self, delivery_id: int, msg_id: str, body: bytes, endpoint_id: int, url: str,
+                        keys: list[str]) -> None:
+        outcome = await self.send(url, msg_id, body, keys)
+        self._finished.append((delivery_id, endpoint_id, outcome))
+
+    def _sent(self, task: asyncio.Task) -> None:
+        self._sending.discard(task)
+        if len(self._sending) <= PARALLEL // 2:  # half the slots free: record and fill them now, not at the next poll
+            self._wake.set()
+
+    async def _record_finished(self) -> None:
+        """One transaction for every attempt finished since the last look. Should the node die first,
+        those deliveries' claims run out and they are sent again (at least once, same webhook-id)."""
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
+        try:
+            async with self.sessionmaker() as db:
+                for delivery_id, endpoint_id, outcome in finished:
+                    await self.record(db, delivery_id, endpoint_id, outcome)
+                await db.commit()
+        except Exception:
+            self._finished[:0] = finished
+            raise
 
     async def send(self, url: str, msg_id: str, body: bytes, keys: list[str]) -> dict:
         """One signed POST. Returns the attempt as the log keeps it."""
@@ -217,36 +254,36 @@ class Deliverer:
         return {"at": at, "status": status, "error": error, "answer": answer,
                 "ms": round((time.monotonic() - started) * 1000)}
 
-    async def record(self, delivery_id: int, endpoint_id: int, outcome: dict) -> None:
+    async def record(self, db, delivery_id: int, endpoint_id: int, outcome: dict) -> None:
+        """The attempt in the log; the delivery succeeded, due again, or failed; the endpoint's failing
+        streak, and whether it is disabled."""
         now = _now()
         status = outcome["status"]
         ok = status is not None and 200 <= status < 300
         if status is not None and not ok and not outcome["error"]:
             outcome["error"] = f"answered {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
-        async with self.sessionmaker() as db:
-            delivery = await db.get(WebhookDelivery, delivery_id)
-            endpoint = await db.get(WebhookEndpoint, endpoint_id)
-            if delivery is None or endpoint is None:
-                return  # the endpoint was deleted meanwhile
-            db.add(WebhookAttempt(delivery_id=delivery_id, at=outcome["at"], node_id=self.node, status_code=status,
-                                  error=outcome["error"][:300], response=outcome["answer"], duration_ms=outcome["ms"]))
-            delivery.attempts += 1
-            delivery.last_attempt_at, delivery.last_status_code = outcome["at"], status
-            if ok:
-                delivery.status, delivery.next_attempt_at = "succeeded", None
-                endpoint.failing_since = None
+        delivery = await db.get(WebhookDelivery, delivery_id)
+        endpoint = await db.get(WebhookEndpoint, endpoint_id)
+        if delivery is None or endpoint is None:
+            return  # the endpoint was deleted meanwhile
+        db.add(WebhookAttempt(delivery_id=delivery_id, at=outcome["at"], node_id=self.node, status_code=status,
+                              error=outcome["error"][:300], response=outcome["answer"], duration_ms=outcome["ms"]))
+        delivery.attempts += 1
+        delivery.last_attempt_at, delivery.last_status_code = outcome["at"], status
+        if ok:
+            delivery.status, delivery.next_attempt_at = "succeeded", None
+            endpoint.failing_since = None
+        else:
+            delay = next_delay(self.steps, delivery.attempts)
+            if delay is None:
+                delivery.status, delivery.next_attempt_at = "failed", None
             else:
-                delay = next_delay(self.steps, delivery.attempts)
-                if delay is None:
-                    delivery.status, delivery.next_attempt_at = "failed", None
-                else:
-                    delivery.next_attempt_at = now + timedelta(seconds=delay)
-                since = aware(endpoint.failing_since)
-                if since is None:
-                    endpoint.failing_since = outcome["at"]
-                elif endpoint.enabled and (now - since).total_seconds() >= self.settings.webhook_disable_after:
-                    self._disable(endpoint, since, now)
-            await db.commit()
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+            since = aware(endpoint.failing_since)
+            if since is None:
+                endpoint.failing_since = outcome["at"]
+            elif endpoint.enabled and (now - since).total_seconds() >= self.settings.webhook_disable_after:
+                self._disable(endpoint, since, now)
 
     def _disable(self, endpoint: WebhookEndpoint, since: datetime, now: datetime) -> None:
         endpoint.enabled = False
