@@ -93,6 +93,7 @@ class Settings:
     # so an admin's URL cannot make the server probe its own network (SSRF).
     webhook_allow_private: bool = False
     webhook_page_size: int = 1000  # teachers per `attendance.finalized` delivery
+    webhook_retention_days: float = 30.0  # events (and their delivery log) kept this long once none is pending
     # Seconds after an activity ends before its attendance is final and reported: by then every node's
     # last interval has been flushed and a node that died has missed two heartbeats.
     attendance_settle_seconds: float = 65.0

@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from collab.settings import Settings
@@ -39,6 +39,7 @@ LEASE_KEY = "webhooks:outbox"
 LEASE = 5.0  # seconds the holder's lease lasts unless renewed
 FAN_OUT = 500  # events fanned out per look
 PARALLEL = 16  # sends at once
+PRUNE_EVERY = 600.0  # seconds between the lease holder's sweeps of old events
 CLAIM_MARGIN = 5.0  # seconds a claim outlasts the send's timeout
 SNIPPET = 500  # characters of the receiver's answer kept in the log
 USER_AGENT = "collab-webhooks/1"
@@ -79,6 +80,7 @@ class Deliverer:
         self._sending: set[asyncio.Task] = set()  # sends in flight, at most PARALLEL
         self._finished: list[tuple[int, int, dict]] = []  # (delivery, endpoint, outcome) not yet recorded
         self._wake = asyncio.Event()
+        self._next_prune = 0.0
 
     async def start(self) -> None:
         # trust_env=False: an HTTP(S)_PROXY in the environment must not reroute signed deliveries
@@ -131,6 +133,9 @@ class Deliverer:
             try:
                 await self.fan_out()
                 await self.deliver_due()
+                if time.monotonic() >= self._next_prune:
+                    self._next_prune = time.monotonic() + PRUNE_EVERY
+                    await self.prune()
             except Exception:  # the database may be briefly away: the outbox keeps everything
                 log.exception("webhook delivery pass failed; will retry")
 
@@ -157,6 +162,17 @@ class Deliverer:
                 await db.rollback()
                 return 0
         return len(events)
+
+    async def prune(self) -> int:
+        """Forget events older than `--webhook-retention-days` that nobody is waiting for (none of their
+        deliveries pending), with their deliveries and attempts: the outbox does not grow for ever."""
+        cutoff = _now() - timedelta(days=self.settings.webhook_retention_days)
+        async with self.sessionmaker() as db:
+            gone = await db.execute(delete(WebhookEvent).where(
+                WebhookEvent.created_at < cutoff, WebhookEvent.fanned_out.is_(True),
+                ~exists().where(WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status == "pending")))
+            await db.commit()
+        return gone.rowcount
 
     # -- 2. claim, 3. send, 4. record ---------------------------------------------------------------
 

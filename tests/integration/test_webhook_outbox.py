@@ -103,3 +103,34 @@ async def test_two_nodes_finalizing_one_activity_at_once_report_it_once(sessionm
         assert stamped[aid] is not None and stamped[live] is None and stamped[recent] is None
         assert (await db.execute(select(func.count()).select_from(WebhookEvent)
                                  .where(WebhookEvent.type == "attendance.finalized"))).scalar_one() == 2
+
+
+async def test_old_events_are_forgotten_unless_a_delivery_still_waits(sessionmaker, users):
+    from collab.realtime.memory_bus import MemoryBus
+    from collab.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+    from collab.webhooks.deliverer import Deliverer
+
+    long_ago = datetime.now(timezone.utc) - timedelta(days=40)
+    async with sessionmaker() as db:
+        endpoint = WebhookEndpoint(url="https://tms.example.org/", event_types=["*"], description="", enabled=True,
+                                   secret="whsec_" + "A" * 32, created_at=long_ago)
+        db.add(endpoint)
+        rows = {name: outbox.record(db, "activity.ended", {"name": name}, at) for name, at in (
+            ("delivered", long_ago), ("waiting", long_ago), ("recent", datetime.now(timezone.utc)))}
+        for row in rows.values():
+            row.fanned_out = True
+        await db.flush()
+        done = WebhookDelivery(event_id=rows["delivered"].id, endpoint_id=endpoint.id, status="succeeded",
+                               attempts=1, created_at=long_ago)
+        db.add_all([done, WebhookDelivery(event_id=rows["waiting"].id, endpoint_id=endpoint.id, status="pending",
+                                          attempts=3, next_attempt_at=long_ago, created_at=long_ago)])
+        await db.flush()
+        db.add(WebhookAttempt(delivery_id=done.id, at=long_ago, node_id="n1", status_code=204, error="",
+                              response="", duration_ms=3))
+        await db.commit()
+    deliverer = Deliverer(Settings(node_id="n1", webhook_retention_days=30), sessionmaker, MemoryBus("n1"))
+    assert await deliverer.prune() == 1
+    async with sessionmaker() as db:
+        kept = set((await db.execute(select(WebhookEvent.msg_id))).scalars())
+        assert rows["delivered"].msg_id not in kept and {rows["waiting"].msg_id, rows["recent"].msg_id} <= kept
+        assert (await db.execute(select(func.count()).select_from(WebhookAttempt))).scalar_one() == 0
