@@ -126,6 +126,8 @@ async def delivery_log(request: Request):
         before = int(q["before"]) if "before" in q else None
     except ValueError:
         raise DomainError("invalid", "limit and before must be whole numbers") from None
+    if before is not None and not 0 < before < 2**31:  # an id column's range, or PostgreSQL refuses it
+        raise DomainError("invalid", "before must be a delivery id")
     async with _services(request).sessionmaker() as db:
         endpoint = await endpoints.get(db, path_id(request, "endpoint_id"))
         log = await endpoints.deliveries(db, endpoint, q.get("status"), limit, before)

@@ -84,7 +84,8 @@ async def create(db: AsyncSession, created_by: int | None, url: Any, types: Any,
 
 
 async def get(db: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = await db.get(WebhookEndpoint, endpoint_id)
+    # beyond an id column's range PostgreSQL would refuse the query itself
+    endpoint = await db.get(WebhookEndpoint, endpoint_id) if 0 < endpoint_id < 2**31 else None
     if endpoint is None:
         raise DomainError("not_found", "no such webhook endpoint")
     return endpoint

@@ -19,8 +19,8 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def is_secret(value: str) -> bool:
-    if not value.startswith("whsec_"):
+def is_secret(value: object) -> bool:
+    if not isinstance(value, str) or not value.startswith("whsec_"):
         return False
     try:
         key = base64.b64decode(value[6:], validate=True)

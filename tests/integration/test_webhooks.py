@@ -415,9 +415,16 @@ async def test_webhook_routes_are_for_admins_only(nodes, people):
     assert shown["enabled"] and "secret" not in shown  # the secret is shown when made, never again
     for bad, code in (({"url": "ftp://x.example.org/", "event_types": ["*"]}, "webhook_url_refused"),
                       ({"url": "https://x.example.org/", "event_types": ["activity.exploded"]}, "unknown_event_type"),
-                      ({"url": "https://x.example.org/", "event_types": []}, "invalid")):
+                      ({"url": "https://x.example.org/", "event_types": []}, "invalid"),
+                      ({"url": "https://x.example.org/", "event_types": ["*"], "secret": 12}, "invalid"),
+                      ({"url": ["https://x.example.org/"], "event_types": ["*"]}, "webhook_url_refused")):
         r = await call(a, users, "admin", "POST", "/api/webhooks", json=bad)
         assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    for method, path, status in (("GET", f"/api/webhooks/{2**40}", 404), ("GET", "/api/webhooks/x", 404),
+                                 ("GET", f"/api/webhooks/{eid}/deliveries?before={2**40}", 400),
+                                 ("GET", f"/api/webhooks/{eid}/deliveries?status=lost", 400)):
+        r = await call(a, users, "admin", method, path)
+        assert r.status_code == status, (path, r.text)  # refused as such, never a fault of ours
 
 
 async def test_during_a_rotation_the_old_and_the_new_secret_both_sign(nodes, people, receiver):

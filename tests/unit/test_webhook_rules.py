@@ -113,3 +113,7 @@ def test_ten_thousand_teachers_are_told_in_pages():
     assert pages[0]["staff"] == staff and all(p["staff"] == [] for p in pages[1:])
     assert max(len(json.dumps(p, ensure_ascii=False)) for p in pages) < 300_000
     assert pages_of(activity, [], [], 0.8, 1000, NOW)[0]["attendees"] == []  # nobody came: still told, once
+
+
+def test_a_secret_that_is_not_text_is_not_a_secret():
+    assert not any(signing.is_secret(v) for v in (None, 5, ["whsec_x"], "whsec_!!!!", "sk_" + "A" * 32))
