@@ -96,7 +96,9 @@ class Finalizer:
             records = await reports.records_for(db, activity, settings.credit_ratio)
             users = await reports.users_by_id(db, [r.user_id for r in records])
             roles = reports.roles_in(activity)
-            rows = [reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER)) for r in records]
+            rows = [{**reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER)),
+                     # the teacher as the platform whose login they came through knows them (its JWT's sub)
+                     "external_id": getattr(users.get(r.user_id), "idp_subject", None)} for r in records]
             stamped = await db.execute(
                 update(Activity).where(Activity.id == activity_id, Activity.attendance_finalized_at.is_(None))
                 .values(attendance_finalized_at=now).execution_options(synchronize_session=False))

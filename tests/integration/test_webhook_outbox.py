@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from collab.settings import Settings
 from collab.store.db import make_engine, make_sessionmaker
-from collab.store.models import WebhookEvent
+from collab.store.models import User, WebhookEvent
 from collab.webhooks import outbox
 from sessions.attendance_final import Finalizer
 from sessions.records import Activity, AttendanceInterval, Registration
@@ -79,9 +79,15 @@ async def test_two_nodes_finalizing_one_activity_at_once_report_it_once(sessionm
     live = await an_activity(sessionmaker, users["org1"][0], state="live", started_at=now - timedelta(minutes=5))
     recent = await an_activity(sessionmaker, users["org1"][0], state="ended", started_at=now - timedelta(minutes=5),
                                ended_at=now - timedelta(seconds=10))
+    async with sessionmaker() as db:  # a teacher who signed in through the provincial platform's login
+        provincial = User(display_name="王老师", role="teacher", idp_issuer="https://idp.zj.example",
+                          idp_subject="zj-330102-0042")
+        db.add(provincial)
+        await db.commit()
+    ids = {**{who: users[who][0] for who in ("teacher1", "teacher2", "org1")}, "provincial": provincial.id}
     async with sessionmaker() as db:
-        for who, minutes in (("teacher1", 45), ("teacher2", 10), ("org1", 48)):
-            db.add(AttendanceInterval(activity_id=aid, user_id=users[who][0], node_id="n1",
+        for who, minutes in (("teacher1", 45), ("teacher2", 10), ("org1", 48), ("provincial", 50)):
+            db.add(AttendanceInterval(activity_id=aid, user_id=ids[who], node_id="n1",
                                       joined_at=now - timedelta(minutes=50), last_seen=now - timedelta(minutes=50 - minutes),
                                       left_at=now - timedelta(minutes=50 - minutes)))
         await db.commit()
@@ -92,17 +98,19 @@ async def test_two_nodes_finalizing_one_activity_at_once_report_it_once(sessionm
     assert await nodes[0].finalize(aid) is False  # and never again
     assert await nodes[1].finalize_due() == []  # a live one, and one that ended 10 s ago, are not due yet
     pages = [e["data"] for e in await events(sessionmaker, "attendance.finalized") if e["data"]["activity"]["id"] == aid]
-    assert [(p["page"], p["pages"]) for p in pages] == [(1, 2), (2, 2)]  # two teachers, a page each
+    assert [(p["page"], p["pages"]) for p in pages] == [(1, 3), (2, 3), (3, 3)]  # three teachers, a page each
     told = {t["user_id"]: t for p in pages for t in p["attendees"]}
     assert told[users["teacher1"][0]]["minutes"] == 45.0 and told[users["teacher1"][0]]["credited"] is True
     assert told[users["teacher2"][0]]["minutes"] == 10.0 and told[users["teacher2"][0]]["credited"] is False
+    assert told[users["teacher2"][0]]["external_id"] is None  # a local account: no identity provider's id
+    assert told[provincial.id]["external_id"] == "zj-330102-0042" and told[provincial.id]["name"] == "王老师"
     assert [(s["user_id"], s["role"], s["credited"]) for s in pages[0]["staff"]] == [(users["org1"][0], "organizer", None)]
     async with sessionmaker() as db:
         stamped = {a.id: a.attendance_finalized_at for a in (await db.execute(
             select(Activity).where(Activity.id.in_((aid, live, recent))))).scalars()}
         assert stamped[aid] is not None and stamped[live] is None and stamped[recent] is None
         assert (await db.execute(select(func.count()).select_from(WebhookEvent)
-                                 .where(WebhookEvent.type == "attendance.finalized"))).scalar_one() == 2
+                                 .where(WebhookEvent.type == "attendance.finalized"))).scalar_one() == 3
 
 
 async def test_old_events_are_forgotten_unless_a_delivery_still_waits(sessionmaker, users):
