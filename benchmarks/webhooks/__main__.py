@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -107,6 +108,11 @@ async def main(args) -> None:
                 await asyncio.sleep(0.05)
         took = time.perf_counter() - began
         await deliverer.stop()
+        async with sm() as db:
+            from sqlalchemy import func, select
+            from collab.store.models import WebhookAttempt
+            attempts = dict((await db.execute(select(WebhookAttempt.error, func.count())
+                                              .group_by(WebhookAttempt.error))).all())
         lags = sorted(at - committed[i] for i, at in receiver.arrivals if i in committed)
     finally:
         server.should_exit = True
@@ -115,9 +121,11 @@ async def main(args) -> None:
         if args.pg:
             await harness.drop_pg_database(url)
     rows = [("database", engine.dialect.name),
+            ("machine", f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"),
             ("commit of a change, alone", f"{plain:.2f} ms"),
             ("commit of a change with its webhook event", f"{told:.2f} ms (+{told - plain:.2f} ms)"),
             ("events delivered, signed and logged", f"{total} in {took:.1f} s: {total / took:,.0f}/s"),
+            ("attempts", ", ".join(f"{n} {e or 'answered 204'}" for e, n in attempts.items())),
             ("outbox → receiver, backlog drained (p50 / p99)",
              f"{statistics.median(lags):.2f} / {lags[int(len(lags) * 0.99) - 1]:.2f} s")]
     table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
