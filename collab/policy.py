@@ -436,3 +436,13 @@ def _doc_edit(actor: Actor | None, s: StudioAccess) -> bool:
 def _doc_delete(actor: Actor | None, d: Owned) -> bool:
     return _studio_role(actor, d.studio, _MANAGERS) or (
         actor is not None and actor.user_id == d.owner_id and d.studio.role in _EDITORS)
+
+
+# -- webhooks to the teacher-management system (collab/webhooks) -----------------------------------
+
+
+@rule("webhook.manage")
+def _webhook_manage(actor: Actor | None, _: Any) -> bool:
+    """Configure endpoints, rotate their secrets, read the delivery log, replay: admins only (a
+    receiver's URL and secret decide where the platform's records go)."""
+    return _is(actor, "admin")

@@ -87,6 +87,22 @@ class Settings:
     resources_dir: str = str(DATA_DIR / "resources")
     max_upload_bytes: int = 500 * 1024 * 1024  # a lesson video
 
+    # Webhooks to the teacher-management system (collab/webhooks, docs/integration.md).
+    webhook_timeout: float = 10.0  # seconds for one delivery, connect to last byte
+    # Seconds to wait after each failed attempt (each ±20% jitter); after the last, the delivery has failed.
+    webhook_retry_schedule: str = "5,30,120,600,3600,10800,21600,43200"
+    webhook_disable_after: float = 24 * 3600.0  # an endpoint failing every attempt this long is disabled
+    webhook_rotation_overlap: float = 24 * 3600.0  # seconds the old secret still signs after a rotation
+    webhook_poll_interval: float = 1.0  # seconds between the lease holder's looks at the outbox
+    # Receivers on loopback, private or link-local addresses: refused unless allowed (tests, a dev box),
+    # so an admin's URL cannot make the server probe its own network (SSRF).
+    webhook_allow_private: bool = False
+    webhook_page_size: int = 1000  # teachers per `attendance.finalized` delivery
+    webhook_retention_days: float = 30.0  # events (and their delivery log) kept this long once none is pending
+    # Seconds after an activity ends before its attendance is final and reported: by then every node's
+    # last interval has been flushed and a node that died has missed two heartbeats.
+    attendance_settle_seconds: float = 65.0
+
     log_json: bool = True
     log_level: str = "info"
 

@@ -40,6 +40,7 @@ from collab.studios import part as studios
 from collab.studios.hooks import MembershipHooks
 from collab.web import pages
 from collab.web.assets import Assets
+from collab.webhooks import part as webhooks
 from sessions import part as activities
 from sessions.program import part as program
 from sessions.stage import part as stage
@@ -50,7 +51,7 @@ WEBCLIENT = Path(__file__).resolve().parents[1] / "webclient"
 
 # The parts of a node, in the order they start (and the reverse of the order they stop).
 LIVE = "/live/"  # the program's HLS (sessions/program/routes.py)
-PARTS = (studios.install, docs.install, activities.install, stage.install, program.install)
+PARTS = (studios.install, docs.install, activities.install, stage.install, program.install, webhooks.install)
 
 
 def make_bus(settings: Settings) -> Bus:

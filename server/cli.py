@@ -3,6 +3,7 @@
     collab serve [--demo] [--host H] [--port P] [--database-url URL] [--redis-url URL] ...
     collab db upgrade | collab db current
     collab demo            seed demo accounts (idempotent)
+    collab webhooks add URL --event TYPE | list | disable ID | enable ID | rotate-secret ID | deliveries ID | replay ID MSG_ID
 
 Every setting is a flag (`--flush-interval 0.02`) and an environment variable
 (`COLLAB_FLUSH_INTERVAL=0.02`); flags win.
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     _add_setting_flags(p_db)
     p_demo = sub.add_parser("demo", help="seed demo accounts")
     _add_setting_flags(p_demo)
+    from server import webhooks_cli
+
+    webhooks_cli.add_parser(sub, _add_setting_flags)
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
@@ -129,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
                 await engine.dispose()
 
         print(f"current {asyncio.run(_current())}, head {schema.head_revision()}")
+    elif args.command == "webhooks":
+        from server import webhooks_cli
+
+        sys.exit(webhooks_cli.run(settings, args))
     elif args.command == "demo":
         created = _seed(settings)
         _say(f"demo accounts {'created' if created else 'already present'}; start the server with the same "

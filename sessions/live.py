@@ -18,7 +18,8 @@ from collab import policy
 from collab.policy import ActivityChannel
 from collab.realtime.bus import BusUnavailable
 from collab.realtime.dispatch import CommandError, Context, Registry
-from sessions import lifecycle, scheduling
+from collab.webhooks import outbox
+from sessions import lifecycle, outbound, scheduling
 from sessions.chat import recent_for_snapshot
 from sessions.polls import current_poll
 from sessions.qa import top_questions
@@ -58,6 +59,9 @@ def _lifecycle_command(command: str):
                     .where(ActivityPhase.activity_id == activity_id, ActivityPhase.position == after.current_phase)
                     .values(minutes=ActivityPhase.minutes + change.extend_minutes)
                     .execution_options(synchronize_session=False))
+            if change.event["type"] in outbound.LIFECYCLE:  # told in the transaction of the change
+                writes.append(outbox.row(outbound.LIFECYCLE[change.event["type"]],
+                                         outbound.lifecycle(scene.room, after, change.event), now))
             event = await record(ctx, db, activity_id, *writes, event=change.event)
         return {"event": event, "offset": await publish(ctx, activity_id, event)}
 

@@ -11,6 +11,7 @@ from collab.parts import Part
 from collab.realtime.dispatch import Registry
 from collab.services import Services
 from sessions import api, chat, hands, live, polls, qa, reactions
+from sessions.attendance_final import Finalizer
 from sessions.attendance_recorder import AttendanceRecorder
 from sessions.records import Activity
 from sessions.room_cache import RoomCache
@@ -20,6 +21,7 @@ def install(services: Services) -> Part:
     hub = services.hub
     rooms = services.provide(RoomCache(hub))
     attendance = services.provide(AttendanceRecorder(services.sessionmaker, services.settings.node_id))
+    finalizer = services.provide(Finalizer(services))  # attendance.finalized, once per activity
     hub.on_user_presence("activity", attendance.hook)  # minutes for credit, from who is in the room
     hub.presence_feed.feed("activity")  # the room's online count, pushed (live.py's snapshot has the first)
 
@@ -37,5 +39,10 @@ def install(services: Services) -> Part:
     async def start() -> None:
         await attendance.start()
         await rooms.start()
+        await finalizer.start()
 
-    return Part("sessions", routes=api.routes, commands=commands, start=start, stop=attendance.stop)
+    async def stop() -> None:
+        await finalizer.stop()
+        await attendance.stop()
+
+    return Part("sessions", routes=api.routes, commands=commands, start=start, stop=stop)

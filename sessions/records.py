@@ -53,6 +53,8 @@ class Activity(Base):
     phase_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the attendance was closed and reported (the `attendance.finalized` webhook): set once.
+    attendance_finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     slow_mode: Mapped[int] = mapped_column(Integer, default=0)
     premoderation: Mapped[bool] = mapped_column(Boolean, default=False)
     qa_approval: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -15,7 +15,8 @@ from collab.policy import ActivityAccess
 from collab.store.models import User
 from collab.studios.access import studio_access
 from collab.studios.records import StudioMember
-from sessions import time_zones
+from collab.webhooks import outbox
+from sessions import outbound, time_zones
 from sessions.agenda import (
     AgendaError,
     Phase,
@@ -97,6 +98,8 @@ async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any],
     _apply(activity, schedule)
     activity.staff = await _staff_from(db, data, None) or []
     db.add(activity)
+    await db.flush()  # its id, for the event told in the same transaction
+    outbox.record(db, "activity.scheduled", outbound.activity(activity))
     await db.commit()
     return await get(db, activity.id)
 
@@ -175,6 +178,7 @@ async def update(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
     activity.time_zone = zone
     if staff is not None:
         activity.staff = staff
+    outbox.record(db, "activity.changed", outbound.activity(activity))
     await rooms.commit(db, activity.id)
     return await get(db, activity.id)
 
@@ -182,6 +186,7 @@ async def update(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
 async def cancel(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activity: Activity) -> Activity:
     policy.authorize(actor, "activity.cancel", await access(db, activity, actor))
     activity.state = "cancelled"
+    outbox.record(db, "activity.cancelled", outbound.activity(activity))
     await rooms.commit(db, activity.id)
     return await get(db, activity.id)
 
@@ -239,6 +244,8 @@ async def register(db: AsyncSession, rooms: RoomCache, actor: Actor | None, acti
         raise AgendaError("capacity", "the activity is full")
     reg = Registration(activity_id=activity.id, user_id=actor.user_id, status=status)
     db.add(reg)
+    if status == "approved":
+        outbox.record(db, "registration.decided", outbound.decision(activity, actor.user_id, status, "open_registration"))
     await rooms.commit(db, activity.id, actor.user_id)
     return reg
 
@@ -255,6 +262,7 @@ async def admit(db: AsyncSession, rooms: RoomCache, actor: Actor, activity: Acti
         db.add(reg)
     else:
         reg.status = "approved"
+    outbox.record(db, "registration.decided", outbound.decision(activity, actor.user_id, "approved", "invitation"))
     await rooms.commit(db, activity.id, actor.user_id)
     return reg
 
@@ -275,6 +283,7 @@ async def decide(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
     if approve and reg.status != "approved" and await approved_count(db, activity.id) >= activity.capacity:
         raise AgendaError("capacity", "the activity is full")
     reg.status = "approved" if approve else "rejected"
+    outbox.record(db, "registration.decided", outbound.decision(activity, user_id, reg.status, "organizer"))
     await rooms.commit(db, activity.id, user_id)
     return reg
 

@@ -44,6 +44,7 @@ MATRIX = [
     ("account.sessions", None, {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),  # one's own: everyone signed in
     ("user.read", 4, {ADMIN, ORG, TEACHER}),
     ("user.read", 3, {ADMIN, ORG, EXPERT}),
+    ("webhook.manage", None, {ADMIN}),  # where the platform's records go: admins only
     ("node.presence", "announce:all", {ADMIN, ORG, EXPERT, TEACHER}),
     ("activity.create", None, {ADMIN, ORG}),
     # ORG organizes these activities; ORG2 is another organizer; EXPERT is on the staff of STAFFED.

@@ -151,9 +151,11 @@
     type_mismatch: ["文件内容与扩展名不符", "The file's content does not match its name"],
     unauthenticated: ["请先登录", "Sign in first"],
     unknown_command: ["服务器不认识这个操作，请刷新页面", "The server does not know this command; reload the page"],
+    unknown_event_type: ["没有这种事件类型", "No such event type"],
     unsupported_type: ["不支持这种文件", "This kind of file is not accepted"],
     username_taken: ["用户名已被占用", "That username is taken"],
     weak_password: ["密码太短", "The password is too short"],
+    webhook_url_refused: ["接收地址须为公网的 http 或 https 地址", "The receiver's address must be a public http or https URL"],
     wrong_codec: ["课堂视频须为 MP4（H.264）或 WebM（VP8）", "Lesson videos are MP4 (H.264) or WebM (VP8)"],
     wrong_state: ["活动当前状态不允许此操作", "Not possible in the activity's current state"]
   };
