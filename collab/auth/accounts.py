@@ -71,6 +71,8 @@ class TokenResolver:
     async def resolve(self, token: str) -> Actor:
         if not token or not isinstance(token, str):
             raise TokenError("token_missing", "a token is required")
+        if token.startswith("collab_sk_"):  # collab.keys.PREFIX: a service is never a person
+            raise TokenError("key_not_allowed", "a service key calls /api; it cannot open sockets or sign in")
         if not external_configured(self.settings) or unverified_issuer(token) == ISSUER:
             return verify_own(self.settings, token)
         ident = verify_external(self.settings, token)

@@ -83,8 +83,7 @@ async def doc_ticket(request: Request):
     responses: {200: {description: "{ticket, expires_in}"}, 401: {description: unauthenticated}}
     """
     actor = await current_actor(request)
-    if actor is None:
-        raise DomainError("unauthenticated", "sign in first")
+    policy.authorize(actor, "self")  # unauthenticated (401) without a token; a service key is refused
     settings = request.app.state.services.settings
     ticket = tickets.issue(settings.secret, actor.user_id, path_id(request, "doc_id"), settings.doc_ticket_ttl)
     return json_response({"ticket": ticket, "expires_in": settings.doc_ticket_ttl}, headers={"Cache-Control": "no-store"})
