@@ -77,7 +77,8 @@ async def read(request: Request):
     following = None
     if len(rows) == limit:
         following = {"after": rows[-1].id} if f.after is not None else {"before": rows[-1].id}
-    return json_response({"events": [audit.event_json(e) for e in rows], "next": following})
+    return json_response({"events": [audit.event_json(e) for e in rows], "next": following,
+                          "time_zone": request.app.state.services.settings.time_zone})  # the pages' clock
 
 
 async def export(request: Request):
@@ -114,7 +115,7 @@ read.__doc__ = f"""
       `next` pages on: pass it back as `before` (or `after` when reading forward)."
     parameters:{_FILTERS}
       - {{name: limit, in: query, schema: {{type: integer, default: {PAGE}, maximum: {PAGE_MAX}}}}}
-    responses: {{200: {{description: "{{events: [...], next}}"}}, 400: {{description: invalid}}, 403: {{description: forbidden}}}}
+    responses: {{200: {{description: "{{events: [...], next, time_zone (the deployment's, on which pages show the times)}}"}}, 400: {{description: invalid}}, 403: {{description: forbidden}}}}
     """
 export.__doc__ = f"""
     summary: The audit log as CSV or JSON lines (admins), oldest first; the export itself is audited
