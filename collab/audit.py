@@ -35,8 +35,9 @@ class Origin:
 
 ORIGIN: contextvars.ContextVar[Origin] = contextvars.ContextVar("collab_audit_origin", default=Origin())
 
-# What the command line records as its origin: an operator on a server's shell.
+# What the command line records as its origin and its actor: an operator on a server's shell.
 CLI = Origin("local", "collab-cli")
+CLI_NAME = "命令行（CLI）"
 
 _DETAIL_BYTES = 4 * 1024  # a "small JSON detail": a runaway detail is cut, never refused (the action happened)
 

@@ -119,7 +119,7 @@ async def create(db: AsyncSession, actor: Actor | None, name: Any, scopes: Any,
     audit.record(db, actor, "key.create", "service_key", row.id,
                  {"name": name, "scopes": scopes, "prefix": row.prefix,
                   "expires_at": expires.isoformat() if expires else None},
-                 actor_name=None if actor is not None else "命令行 (cli)")
+                 actor_name=None if actor is not None else audit.CLI_NAME)
     await db.commit()
     return row, secret
 
@@ -131,7 +131,7 @@ async def revoke(db: AsyncSession, actor: Actor | None, key_id: int) -> ServiceK
     if row.revoked_at is None:  # revoking twice changes nothing and is not audited twice
         row.revoked_at = datetime.now(timezone.utc)
         audit.record(db, actor, "key.revoke", "service_key", row.id, {"name": row.name, "prefix": row.prefix},
-                     actor_name=None if actor is not None else "命令行 (cli)")
+                     actor_name=None if actor is not None else audit.CLI_NAME)
         await db.commit()
     return row
 

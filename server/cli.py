@@ -58,7 +58,9 @@ def serve(settings: Settings, on_listening=None) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=4096,
-        proxy_headers=False,  # nothing uses the client address; trusting X-Forwarded-* needs configuration
+        # The audit log records the client address; behind a load balancer that is the balancer's until
+        # X-Forwarded-For is trusted, which needs configuring which proxies may set it (not done yet).
+        proxy_headers=False,
     )
     server = _Server(config, on_listening)
     _tune_gc()

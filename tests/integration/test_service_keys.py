@@ -187,7 +187,7 @@ async def test_revoked_and_expired_keys_answer_401_with_their_own_code(database_
         assert states[revoked_id] == "revoked" and states[expired_id] == "expired"
         log = (await http.get(f"/api/audit?action=key.revoke&target_id={revoked_id}",
                               headers=bearer(users["admin1"][1]))).json()["events"]
-        assert len(log) == 1 and log[0]["actor"]["name"] == "命令行 (cli)" and log[0]["address"] == "local"
+        assert len(log) == 1 and log[0]["actor"]["name"] == "命令行（CLI）" and log[0]["address"] == "local"
         # a revoked key still in use is seen in the log, under its id
         calls = (await http.get(f"/api/audit?key={revoked_id}&action=api.call",
                                 headers=bearer(users["admin1"][1]))).json()["events"]
