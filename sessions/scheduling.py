@@ -290,6 +290,8 @@ async def decide(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
         raise AgendaError("user_id", "that teacher has not registered")
     if approve and reg.status != "approved" and await approved_count(db, activity.id) >= activity.capacity:
         raise AgendaError("capacity", "the activity is full")
+    audit.record(db, actor, "activity.registration", "user", user_id, {"from": reg.status, "approved": approve},
+                 activity_id=activity.id)
     reg.status = "approved" if approve else "rejected"
     await rooms.commit(db, activity.id, user_id)
     return reg

@@ -43,6 +43,10 @@ async def acted(server, users):
         aid = r.json()["id"]
         r = await http.patch(f"/api/activities/{aid}", headers=bearer(users, "org1"), json={"experts": [expert]})
         assert r.status_code == 200, r.text
+        await http.post(f"/api/activities/{aid}/register", headers=bearer(users, "teacher2"))
+        r = await http.post(f"/api/activities/{aid}/registrations/{t2}", headers=bearer(users, "org1"),
+                            json={"approve": False})  # the organizer turns a registration down
+        assert r.json()["status"] == "rejected"
     host = await harness.WsClient(server.ws_url).open(users["org1"][1])
     await host.ok("activity.start", activity_id=aid)
     mod = await harness.WsClient(server.ws_url).open(users["expert1"][1])
@@ -109,6 +113,9 @@ async def test_staff_membership_accounts_and_exports_are_logged(server, users, a
     assert staff["actor"]["user_id"] == org and staff["detail"] == {
         "added": [{"user_id": users["expert1"][0], "role": "expert"}], "removed": []}
     assert staff["user_agent"] == "browser-of-org1" and staff["address"] == "127.0.0.1"
+    [rejected] = await log(server, users, f"?action=activity.registration&activity_id={aid}")
+    assert rejected["actor"]["user_id"] == org and rejected["target"] == {"type": "user", "id": str(users["teacher2"][0])}
+    assert rejected["detail"] == {"from": "approved", "approved": False}
     [export] = await log(server, users, f"?action=attendance.export&activity_id={aid}")
     assert export["actor"]["user_id"] == org and export["detail"]["format"] == "human"
     studio = await log(server, users, f"?studio_id={sid}")
@@ -155,7 +162,7 @@ async def test_filters_and_paging(server, users, acted):
     since = await log(server, users, "?limit=1000&since=" + quote(acted["started"].isoformat()))
     assert {e["id"] for e in since} >= set(ids[len(ids) - 12:])
     target = await log(server, users, f"?target_type=user&target_id={users['teacher2'][0]}&activity_id={aid}")
-    assert [e["action"] for e in target] == ["stage.remove", "stage.call"]
+    assert [e["action"] for e in target] == ["stage.remove", "stage.call", "activity.registration"]
 
 
 async def test_the_log_exports_as_csv_and_json_lines(server, users, acted):

@@ -16,6 +16,7 @@
     "activity.remove": ["移出活动", "Removed from the room"], "activity.readmit": ["允许重新进入", "Readmitted"],
     "stage.call": ["邀请上台", "Called on stage"], "stage.remove": ["请下台", "Taken off the stage"],
     "activity.staff": ["更改活动人员", "Changed the staff"],
+    "activity.registration": ["处理报名", "Decided a registration"],
     "studio.application": ["处理入室申请", "Decided an application"], "studio.role": ["更改工作室角色", "Changed a studio role"],
     "studio.remove": ["移出工作室", "Removed from the studio"], "user.create": ["创建账号", "Created an account"],
     "attendance.export": ["导出考勤", "Exported attendance"], "audit.export": ["导出审计日志", "Exported the audit log"],
