@@ -28,6 +28,13 @@ STATUS_OF_CODE: dict[str, int] = {
     "token_not_renewable": HTTPStatus.UNAUTHORIZED,  # no sign-in session to renew (an external token)
     "account_disabled": HTTPStatus.FORBIDDEN,  # an admin disabled the account
     "forbidden": HTTPStatus.FORBIDDEN,
+    # service API keys (collab.keys): a key we do not know, one revoked or expired, one used beyond
+    # its scopes, one offered where only a person may be (a /ws socket)
+    "key_invalid": HTTPStatus.UNAUTHORIZED,
+    "key_revoked": HTTPStatus.UNAUTHORIZED,
+    "key_expired": HTTPStatus.UNAUTHORIZED,
+    "key_scope": HTTPStatus.FORBIDDEN,
+    "key_not_allowed": HTTPStatus.FORBIDDEN,
     # a signed recording link that does not open its recording (sessions.recording_links)
     "link_invalid": HTTPStatus.FORBIDDEN,
     "link_expired": HTTPStatus.FORBIDDEN,

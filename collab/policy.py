@@ -41,17 +41,65 @@ def rule(action: str) -> Callable[[Rule], Rule]:
 
 
 def allowed(actor: Actor | None, action: str, resource: Any = None) -> bool:
+    if actor is not None and actor.is_service:  # a key is never a person: its scopes alone decide
+        return action in scope_actions(actor.scopes)
     fn = _RULES.get(action)
     return bool(fn and fn(actor, resource))  # an action without a rule is denied
 
 
 def authorize(actor: Actor | None, action: str, resource: Any = None) -> None:
     if not allowed(actor, action, resource):
+        if actor is not None and actor.is_service:
+            raise Denied("key_scope", action)  # 403: the key works, its scopes do not reach this
         raise Denied("unauthenticated" if actor is None else "forbidden", action)
 
 
 def actions() -> list[str]:
     return sorted(_RULES)
+
+
+# -- service keys ----------------------------------------------------------------------------------
+# What each scope of a service API key (collab/keys.py) lets it do: read-only actions, named as the
+# routes ask the policy. Nothing else is open to a key: not /ws, not moderation, not studios, not pages.
+# A scope reaches every activity (the key is made by an admin for a platform that records credit).
+
+SCOPES: dict[str, frozenset[str]] = {
+    # the attendance report and its CSV (also ?format=machine) per activity; a teacher's learning record
+    "attendance:read": frozenset({"activity.attendance", "user.learning"}),
+    # the activity list (all of them), an activity with its agenda, its timeline, its calendar
+    "activities:read": frozenset({"activity.list", "activity.list_all", "activity.view", "activity.timeline"}),
+    # who registered for an activity, and their standing
+    "registrations:read": frozenset({"activity.registrations.read"}),
+}
+
+
+def scope_actions(scopes: frozenset[str]) -> frozenset[str]:
+    return frozenset().union(*(SCOPES.get(s, frozenset()) for s in scopes))
+
+
+@rule("keys.manage")
+def _keys_manage(actor: Actor | None, _: Any) -> bool:
+    """Create, list and revoke service keys: admins."""
+    return _is(actor, "admin")
+
+
+@rule("audit.read")
+def _audit_read(actor: Actor | None, _: Any) -> bool:
+    """Read and export the audit log: admins. Nobody edits it (there is no rule, and no route)."""
+    return _is(actor, "admin")
+
+
+@rule("self")
+def _self(actor: Actor | None, _: Any) -> bool:
+    """A person's own things (who am I, my learning record, my calendar feed, a document ticket): anyone
+    signed in. A service key is nobody's self."""
+    return actor is not None
+
+
+@rule("user.learning")
+def _user_learning(actor: Actor | None, user_id: int) -> bool:
+    """A teacher's learning record (attendance and credit): the teacher, and admins."""
+    return actor is not None and (actor.user_id == user_id or actor.is_admin)
 
 
 def _is(actor: Actor | None, *roles: str) -> bool:
@@ -184,6 +232,24 @@ def _activity_cancel(actor: Actor | None, a: ActivityAccess) -> bool:
 def _activity_registrations(actor: Actor | None, a: ActivityAccess) -> bool:
     """See and decide registrations."""
     return _runs(actor, a)
+
+
+@rule("activity.registrations.read")
+def _activity_registrations_read(actor: Actor | None, a: ActivityAccess) -> bool:
+    """See who registered (without deciding): whoever decides them."""
+    return _runs(actor, a)
+
+
+@rule("activity.list")
+def _activity_list(actor: Actor | None, _: Any) -> bool:
+    """The activity list: everyone (it holds what each caller may see)."""
+    return True
+
+
+@rule("activity.list_all")
+def _activity_list_all(actor: Actor | None, _: Any) -> bool:
+    """List every activity, whoever may see it: admins (and keys with activities:read)."""
+    return _is(actor, "admin")
 
 
 @rule("activity.view")

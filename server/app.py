@@ -13,19 +13,23 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Mount, Route, Router
 
 from collab import announcements, ops
+from collab.api import audit_log, service_keys
 from collab.api import routes as api
 from collab.api import signins as signins_api
+from collab.api.key_calls import KeyCallAudit
 from collab.api.common import domain_error, error_response
 from collab.auth.accounts import TokenResolver
 from collab.auth.revocations import Revocations
 from collab.auth.signins import SignIns
 from collab.docs import part as docs
 from collab.errors import DomainError
+from collab.keys import KeyResolver
 from collab.parts import Part
 from collab.realtime import metrics as realtime_metrics
 from collab.realtime.bus import Bus
@@ -89,6 +93,7 @@ def create_app(settings: Settings) -> RealtimeFirst:
     sign_ins = SignIns(settings, sessionmaker, hub, tokens)
     services = Services(settings, engine, sessionmaker, hub, platform_commands(), tokens, MembershipHooks(),
                         sign_ins=sign_ins)
+    services.provide(KeyResolver(sessionmaker))
     realtime_metrics.NODE.info({"node": settings.node_id})
     parts: list[Part] = [install(services) for install in PARTS]
     for part in parts:
@@ -120,12 +125,15 @@ def create_app(settings: Settings) -> RealtimeFirst:
         *ops.routes,
         *api.routes,
         *signins_api.routes,
+        *service_keys.routes,
+        *audit_log.routes,
         *(route for part in parts for route in part.routes),
         Route("/api/openapi.json", api.openapi, include_in_schema=False),
         *pages.routes,
         Mount("/static", Assets(directory=WEBCLIENT / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={DomainError: domain_error, 500: _server_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={DomainError: domain_error, 500: _server_error},
+                    middleware=[Middleware(KeyCallAudit, services=services)])  # every service key's call audited
     app.state.services = services
     return RealtimeFirst(app)
 

@@ -4,6 +4,8 @@
     collab db upgrade | collab db current
     collab demo            seed demo accounts (idempotent)
     collab webhooks add URL --event TYPE | list | disable ID | enable ID | rotate-secret ID | deliveries ID | replay ID MSG_ID
+    collab keys create --name 省平台 --scope attendance:read [--scope ...] [--expires-in-days N]
+    collab keys list | collab keys revoke <id>     service API keys (collab/keys.py)
 
 Every setting is a flag (`--flush-interval 0.02`) and an environment variable
 (`COLLAB_FLUSH_INTERVAL=0.02`); flags win.
@@ -57,7 +59,9 @@ def serve(settings: Settings, on_listening=None) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=4096,
-        proxy_headers=False,  # nothing uses the client address; trusting X-Forwarded-* needs configuration
+        # The audit log records the client address; behind a load balancer that is the balancer's until
+        # X-Forwarded-For is trusted, which needs configuring which proxies may set it (not done yet).
+        proxy_headers=False,
     )
     server = _Server(config, on_listening)
     _tune_gc()
@@ -110,6 +114,19 @@ def main(argv: list[str] | None = None) -> None:
     from server import webhooks_cli
 
     webhooks_cli.add_parser(sub, _add_setting_flags)
+
+    p_keys = sub.add_parser("keys", help="service API keys: create (the secret is shown once), list, revoke")
+    keys_sub = p_keys.add_subparsers(dest="keys_action", required=True)
+    p_create = keys_sub.add_parser("create", help="make a key and print its secret, once")
+    p_create.add_argument("--name", required=True, help="who uses it, e.g. 省平台")
+    p_create.add_argument("--scope", action="append", required=True, dest="scopes",
+                          help="attendance:read, activities:read or registrations:read (repeat for several)")
+    p_create.add_argument("--expires-in-days", type=int, default=None)
+    p_list = keys_sub.add_parser("list", help="the keys, with prefix, scopes, last use and state")
+    p_revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    p_revoke.add_argument("key_id", type=int)
+    for p in (p_create, p_list, p_revoke):
+        _add_setting_flags(p)
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
@@ -142,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         _say(f"demo accounts {'created' if created else 'already present'}; start the server with the same "
              f"settings (collab serve) and sign in at {url_of(settings.host, settings.port)} as")
         _accounts()
+    elif args.command == "keys":
+        sys.exit(_keys(settings, args))
     elif args.command == "serve":
         listening = None
         if args.demo:
@@ -156,6 +175,41 @@ def main(argv: list[str] | None = None) -> None:
         except schema.SchemaOutOfDate as exc:
             print(f"collab: {exc}", file=sys.stderr)
             sys.exit(2)
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    """`collab keys ...`: the operator's own hand on the database (audited as the command line)."""
+    from collab import audit, keys
+    from collab.errors import DomainError
+    from collab.store.db import make_engine, make_sessionmaker
+
+    async def run() -> int:
+        audit.ORIGIN.set(audit.CLI)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                if args.keys_action == "create":
+                    row, secret = await keys.create(db, None, args.name, args.scopes, args.expires_in_days)
+                    _say(f"created key {row.id} ({row.name}), scopes {' '.join(row.scopes)}")
+                    _say("the secret, shown this once (store it now; only its hash is kept):")
+                    _say(secret)
+                elif args.keys_action == "list":
+                    _say(f"{'id':>4}  {'prefix':<18} {'state':<8} {'last used':<26} scopes / name")
+                    for k in map(keys.key_json, await keys.listing(db)):
+                        _say(f"{k['id']:>4}  {k['prefix']:<18} {k['state']:<8} {k['last_used_at'] or '-':<26} "
+                             f"{' '.join(k['scopes'])} / {k['name']}")
+                else:
+                    row = await keys.revoke(db, None, args.key_id)
+                    _say(f"revoked key {row.id} ({row.name}); every node refuses it within "
+                         f"{keys.CACHE_SECONDS:g} seconds")
+        except DomainError as exc:
+            print(f"collab: {exc.code}: {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await engine.dispose()
+        return 0
+
+    return asyncio.run(run())
 
 
 def _seed(settings: Settings) -> list[str]:

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from collab import policy
-from collab.api.common import current_actor, json_body, json_response, path_id
+from collab import audit, policy
+from collab.api.common import current_actor, json_body, json_response, path_id, reader_lang
 from collab.auth import accounts, signed
 from collab.errors import DomainError
 from collab.store.models import User
@@ -115,6 +115,7 @@ async def list_activities(request: Request):
     responses: {200: {description: "{activities: [...]}, each with `me`: the caller's roles, registration and whether they organize it"}}
     """
     actor = await current_actor(request)
+    policy.authorize(actor, "activity.list")
     status = request.query_params.get("status", "upcoming")
     if status not in scheduling.STATUSES:
         raise DomainError("invalid", f"status must be one of {', '.join(scheduling.STATUSES)}")
@@ -374,29 +375,6 @@ async def attendance(request: Request):
                           "phases": report.phases})
 
 
-def reader_lang(request: Request) -> str:
-    """"en" or "zh" (the default): `?lang=`, else the first of them in Accept-Language by its weight."""
-    asked = request.query_params.get("lang")
-    if asked is not None:
-        if _primary(asked) not in ("zh", "en"):
-            raise DomainError("invalid", "lang must be zh or en")
-        return _primary(asked)
-    weighted = []
-    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        try:
-            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
-        except ValueError:
-            q = 0.0
-        weighted.append((-q, i, _primary(tag)))
-    return next((tag for q, _, tag in sorted(weighted) if q < 0 and tag in ("zh", "en")), "zh")
-
-
-def _primary(tag: str) -> str:
-    """A language tag's primary subtag: zh-Hans-CN is zh."""
-    return tag.strip().split("-")[0].lower()
-
-
 async def attendance_csv(request: Request):
     """
     summary: The attendance report as CSV (UTF-8 with BOM, for spreadsheets), for people or for integrations
@@ -421,6 +399,10 @@ async def attendance_csv(request: Request):
     lang = reader_lang(request)
     activity, teachers, staff, _ = await _attendance_rows(request)
     body = reports.to_csv(teachers + staff, activity.time_zone, lang, machine=form == "machine")
+    async with request.app.state.services.sessionmaker() as db:  # who took the teachers' records away
+        audit.record(db, await current_actor(request), "attendance.export", "activity", activity.id,
+                     {"format": form, "lang": lang, "rows": len(teachers) + len(staff)}, activity_id=activity.id)
+        await db.commit()
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="attendance-{activity.id}.csv"',
                              "Content-Language": "en" if form == "machine" or lang == "en" else "zh-CN",
@@ -438,18 +420,35 @@ async def learning_record(request: Request):
     responses: {200: {description: "{activities: [{activity_id, title, state, starts_at, ends_at, time_zone, role, minutes, needed_minutes, credited}], credited_minutes}"}, 401: {description: unauthenticated}}
     """
     actor = await current_actor(request)
-    if actor is None:
-        raise DomainError("unauthenticated", "sign in first")
+    policy.authorize(actor, "self")
+    return json_response(await _learning(request, actor.user_id))
+
+
+async def teacher_learning(request: Request):
+    """
+    summary: "A teacher's learning record, as they see it at /api/me/learning (admins; service keys with attendance:read)"
+    responses: {200: {description: "{user_id, activities: [...], credited_minutes}"}, 403: {description: "forbidden, key_scope"}, 404: {description: not_found}}
+    """
+    user_id = path_id(request, "user_id")
+    actor = await current_actor(request)
+    policy.authorize(actor, "user.learning", user_id)
+    async with request.app.state.services.sessionmaker() as db:
+        if await db.get(User, user_id) is None:
+            raise DomainError("not_found", "no such user")
+    return json_response({"user_id": user_id, **await _learning(request, user_id)})
+
+
+async def _learning(request: Request, user_id: int) -> dict:
     services = request.app.state.services
     ratio = services.settings.credit_ratio
     async with services.sessionmaker() as db:
         ids = list((await db.execute(select(AttendanceInterval.activity_id).where(
-            AttendanceInterval.user_id == actor.user_id).distinct())).scalars())
+            AttendanceInterval.user_id == user_id).distinct())).scalars())
         out = []
         for activity_id in ids:
             activity = await db.get(Activity, activity_id)
-            [rec] = await reports.records_for(db, activity, ratio, actor.user_id)
-            role = reports.roles_in(activity).get(actor.user_id, reports.TEACHER)
+            [rec] = await reports.records_for(db, activity, ratio, user_id)
+            role = reports.roles_in(activity).get(user_id, reports.TEACHER)
             out.append({"activity_id": activity.id, "title": activity.title, "state": activity.state,
                         "starts_at": aware(activity.starts_at).isoformat(),
                         "ends_at": aware(activity.ends_at).isoformat(), "time_zone": activity.time_zone,
@@ -457,7 +456,7 @@ async def learning_record(request: Request):
                         "needed_minutes": round(reports.needed_seconds(activity, ratio) / 60, 1),
                         "credited": rec.credited if role == reports.TEACHER else None})
     out.sort(key=lambda r: r["starts_at"], reverse=True)
-    return json_response({"activities": out, "credited_minutes": sum(r["minutes"] for r in out if r["credited"])})
+    return {"activities": out, "credited_minutes": sum(r["minutes"] for r in out if r["credited"])}
 
 
 async def replay(request: Request):
@@ -550,8 +549,7 @@ async def my_feed_url(request: Request):
     responses: {200: {description: "{url}"}, 401: {description: unauthenticated}}
     """
     actor = await current_actor(request)
-    if actor is None:
-        raise DomainError("unauthenticated", "sign in first")
+    policy.authorize(actor, "self")
     key = signed.feed_key(request.app.state.services.settings.secret, actor.user_id)  # calendar apps send no token
     return json_response({"url": f"{_base_url(request)}/api/users/{actor.user_id}/calendar.ics?key={key}"})
 
@@ -596,6 +594,7 @@ routes = [
     Route("/api/activities/{activity_id}/attendance", attendance, methods=["GET"]),
     Route("/api/activities/{activity_id}/attendance.csv", attendance_csv, methods=["GET"]),
     Route("/api/me/learning", learning_record, methods=["GET"]),
+    Route("/api/users/{user_id}/learning", teacher_learning, methods=["GET"]),
     Route("/api/me/calendar", my_feed_url, methods=["GET"]),
     Route("/api/users/{user_id}/calendar.ics", user_feed, methods=["GET"]),
 ]

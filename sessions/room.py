@@ -25,6 +25,7 @@ from sqlalchemy.sql import Executable
 
 from collab import policy
 from collab.realtime.dispatch import CommandError, Context, require
+from sessions import audited
 from sessions.records import ActivityEvent, aware
 from sessions.room_cache import RoomView, rooms
 
@@ -137,6 +138,7 @@ async def record(ctx: Context, db, activity_id: int, *writes: Any,
         stored = ActivityEvent(activity_id=activity_id, type=event["type"], data=event,
                                actor_id=ctx.actor.user_id, at=datetime.now(timezone.utc))
         db.add(stored)
+        audited.note(ctx, db, activity_id, event)  # a staff action's audit row, in the same transaction
     if stored is not None and event["type"] in ROOM_CHANGES:
         await rooms(ctx.services).commit(db, activity_id, event.get("user_id"))
     else:

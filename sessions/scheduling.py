@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab import catalog, policy
+from collab import audit, catalog, policy
 from collab.auth.actor import Actor
 from collab.policy import ActivityAccess
 from collab.store.models import User
@@ -79,6 +79,17 @@ async def _staff_from(db: AsyncSession, data: dict[str, Any], current: list[Acti
     return [ActivityStaff(user_id=i, role=r) for i, r in wanted]
 
 
+def _audit_staff(db: AsyncSession, actor: Actor | None, activity_id: int, before: list[ActivityStaff],
+                 after: list[ActivityStaff]) -> None:
+    """A change of hosts, experts or presenters goes in the audit log, in the change's transaction."""
+    old, new = {(s.user_id, s.role) for s in before}, {(s.user_id, s.role) for s in after}
+    if old == new:
+        return
+    audit.record(db, actor, "activity.staff", "activity", activity_id,
+                 {"added": [{"user_id": u, "role": r} for u, r in sorted(new - old)],
+                  "removed": [{"user_id": u, "role": r} for u, r in sorted(old - new)]}, activity_id=activity_id)
+
+
 async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any],
                  default_zone: str = time_zones.DEFAULT) -> Activity:
     """An activity of the platform (organizers), or of a studio (`studio_id`: its leader and co-leaders
@@ -100,6 +111,8 @@ async def create(db: AsyncSession, actor: Actor | None, data: dict[str, Any],
     db.add(activity)
     await db.flush()  # its id, for the event told in the same transaction
     outbox.record(db, "activity.scheduled", outbound.activity(activity))
+    if activity.staff:
+        _audit_staff(db, actor, activity.id, [], activity.staff)
     await db.commit()
     return await get(db, activity.id)
 
@@ -169,6 +182,8 @@ async def update(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
     schedule = parse_schedule(data, current=schedule_of(activity))
     zone = time_zones.check(data["time_zone"]) if "time_zone" in data else activity.time_zone
     staff = await _staff_from(db, data, activity.staff)
+    if staff is not None:
+        _audit_staff(db, actor, activity.id, activity.staff, staff)
     # Old rows go before new ones come: positions and (user, role) pairs are unique.
     activity.phases = []
     if staff is not None:
@@ -219,7 +234,7 @@ async def listing(db: AsyncSession, actor: Actor | None, status: str, filters: d
         q = q.where(Activity.studio_id == int(filters["studio_id"]))
     if actor is None:
         q = q.where(Activity.visibility == "public")
-    elif not actor.is_admin:
+    elif not policy.allowed(actor, "activity.list_all"):  # admins, and keys with activities:read
         mine = or_(
             Activity.organizer_id == actor.user_id,
             exists().where(ActivityStaff.activity_id == Activity.id, ActivityStaff.user_id == actor.user_id),
@@ -282,6 +297,8 @@ async def decide(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
         raise AgendaError("user_id", "that teacher has not registered")
     if approve and reg.status != "approved" and await approved_count(db, activity.id) >= activity.capacity:
         raise AgendaError("capacity", "the activity is full")
+    audit.record(db, actor, "activity.registration", "user", user_id, {"from": reg.status, "approved": approve},
+                 activity_id=activity.id)
     reg.status = "approved" if approve else "rejected"
     outbox.record(db, "registration.decided", outbound.decision(activity, user_id, reg.status, "organizer"))
     await rooms.commit(db, activity.id, user_id)
@@ -289,7 +306,7 @@ async def decide(db: AsyncSession, rooms: RoomCache, actor: Actor | None, activi
 
 
 async def registrations(db: AsyncSession, actor: Actor | None, activity: Activity) -> list[tuple[Registration, User]]:
-    policy.authorize(actor, "activity.registrations", await access(db, activity, actor))
+    policy.authorize(actor, "activity.registrations.read", await access(db, activity, actor))
     rows = await db.execute(select(Registration, User).join(User, User.id == Registration.user_id)
                             .where(Registration.activity_id == activity.id).order_by(Registration.created_at))
     return [(r, u) for r, u in rows.all()]

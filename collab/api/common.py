@@ -14,7 +14,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collab import policy
+from collab import audit, keys, policy
 from collab.auth.actor import Actor
 from collab.auth.tokens import Grant
 from collab.errors import DomainError
@@ -42,20 +42,45 @@ def bearer_token(request: Request) -> str:
 
 
 async def current_actor(request: Request) -> Actor | None:
-    """The bearer token's actor, None without one; a token that fails (expired, revoked) is an error
-    (TokenError, 401), not anonymity."""
-    token = bearer_token(request)
+    """The bearer token's actor, None without one; a token that fails is an error (TokenError, 401),
+    not anonymity. A service key (`Authorization: Bearer collab_sk_…`, never a cookie) is a service
+    actor; the call is then put in the audit log (collab.api.key_calls). Where the request came from
+    is noted for the audit log of whatever the route does (collab.audit.ORIGIN)."""
+    audit.ORIGIN.set(audit.Origin(request.client.host if request.client else "",
+                                  request.headers.get("user-agent", "")))
+    header = request.headers.get("authorization", "")
+    bearer = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if bearer and keys.is_key(bearer):
+        return await _key_actor(request, bearer)
+    token = bearer or request.cookies.get("collab_token", "")
     if not token:
         return None
     return await request.app.state.services.tokens.resolve(token)
 
 
 async def current_grant(request: Request) -> tuple[Actor, Grant]:
-    """The bearer token's actor and grant (its sign-in session, its expiry); 401 without one."""
+    """The bearer token's actor and grant (its sign-in session, its expiry); 401 without one. A service
+    key has no sign-in session: it is refused."""
     token = bearer_token(request)
     if not token:
         raise DomainError("unauthenticated", "sign in first")
+    if keys.is_key(token):
+        raise DomainError("key_not_allowed", "a service key calls the API's service routes only")
     return await request.app.state.services.tokens.resolve_grant(token)
+
+
+async def _key_actor(request: Request, secret: str) -> Actor:
+    try:
+        actor = await request.app.state.services.get(keys.KeyResolver).resolve(secret)
+    except keys.KeyRefused as exc:
+        if exc.key_id is not None:  # a revoked or expired key still in use: the log should say so
+            request.scope[KEY_CALL] = exc.key_id, ""
+        raise
+    request.scope[KEY_CALL] = actor.key_id, actor.name
+    return actor
+
+
+KEY_CALL = "collab.key_call"  # scope entry: (key id, key name) of a call made with a service key
 
 
 def path_id(request: Request, key: str) -> int:
@@ -83,3 +108,26 @@ async def json_body(request: Request, max_bytes: int = 64 * 1024) -> dict[str, A
     if not isinstance(data, dict):
         raise DomainError("bad_json", "body must be a JSON object")
     return data
+
+
+def reader_lang(request: Request) -> str:
+    """"en" or "zh" (the default): `?lang=`, else the first of them in Accept-Language by its weight."""
+    asked = request.query_params.get("lang")
+    if asked is not None:
+        if _primary(asked) not in ("zh", "en"):
+            raise DomainError("invalid", "lang must be zh or en")
+        return _primary(asked)
+    weighted = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        weighted.append((-q, i, _primary(tag)))
+    return next((tag for q, _, tag in sorted(weighted) if q < 0 and tag in ("zh", "en")), "zh")
+
+
+def _primary(tag: str) -> str:
+    """A language tag's primary subtag: zh-Hans-CN is zh."""
+    return tag.strip().split("-")[0].lower()

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
-from collab import announcements, policy
+from collab import announcements, audit, policy
 from collab.api.common import authorized, current_actor, json_body, json_response
 from collab.auth.accounts import authenticate, create_user
 from collab.errors import DomainError
@@ -53,9 +53,7 @@ async def me(request: Request):
     summary: The signed-in user
     responses: {200: {description: user}, 401: {description: unauthenticated}}
     """
-    actor = await current_actor(request)
-    if actor is None:
-        raise DomainError("unauthenticated", "sign in first")
+    actor = await authorized(request, "self")
     async with request.app.state.services.sessionmaker() as db:
         user = await db.get(User, actor.user_id)
     if user is None:
@@ -93,7 +91,7 @@ async def create_user_route(request: Request):
               region: {type: string, maxLength: 100}
     responses: {201: {description: user}, 400: {description: "error.code: invalid, invalid_role, invalid_username, weak_password, invalid_name, username_taken"}, 403: {description: forbidden}}
     """
-    await authorized(request, "user.create")
+    actor = await authorized(request, "user.create")
     data = await json_body(request)
     fields = {k: data.get(k) for k in ("username", "password", "display_name", "role", "school", "region")}
     if not all(isinstance(fields[k], str) for k in ("username", "password", "display_name")):
@@ -101,6 +99,7 @@ async def create_user_route(request: Request):
     kwargs = {k: v for k, v in fields.items() if isinstance(v, str)}
     async with request.app.state.services.sessionmaker() as db:
         user = await create_user(db, **kwargs)
+        audit.record(db, actor, "user.create", "user", user.id, {"username": user.username, "role": user.role})
         await db.commit()
     return json_response(user_json(user), 201)
 

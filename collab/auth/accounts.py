@@ -82,6 +82,8 @@ class TokenResolver:
     async def resolve_grant(self, token: str) -> tuple[Actor, Grant]:
         if not token or not isinstance(token, str):
             raise TokenError("token_missing", "a token is required")
+        if token.startswith("collab_sk_"):  # collab.keys.PREFIX: a service is never a person
+            raise TokenError("key_not_allowed", "a service key calls /api; it cannot open sockets or sign in")
         if not external_configured(self.settings) or unverified_issuer(token) == ISSUER:
             actor, grant = verify_own_grant(self.settings, token)
         else:

@@ -83,6 +83,7 @@ async def doc_ticket(request: Request):
     responses: {200: {description: "{ticket, expires_in}"}, 401: {description: unauthenticated}}
     """
     actor, grant = await current_grant(request)  # the socket will live as long as this token
+    policy.authorize(actor, "self")  # a person's own ticket
     settings = request.app.state.services.settings
     ticket = tickets.issue(settings.secret, actor.user_id, path_id(request, "doc_id"), settings.doc_ticket_ttl,
                            grant=grant)

@@ -56,6 +56,12 @@ class Wire:
         p.transport.write(frame)
         return True
 
+    @property
+    def peer(self) -> str:
+        """The client's address (for the audit log): read when asked, never kept per socket."""
+        client = getattr(self._proto, "client", None)
+        return client[0] if client else ""
+
     def buffered(self) -> int:
         return self._proto.transport.get_write_buffer_size()
 

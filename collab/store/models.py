@@ -141,3 +141,44 @@ class WebhookAttempt(Base):
     error: Mapped[str] = mapped_column(String(300), default="")
     response: Mapped[str] = mapped_column(String(1000), default="")  # the start of the body
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class ServiceKey(Base):
+    """A service API key (collab/keys.py): only its SHA-256 is kept, with a short visible prefix so an
+    admin can tell keys apart in a list; the secret itself was shown once, at creation."""
+
+    __tablename__ = "service_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32))  # collab_sk_ and the secret's first characters
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the whole key
+    scopes: Mapped[list] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: made with the CLI
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One staff action or service call (collab/audit.py). Rows are only ever added: no route updates
+    or deletes them."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_action_id", "action", "id"),
+                      Index("ix_audit_events_target", "target_type", "target_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no foreign key: the log outlives
+    actor_key_id: Mapped[int | None] = mapped_column(Integer, index=True)   # what it names
+    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    activity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    studio_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[dict] = mapped_column(JSON)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab import catalog, policy
+from collab import audit, catalog, policy
 from collab.auth.actor import Actor
 from collab.errors import DomainError
 from collab.policy import STUDIO_ROLES, StudioAccess
@@ -105,6 +105,7 @@ async def decide(db: AsyncSession, members: MembershipHooks, actor: Actor | None
     else:
         await db.delete(row)
         row = None
+    audit.record(db, actor, "studio.application", "user", user_id, {"approved": approve}, studio_id=studio_id)
     await members.commit(db, studio_id, user_id)
     return row
 
@@ -123,6 +124,7 @@ async def set_role(db: AsyncSession, members: MembershipHooks, actor: Actor | No
         raise DomainError("invalid", "the leader's role changes only by handing the studio to someone else")
     if role in ("leader", "co_leader") or row.role == "co_leader":
         await guarded(db, studio_id, actor, "studio.appoint")
+    audit.record(db, actor, "studio.role", "user", user_id, {"from": row.role, "to": role}, studio_id=studio_id)
     if role == "leader":
         old = await db.get(StudioMember, (studio_id, studio.leader_id))
         if old is not None:
@@ -142,6 +144,8 @@ async def remove(db: AsyncSession, members: MembershipHooks, actor: Actor | None
         raise DomainError("invalid", "the leader cannot be removed; the leader may hand the studio over")
     if row.role == "co_leader":
         await guarded(db, studio_id, actor, "studio.appoint")
+    audit.record(db, actor, "studio.remove", "user", user_id, {"role": row.role, "status": row.status},
+                 studio_id=studio_id)
     await db.delete(row)
     await members.commit(db, studio_id, user_id)
 

@@ -38,4 +38,5 @@ routes = [
     Route("/studios", page("studios.html"), include_in_schema=False),
     Route("/studios/{studio_id:int}", page("studio.html"), include_in_schema=False),
     Route("/docs/{doc_id:int}", page("doc.html"), include_in_schema=False),
+    Route("/admin/audit", page("audit.html"), include_in_schema=False),
 ]

@@ -1,14 +1,14 @@
 """webhooks: endpoints, the outbox, deliveries and attempts; when an activity's attendance was finalized
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

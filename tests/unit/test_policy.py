@@ -53,6 +53,13 @@ MATRIX = [
     ("activity.cancel", "lobby", {ADMIN, ORG}),
     ("activity.cancel", "ended", set()),
     ("activity.registrations", "scheduled", {ADMIN, ORG}),
+    ("activity.registrations.read", "scheduled", {ADMIN, ORG}),
+    ("activity.list", None, {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED, ANON}),
+    ("activity.list_all", None, {ADMIN}),
+    ("keys.manage", None, {ADMIN}),
+    ("audit.read", None, {ADMIN}),
+    ("self", None, {ADMIN, ORG, EXPERT, TEACHER}),
+    ("user.learning", 4, {ADMIN, TEACHER}),
     ("activity.view", "public", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED, ANON}),
     ("activity.view", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
     ("activity.view", "invited", {ADMIN, ORG, EXPERT, REGISTERED}),
@@ -217,3 +224,24 @@ def ActivityAccessFor(**kw):
 
     return ActivityAccess(organizer_id=ORG.user_id, visibility="registered", state="live",
                           staff=frozenset(kw.get("staff", ())), registration=kw.get("registration"))
+
+
+def test_a_service_key_may_do_what_its_scopes_name_and_nothing_else():
+    """A key is never a person: outside its scopes every action is refused with key_scope (403), even
+    those any signed-in person may take (found a studio, open a socket's own things)."""
+    from collab.auth.actor import SERVICE
+
+    reader = Actor(0, SERVICE, "省平台", key_id=7, scopes=frozenset({"attendance:read"}))
+    everything = Actor(0, SERVICE, "全部", key_id=8, scopes=frozenset(policy.SCOPES))
+    live = activity_for(None, "live")
+    assert policy.allowed(reader, "activity.attendance", live)
+    assert policy.allowed(reader, "user.learning", 4)
+    for action, resource in [("activity.view", live), ("activity.registrations.read", live), ("self", None),
+                             ("studio.create", None), ("activity.moderate", live), ("stage.manage", live),
+                             ("audit.read", None), ("keys.manage", None), ("channel.subscribe", "announce:all")]:
+        with pytest.raises(policy.Denied) as e:
+            policy.authorize(reader, action, resource)
+        assert e.value.code == "key_scope" and e.value.status == 403, action
+    granted = {a for a in policy.actions() if policy.allowed(everything, a, live)}
+    assert granted == {"activity.attendance", "user.learning", "activity.list", "activity.list_all",
+                       "activity.view", "activity.timeline", "activity.registrations.read"}
