@@ -64,8 +64,8 @@ async def current_grant(request: Request) -> tuple[Actor, Grant]:
     token = bearer_token(request)
     if not token:
         raise DomainError("unauthenticated", "sign in first")
-    if keys.is_key(token):
-        raise DomainError("key_not_allowed", "a service key calls the API's service routes only")
+    if keys.is_key(token):  # refused as every route beyond a key's scopes is (key_scope)
+        policy.authorize(await current_actor(request), "self")
     return await request.app.state.services.tokens.resolve_grant(token)
 
 

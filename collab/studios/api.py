@@ -212,8 +212,7 @@ async def join_studio(request: Request):
     responses: {200: {description: "{role}"}, 400: {description: "invitation_invalid, invitation_expired"}, 403: {description: "forbidden (already a member)"}}
     """
     actor = await current_actor(request)
-    if actor is None:  # before the link is looked at: who follows it matters first
-        raise DomainError("unauthenticated", "sign in first")
+    policy.authorize(actor, "self")  # before the link is looked at: a person, signed in, follows it
     data = await json_body(request)
     role = data.get("role", "member")
     services = request.app.state.services

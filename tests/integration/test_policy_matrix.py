@@ -35,13 +35,15 @@ from collab.store.db import make_engine, make_sessionmaker
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "permissions.md"
-WHO = ("anonymous", "outsider", "registered", "member", "lead", "expert", "organizer", "admin")
+WHO = ("anonymous", "outsider", "registered", "member", "lead", "expert", "organizer", "admin", "service")
 PEOPLE = [("outsider", "teacher"), ("registered", "teacher"), ("member", "teacher"), ("lead", "teacher"),
           ("expert", "expert"), ("organizer", "organizer"), ("admin", "admin"), ("presenter", "teacher")]
 POSTERS = 10
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
-REFUSALS = {"unauthenticated": "401", "not_connected": "401", "forbidden": "403", "not_found": "404"}
+REFUSALS = {"unauthenticated": "401", "not_connected": "401", "forbidden": "403", "not_found": "404",
+            "key_not_allowed": "403", "key_scope": "403"}
+SCOPES = ["attendance:read", "activities:read", "registrations:read"]  # the service key holds every scope
 
 
 @dataclass
@@ -55,6 +57,17 @@ class World:
 
     def auth(self, who: str) -> dict[str, str]:
         return {} if who == "anonymous" else {"Authorization": f"Bearer {self.people[who][1]}"}
+
+    async def endpoint(self) -> int:
+        r = await self.api("admin", "POST", "/api/webhooks", json={"url": "https://receiver.example/hook",
+                                                                 "event_types": ["activity.ended"]})
+        assert r.status_code == 201, r.text
+        return r.json()["endpoint"]["id"]
+
+    async def key(self) -> int:
+        r = await self.api("admin", "POST", "/api/keys", json={"name": "省平台", "scopes": SCOPES})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
 
     async def api(self, who: str, method: str, path: str, **kw) -> httpx.Response:
         return await self.http.request(method, path, headers=self.auth(who), **kw)
@@ -166,8 +179,12 @@ async def world(database_url):
     w = World(server, people)
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         w.http = http
-        for who in WHO[1:]:
+        for who in WHO[1:-1]:
             w.sockets[who] = await harness.WsClient(server.ws_url).open(people[who][1])
+        r = await w.api("admin", "POST", "/api/keys", json={"name": "教师管理系统", "scopes": SCOPES})
+        assert r.status_code == 201, r.text
+        people["service"] = (0, r.json()["secret"])
+        w.ids["endpoint"] = await w.endpoint()
         # the studio: lead leads it, member is a member
         r = await w.api("lead", "POST", "/api/studios", json={"name": "矩阵工作室", "subject": "数学", "grade": "八年级",
                                                              "region": "浙江", "description": ""})
@@ -348,6 +365,19 @@ ROUTES = [
     Route("POST", "/api/activities/{activity}/lesson-videos"),
     Route("GET", "/api/activities/{activity}/lesson-videos"),
     Route("GET", "/live/{activity}/k/forged/check"),
+    Route("GET", "/api/users/{registered}/learning"),
+    Route("POST", "/api/keys", {"name": "区平台", "scopes": ["attendance:read"]}),
+    Route("GET", "/api/keys"),
+    Route("POST", "/api/keys/{key}/revoke", fresh="key"),
+    Route("GET", "/api/audit"),
+    Route("GET", "/api/audit/export?format=csv"),
+    Route("GET", "/api/webhooks"),
+    Route("POST", "/api/webhooks", {"url": "https://receiver.example/other", "event_types": ["activity.started"]}),
+    Route("GET", "/api/webhooks/{endpoint}"),
+    Route("PATCH", "/api/webhooks/{endpoint}", {"description": "省平台"}),
+    Route("POST", "/api/webhooks/{endpoint}/rotate-secret", {}),
+    Route("GET", "/api/webhooks/{endpoint}/deliveries"),
+    Route("POST", "/api/webhooks/{endpoint}/replay", {"event": "msg_none"}),
     # sign-in sessions: each caller signs in afresh for these (`session`), and the rows that end other
     # sessions come last (they void the caller's older tokens, the ones the rows above used)
     Route("POST", "/api/token/refresh", session=True),
@@ -369,7 +399,8 @@ def cell(status_or_code: int | str | None) -> str:
 
 
 async def fresh_ids(w: World, kind: str | None) -> dict:
-    ids = {**w.ids, "presenter": w.people["presenter"][0], "name": next(NAMES)}
+    ids = {**w.ids, "presenter": w.people["presenter"][0], "registered": w.people["registered"][0],
+           "name": next(NAMES)}
     if kind == "activity":
         ids["activity"] = await w.activity()
     elif kind == "scheduled":
@@ -378,7 +409,7 @@ async def fresh_ids(w: World, kind: str | None) -> dict:
         ids[kind] = await getattr(w, kind)(ids["activity"])
     elif kind == "doc":
         ids["doc"] = await w.doc()
-    elif kind in ("resource", "comment"):
+    elif kind in ("resource", "comment", "endpoint", "key"):
         ids[kind] = await getattr(w, kind)()
     elif kind in ("applicant", "studio_member"):
         ids["presenter"] = await getattr(w, kind)()
@@ -390,12 +421,13 @@ NAMES = (f"pm_new_{i}" for i in itertools.count())
 
 async def as_command(w: World, row: Command, who: str, ids: dict) -> str:
     args = row.args({**ids, "token": w.people[who][1] if who in w.people else ""})
-    if who == "anonymous":
-        anon = await harness.WsClient(w.server.ws_url).open()
+    if who in ("anonymous", "service"):  # a service key may not open a socket: it is refused at connect
+        other = await harness.WsClient(w.server.ws_url).open()
         try:
-            reply = await anon.call(row.name, **args)
+            reply = await (other.call("connect", token=w.people[who][1]) if who == "service"
+                           else other.call(row.name, **args))
         finally:
-            await anon.close()
+            await other.close()
     else:
         reply = await w.sockets[who].call(row.name, **args)
         if row.name == "subscribe" and "ok" in reply:
@@ -405,7 +437,7 @@ async def as_command(w: World, row: Command, who: str, ids: dict) -> str:
 
 async def as_route(w: World, row: Route, who: str, ids: dict) -> str:
     headers = w.auth(who)
-    if row.session and who != "anonymous":
+    if row.session and who not in ("anonymous", "service"):
         headers = {"Authorization": f"Bearer {await w.sign_in(who)}"}
         if "{session}" in row.path:  # another session of the caller's own
             other = await w.sign_in(who)
@@ -463,7 +495,7 @@ async def test_every_door_of_the_node_has_a_row(world):
     assert commands == {row.name for row in COMMANDS}, commands ^ {row.name for row in COMMANDS}
     spec = (await world.http.get("/api/openapi.json")).json()
     described = {f"{m.upper()} {p}" for p, ops in spec["paths"].items() for m in ops}
-    rows = {re.sub(r"\{(\w+)\}", "{x}", re.sub(r"/\d+", "/{x}", row.key)) for row in ROUTES}
+    rows = {re.sub(r"\{(\w+)\}", "{x}", re.sub(r"/\d+", "/{x}", row.key.split("?")[0])) for row in ROUTES}
     rows = {re.sub(r"activity:\{x\}", "{x}", r).replace("export.md", "export.{x}").replace("/forged/", "/{x}/")
             for r in rows}
     missing = {d for d in described if re.sub(r"\{(\w+)\}", "{x}", d) not in rows}
