@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -414,3 +415,10 @@ class CuttableProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+def translated_codes() -> set[str]:
+    """The error codes webclient/static/page.js has a sentence for (its ERRORS table's keys)."""
+    text = (ROOT / "webclient" / "static" / "page.js").read_text()
+    block = text[text.index("var ERRORS = {"):]
+    return set(re.findall(r"\b([a-z][a-z0-9_]*):\s*(?:\[|[A-Z_]+\b)", block[: block.index("\n  };")]))

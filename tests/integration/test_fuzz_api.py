@@ -13,7 +13,6 @@ requests); the slow run (`-m slow`) asks for a hundred per operation."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,13 +35,6 @@ EXAMPLES = int(os.environ.get("COLLAB_FUZZ_EXAMPLES", "4"))
 # Not negative_data_rejection: the description is looser than the routes (they refuse more than it
 # says), which is the safe way round; the refusal itself is checked (documented code, error body).
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-
-
-def translated_codes() -> set[str]:
-    text = (ROOT / "webclient" / "static" / "page.js").read_text()
-    block = text[text.index("var ERRORS = {"):]
-    block = block[: block.index("\n  };")]
-    return set(re.findall(r"^\s+(\w+): ", block, re.M))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +70,7 @@ def operations(server) -> list:
 ])
 def test_every_operation_answers_every_caller_with_a_documented_answer(node, mode, examples):
     server, tokens = node
-    codes, problems, calls, skipped = translated_codes(), [], [0], []
+    codes, problems, calls, skipped = harness.translated_codes(), [], [0], []
     ops = operations(server)
     assert len(ops) >= 50  # the activities', studios' and documents' routes are described too
 

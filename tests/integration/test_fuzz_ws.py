@@ -41,12 +41,6 @@ def documented_closes(doc: str) -> set[int]:
     return {int(c) for c in re.findall(r"^\| (4\d\d\d) \|", (ROOT / "docs" / doc).read_text(), re.M)}
 
 
-def translated_codes() -> set[str]:
-    text = (ROOT / "webclient" / "static" / "page.js").read_text()
-    block = text[text.index("var ERRORS = {"):]
-    return set(re.findall(r"^\s+(\w+): ", block[: block.index("\n  };")], re.M))
-
-
 def command_names() -> list[str]:
     """Every command a node serves, from the composition root (built, not started)."""
     from collab.settings import Settings
@@ -250,7 +244,7 @@ async def run_fuzz(node, ws_frames: int, doc_frames: int) -> None:
           f"RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB (seed {SEED})")
 
     assert server.proc.poll() is None and httpx.get(server.url + "/readyz").status_code == 200
-    untranslated = set(ws_tally.codes) - translated_codes()
+    untranslated = set(ws_tally.codes) - harness.translated_codes()
     assert not untranslated, f"refusals page.js cannot say: {untranslated}"
     assert "internal" not in ws_tally.codes, ws_tally.codes  # no fault of ours, only refusals
     assert set(ws_tally.closes) <= documented_closes("protocol.md"), ws_tally.closes
