@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from collab.auth.accounts import TokenResolver
+    from collab.auth.throttle import SigninThrottle
     from collab.realtime.dispatch import Registry
     from collab.realtime.hub import Hub
     from collab.settings import Settings
@@ -34,6 +35,7 @@ class Services:
     registry: Registry
     tokens: TokenResolver
     studio_members: MembershipHooks
+    signin_throttle: SigninThrottle
     shutting_down: bool = False
     _state: dict[type, Any] = field(default_factory=dict, repr=False)
 

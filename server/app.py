@@ -20,7 +20,9 @@ from starlette.routing import Mount, Route, Router
 from collab import announcements, ops
 from collab.api import routes as api
 from collab.api.common import domain_error, error_response
+from collab.api.client_address import trusted_networks
 from collab.auth.accounts import TokenResolver
+from collab.auth.throttle import SigninThrottle
 from collab.docs import part as docs
 from collab.errors import DomainError
 from collab.parts import Part
@@ -81,8 +83,9 @@ def create_app(settings: Settings) -> RealtimeFirst:
               flush_interval_large=settings.flush_interval_large, large_channel=settings.large_channel,
               history_limit=settings.history_size, presence_ttl=settings.presence_ttl,
               presence_interval=settings.presence_interval)
+    trusted_networks(settings.trusted_proxies)  # a mistyped proxy stops the node here, not at a sign-in
     services = Services(settings, engine, sessionmaker, hub, platform_commands(),
-                        TokenResolver(settings, sessionmaker), MembershipHooks())
+                        TokenResolver(settings, sessionmaker), MembershipHooks(), SigninThrottle(settings))
     realtime_metrics.NODE.info({"node": settings.node_id})
     parts: list[Part] = [install(services) for install in PARTS]
     for part in parts:
@@ -106,6 +109,7 @@ def create_app(settings: Settings) -> RealtimeFirst:
             for part in reversed(parts):
                 await part.stop()
             await hub.stop()
+            await services.signin_throttle.close()
             await engine.dispose()
 
     routes = [
