@@ -56,7 +56,7 @@ def serve(settings: Settings, on_listening=None) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=4096,
-        proxy_headers=False,  # nothing uses the client address; trusting X-Forwarded-* needs configuration
+        proxy_headers=False,  # X-Forwarded-For is read only from --trusted-proxies (collab/api/client_address.py)
     )
     server = _Server(config, on_listening)
     _tune_gc()
