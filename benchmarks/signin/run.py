@@ -63,14 +63,15 @@ async def _users(database_url: str, teachers: int) -> None:
         await engine.dispose()
 
 
-async def _login(http: httpx.AsyncClient, node: Node, username: str, password: str, address: str) -> tuple[int, float]:
+async def _login(http: httpx.AsyncClient, node: Node, username: str, password: str, address: str) -> tuple[int | str, float]:
+    """The answer's status (or the client error's name: ReadTimeout, ConnectError) and its latency."""
     start = time.perf_counter()
     try:
         r = await http.post(f"http://127.0.0.1:{node.port}/api/auth/login", json={"username": username, "password": password},
                             headers={"X-Forwarded-For": address})
-        status = r.status_code
-    except httpx.HTTPError:
-        status = 0
+        status: int | str = r.status_code
+    except httpx.HTTPError as exc:
+        status = type(exc).__name__
     return status, time.perf_counter() - start
 
 
@@ -80,7 +81,7 @@ async def _storm(cfg: Config, nodes: list[Node], attacked: bool) -> dict:
         for node in nodes:  # warm each node's pools and imports; not measured
             await _login(http, node, "t0", PASSWORD, "198.18.255.1")
         cpu0, redis0, machine = [n.cpu() for n in nodes], redis_cpu(cfg.redis_url), MachineCpu()
-        attack: dict[int, int] = {}
+        attack: dict[int | str, int] = {}
         stop = asyncio.Event()
 
         def answered(task: asyncio.Task) -> None:
@@ -98,7 +99,7 @@ async def _storm(cfg: Config, nodes: list[Node], attacked: bool) -> dict:
                 k += 1
                 await asyncio.sleep(max(0.0, t0 + k / cfg.attack_rate - time.perf_counter()))  # open loop
                 if len(pending) >= 500:  # a server that answers nothing: stop piling up sockets
-                    attack[-1] = attack.get(-1, 0) + 1
+                    attack["not sent (500 in flight)"] = attack.get("not sent (500 in flight)", 0) + 1
                     continue
                 task = asyncio.create_task(_login(http, next(where), f"t{next(names)}", "guess-" + secrets.token_hex(3),
                                                   f"198.19.0.{next(sources) + 1}"))
@@ -119,7 +120,7 @@ async def _storm(cfg: Config, nodes: list[Node], attacked: bool) -> dict:
         stop.set()
         if spray:
             await spray
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     for status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
     ok = statuses.get(200, 0)
@@ -133,8 +134,8 @@ async def _storm(cfg: Config, nodes: list[Node], attacked: bool) -> dict:
         "redis_cpu_ms": round((redis_cpu(cfg.redis_url) - redis0) * 1000, 1),
         "machine_busy_pct": round(busy * 100, 1),
         "teachers_throttled": statuses.get(429, 0),
-        "teachers_other": {k: v for k, v in statuses.items() if k not in (200, 429)},
-        "attack": {("not sent (500 in flight)" if k == -1 else str(k)): v for k, v in sorted(attack.items())},
+        "teachers_other": {str(k): v for k, v in statuses.items() if k not in (200, 429)},
+        "attack": {str(k): v for k, v in sorted(attack.items(), key=str)},
     }
 
 

@@ -51,12 +51,11 @@ async def login(request: Request):
                              request.headers.get("x-forwarded-for"), trusted_networks(settings.trusted_proxies))
     attempt = throttle.attempt(address, username, devices.known(settings.secret, username,
                                                                 request.cookies.get(devices.COOKIE)))
-    await throttle.check(attempt)  # before the account is looked up: a throttled name tells nothing
-    async with services.sessionmaker() as db:
-        user = await authenticate(db, username, password)
-    if user is None:
-        await throttle.failed(attempt)
-        raise DomainError("bad_credentials", "wrong username or password")
+    async with throttle.turn(attempt):  # checked before the account is looked up: a throttled name tells nothing
+        user = await authenticate(services.sessionmaker, username, password)
+        if user is None:
+            await throttle.failed(attempt)
+            raise DomainError("bad_credentials", "wrong username or password")
     token = issue_token(settings, actor_of(user))
     response = json_response({"token": token, "expires_in": settings.token_ttl, "user": user_json(user)})
     response.set_cookie(devices.COOKIE, devices.issue(settings.secret, username, settings.signin_device_days),

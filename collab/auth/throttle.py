@@ -18,17 +18,22 @@ account has it or not, and the decision is made before the account is looked up.
 name and a throttled real one get the same answer after the same work, and nothing in it says which
 rule fired (its wait is the longest of the windows that are full).
 
-Concurrent failures can overshoot a limit by the tries already past the check (a check, then a count
-after the password is known wrong): a few, since each try spends an Argon2 verification.
+A try holds one of the node's turns (one per core) from its check to its count, so however many
+guesses arrive at once, at most one per core per node is past the check and not yet counted: a limit
+is overshot by no more than that. Waiting for a turn is waiting for a core to verify a password on,
+which a sign-in does anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
+import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -101,6 +106,7 @@ class SigninThrottle:
         else:
             self.storage = MemoryStorage()
         self.windows = MovingWindowRateLimiter(self.storage)
+        self._turns = asyncio.Semaphore(os.cpu_count() or 2)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -116,6 +122,14 @@ class SigninThrottle:
         return [(self.rules.address_account, ("address-account", a.address, a.account)),
                 (self.rules.address, ("address", a.address)),
                 (self.rules.account, ("account", a.account))]
+
+    @contextlib.asynccontextmanager
+    async def turn(self, a: Attempt) -> AsyncIterator[None]:
+        """Hold a turn, check the attempt's windows (raising `SigninThrottled` if one is full), and keep
+        the turn while the password is checked and a failure counted."""
+        async with self._turns:
+            await self.check(a)
+            yield
 
     async def check(self, a: Attempt) -> None:
         """Raise `SigninThrottled` if any of the attempt's windows is full."""
