@@ -1,8 +1,8 @@
 """Sign-in benchmark: a storm of teachers signing in with their passwords, schools behind NAT, with the
 sign-in throttle off and on, alone and while an attacker sprays wrong passwords over the same names.
 
-    .venv/bin/python -m benchmarks.signin --quick   # 200 teachers per storm over 10 s (~2 min)
-    .venv/bin/python -m benchmarks.signin           # 600 teachers per storm over 20 s (~4 min)
+    .venv/bin/python -m benchmarks.signin --quick   # 100 teachers per storm over 20 s, attacker 10/s
+    .venv/bin/python -m benchmarks.signin           # 400 teachers per storm over 40 s, attacker 20/s
 
 Writes benchmarks/signin/results.md and results.json (one section per profile). See benchmarks/README.md.
 """
@@ -61,14 +61,14 @@ def section(profile: str, r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.signin", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="200 teachers over 10 s")
+    ap.add_argument("--quick", action="store_true", help="100 teachers over 20 s, attacker 10/s")
     for name, default in asdict(Config()).items():
         ap.add_argument("--" + name.replace("_", "-"), type=type(default), default=None)
     ap.add_argument("--profile", default="")
     ns = ap.parse_args()
     cfg = Config()
     if ns.quick:
-        cfg.teachers, cfg.arrival_seconds = 200, 10.0
+        cfg.teachers, cfg.arrival_seconds, cfg.attack_rate = 100, 20.0, 10.0
     for name in asdict(Config()):
         if getattr(ns, name) is not None:
             setattr(cfg, name, getattr(ns, name))

@@ -28,9 +28,9 @@ PASSWORD = "bench-password-right"
 
 @dataclass
 class Config:
-    teachers: int = 600  # per storm
+    teachers: int = 400  # per storm
     schools: int = 4  # NAT addresses the teachers share
-    arrival_seconds: float = 20.0  # teachers press "sign in" evenly over this
+    arrival_seconds: float = 40.0  # teachers press "sign in" evenly over this
     nodes: int = 2
     attack_rate: float = 20.0  # wrong passwords per second during the attacked storm
     attacker_addresses: int = 2

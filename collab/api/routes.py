@@ -52,6 +52,8 @@ async def login(request: Request):
     attempt = throttle.attempt(address, username, devices.known(settings.secret, username,
                                                                 request.cookies.get(devices.COOKIE)))
     async with throttle.turn(attempt):  # checked before the account is looked up: a throttled name tells nothing
+        if await request.is_disconnected():  # gave up while queued (a storm): spend no core on it
+            return Response(status_code=499)
         user = await authenticate(services.sessionmaker, username, password)
         if user is None:
             await throttle.failed(attempt)

@@ -20,7 +20,8 @@ def hash_password(password: str) -> str:
 
 # What a name without an account (or an account without a password: one made by an identity
 # provider) is checked against: the same Argon2 verification a wrong password gets, with the same
-# parameters, so a missing account and a wrong password cost the same and answer alike.
+# parameters, so a missing account and a wrong password cost the same and answer alike. Made at import,
+# not on first use: a first unknown name slower than the rest would tell it apart.
 _DUMMY_HASH = _hasher.hash("no account has this password")
 
 

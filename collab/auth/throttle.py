@@ -21,7 +21,8 @@ rule fired (its wait is the longest of the windows that are full).
 A try holds one of the node's turns (one per core) from its check to its count, so however many
 guesses arrive at once, at most one per core per node is past the check and not yet counted: a limit
 is overshot by no more than that. Waiting for a turn is waiting for a core to verify a password on,
-which a sign-in does anyway.
+which a sign-in does anyway; a try whose windows are already full is answered before it queues for one,
+so a throttled attacker's tries never stand in front of a teacher's.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class SigninThrottle:
     async def turn(self, a: Attempt) -> AsyncIterator[None]:
         """Hold a turn, check the attempt's windows (raising `SigninThrottled` if one is full), and keep
         the turn while the password is checked and a failure counted."""
+        if self._turns.locked():
+            await self.check(a)  # full already: answered now, not after the queue
         async with self._turns:
             await self.check(a)
             yield

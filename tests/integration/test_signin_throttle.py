@@ -229,3 +229,25 @@ async def test_one_node_alone_counts_in_memory(database, http):
         assert (await sign_in(http, node, "frank", PASSWORD, "198.51.100.40", device=device)).status_code == 200
     finally:
         node.cleanup()
+
+
+async def test_without_redis_sign_in_stays_open_and_counting_resumes_when_it_returns(database, http):
+    """A Redis outage does not stop teachers signing in (the throttle lets tries through, each still an
+    Argon2 verification, and says so in the log); when Redis is back, failures are counted again."""
+    redis = harness.RedisServer().start()
+    node = harness.Server(database, redis.url, **NODE)
+    try:
+        await asyncio.to_thread(node.start)
+        redis.stop()
+        assert (await sign_in(http, node, "frank", PASSWORD, "203.0.113.60")).status_code == 200
+        assert [(await sign_in(http, node, "frank", "wrong", "198.51.100.60")).status_code for _ in range(6)] == [401] * 6
+        assert "sign-in throttle unavailable" in node.log()
+        redis.start()  # the same port, empty
+        answers = []
+        while len(answers) < 10 and 429 not in answers:
+            answers.append((await sign_in(http, node, "frank", "wrong", "198.51.100.61")).status_code)
+        # the limit (5), give or take a failure the client's first reconnection did not count
+        assert answers[-1] == 429 and 5 <= answers.count(401) <= 7, answers
+    finally:
+        node.cleanup()
+        redis.stop()
