@@ -41,7 +41,8 @@ class Settings:
     # could aim at a teacher; a browser the account signed in on before only meets the device rule.
     signin_throttle: bool = True
     signin_failures_per_address_account: str = "5 per 5 minutes"
-    signin_failures_per_address: str = "100 per 10 minutes"  # failures only: a school's NAT signs in freely
+    # failures only: a school's NAT signs in freely; a pace, so its total is not spent during a join storm
+    signin_failures_per_address: str = "20 per minute; 100 per 10 minutes"
     signin_failures_per_account: str = "30 per hour"  # unknown devices only
     signin_failures_per_device: str = "10 per 15 minutes"  # a known device, for the name it knows
     signin_device_days: int = 180  # how long a browser stays a known device after a sign-in

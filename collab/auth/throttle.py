@@ -6,7 +6,9 @@ node counts into the same windows) and in memory otherwise:
 
 - per address and account: one source guessing one account's password; the tightest rule;
 - per address: one source spraying passwords over many accounts; it counts failures, not sign-ins, so
-  a school's hundreds of teachers behind one NAT address signing in correctly never reach it;
+  a school's hundreds of teachers behind one NAT address signing in correctly never reach it. It has
+  a pace as well as a total, so the total's guesses (each an Argon2 verification) cannot all be spent
+  in the first seconds of a join storm;
 - per account: many sources guessing one account; the loosest rule, since it is the one an attacker
   could aim at a teacher to lock them out;
 - per known device: a browser holding a device cookie for the name tried (`collab.auth.devices`) is
@@ -37,7 +39,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -74,17 +76,19 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Rules:
-    address_account: RateLimitItem
-    address: RateLimitItem
-    account: RateLimitItem
-    device: RateLimitItem
+    """Each rule is one or more windows ("30 per minute; 100 per 10 minutes": a pace and a total)."""
+
+    address_account: tuple[RateLimitItem, ...]
+    address: tuple[RateLimitItem, ...]
+    account: tuple[RateLimitItem, ...]
+    device: tuple[RateLimitItem, ...]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Rules":
-        def rule(name: str) -> RateLimitItem:
+        def rule(name: str) -> tuple[RateLimitItem, ...]:
             value = getattr(settings, name)
             try:
-                return parse(value)
+                return tuple(parse_many(value))
             except ValueError:
                 flag = name.replace("_", "-")
                 raise ValueError(f"--{flag} / COLLAB_{name.upper()}: {value!r} is not a limit such as '5 per 5 minutes'") from None
@@ -119,10 +123,12 @@ class SigninThrottle:
 
     def _counters(self, a: Attempt) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         if a.device is not None:
-            return [(self.rules.device, ("device", a.device))]
-        return [(self.rules.address_account, ("address-account", a.address, a.account)),
-                (self.rules.address, ("address", a.address)),
-                (self.rules.account, ("account", a.account))]
+            rules = [(self.rules.device, ("device", a.device))]
+        else:
+            rules = [(self.rules.address_account, ("address-account", a.address, a.account)),
+                     (self.rules.address, ("address", a.address)),
+                     (self.rules.account, ("account", a.account))]
+        return [(window, key) for windows, key in rules for window in windows]
 
     @contextlib.asynccontextmanager
     async def turn(self, a: Attempt) -> AsyncIterator[None]:

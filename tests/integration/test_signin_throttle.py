@@ -29,9 +29,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 PASSWORD = "password-right"
 ACCOUNTS = ["alice", "bob", "carol", "dan", "erin", "frank", "gina"]
 # The nodes run with the default per address and account limit (5 failures in 5 minutes) and lower
-# per address and per account limits than the defaults (100 in 10 minutes, 30 an hour), so that the
-# tests reach them with fewer Argon2 verifications on a shared machine. The benchmark
-# (python -m benchmarks.signin) runs hundreds of teachers against the defaults.
+# per address and per account limits than the defaults (20 a minute and 100 in 10 minutes; 30 an
+# hour), so that the tests reach them with fewer Argon2 verifications on a shared machine. The
+# benchmark (python -m benchmarks.signin) runs its storms against the defaults.
 NODE = {"trusted_proxies": "127.0.0.1", "signin_failures_per_address": "20 per 10 minutes",
         "signin_failures_per_account": "10 per hour"}
 ACCOUNT_LIMIT = 10

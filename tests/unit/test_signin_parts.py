@@ -55,7 +55,8 @@ def test_a_device_cookie_vouches_for_its_own_name_until_it_expires():
 
 def test_limits_are_read_from_settings_and_a_bad_one_is_named():
     rules = Rules.from_settings(Settings(signin_failures_per_account="7 per 2 hours"))
-    assert (rules.account.amount, rules.account.get_expiry()) == (7, 7200)
+    assert [(w.amount, w.get_expiry()) for w in rules.account] == [(7, 7200)]
+    assert [(w.amount, w.get_expiry()) for w in Rules.from_settings(Settings()).address] == [(20, 60), (100, 600)]
     with pytest.raises(ValueError, match="signin-failures-per-address"):
         SigninThrottle(Settings(signin_failures_per_address="lots"))
 
