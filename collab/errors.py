@@ -51,6 +51,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "unsupported_type": HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     "type_mismatch": HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
+    "signin_throttled": HTTPStatus.TOO_MANY_REQUESTS,  # too many failed sign-ins (collab.auth.throttle)
     "bus_unavailable": HTTPStatus.SERVICE_UNAVAILABLE,
     "internal": HTTPStatus.INTERNAL_SERVER_ERROR,
 }

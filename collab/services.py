@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from collab.auth.accounts import TokenResolver
     from collab.auth.signins import SignIns
+    from collab.auth.throttle import SigninThrottle
     from collab.realtime.dispatch import Registry
     from collab.realtime.hub import Hub
     from collab.settings import Settings
@@ -36,6 +37,7 @@ class Services:
     tokens: TokenResolver
     studio_members: MembershipHooks
     sign_ins: SignIns = None  # type: ignore[assignment]  # sessions, revocations, sockets' lifetimes
+    signin_throttle: SigninThrottle = None  # type: ignore[assignment]  # failed sign-ins counted (collab/auth/throttle.py)
     shutting_down: bool = False
     _state: dict[type, Any] = field(default_factory=dict, repr=False)
 

@@ -36,6 +36,20 @@ class Settings:
     external_jwt_issuer: str = ""
     external_jwt_audience: str = ""
 
+    # Sign-in throttling (collab/auth/throttle.py): failed sign-ins allowed per window, in the `limits`
+    # package's notation. The source is held tighter than the account, which is the rule an attacker
+    # could aim at a teacher; a browser the account signed in on before only meets the device rule.
+    signin_throttle: bool = True
+    signin_failures_per_address_account: str = "5 per 5 minutes"
+    # failures only: a school's NAT signs in freely; a pace, so its total is not spent during a join storm
+    signin_failures_per_address: str = "20 per minute; 100 per 10 minutes"
+    signin_failures_per_account: str = "30 per hour"  # unknown devices only
+    signin_failures_per_device: str = "10 per 15 minutes"  # a known device, for the name it knows
+    signin_device_days: int = 180  # how long a browser stays a known device after a sign-in
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated). Empty: the
+    # socket peer is the client.
+    trusted_proxies: str = ""
+
     # Per-connection limits (see docs/protocol.md for the codes a breach gets).
     max_frame_bytes: int = 64 * 1024
     max_channels: int = 64

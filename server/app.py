@@ -24,9 +24,11 @@ from collab.api import routes as api
 from collab.api import signins as signins_api
 from collab.api.key_calls import KeyCallAudit
 from collab.api.common import domain_error, error_response
+from collab.api.client_address import trusted_networks
 from collab.auth.accounts import TokenResolver
 from collab.auth.revocations import Revocations
 from collab.auth.signins import SignIns
+from collab.auth.throttle import SigninThrottle
 from collab.docs import part as docs
 from collab.errors import DomainError
 from collab.keys import KeyResolver
@@ -89,10 +91,11 @@ def create_app(settings: Settings) -> RealtimeFirst:
               flush_interval_large=settings.flush_interval_large, large_channel=settings.large_channel,
               history_limit=settings.history_size, presence_ttl=settings.presence_ttl,
               presence_interval=settings.presence_interval)
+    trusted_networks(settings.trusted_proxies)  # a mistyped proxy stops the node here, not at a sign-in
     tokens = TokenResolver(settings, sessionmaker, Revocations())
     sign_ins = SignIns(settings, sessionmaker, hub, tokens)
     services = Services(settings, engine, sessionmaker, hub, platform_commands(), tokens, MembershipHooks(),
-                        sign_ins=sign_ins)
+                        sign_ins=sign_ins, signin_throttle=SigninThrottle(settings))
     services.provide(KeyResolver(sessionmaker))
     realtime_metrics.NODE.info({"node": settings.node_id})
     parts: list[Part] = [install(services) for install in PARTS]
@@ -119,6 +122,7 @@ def create_app(settings: Settings) -> RealtimeFirst:
                 await part.stop()
             await sign_ins.stop()
             await hub.stop()
+            await services.signin_throttle.close()
             await engine.dispose()
 
     routes = [

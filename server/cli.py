@@ -59,9 +59,7 @@ def serve(settings: Settings, on_listening=None) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=4096,
-        # The audit log records the client address; behind a load balancer that is the balancer's until
-        # X-Forwarded-For is trusted, which needs configuring which proxies may set it (not done yet).
-        proxy_headers=False,
+        proxy_headers=False,  # X-Forwarded-For is read only from --trusted-proxies (collab/api/client_address.py)
     )
     server = _Server(config, on_listening)
     _tune_gc()

@@ -3,7 +3,8 @@
 A route refuses by raising `collab.errors.DomainError` (the policy's `Denied`, a rule's error, or
 `DomainError(code, message)` of its own) and never catches one to rewrap it: `domain_error`, installed
 once as the app's exception handler, answers every refusal with its status and
-`{"error": {"code", "message"}}`.
+`{"error": {"code", "message"}}` (and `retry_after`, with a `Retry-After` header, for one that passes
+with time).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     names the input at fault (the agenda's `field`) says it first, `field: message`, which the
     schedule form reads to point at the field."""
     field = getattr(exc, "field", None)
-    return error_response(exc.status, exc.code, exc.message if field is None else f"{field}: {exc.message}")
+    error = {"code": exc.code, "message": exc.message if field is None else f"{field}: {exc.message}"}
+    retry_after = getattr(exc, "retry_after", None)  # a refusal that passes with time (429) says when
+    if retry_after is None:
+        return json_response({"error": error}, exc.status)
+    error["retry_after"] = retry_after
+    return json_response({"error": error}, exc.status, {"Retry-After": str(retry_after)})
 
 
 def bearer_token(request: Request) -> str:

@@ -10,7 +10,9 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from collab import announcements, audit, policy
+from collab.api.client_address import client_address, trusted_networks
 from collab.api.common import authorized, current_actor, json_body, json_response
+from collab.auth import devices
 from collab.auth.accounts import authenticate, create_user
 from collab.errors import DomainError
 from collab.realtime.bus import BusUnavailable
@@ -27,25 +29,43 @@ def user_json(u: User) -> dict:
 async def login(request: Request):
     """
     summary: Sign in with a username and password
+    description: >-
+      Failed sign-ins are counted per client address, per account and per known device (the
+      `collab_device` cookie this answer sets); past a limit the answer is 429 `signin_throttled` with
+      `Retry-After`, the same for every name, known or not.
     requestBody: {required: true, content: {application/json: {schema: {type: object, required: [username, password], properties: {username: {type: string}, password: {type: string}}}}}}
     responses:
-      200: {description: "{token, expires_in, user}"}
+      200: {description: "{token, expires_in, user}; sets the collab_device cookie"}
       401: {description: "error.code = bad_credentials"}
       403: {description: "error.code = account_disabled (the password was right)"}
+      429: {description: "error.code = signin_throttled, error.retry_after (seconds, also the Retry-After header)"}
     """
     data = await json_body(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise DomainError("invalid", "username and password are required")
     services = request.app.state.services
-    async with services.sessionmaker() as db:
-        user = await authenticate(db, username, password)
+    settings = services.settings
+    throttle = services.signin_throttle
+    address = client_address(request.client.host if request.client else None,
+                             request.headers.get("x-forwarded-for"), trusted_networks(settings.trusted_proxies))
+    attempt = throttle.attempt(address, username, devices.known(settings.secret, username,
+                                                                request.cookies.get(devices.COOKIE)))
+    async with throttle.turn(attempt):  # checked before the account is looked up: a throttled name tells nothing
+        if await request.is_disconnected():  # gave up while queued (a storm): spend no core on it
+            return Response(status_code=499)
+        user = await authenticate(services.sessionmaker, username, password)
         if user is None:
+            await throttle.failed(attempt)
             raise DomainError("bad_credentials", "wrong username or password")
+    async with services.sessionmaker() as db:
         # a sign-in session: the token carries its id, so it can be listed and ended (collab/api/signins.py)
-        token = await services.sign_ins.open(db, user, request.headers.get("user-agent", ""),
-                                             request.client.host if request.client else "")
-    return json_response({"token": token, "expires_in": services.settings.token_ttl, "user": user_json(user)})
+        token = await services.sign_ins.open(db, user, request.headers.get("user-agent", ""), address)
+    response = json_response({"token": token, "expires_in": settings.token_ttl, "user": user_json(user)})
+    response.set_cookie(devices.COOKIE, devices.issue(settings.secret, username, settings.signin_device_days),
+                        max_age=settings.signin_device_days * 86400, path=devices.PATH, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 async def me(request: Request):

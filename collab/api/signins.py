@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from collab import policy
 from collab.api.common import current_grant, json_body, json_response, path_id
-from collab.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from collab.auth.passwords import MIN_LENGTH, check_password, hash_password
 from collab.auth.signins import aware, refresh_in
 from collab.errors import DomainError
 from collab.store.models import ROLES, AuthSession, User
@@ -134,7 +134,7 @@ async def change_password(request: Request):
         user = await db.get(User, actor.user_id)
         if user is None or user.password_hash is None:
             raise DomainError("no_password", "this account signs in through another system")
-        if not verify_password(user.password_hash, old):
+        if not await check_password(user.password_hash, old):  # Argon2 off the event loop
             raise DomainError("bad_credentials", "the old password is wrong")
         user.password_hash = hash_password(new)
         ended = await services.sign_ins.cut_off(db, user, "password_changed", sparing=grant.session_id)

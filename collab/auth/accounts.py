@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from collab.auth.actor import Actor
-from collab.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from collab.auth.passwords import MIN_LENGTH, check_password, hash_password
 from collab.auth.revocations import Revocations
 from collab.auth.tokens import (
     ISSUER, Grant, TokenError, external_configured, unverified_issuer, verify_external, verify_own_grant,
@@ -56,9 +56,12 @@ async def create_user(
     return user
 
 
-async def authenticate(db: AsyncSession, username: str, password: str) -> User | None:
-    user = (await db.execute(select(User).where(User.username == username))).scalar_one_or_none()
-    if not verify_password(user.password_hash if user else None, password):
+async def authenticate(sessionmaker: async_sessionmaker[AsyncSession], username: str, password: str) -> User | None:
+    """The account, if `password` is its own. The database connection goes back to the pool before
+    Argon2 runs: a storm of sign-ins waiting for a core must not hold the pool's connections."""
+    async with sessionmaker() as db:
+        user = (await db.execute(select(User).where(User.username == username))).scalar_one_or_none()
+    if not await check_password(user.password_hash if user else None, password):
         return None
     return user
 

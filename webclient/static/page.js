@@ -137,6 +137,7 @@
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
     rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
     removed_from_studio: ["您已不是这个工作室的成员", "You are no longer a member of this studio"],
+    signin_throttled: ["登录失败次数太多，暂时不能登录", "Too many failed sign-ins; signing in is paused"],
     slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
     ticket_expired: ["文档连接已过期，正在重新连接", "The document's pass expired; reconnecting"],
     ticket_invalid: ["文档连接无效，请刷新页面", "The document's pass is not valid; reload the page"],
@@ -168,11 +169,22 @@
   // Codes whose server message says more than their name (which field, which limit): English pages
   // add it; Chinese pages show the translation alone, never an English sentence.
   var DETAILED = { invalid: true };
-  // An error from the API or /ws as a sentence for people, in the interface language.
+  // How long until a refusal that passes with time (a 429's retry_after, in seconds) passes.
+  function waitText(seconds) {
+    var s = Math.max(1, Math.ceil(seconds));
+    if (s < 60) return T(s + " 秒", s === 1 ? "1 second" : s + " seconds");
+    var m = Math.ceil(s / 60);
+    return T(m + " 分钟", m === 1 ? "1 minute" : m + " minutes");
+  }
+  // An error from the API or /ws as a sentence for people, in the interface language; with its wait
+  // when it has one.
   function errorText(err) {
     if (!err) return T("出错了", "Something went wrong");
     if (typeof err === "string") return err;
     var n = ERRORS[err.code];
+    if (n && typeof err.retry_after === "number") {
+      return T(n[0] + "（" + waitText(err.retry_after) + "后可再试）", n[1] + " (try again in " + waitText(err.retry_after) + ")");
+    }
     if (n) return T(n[0], DETAILED[err.code] && err.message ? n[1] + ": " + err.message : n[1]);
     var http = /^http_(\d+)$/.exec(err.code || "");
     if (http) return T("服务器出错（HTTP " + http[1] + "），请稍后重试", "The server answered HTTP " + http[1] + "; try again later");

@@ -12,7 +12,28 @@
         Collab.setToken(r.token);
         location.href = Collab.nextPath() || "/";
       }, function (err) {
-        document.getElementById("signin-error").textContent = Collab.errorText(err);
+        var shown = document.getElementById("signin-error");
+        shown.textContent = Collab.errorText(err);
+        if (typeof err.retry_after === "number") pause(shown, err);
       });
   };
+
+  // Throttled (429): the button rests and the message counts down until trying again can pass.
+  var timer = null;
+  function pause(shown, err) {
+    var button = form.querySelector("button[type=submit]");
+    var until = Date.now() + err.retry_after * 1000;
+    clearInterval(timer);
+    button.disabled = true;
+    timer = setInterval(function () {
+      var left = (until - Date.now()) / 1000;
+      if (left > 0) {
+        shown.textContent = Collab.errorText({ code: err.code, retry_after: left });
+        return;
+      }
+      clearInterval(timer);
+      button.disabled = false;
+      shown.textContent = "";
+    }, 1000);
+  }
 })();
