@@ -87,6 +87,14 @@ class Settings:
     resources_dir: str = str(DATA_DIR / "resources")
     max_upload_bytes: int = 500 * 1024 * 1024  # a lesson video
 
+    # Operations (/metrics, /readyz's detail) on a port of their own, not the public one (docs/security.md).
+    # Loopback by default: only this machine's Prometheus agent reaches it. Port 0: the system picks one.
+    internal_host: str = "127.0.0.1"
+    internal_port: int = 9100
+    # Proxies whose X-Forwarded-* headers are believed (addresses or networks, comma-separated; empty:
+    # nobody's). HSTS goes out only over TLS: the socket's, or one such proxy's X-Forwarded-Proto.
+    trusted_proxies: str = ""
+
     log_json: bool = True
     log_level: str = "info"
 
@@ -123,7 +131,25 @@ def load_settings(**overrides: Any) -> Settings:
     if not settings.node_id:
         settings = settings.with_overrides(node_id=f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}")
     _check_time_zone(settings.time_zone)
+    _check_ports(settings)
+    _check_proxies(settings.trusted_proxies)
     return settings
+
+
+def _check_ports(settings: Settings) -> None:
+    if settings.internal_port and settings.internal_port == settings.port:
+        raise ValueError(f"--internal-port / COLLAB_INTERNAL_PORT: {settings.internal_port} is the public port; "
+                         "operations need a port of their own")
+
+
+def _check_proxies(spec: str) -> None:
+    from collab.web.proxies import TrustedProxies
+
+    try:
+        TrustedProxies(spec)
+    except ValueError as exc:
+        raise ValueError(f"--trusted-proxies / COLLAB_TRUSTED_PROXIES: {exc} (addresses or networks, "
+                         "comma-separated, e.g. 10.0.0.0/8, 127.0.0.1)") from None
 
 
 def _check_time_zone(name: str) -> None:
