@@ -49,3 +49,30 @@ def test_only_a_listed_proxy_is_believed_about_https():
     assert proxies.scheme(scope("10.2.3.4")) == "http"
     assert proxies.scheme(scope("192.168.1.9", scheme="https")) == "https"  # TLS on the socket itself
     assert TrustedProxies("").scheme(scope("127.0.0.1", proto="https")) == "http"  # by default: nobody
+
+
+
+async def test_a_fault_of_ours_still_answers_with_the_headers():
+    """A 500 (the app's handler answers it, then the exception goes on to the log) is framed by the
+    middleware like any answer: no real node has a route that fails on purpose, so here one does."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from collab.api.common import error_response
+    from collab.web.headers import SecurityHeaders
+
+    async def broken(request):
+        raise RuntimeError("a bug")
+
+    async def fault(request, exc):  # as server/app.py's
+        return error_response(500, "internal", "internal error; nothing was changed")
+
+    app = SecurityHeaders(Starlette(routes=[Route("/broken", broken)], exception_handlers={500: fault}),
+                          TrustedProxies(""))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+        r = await client.get("/broken")
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
