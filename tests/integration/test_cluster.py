@@ -296,7 +296,8 @@ async def api_announcement_ids(http: httpx.AsyncClient, node: harness.Server, to
 
 
 async def readyz(http: httpx.AsyncClient, node: harness.Server) -> tuple[int, dict]:
-    r = await http.get(node.url + "/readyz")
+    """Readiness as the operator reads it: with each check, on the node's internal port."""
+    r = await http.get(node.ops_url + "/readyz")
     return r.status_code, r.json()
 
 
