@@ -2,7 +2,8 @@
 
 A page is a shell: who may see what is decided by the API and /ws commands its script calls (and so
 by collab.policy), never here. Each page gets the ids from its path; the node's name stays out of pages
-(people have no use for it) and in the logs, /healthz and the metrics, where operators look."""
+(people have no use for it) and in the logs and on the internal port (/healthz, /metrics), where
+operators look."""
 
 from __future__ import annotations
 
