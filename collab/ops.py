@@ -1,4 +1,9 @@
-"""Operations: liveness, readiness, Prometheus metrics, structured logs."""
+"""Operations: liveness, readiness, Prometheus metrics, structured logs.
+
+Two sets of routes. The public port keeps `/healthz` and `/readyz` for load balancers, saying only
+ok or not. The internal port (`--internal-port`, loopback by default; server/internal.py) serves the
+detail an operator needs and nobody else should read: the node's name, which check failed and how,
+and `/metrics` (connection counts, channel and command figures)."""
 
 from __future__ import annotations
 
@@ -18,12 +23,28 @@ from collab.api.common import json_response
 
 async def healthz(request: Request) -> Response:
     """The process is up and its event loop answers."""
-    return json_response({"status": "ok", "node": request.app.state.services.settings.node_id})
+    return json_response({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to take traffic: the database answers and the bus is connected."""
+    """Ready to take traffic (the database answers and the bus is connected): 200 or 503, no detail."""
+    ok, _checks = await _readiness(request.app.state.services)
+    return json_response({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
+
+
+async def health_detail(request: Request) -> Response:
+    return json_response({"status": "ok", "node": request.app.state.services.settings.node_id})
+
+
+async def ready_detail(request: Request) -> Response:
+    """Readiness with each check and how it failed, for the operator."""
     services = request.app.state.services
+    ok, checks = await _readiness(services)
+    return json_response({"status": "ok" if ok else "unavailable", "node": services.settings.node_id,
+                          "checks": checks}, 200 if ok else 503)
+
+
+async def _readiness(services) -> tuple[bool, dict[str, str]]:
     checks: dict[str, str] = {}
     try:
         async with services.engine.connect() as conn:
@@ -34,18 +55,21 @@ async def readyz(request: Request) -> Response:
     checks["bus"] = "ok" if services.hub.bus.healthy and await services.hub.bus.ping() else "unreachable"
     if services.shutting_down:
         checks["node"] = "shutting down"
-    ok = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+    return all(v == "ok" for v in checks.values()), checks
 
 
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-routes = [  # operational endpoints, outside the API description
+routes = [  # the public port's: for load balancers, outside the API description
     Route("/healthz", healthz, include_in_schema=False),
     Route("/readyz", readyz, include_in_schema=False),
-    Route("/metrics", metrics, include_in_schema=False),
+]
+internal_routes = [  # the internal port's
+    Route("/healthz", health_detail),
+    Route("/readyz", ready_detail),
+    Route("/metrics", metrics),
 ]
 
 

@@ -116,6 +116,10 @@ class Settings:
     # Seconds after an activity ends before its attendance is final and reported: by then every node's
     # last interval has been flushed and a node that died has missed two heartbeats.
     attendance_settle_seconds: float = 65.0
+    # Operations (/metrics, /readyz's detail) on a port of their own, not the public one (docs/security.md).
+    # Loopback by default: only this machine's Prometheus agent reaches it. Port 0: the system picks one.
+    internal_host: str = "127.0.0.1"
+    internal_port: int = 9100
 
     log_json: bool = True
     log_level: str = "info"
@@ -153,7 +157,22 @@ def load_settings(**overrides: Any) -> Settings:
     if not settings.node_id:
         settings = settings.with_overrides(node_id=f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}")
     _check_time_zone(settings.time_zone)
+    _check_ports(settings)
+    _check_proxies(settings.trusted_proxies)
     return settings
+
+
+def _check_ports(settings: Settings) -> None:
+    if settings.internal_port and settings.internal_port == settings.port:
+        raise ValueError(f"--internal-port / COLLAB_INTERNAL_PORT: {settings.internal_port} is the public port; "
+                         "operations need a port of their own")
+
+
+def _check_proxies(spec: str) -> None:
+    """A mistyped proxy stops the node at start, not at a sign-in."""
+    from collab.api.client_address import trusted_networks
+
+    trusted_networks(spec)  # its ValueError names the setting and the entry
 
 
 def _check_time_zone(name: str) -> None:

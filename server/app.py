@@ -24,7 +24,6 @@ from collab.api import routes as api
 from collab.api import signins as signins_api
 from collab.api.key_calls import KeyCallAudit
 from collab.api.common import domain_error, error_response
-from collab.api.client_address import trusted_networks
 from collab.auth.accounts import TokenResolver
 from collab.auth.revocations import Revocations
 from collab.auth.signins import SignIns
@@ -46,6 +45,8 @@ from collab.studios import part as studios
 from collab.studios.hooks import MembershipHooks
 from collab.web import pages
 from collab.web.assets import Assets
+from collab.web.headers import SecurityHeaders
+from collab.web.proxies import TrustedProxies
 from collab.webhooks import part as webhooks
 from sessions import part as activities
 from sessions.program import part as program
@@ -91,7 +92,6 @@ def create_app(settings: Settings) -> RealtimeFirst:
               flush_interval_large=settings.flush_interval_large, large_channel=settings.large_channel,
               history_limit=settings.history_size, presence_ttl=settings.presence_ttl,
               presence_interval=settings.presence_interval)
-    trusted_networks(settings.trusted_proxies)  # a mistyped proxy stops the node here, not at a sign-in
     tokens = TokenResolver(settings, sessionmaker, Revocations())
     sign_ins = SignIns(settings, sessionmaker, hub, tokens)
     services = Services(settings, engine, sessionmaker, hub, platform_commands(), tokens, MembershipHooks(),
@@ -139,12 +139,18 @@ def create_app(settings: Settings) -> RealtimeFirst:
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={DomainError: domain_error, 500: _server_error},
                     middleware=[Middleware(KeyCallAudit, services=services)])  # every service key's call audited
     app.state.services = services
-    return RealtimeFirst(app)
+    internal = Starlette(routes=ops.internal_routes)  # no lifespan: the public app's runs the node
+    internal.state.services = services
+    return RealtimeFirst(app, internal, TrustedProxies(settings.trusted_proxies))
 
 
 class RealtimeFirst:
-    """The outermost ASGI app: `/ws` goes straight to its endpoint, the audience's HLS (`/live/`) to a
-    router of its own, everything else to Starlette.
+    """The outermost ASGI app: a request that came in on the internal port goes to the operations app;
+    on the public port, `/ws` goes straight to its endpoint, the audience's HLS (`/live/`) to a router
+    of its own, everything else to Starlette, with the security headers (collab/web/headers.py).
+
+    Which port a request came in on is the local address of its socket (`scope["server"]`), which no
+    header can change. `internal_port` is set once the node has bound it (server/cli.py).
 
     Every open socket keeps its ASGI call stack alive for as long as it is connected; skipping
     Starlette's middleware and router frames saves memory per idle connection and CPU per join. The
@@ -153,14 +159,22 @@ class RealtimeFirst:
     request, so `/live/` routes are matched among themselves, with the app's error handlers.
     """
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, internal: Starlette, proxies: TrustedProxies) -> None:
         self.app = app
         self.state = app.state
+        self.internal = internal
+        self.internal_port: int | None = None
+        self.public = SecurityHeaders(app, proxies)
         live = Router(routes=[r for r in app.routes if getattr(r, "path", "").startswith(LIVE)])
-        self.live = ServerErrorMiddleware(ExceptionMiddleware(live, handlers=app.exception_handlers),
-                                          handler=app.exception_handlers.get(500))
+        self.live = SecurityHeaders(
+            ServerErrorMiddleware(ExceptionMiddleware(live, handlers=app.exception_handlers),
+                                  handler=app.exception_handlers.get(500)), proxies, full=False)
 
     async def __call__(self, scope, receive, send) -> None:
+        server = scope.get("server")
+        if server and server[1] == self.internal_port and scope["type"] != "lifespan":
+            await self.internal(scope, receive, send)
+            return
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             await websocket_endpoint(self.state.services, scope, receive, send)
             return
@@ -168,4 +182,4 @@ class RealtimeFirst:
             scope["app"] = self.app  # what the routes read their services from
             await self.live(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await self.public(scope, receive, send)

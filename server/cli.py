@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
 import sys
 
 from collab.settings import Settings, load_settings
@@ -46,8 +47,9 @@ def serve(settings: Settings, on_listening=None) -> None:
     from collab.realtime.wire import WireProtocol
 
     configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         ws=WireProtocol,
@@ -59,13 +61,36 @@ def serve(settings: Settings, on_listening=None) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=4096,
-        proxy_headers=False,  # X-Forwarded-For is read only from --trusted-proxies (collab/api/client_address.py)
+        proxy_headers=False,  # X-Forwarded-* only from --trusted-proxies (collab/api/client_address.py)
     )
+    public = config.bind_socket()  # (on failure uvicorn logs why and exits 3)
+    try:
+        internal = listen_internal(settings)
+    except OSError as exc:  # said at once, naming the setting
+        print(f"collab: cannot listen on --internal-port {settings.internal_host}:{settings.internal_port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(3)
+    app.internal_port = internal.getsockname()[1]
+    logging.getLogger("collab.app").info(
+        "operations (metrics, readiness detail) at %smetrics", url_of(settings.internal_host, app.internal_port))
+    sockets = [public, internal]  # the public one first: on_listening reports it
     server = _Server(config, on_listening)
     _tune_gc()
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         sys.exit(3)
+
+
+def listen_internal(settings: Settings):
+    """The operations port's socket. One uvicorn server serves it with the public one (one event loop,
+    one start-up and shutdown, one set of connections drained); the app tells them apart by the local
+    port of each connection (server/app.py's RealtimeFirst)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in settings.internal_host else socket.AF_INET
+    sock = socket.create_server((settings.internal_host.strip("[]"), settings.internal_port), family=family)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _Server(config, on_listening):

@@ -51,6 +51,7 @@ class Server:
     def __init__(self, database_url: str, redis_url: str = "", name: str | None = None, **settings: Any) -> None:
         self.name = name or f"node{next(self._names)}"
         self.port = free_port()
+        self.internal_port = free_port()  # /metrics and the operator's detail (not on the public port)
         self.database_url = database_url
         self.redis_url = redis_url
         self.settings = settings
@@ -64,12 +65,16 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.internal_port}"
+
+    @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def command(self) -> list[str]:
         args = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--database-url", self.database_url, "--secret", SECRET, "--node-id", self.name]
+                "--internal-port", str(self.internal_port), "--database-url", self.database_url, "--secret", SECRET, "--node-id", self.name]
         if self.redis_url:
             args += ["--redis-url", self.redis_url]
         for key, value in self.settings.items():

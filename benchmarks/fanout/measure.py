@@ -37,7 +37,8 @@ def latency_timeline(pairs, t0: float, step: float = 10.0) -> list[dict]:
 
 
 def collab_counters(port: int) -> dict[str, float]:
-    """Selected counters from a collab node's /metrics (text format; no client library needed)."""
+    """Selected counters from a collab node's /metrics (text format; no client library needed), on its
+    internal port."""
     wanted = ("collab_frames_total", "collab_deliveries_total", "collab_slow_consumer_closes_total",
               "collab_bus_reconnects_total", "collab_gap_fills_total", "collab_resyncs_total")
     out: dict[str, float] = {}

@@ -226,7 +226,7 @@ def _window(cfg: Config, nodes: list[servers.Node], workers: list[Child], sender
     sys1 = [n.cpu_system() if n.proc.poll() is None else c for n, c in zip(nodes, sys0)]
     busy = machine.busy()
     redis1 = servers.redis_cpu(cfg.redis_url)
-    counters = [collab_counters(n.port) for n in nodes] if nodes[0].name.startswith("collab") else []
+    counters = [collab_counters(n.internal_port) for n in nodes] if nodes[0].name.startswith("collab") else []
 
     spy.stop()
     reports = _call_all(workers, "report", timeout=120)

@@ -32,8 +32,10 @@ def free_port() -> int:
 class Node:
     """One server process on its own port, with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], port: int, logdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, name: str, argv: list[str], port: int, logdir: Path, env: dict[str, str],
+                 internal_port: int | None = None) -> None:
         self.name, self.port = name, port
+        self.internal_port = internal_port  # a collab node's operations port: /metrics is served there only
         self.log_path = logdir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - open for the process's life, closed in stop()
         self.proc = subprocess.Popen(
@@ -81,11 +83,12 @@ class Node:
 def start_collab(i: int | str, database_url: str, redis_url: str, secret: str, logdir: Path, extra: list[str],
                  prefix: list[str] | tuple[str, ...] = ()) -> Node:
     """`prefix`: a command the server runs under (`nice -n 10`)."""
-    port = free_port()
+    port, internal = free_port(), free_port()
     argv = [*prefix, sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port),
-            "--database-url", database_url, "--redis-url", redis_url, "--secret", secret,
+            "--internal-port", str(internal), "--database-url", database_url, "--redis-url", redis_url,
+            "--secret", secret,
             "--node-id", f"bench-{i}", "--log-json", "true", "--log-level", "warning", *extra]
-    return Node(f"collab-{i}", argv, port, logdir, {"COLLAB_DATA_DIR": str(logdir / f"data-{i}")})
+    return Node(f"collab-{i}", argv, port, logdir, {"COLLAB_DATA_DIR": str(logdir / f"data-{i}")}, internal)
 
 
 def start_socketio(i: int, redis_url: str, secret: str, logdir: Path, channel: str) -> Node:

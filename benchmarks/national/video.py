@@ -175,7 +175,7 @@ class Video:
     # -- windows -----------------------------------------------------------------------------------
     def window_start(self) -> None:
         self._win = {"t0": time.time(), "threads": self._node0_threads(), "people": self._people_cpu(),
-                     "metrics": [scrape(n.port) for n in self.nodes]}
+                     "metrics": [scrape(n.internal_port) for n in self.nodes]}
 
     def window_stop(self) -> dict:
         w, t1 = self._win, time.time()
@@ -184,7 +184,7 @@ class Video:
         main = self.maker.proc.pid
         program = sum(c - w["threads"].get(tid, 0.0) for tid, c in threads.items()
                       if tid not in self.threads_before and self.threads_before)
-        metrics = [scrape(n.port) for n in self.nodes]
+        metrics = [scrape(n.internal_port) for n in self.nodes]
         people = self._people_cpu()
         return {"t0": w["t0"], "t1": t1, "wall": round(wall, 2),
                 "node0_program_threads_cores": round(program / wall, 3),
@@ -253,7 +253,8 @@ class Video:
 # -- what the records say ----------------------------------------------------------------------------
 
 def scrape(port: int) -> dict[str, float]:
-    """The node's program counters from /metrics: HLS requests by kind, parts fetched from the bus."""
+    """The node's program counters from /metrics (its internal port): HLS requests by kind, parts
+    fetched from the bus."""
     out: dict[str, float] = {}
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as r:

@@ -9,8 +9,9 @@ browsers keep it for a year without asking; a release changes the digest. A URL 
 
 ES modules import each other by relative URL (`import "./stage/view.js"`), which a browser resolves
 without the importer's query: the digest would be lost and every module revalidated on every visit.
-A page that loads modules puts `asset.import_map(...)` in a `<script type="importmap">` before them:
-it maps each module's plain URL to its digest URL, so the whole graph is kept for good too."""
+A page that loads modules puts `scripts.import_map(...)` (collab/web/pages.py: a `<script
+type="importmap">` its CSP admits by hash) before them: it maps each module's plain URL to its digest
+URL, so the whole graph is kept for good too."""
 
 from __future__ import annotations
 

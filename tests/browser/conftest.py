@@ -11,7 +11,9 @@ import harness
 pytest.importorskip("playwright")
 from playwright.async_api import async_playwright  # noqa: E402
 
-from browsing import ARGS, CHROMIUM  # noqa: E402
+from browsing import ARGS, CHROMIUM, functions_for_predicates  # noqa: E402
+
+functions_for_predicates()  # the pages' CSP refuses eval (tests/browsing.py says why this is needed)
 
 
 @pytest.fixture(scope="module")

@@ -118,10 +118,16 @@ async def test_oversized_body_is_refused(http, users):
 
 
 async def test_operations_endpoints(http, server):
-    assert (await http.get("/healthz")).json()["status"] == "ok"
-    ready = await http.get("/readyz")
+    # the public port: ok or not, for a load balancer; nothing about the node
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    assert (await http.get("/readyz")).json() == {"status": "ok"}
+    assert (await http.get("/metrics")).status_code == 404
+    # the internal port: the operator's detail
+    async with httpx.AsyncClient(base_url=server.ops_url) as ops:
+        ready = await ops.get("/readyz")
+        metrics = (await ops.get("/metrics")).text
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "bus": "ok"}
-    metrics = (await http.get("/metrics")).text
+    assert ready.json()["node"] == server.name
     for name in ("collab_connections", "collab_deliveries_total", "collab_slow_consumer_closes_total",
                  "collab_bus_reconnects_total", "collab_command_errors_total", "collab_coalesced_events_total"):
         assert name in metrics

@@ -296,7 +296,8 @@ async def api_announcement_ids(http: httpx.AsyncClient, node: harness.Server, to
 
 
 async def readyz(http: httpx.AsyncClient, node: harness.Server) -> tuple[int, dict]:
-    r = await http.get(node.url + "/readyz")
+    """Readiness as the operator reads it: with each check, on the node's internal port."""
+    r = await http.get(node.ops_url + "/readyz")
     return r.status_code, r.json()
 
 
@@ -694,12 +695,12 @@ async def test_slow_consumer_is_closed_with_4008_while_others_on_its_node_keep_u
                 arrived[push["e"]["id"]] = time.monotonic()
                 order.append(push["e"]["id"])
 
-        base = _slow_consumer_closes((await http.get(b.url + "/metrics")).text)
+        base = _slow_consumer_closes((await http.get(b.ops_url + "/metrics")).text)
 
         async def watch_then_read() -> tuple[int | None, int]:
             """Resume reading as soon as B counts a slow-consumer close: the server drops the connection
             2 s after its close frame if the peer does not answer, and the frame must be read first."""
-            while _slow_consumer_closes((await http.get(b.url + "/metrics")).text) <= base:
+            while _slow_consumer_closes((await http.get(b.ops_url + "/metrics")).text) <= base:
                 await asyncio.sleep(0.05)
             return await asyncio.to_thread(raw.read_until_close)
 

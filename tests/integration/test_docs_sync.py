@@ -364,7 +364,7 @@ async def test_an_idle_document_leaves_memory_and_comes_back_whole(world):
     c = await client(world, "strict", "member", doc_id)
     await c.append(" 最后一句")
     expected = c.content
-    async with httpx.AsyncClient(base_url=world["strict"].url) as http:
+    async with httpx.AsyncClient(base_url=world["strict"].ops_url) as http:  # the node's internal port
         assert open_docs((await http.get("/metrics")).text) >= 1
         await c.close()
         for _ in range(50):

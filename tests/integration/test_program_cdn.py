@@ -81,7 +81,7 @@ def edge(world):  # noqa: F811
 async def origin_requests(world) -> dict[str, float]:  # noqa: F811
     out: dict[str, float] = {}
     for n in ("a", "b"):
-        async with httpx.AsyncClient(base_url=world[n].url) as http:
+        async with httpx.AsyncClient(base_url=world[n].ops_url) as http:  # the node's internal port
             for line in (await http.get("/metrics")).text.splitlines():
                 m = re.match(r'collab_program_requests_total\{kind="(\w+)"\} ([\d.e+]+)', line)
                 if m:

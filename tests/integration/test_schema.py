@@ -32,7 +32,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 async def test_server_refuses_an_old_schema_and_names_the_fix(empty_database):
     port = harness.free_port()
-    proc = await asyncio.to_thread(run_cli, "serve", "--port", str(port), "--database-url", empty_database,
+    proc = await asyncio.to_thread(run_cli, "serve", "--port", str(port), "--internal-port", "0",
+                                   "--database-url", empty_database,
                                    "--secret", harness.SECRET)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr

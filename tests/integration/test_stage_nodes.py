@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("validate_pushes")  # every push as docs/pu
 
 
 async def gauge(node, name: str) -> float:
-    async with httpx.AsyncClient(base_url=node.url) as http:
+    async with httpx.AsyncClient(base_url=node.ops_url) as http:  # the node's internal port
         text = (await http.get("/metrics")).text
     return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
 

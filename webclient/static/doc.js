@@ -11,8 +11,7 @@
   var threads = [], versions = [];
   var activeId = null;            // the thread whose mark holds the cursor, or that was clicked
   var drafts = {};                // thread id -> a reply being written (kept across re-renders)
-  var markStyle = document.createElement("style");
-  document.head.appendChild(markStyle);
+  var marks = markSheet();
 
   function canEdit() { return !!(info && info.me.may_edit && editor && !editor.readOnly); }
 
@@ -21,6 +20,19 @@
   var button = Collab.button;
 
   // -- comment highlights -------------------------------------------------------------------------
+  // The rules go into a constructed stylesheet: the page's Content-Security-Policy refuses inline
+  // <style> (a browser without constructed sheets falls back to one, and keeps the marks doc.css draws).
+  function markSheet() {
+    try {
+      var sheet = new CSSStyleSheet();
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+      return function (text) { sheet.replaceSync(text); };
+    } catch (e) {
+      var style = document.head.appendChild(document.createElement("style"));
+      return function (text) { style.textContent = text; };
+    }
+  }
+
   // Every mark is highlighted by doc.css; here: resolved threads unhighlighted, open ones (overlapping a
   // resolved one) highlighted again, the active one stronger. Ids are numbers, never user text.
   function paintMarks() {
@@ -35,7 +47,7 @@
       var a = ".qc-" + Number(activeId) + "-on";
       rules.push(".ql-editor " + a + a + a + "{background:var(--mark-active-bg);border-bottom-color:var(--mark-active-line)}");
     }
-    markStyle.textContent = rules.join("\n");
+    marks(rules.join("\n"));
     document.querySelectorAll("#threads > li").forEach(function (li) {
       li.classList.toggle("active", Number(li.dataset.id) === activeId);
     });
