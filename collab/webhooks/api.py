@@ -52,7 +52,7 @@ async def create_endpoint(request: Request):
     async with services.sessionmaker() as db:
         endpoint, secret = await endpoints.create(
             db, actor.user_id, data.get("url"), data.get("event_types"), data.get("description", ""),
-            allow_private=services.settings.webhook_allow_private, secret=data.get("secret"))
+            allow_private=services.settings.webhook_allow_private, secret=data.get("secret"), actor=actor)
         await db.commit()
         return json_response({"endpoint": endpoints.endpoint_json(endpoint), "secret": secret}, 201)
 
@@ -83,12 +83,13 @@ async def change_endpoint(request: Request):
               enabled: {type: boolean}
     responses: {200: {description: endpoint}, 400: {description: "invalid; unknown_event_type; webhook_url_refused"}, 403: {description: forbidden}, 404: {description: not_found}}
     """
-    await authorized(request, "webhook.manage")
+    actor = await authorized(request, "webhook.manage")
     data = await json_body(request)
     services = _services(request)
     async with services.sessionmaker() as db:
         endpoint = await endpoints.get(db, path_id(request, "endpoint_id"))
-        await endpoints.change(db, endpoint, data, allow_private=services.settings.webhook_allow_private)
+        await endpoints.change(db, endpoint, data, allow_private=services.settings.webhook_allow_private,
+                               actor=actor)
         await db.commit()
         return json_response(endpoints.endpoint_json(endpoint))
 
@@ -99,12 +100,13 @@ async def rotate_secret(request: Request):
     requestBody: {required: false, content: {application/json: {schema: {type: object, properties: {secret: {type: string, description: "whsec_…; made here when absent"}}}}}}
     responses: {200: {description: "{secret, previous_secret_until}"}, 403: {description: forbidden}, 404: {description: not_found}}
     """
-    await authorized(request, "webhook.manage")
+    actor = await authorized(request, "webhook.manage")
     data = await json_body(request)
     services = _services(request)
     async with services.sessionmaker() as db:
         endpoint = await endpoints.get(db, path_id(request, "endpoint_id"))
-        secret = await endpoints.rotate(db, endpoint, services.settings.webhook_rotation_overlap, data.get("secret"))
+        secret = await endpoints.rotate(db, endpoint, services.settings.webhook_rotation_overlap, data.get("secret"),
+                                        actor=actor)
         await db.commit()
         return json_response({"secret": secret,
                               "previous_secret_until": endpoints.endpoint_json(endpoint)["previous_secret_until"]})
@@ -140,11 +142,11 @@ async def replay(request: Request):
     requestBody: {required: true, content: {application/json: {schema: {type: object, required: [event], properties: {event: {type: string, description: "the event's id (the webhook-id header, msg_…)"}}}}}}
     responses: {202: {description: "{delivery: id, status: pending}"}, 403: {description: forbidden}, 404: {description: not_found}}
     """
-    await authorized(request, "webhook.manage")
+    actor = await authorized(request, "webhook.manage")
     data = await json_body(request)
     async with _services(request).sessionmaker() as db:
         endpoint = await endpoints.get(db, path_id(request, "endpoint_id"))
-        delivery = await endpoints.replay(db, endpoint, data.get("event"))
+        delivery = await endpoints.replay(db, endpoint, data.get("event"), actor=actor)
         await db.commit()
         return json_response({"delivery": delivery.id, "status": "pending"}, 202)
 

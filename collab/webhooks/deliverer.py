@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from collab import audit
 from collab.settings import Settings
 from collab.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from collab.webhooks import addresses, signing
@@ -299,13 +300,14 @@ class Deliverer:
             if since is None:
                 endpoint.failing_since = outcome["at"]
             elif endpoint.enabled and (now - since).total_seconds() >= self.settings.webhook_disable_after:
-                self._disable(endpoint, since, now)
+                self._disable(db, endpoint, since, now)
 
-    def _disable(self, endpoint: WebhookEndpoint, since: datetime, now: datetime) -> None:
+    def _disable(self, db, endpoint: WebhookEndpoint, since: datetime, now: datetime) -> None:
         endpoint.enabled = False
         endpoint.disabled_at = now
         endpoint.disabled_reason = f"every delivery failed since {since.isoformat(timespec='seconds')}"
-        # AUDIT(webhooks): "webhook endpoint disabled by the server" (endpoint id, reason).
+        audit.record(db, None, "webhook.disable", "webhook", endpoint.id,
+                     {"reason": endpoint.disabled_reason, "by": "server"})
         log.warning("webhook endpoint %s disabled: every delivery failed since %s", endpoint.id,
                     since.isoformat(timespec="seconds"),
                     extra={"endpoint": endpoint.id, "url": endpoint.url, "reason": endpoint.disabled_reason})

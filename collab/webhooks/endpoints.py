@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab import audit
+from collab.auth.actor import Actor
 from collab.errors import DomainError
 from collab.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from collab.webhooks import addresses, signing
@@ -68,7 +70,8 @@ def endpoint_json(e: WebhookEndpoint, now: datetime | None = None) -> dict[str, 
 
 
 async def create(db: AsyncSession, created_by: int | None, url: Any, types: Any, description: Any = "",
-                 *, allow_private: bool = False, secret: str | None = None) -> tuple[WebhookEndpoint, str]:
+                 *, allow_private: bool = False, secret: str | None = None,
+                 actor: Actor | None = None) -> tuple[WebhookEndpoint, str]:
     """A new enabled endpoint and its secret (made here unless given, `whsec_…`)."""
     if secret is not None and not signing.is_secret(secret):
         raise DomainError("invalid", "secret must be whsec_ and 24 to 64 bytes in base64")
@@ -78,8 +81,8 @@ async def create(db: AsyncSession, created_by: int | None, url: Any, types: Any,
                                created_at=datetime.now(timezone.utc))
     db.add(endpoint)
     await db.flush()
-    # AUDIT(webhooks): "webhook endpoint created" (who, endpoint id, url, event types): the lead wires
-    # collab.audit here, in this transaction.
+    audit.record(db, actor, "webhook.create", "webhook", endpoint.id,
+                 {"url": endpoint.url, "event_types": list(endpoint.event_types)})
     return endpoint, endpoint.secret
 
 
@@ -96,7 +99,7 @@ async def listing(db: AsyncSession) -> list[WebhookEndpoint]:
 
 
 async def change(db: AsyncSession, endpoint: WebhookEndpoint, data: dict[str, Any], *,
-                 allow_private: bool = False) -> WebhookEndpoint:
+                 allow_private: bool = False, actor: Actor | None = None) -> WebhookEndpoint:
     """Change url, event_types, description or enabled. Enabling again forgets the failures that
     disabled it: its pending deliveries are tried again on their schedule."""
     if "url" in data:
@@ -113,18 +116,20 @@ async def change(db: AsyncSession, endpoint: WebhookEndpoint, data: dict[str, An
         elif not data["enabled"] and endpoint.enabled:
             endpoint.disabled_at, endpoint.disabled_reason = datetime.now(timezone.utc), "disabled by an admin"
         endpoint.enabled = data["enabled"]
-    # AUDIT(webhooks): "webhook endpoint changed" (who, endpoint id, the fields in `data`).
+    audit.record(db, actor, "webhook.change", "webhook", endpoint.id,
+                 {k: data[k] for k in ("url", "event_types", "description", "enabled") if k in data})
     return endpoint
 
 
-async def rotate(db: AsyncSession, endpoint: WebhookEndpoint, overlap: float, secret: str | None = None) -> str:
+async def rotate(db: AsyncSession, endpoint: WebhookEndpoint, overlap: float, secret: str | None = None,
+                 actor: Actor | None = None) -> str:
     """A new secret; the old one goes on signing for `overlap` seconds beside it."""
     if secret is not None and not signing.is_secret(secret):
         raise DomainError("invalid", "secret must be whsec_ and 24 to 64 bytes in base64")
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_until = datetime.now(timezone.utc) + timedelta(seconds=overlap)
     endpoint.secret = secret or signing.new_secret()
-    # AUDIT(webhooks): "webhook secret rotated" (who, endpoint id; never the secret).
+    audit.record(db, actor, "webhook.rotate_secret", "webhook", endpoint.id)  # never the secret
     return endpoint.secret
 
 
@@ -153,7 +158,7 @@ async def deliveries(db: AsyncSession, endpoint: WebhookEndpoint, status: str | 
             for d, ev in rows]
 
 
-async def replay(db: AsyncSession, endpoint: WebhookEndpoint, msg_id: Any) -> WebhookDelivery:
+async def replay(db: AsyncSession, endpoint: WebhookEndpoint, msg_id: Any, actor: Actor | None = None) -> WebhookDelivery:
     """Deliver an event to the endpoint again, now, under its same `webhook-id` (a receiver that has it
     already knows it by that id). Works for events the endpoint never had, too (subscribed later)."""
     if not isinstance(msg_id, str):
@@ -171,5 +176,5 @@ async def replay(db: AsyncSession, endpoint: WebhookEndpoint, msg_id: Any) -> We
     else:
         delivery.status, delivery.next_attempt_at, delivery.attempts = "pending", now, 0
     await db.flush()
-    # AUDIT(webhooks): "webhook event replayed" (who, endpoint id, event id).
+    audit.record(db, actor, "webhook.replay", "webhook", endpoint.id, {"event": msg_id})
     return delivery

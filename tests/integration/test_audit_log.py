@@ -128,6 +128,25 @@ async def test_staff_membership_accounts_and_exports_are_logged(server, users, a
     assert made["detail"] == {"username": "expert9", "role": "expert"}
 
 
+async def test_webhook_endpoint_changes_are_logged_without_their_secret(server, users, acted):
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.post("/api/webhooks", headers=bearer(users, "admin1"), json={
+            "url": "https://receiver.example/hook", "event_types": ["attendance.finalized"]})
+        assert r.status_code == 201, r.text
+        eid, first = r.json()["endpoint"]["id"], r.json()["secret"]
+        r = await http.patch(f"/api/webhooks/{eid}", headers=bearer(users, "admin1"), json={"enabled": False})
+        assert r.status_code == 200, r.text
+        r = await http.post(f"/api/webhooks/{eid}/rotate-secret", headers=bearer(users, "admin1"), json={})
+        assert r.status_code == 200, r.text
+        second = r.json()["secret"]
+    entries = await log(server, users, f"?action=webhook.*&target_id={eid}")
+    assert [e["action"] for e in reversed(entries)] == ["webhook.create", "webhook.change", "webhook.rotate_secret"]
+    assert all(e["actor"]["user_id"] == users["admin1"][0] and e["address"] == "127.0.0.1" for e in entries)
+    assert entries[-1]["detail"] == {"url": "https://receiver.example/hook", "event_types": ["attendance.finalized"]}
+    assert entries[1]["detail"] == {"enabled": False}
+    assert first not in str(entries) and second not in str(entries)  # a secret never goes in the log
+
+
 async def test_only_admins_read_the_log(server, users, acted):
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         for who in ("org1", "expert1", "teacher1"):
