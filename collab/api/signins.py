@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collab import policy
+from collab import audit, policy
 from collab.api.common import current_grant, json_body, json_response, path_id
 from collab.auth.passwords import MIN_LENGTH, check_password, hash_password
 from collab.auth.signins import aware, refresh_in
@@ -157,6 +157,7 @@ async def end_all_sessions(request: Request):
         if user is None:
             raise DomainError("not_found", "no such user")
         ended = await services.sign_ins.cut_off(db, user, "ended_by_admin")
+        audit.record(db, actor, "user.sessions_ended", "user", user.id, {"sessions": len(ended.sessions)})
         await db.commit()
     await services.sign_ins.announce(ended)
     return json_response({"ended": len(ended.sessions)})
@@ -190,6 +191,8 @@ async def update_user(request: Request):
         user = await db.get(User, path_id(request, "user_id"))
         if user is None:
             raise DomainError("not_found", "no such user")
+        if disabled is not None and disabled != (user.disabled_at is not None):
+            audit.record(db, actor, "user.disable" if disabled else "user.enable", "user", user.id)
         if disabled is True and user.disabled_at is None:
             user.disabled_at = datetime.now(timezone.utc)
             ended = await services.sign_ins.cut_off(db, user, "disabled")
@@ -199,6 +202,7 @@ async def update_user(request: Request):
         if role is not None and role != user.role:
             # a token carries its role, and roles are not nested (an expert moderates what an organizer
             # may not): every change of role ends the user's sessions; they sign in again in the new one
+            audit.record(db, actor, "user.role", "user", user.id, {"from": user.role, "to": role})
             user.role = role
             if user.disabled_at is None:
                 ended = await services.sign_ins.cut_off(db, user, "role_changed")

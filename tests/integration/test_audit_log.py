@@ -147,6 +147,21 @@ async def test_webhook_endpoint_changes_are_logged_without_their_secret(server, 
     assert first not in str(entries) and second not in str(entries)  # a secret never goes in the log
 
 
+async def test_role_changes_disabling_and_ended_sessions_are_logged(server, users, acted):
+    uid = acted["new_user"]  # made in this module for this: changing a role ends the user's sessions
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for body in ({"role": "teacher"}, {"disabled": True}, {"disabled": False}):
+            r = await http.patch(f"/api/users/{uid}", headers=bearer(users, "admin1"), json=body)
+            assert r.status_code == 200, r.text
+        r = await http.post(f"/api/users/{uid}/sessions/end-all", headers=bearer(users, "admin1"))
+        assert r.status_code == 200, r.text
+    entries = list(reversed(await log(server, users, f"?action=user.*&target_id={uid}")))
+    assert [(e["action"], e["detail"]) for e in entries][-4:] == [
+        ("user.role", {"from": "expert", "to": "teacher"}), ("user.disable", {}), ("user.enable", {}),
+        ("user.sessions_ended", {"sessions": 0})]
+    assert all(e["actor"]["user_id"] == users["admin1"][0] for e in entries[-4:])
+
+
 async def test_only_admins_read_the_log(server, users, acted):
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         for who in ("org1", "expert1", "teacher1"):
