@@ -42,9 +42,14 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     return json_response({"error": error}, exc.status, {"Retry-After": str(retry_after)})
 
 
-def bearer_token(request: Request) -> str:
+def _authorization(request: Request) -> str:
+    """The `Authorization: Bearer …` token ("" without one): the only place a service key is read from."""
     header = request.headers.get("authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get("collab_token", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else ""
+
+
+def bearer_token(request: Request) -> str:
+    return _authorization(request) or request.cookies.get("collab_token", "")
 
 
 async def current_actor(request: Request) -> Actor | None:
@@ -54,11 +59,10 @@ async def current_actor(request: Request) -> Actor | None:
     is noted for the audit log of whatever the route does (collab.audit.ORIGIN)."""
     audit.ORIGIN.set(audit.Origin(request.client.host if request.client else "",
                                   request.headers.get("user-agent", "")))
-    header = request.headers.get("authorization", "")
-    bearer = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    bearer = _authorization(request)
     if bearer and keys.is_key(bearer):
         return await _key_actor(request, bearer)
-    token = bearer or request.cookies.get("collab_token", "")
+    token = bearer_token(request)
     if not token:
         return None
     return await request.app.state.services.tokens.resolve(token)

@@ -30,7 +30,7 @@ from sessions.program import layout
 from sessions.program.front_row import FrontRow
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
 from sessions.program.recording import ProgramRecorder
-from sessions.program.sharing import IDLE, Copy, Sender, latest_key
+from sessions.program.sharing import IDLE, Copy, Sender, latest_key, notice_rungs
 from sessions.room import channel_of, current_phase
 from sessions.room_cache import RoomCache
 from sessions.stage.stages import Stages
@@ -312,9 +312,9 @@ class Programs:
         notice), so no playlist or part URL a CDN still holds from that run names another."""
         try:
             latest = await self.services.hub.bus.get_blob(latest_key(activity_id))
-            rungs = orjson.loads(latest)["rungs"] if latest else {}
-        except (BusUnavailable, orjson.JSONDecodeError, KeyError, TypeError):
+        except BusUnavailable:
             return 0
+        rungs = notice_rungs(latest) if latest else {}
         last = max((part[0] for parts in rungs.values() for part in parts), default=-1)
         return last + 2
 

@@ -43,6 +43,15 @@ def blob_key(activity_id: int, epoch: str, rung: str, name: str) -> str:
     return f"program:{activity_id}:{epoch}:{rung}:{name}"
 
 
+def notice_rungs(data: bytes) -> dict:
+    """A notice's recent parts per rung ({} for anything else): [msn, index, duration, independent, date]."""
+    try:
+        rungs = orjson.loads(data).get("rungs")
+    except (orjson.JSONDecodeError, AttributeError):
+        return {}
+    return rungs if isinstance(rungs, dict) else {}
+
+
 def latest_key(activity_id: int) -> str:
     return f"program:{activity_id}:latest"
 
@@ -123,7 +132,7 @@ class Copy:
         if latest:
             self._heard(latest)
             # the newest notice may be a dead producer's: it was heard when its newest part was made
-            dates = [p[4] for parts in self._rungs(latest).values() for p in parts]
+            dates = [p[4] for parts in notice_rungs(latest).values() for p in parts]
             self.heard_at = time.monotonic() - max(0.0, time.time() - max(dates, default=0.0))
 
     async def close(self) -> None:
@@ -157,14 +166,6 @@ class Copy:
                 window.end()
         self.heard_at = time.monotonic()
         self._heard_one.set()
-
-    @staticmethod
-    def _rungs(data: bytes) -> dict:
-        try:
-            rungs = orjson.loads(data).get("rungs")
-        except (orjson.JSONDecodeError, AttributeError):
-            return {}
-        return rungs if isinstance(rungs, dict) else {}
 
     @property
     def ended(self) -> bool:
