@@ -28,7 +28,20 @@ from collab.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-" + "x" * 40
-REDIS_URL = os.environ.get("COLLAB_TEST_REDIS", "redis://127.0.0.1:6379/15")
+def _worker_redis(base: str) -> tuple[str, str]:
+    """Each pytest-xdist worker has two Redis databases of its own (its own and a spare for tests that
+    need a second deployment): worker N of base DB B uses B-2N and B-2N-1. Leases and streams live in
+    the database; the bus prefixes its channels by database because pub/sub is server-wide."""
+    head, _, db = base.rpartition("/")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(worker[2:]) if worker[2:].isdigit() else 0
+    own = int(db) - 2 * n
+    if own - 1 < 0:
+        raise RuntimeError(f"COLLAB_TEST_REDIS {base}: too few databases below it for worker {worker}")
+    return f"{head}/{own}", f"{head}/{own - 1}"
+
+
+REDIS_URL, SPARE_REDIS_URL = _worker_redis(os.environ.get("COLLAB_TEST_REDIS", "redis://127.0.0.1:6379/15"))
 PG_URL = os.environ.get("COLLAB_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/test")
 ARTIFACTS = Path(os.environ.get("COLLAB_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 

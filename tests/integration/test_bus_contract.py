@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+import harness
 import pytest
 
 from collab.realtime.bus import BusUnavailable, PresenceCounts
@@ -161,7 +162,7 @@ async def test_redis_unreachable_is_a_clear_error(redis_url):
 async def test_two_redis_databases_on_one_server_never_hear_each_other(redis_url):
     """Pub/sub ignores Redis database numbers; the bus must not: a test run and a benchmark (or two
     deployments) sharing a Redis server stay apart."""
-    other_url = redis_url.rsplit("/", 1)[0] + "/14"
+    other_url = harness.SPARE_REDIS_URL
     here, there = RedisBus(redis_url, "here"), RedisBus(other_url, "there")
     got_here, got_there = [], []
     await here.start(got_here.append, lambda up: None)
