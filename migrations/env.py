@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import collab.docs.records  # noqa: F401  (registers the tables on Base.metadata)
 import collab.studios.records  # noqa: F401
 import sessions.records  # noqa: F401
+import sessions.groups.records  # noqa: F401
 from collab.store.models import Base
 
 config = context.config

@@ -80,6 +80,7 @@ class ActivityPhase(Base):
     questions: Mapped[bool] = mapped_column(Boolean)
     hands: Mapped[bool] = mapped_column(Boolean)
     polls: Mapped[bool] = mapped_column(Boolean)
+    groups: Mapped[dict | None] = mapped_column(JSON, default=None)  # a group phase's plan (docs/groups.md)
 
 
 class ActivityStaff(Base):

@@ -40,6 +40,7 @@ class PhaseView:
     questions: bool
     hands: bool
     polls: bool
+    groups: dict | None = None  # a group phase's plan, as `agenda.group_plan_json` writes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,8 @@ class RoomView:
     def of(cls, a: Activity, names: dict[int, str] | None = None) -> RoomView:
         scalars = {f: getattr(a, f) for f in cls.__slots__ if f not in ("phases", "staff", "names")}
         return cls(**scalars, names=tuple((names or {}).items()),
-                   phases=tuple(PhaseView(p.kind, p.title, p.minutes, p.chat, p.questions, p.hands, p.polls)
+                   phases=tuple(PhaseView(p.kind, p.title, p.minutes, p.chat, p.questions, p.hands, p.polls,
+                                             p.groups)
                                 for p in a.phases),
                    staff=tuple(StaffView(s.user_id, s.role) for s in a.staff))
 

@@ -66,6 +66,7 @@ async def test_the_migrations_build_exactly_the_tables_the_code_uses(empty_datab
 
     import collab.docs.records  # noqa: F401
     import collab.studios.records  # noqa: F401
+    import sessions.groups.records  # noqa: F401
     import sessions.records  # noqa: F401
     from collab.store.models import Base
 
