@@ -367,6 +367,52 @@ def _stage_manage(actor: Actor | None, a: ActivityAccess) -> bool:
     return _activity_moderate(actor, a)
 
 
+# -- breakout groups (sessions/groups, docs/groups.md) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupAccess:
+    """A breakout group of an activity, and the actor's place in it."""
+
+    access: ActivityAccess
+    member: bool  # the actor is in this group
+    running: bool  # the group's phase is the activity's current phase, and the activity is live
+
+
+@rule("group.attend")
+def _group_attend(actor: Actor | None, g: GroupAccess) -> bool:
+    """Follow a group's chat, see its members, read its notes: its members, and the activity's
+    moderators (organizer, hosts, experts), who may enter any group."""
+    return _activity_attend(actor, g.access) and (g.member or _activity_moderate(actor, g.access))
+
+
+@rule("group.post")
+def _group_post(actor: Actor | None, g: GroupAccess) -> bool:
+    """Write in a group's chat, name its rapporteur: its members while the phase runs; moderators."""
+    return _group_attend(actor, g) and (g.running or _activity_moderate(actor, g.access))
+
+
+@rule("group.notes")
+def _group_notes(actor: Actor | None, g: GroupAccess) -> bool:
+    """Edit a group's notes: its members and moderators until the activity ends (so ending the phase
+    while someone types loses nothing, and rapporteurs can still tidy them while reporting)."""
+    return _group_attend(actor, g) and g.access.state in ("lobby", "live")
+
+
+@rule("group.notes.read")
+def _group_notes_read(actor: Actor | None, g: GroupAccess) -> bool:
+    """Read a group's notes: whoever may enter the group; after the activity, whoever may see its record."""
+    if g.access.state in ("ended", "archived"):
+        return _group_attend(actor, g) or _activity_timeline(actor, g.access)
+    return _group_attend(actor, g)
+
+
+@rule("group.notes.manage")
+def _group_notes_manage(actor: Actor | None, g: GroupAccess) -> bool:
+    """Restore a version of a group's notes, delete them: the activity's moderators."""
+    return _activity_moderate(actor, g.access)
+
+
 # -- studios and their lesson-prep documents -------------------------------------------------------
 # A studio's roles, from most to least: leader (the famous teacher), co-leader, member, observer.
 # Observers read and follow; members share resources, edit documents and comment; co-leaders and the

@@ -49,6 +49,7 @@ from collab.web.headers import SecurityHeaders
 from collab.web.proxies import TrustedProxies
 from collab.webhooks import part as webhooks
 from sessions import part as activities
+from sessions.groups import part as groups
 from sessions.program import part as program
 from sessions.stage import part as stage
 
@@ -58,7 +59,8 @@ WEBCLIENT = Path(__file__).resolve().parents[1] / "webclient"
 
 # The parts of a node, in the order they start (and the reverse of the order they stop).
 LIVE = "/live/"  # the program's HLS (sessions/program/routes.py)
-PARTS = (studios.install, docs.install, activities.install, stage.install, program.install, webhooks.install)
+PARTS = (studios.install, docs.install, activities.install, groups.install, stage.install, program.install,
+         webhooks.install)
 
 
 def make_bus(settings: Settings) -> Bus:

@@ -24,6 +24,9 @@ AUDITED: dict[str, tuple[str, str, str | None]] = {
     "teacher_readmitted": ("activity.readmit", "user", "user_id"),
     "hand_called": ("stage.call", "user", "user_id"),
     "stage_removed": ("stage.remove", "user", "user_id"),
+    "group_chat_hidden": ("group.hide", "group_message", "message_id"),
+    "group_moved": ("group.move", "user", "user_id"),
+    "group_broadcast": ("group.broadcast", "activity", None),
 }
 
 

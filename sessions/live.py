@@ -21,6 +21,7 @@ from collab.realtime.dispatch import CommandError, Context, Registry
 from collab.webhooks import outbox
 from sessions import lifecycle, outbound, scheduling
 from sessions.chat import recent_for_snapshot
+from sessions.groups import commands as group_commands, formation as groups_formation
 from sessions.polls import current_poll
 from sessions.qa import top_questions
 from sessions.records import Activity, ActivityPhase, aware
@@ -63,7 +64,10 @@ def _lifecycle_command(command: str):
                 writes.append(outbox.row(outbound.LIFECYCLE[change.event["type"]],
                                          outbound.lifecycle(scene.room, after, change.event), now))
             event = await record(ctx, db, activity_id, *writes, event=change.event)
-        return {"event": event, "offset": await publish(ctx, activity_id, event)}
+        answer = {"event": event, "offset": await publish(ctx, activity_id, event)}
+        if change.event["type"] in ("started", "phase_changed"):
+            await groups_formation.on_phase(ctx, activity_id)  # a group phase: people go into their groups
+        return answer
 
     return handle
 
@@ -132,9 +136,16 @@ async def _snapshot(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {**await _shared_snapshot(ctx, activity.id, activity), "me": me_of(ctx.actor, acc, stage_seat)}
 
 
-async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel:
-    """`activity:<id>` is the room; `activity:<id>:mod` its moderators' desk."""
+async def _resolve_channel(ctx: Context, channel: str) -> ActivityChannel | policy.GuardedChannel:
+    """`activity:<id>` is the room; `activity:<id>:mod` its moderators' desk; `activity:<id>:group:<gid>`
+    one of its breakout groups (sessions/groups)."""
     parts = channel.split(":")
+    if len(parts) == 4 and parts[2] == "group" and parts[1].isdigit() and parts[3].isdigit():
+        async with ctx.services.sessionmaker() as db:
+            view = await rooms(ctx.services).view(db, int(parts[1]))
+            acc = None if view is None else await access(ctx, db, view)
+            return await group_commands.resolve_channel(ctx, db, view, acc, int(parts[3])) if view else \
+                policy.GuardedChannel(channel, "group.attend", None)
     moderation = len(parts) == 3 and parts[2] == "mod"
     if len(parts) not in (2, 3) or len(parts) == 3 and not moderation or not parts[1].isdigit():
         return ActivityChannel(channel, None)

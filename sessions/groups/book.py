@@ -1,0 +1,170 @@
+"""Each node's copy of who is in which group: loaded once per node per group phase, so the ask storm
+after `groups_formed` (every page asks `group.mine` at once) costs one query per node, not one per
+teacher.
+
+A copy is trusted like the room cache's (sessions.room_cache): while this node hears the other nodes
+(`node:groups`) and for at most `MAX_AGE` seconds. A change to one teacher's group (a late joiner, a
+choice, a move) or to one group (its rapporteur, its notes) is told to every node, which forgets only
+that teacher or reloads only that group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collab.store.models import User
+from sessions.groups.records import ActivityGroup, GroupMember
+
+CHANNEL = "node:groups"  # clients cannot subscribe: the policy knows no "node" channels
+MAX_AGE = 60.0
+MAX_PHASES = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    number: int
+    name: str
+    doc_id: int | None
+    rapporteur: tuple[int, str] | None  # (user id, display name)
+
+
+@dataclass
+class PhaseBook:
+    """One group phase of one activity as this node knows it."""
+
+    groups: dict[int, Group]
+    member_of: dict[int, int]  # user id -> group id; a teacher missing here is asked of the database
+    loaded_at: float = field(default_factory=time.monotonic)
+    groups_stale: bool = False  # a group changed (its rapporteur, its notes): reread the groups, not the members
+
+    def by_number(self) -> list[Group]:
+        return sorted(self.groups.values(), key=lambda g: g.number)
+
+    def counts(self) -> dict[int, int]:
+        counts = dict.fromkeys(self.groups, 0)
+        for gid in self.member_of.values():
+            counts[gid] = counts.get(gid, 0) + 1
+        return counts
+
+
+async def load_groups(db: AsyncSession, activity_id: int, phase: int) -> dict[int, Group]:
+    rows = (await db.execute(
+        select(ActivityGroup, User.display_name).outerjoin(User, User.id == ActivityGroup.rapporteur_id)
+        .where(ActivityGroup.activity_id == activity_id, ActivityGroup.phase == phase))).all()
+    return {g.id: Group(g.id, g.number, g.name, g.doc_id,
+                        (g.rapporteur_id, name) if g.rapporteur_id is not None else None) for g, name in rows}
+
+
+class GroupBook:
+    def __init__(self, hub) -> None:
+        self.hub = hub
+        self._phases: dict[tuple[int, int], PhaseBook] = {}
+        self._loading: dict[tuple[int, int], asyncio.Future] = {}
+        self._listening = False
+
+    async def start(self) -> None:
+        await self.hub.watch(CHANNEL, self._heard)
+        self._listening = True
+
+    @property
+    def trusted(self) -> bool:
+        return self._listening and self.hub.bus.healthy
+
+    async def phase(self, db: AsyncSession, activity_id: int, phase: int) -> PhaseBook | None:
+        """The phase's groups and members; None when its groups are not formed (yet)."""
+        key = (activity_id, phase)
+        hit = self._phases.get(key)
+        if hit is not None and time.monotonic() - hit.loaded_at < MAX_AGE and self.trusted:
+            if hit.groups_stale:
+                hit.groups_stale = False
+                hit.groups = await load_groups(db, activity_id, phase) or hit.groups
+            return hit
+        waiting = self._loading.get(key)
+        if waiting is not None:  # a join storm on this node shares one load
+            return await asyncio.shield(waiting)
+        future = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            book = await self._load(db, activity_id, phase)
+            future.set_result(book)
+            return book
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a waiter re-raises it, nobody else must log it
+            raise
+        finally:
+            del self._loading[key]
+
+    async def _load(self, db: AsyncSession, activity_id: int, phase: int) -> PhaseBook | None:
+        groups = await load_groups(db, activity_id, phase)
+        if not groups:
+            return None
+        members = (await db.execute(select(GroupMember.user_id, GroupMember.group_id).where(
+            GroupMember.activity_id == activity_id, GroupMember.phase == phase))).all()
+        book = PhaseBook(groups, dict(members))
+        self.keep(activity_id, phase, book)
+        return book
+
+    def keep(self, activity_id: int, phase: int, book: PhaseBook) -> None:
+        """Hold a copy this node made itself (the node that formed the groups has them already)."""
+        if not self.trusted:
+            return
+        if len(self._phases) >= MAX_PHASES:
+            self._phases.clear()
+        self._phases[(activity_id, phase)] = book
+
+    async def group_of(self, db: AsyncSession, activity_id: int, phase: int, user_id: int) -> int | None:
+        book = await self.phase(db, activity_id, phase)
+        if book is None:
+            return None
+        gid = book.member_of.get(user_id)
+        if gid is None:  # joined late on another node, or not placed yet
+            gid = (await db.execute(select(GroupMember.group_id).where(
+                GroupMember.activity_id == activity_id, GroupMember.phase == phase,
+                GroupMember.user_id == user_id))).scalar()
+            if gid is not None:
+                book.member_of[user_id] = gid
+        return gid
+
+    # -- changes -----------------------------------------------------------------------------------
+
+    async def changed(self, activity_id: int, phase: int, *, user_id: int | None = None,
+                      group_id: int | None = None) -> None:
+        """After a committed change to one teacher's group or to one group: every node (this one
+        first, before the caller answers) forgets the teacher or reloads the group."""
+        self._forget(activity_id, phase, user_id, group_id)
+        await self.hub.broadcast(CHANNEL, orjson.dumps({"a": activity_id, "p": phase, "u": user_id, "g": group_id}))
+
+    def _forget(self, activity_id: int, phase: int, user_id: int | None, group_id: int | None) -> None:
+        book = self._phases.get((activity_id, phase))
+        if book is None:
+            return
+        if user_id is not None:
+            book.member_of.pop(user_id, None)
+        if group_id is not None:
+            book.groups_stale = True
+
+    def _heard(self, data: bytes | None) -> None:
+        if data is None:
+            self._phases.clear()
+            return
+        try:
+            msg: dict[str, Any] = orjson.loads(data)
+            self._forget(int(msg["a"]), int(msg["p"]), msg.get("u"), msg.get("g"))
+        except (ValueError, KeyError, TypeError):
+            self._phases.clear()
+
+    def forget(self, activity_id: int, phase: int) -> None:
+        self._phases.pop((activity_id, phase), None)
+
+
+def book_of(services) -> GroupBook:
+    return services.get(GroupBook)
