@@ -13,7 +13,7 @@ from typing import Any
 
 from collab.errors import DomainError
 
-KINDS = ("lesson_display", "discussion", "expert_guidance", "online_interaction", "custom")
+KINDS = ("lesson_display", "discussion", "expert_guidance", "online_interaction", "group_discussion", "custom")
 LEVELS = ("national", "province", "city", "county", "school")
 VISIBILITIES = ("public", "registered", "invited")
 REGISTRATION = ("open", "approval")
@@ -25,6 +25,8 @@ DEFAULTS: dict[str, dict[str, bool]] = {
     "discussion": {"chat": True, "questions": True, "hands": True, "polls": False},
     "expert_guidance": {"chat": False, "questions": True, "hands": False, "polls": False},
     "online_interaction": {"chat": True, "questions": True, "hands": True, "polls": True},
+    # the talk happens inside the groups (docs/groups.md): the main room keeps only its chat
+    "group_discussion": {"chat": True, "questions": False, "hands": False, "polls": False},
     "custom": {"chat": True, "questions": True, "hands": False, "polls": False},
 }
 
@@ -34,6 +36,15 @@ MAX_DESCRIPTION = 5000
 MAX_CAPACITY = 1_000_000
 DEFAULT_FRONT_ROW = 30  # a small studio session stays all real-time; a national one is mostly the program
 MAX_FRONT_ROW = 500  # a node serves a few hundred WebRTC viewers; more is the program's job
+
+# A group phase's plan (docs/groups.md): how many per group, how they are put together, what they discuss.
+ASSIGN = ("random", "by_school", "mix_schools", "by_region", "mix_regions", "list", "self_select")
+GROUP_SIZE = (2, 50)
+MAX_GROUP_QUESTIONS = 10
+MAX_GROUP_QUESTION = 300
+MAX_GROUP_NAME = 100
+MAX_GROUP_NAMES = 200
+SELF_SELECT_NAMES = (2, MAX_GROUP_NAMES)  # teachers choose among named groups: at least two of them
 
 
 class AgendaError(DomainError):
@@ -45,6 +56,17 @@ class AgendaError(DomainError):
 
 
 @dataclass(frozen=True)
+class GroupPlan:
+    """How a group-discussion phase splits the room: `size` per group, the `assign` mode, the guiding
+    `questions` the notes start from, and the groups' `names` (第1组, 第2组, … when none)."""
+
+    size: int = 8
+    assign: str = "random"
+    questions: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Phase:
     kind: str
     title: str
@@ -53,6 +75,7 @@ class Phase:
     questions: bool
     hands: bool
     polls: bool
+    groups: GroupPlan | None = None  # the plan of a group_discussion phase, and only of one
 
     def allows(self, action: str) -> bool:
         return bool(getattr(self, action)) if action in PERMISSIONS else False
@@ -126,7 +149,62 @@ def parse_phase(data: Any, index: int) -> Phase:
             if not isinstance(data[name], bool):
                 raise AgendaError(f"{where}.{name}", f"{name} must be true or false")
             perms[name] = data[name]
-    return Phase(kind=kind, title=title, minutes=minutes, **perms)
+    plan = data.get("groups")  # null is absent: what phase_json writes for the other kinds
+    if kind == "group_discussion":
+        groups: GroupPlan | None = parse_group_plan(plan if plan is not None else {}, f"{where}.groups")
+    elif plan is not None:
+        raise AgendaError(f"{where}.groups", "only a group_discussion phase has groups")
+    else:
+        groups = None
+    return Phase(kind=kind, title=title, minutes=minutes, **perms, groups=groups)
+
+
+def parse_group_plan(data: Any, where: str = "groups") -> GroupPlan:
+    """A group phase's plan from the form, or from what `group_plan_json` stored. `where` prefixes the
+    field an error names (`agenda[2].groups.size`)."""
+    if not isinstance(data, dict):
+        raise AgendaError(where, "groups is an object: size, assign, questions, names")
+    size = data.get("size", GroupPlan.size)
+    low, high = GROUP_SIZE
+    if type(size) is not int or not low <= size <= high:
+        raise AgendaError(f"{where}.size", f"size must be a whole number from {low} to {high}")
+    assign = data.get("assign", GroupPlan.assign)
+    if assign not in ASSIGN:
+        raise AgendaError(f"{where}.assign", f"assign must be one of {', '.join(ASSIGN)}")
+    questions = tuple(q for q in _texts(data, "questions", where, MAX_GROUP_QUESTION) if q)
+    if len(questions) > MAX_GROUP_QUESTIONS:
+        raise AgendaError(f"{where}.questions", f"at most {MAX_GROUP_QUESTIONS} questions")
+    names = _texts(data, "names", where, MAX_GROUP_NAME)
+    if "" in names:
+        raise AgendaError(f"{where}.names", f"names[{names.index('')}] is empty")
+    if len(set(names)) < len(names):
+        twice = next(n for i, n in enumerate(names) if n in names[:i])
+        raise AgendaError(f"{where}.names", f"the name {twice} is there twice")
+    if assign == "self_select" and not SELF_SELECT_NAMES[0] <= len(names) <= SELF_SELECT_NAMES[1]:
+        raise AgendaError(f"{where}.names", "self_select needs from {} to {} group names".format(*SELF_SELECT_NAMES))
+    if len(names) > MAX_GROUP_NAMES:
+        raise AgendaError(f"{where}.names", f"at most {MAX_GROUP_NAMES} group names")
+    return GroupPlan(size=size, assign=assign, questions=questions, names=names)
+
+
+def _texts(data: dict[str, Any], key: str, where: str, limit: int) -> tuple[str, ...]:
+    """A list of texts, each stripped and at most `limit` characters."""
+    value = data.get(key, [])
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise AgendaError(f"{where}.{key}", f"{key} must be a list of texts")
+    out = tuple(v.strip() for v in value)
+    for i, v in enumerate(out):
+        if len(v) > limit:
+            raise AgendaError(f"{where}.{key}", f"{key}[{i}] is longer than {limit} characters")
+    return out
+
+
+def group_plan_json(plan: GroupPlan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {"size": plan.size, "assign": plan.assign, "questions": list(plan.questions), "names": list(plan.names)}
 
 
 def parse_schedule(data: dict[str, Any], current: Schedule | None = None) -> Schedule:
@@ -170,7 +248,7 @@ def planned_minutes(schedule: Schedule) -> int:
 
 def phase_json(p: Phase) -> dict[str, Any]:
     return {"kind": p.kind, "title": p.title, "minutes": p.minutes, "chat": p.chat, "questions": p.questions,
-            "hands": p.hands, "polls": p.polls}
+            "hands": p.hands, "polls": p.polls, "groups": group_plan_json(p.groups)}
 
 
 def schedule_json(s: Schedule) -> dict[str, Any]:

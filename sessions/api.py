@@ -83,13 +83,22 @@ async def create_activity(request: Request):
                 items:
                   type: object
                   properties:
-                    kind: {type: string, enum: [lesson_display, discussion, expert_guidance, online_interaction, custom], default: custom}
+                    kind: {type: string, enum: [lesson_display, discussion, expert_guidance, online_interaction, group_discussion, custom], default: custom}
                     title: {type: string, maxLength: 200}
                     minutes: {type: integer, minimum: 1, maximum: 600, default: 15}
                     chat: {type: boolean, description: "default: what the kind allows"}
                     questions: {type: boolean}
                     hands: {type: boolean}
                     polls: {type: boolean}
+                    groups:
+                      type: object
+                      nullable: true
+                      description: "a group_discussion phase's plan (docs/groups.md; the defaults when absent); null or absent for the other kinds"
+                      properties:
+                        size: {type: integer, minimum: 2, maximum: 50, default: 8}
+                        assign: {type: string, enum: [random, by_school, mix_schools, by_region, mix_regions, list, self_select], default: random}
+                        questions: {type: array, maxItems: 10, items: {type: string, maxLength: 300}, description: "the guiding questions"}
+                        names: {type: array, maxItems: 200, items: {type: string, minLength: 1, maxLength: 100}, description: "the groups' names (unique); 2 to 200 of them for self_select"}
               hosts: {type: array, items: {type: integer}, description: user ids}
               experts: {type: array, items: {type: integer}, description: user ids}
               presenters: {type: array, items: {type: integer}, description: user ids}
@@ -170,13 +179,22 @@ async def edit_activity(request: Request):
                 items:
                   type: object
                   properties:
-                    kind: {type: string, enum: [lesson_display, discussion, expert_guidance, online_interaction, custom], default: custom}
+                    kind: {type: string, enum: [lesson_display, discussion, expert_guidance, online_interaction, group_discussion, custom], default: custom}
                     title: {type: string, maxLength: 200}
                     minutes: {type: integer, minimum: 1, maximum: 600, default: 15}
                     chat: {type: boolean, description: "default: what the kind allows"}
                     questions: {type: boolean}
                     hands: {type: boolean}
                     polls: {type: boolean}
+                    groups:
+                      type: object
+                      nullable: true
+                      description: "a group_discussion phase's plan (docs/groups.md; the defaults when absent); null or absent for the other kinds"
+                      properties:
+                        size: {type: integer, minimum: 2, maximum: 50, default: 8}
+                        assign: {type: string, enum: [random, by_school, mix_schools, by_region, mix_regions, list, self_select], default: random}
+                        questions: {type: array, maxItems: 10, items: {type: string, maxLength: 300}, description: "the guiding questions"}
+                        names: {type: array, maxItems: 200, items: {type: string, minLength: 1, maxLength: 100}, description: "the groups' names (unique); 2 to 200 of them for self_select"}
               hosts: {type: array, items: {type: integer}, description: user ids}
               experts: {type: array, items: {type: integer}, description: user ids}
               presenters: {type: array, items: {type: integer}, description: user ids}

@@ -19,8 +19,10 @@ from collab.webhooks import outbox
 from sessions import outbound, time_zones
 from sessions.agenda import (
     AgendaError,
+    GroupPlan,
     Phase,
     Schedule,
+    parse_group_plan,
     parse_schedule,
     phase_json,
     planned_minutes,
@@ -47,8 +49,13 @@ def schedule_of(a: Activity) -> Schedule:
         region=a.region, starts_at=aware(a.starts_at), ends_at=aware(a.ends_at), capacity=a.capacity,
         visibility=a.visibility, registration=a.registration, front_row=a.front_row,
         phases=tuple(Phase(kind=p.kind, title=p.title, minutes=p.minutes, chat=p.chat, questions=p.questions,
-                           hands=p.hands, polls=p.polls) for p in a.phases),
+                           hands=p.hands, polls=p.polls, groups=_plan_of(p)) for p in a.phases),
     )
+
+
+def _plan_of(p) -> GroupPlan | None:
+    """A stored phase's plan (a row's JSON column, or a `PhaseView`'s copy of it)."""
+    return parse_group_plan(p.groups or {}) if p.kind == "group_discussion" else None
 
 
 def _apply(a: Activity, s: Schedule) -> None:
