@@ -67,21 +67,23 @@ async def get_doc(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        doc, access = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+        doc, home = await service.guarded(db, path_id(request, "doc_id"), actor, "read")
         creator = await db.get(User, doc.created_by)
-    # may_manage: delete anyone's comments (the leader and co-leaders); authors delete their own
+    # may_manage: delete anyone's comments (in a studio the leader and co-leaders); authors delete their own
     return json_response({**service.doc_json(doc, creator.display_name if creator else ""),
-                          "me": {"may_edit": policy.allowed(actor, "doc.edit", access),
-                                 "may_delete": policy.allowed(actor, "doc.delete", policy.Owned(access, doc.created_by)),
-                                 "may_manage": policy.allowed(actor, "studio.manage", access)}})
+                          "me": {"may_edit": home.may(actor, home.edit),
+                                 "may_delete": policy.allowed(actor, home.manage, home.managed(doc.created_by)),
+                                 "may_manage": service.may_manage_all(actor, home)}})
 
 
 async def doc_ticket(request: Request):
     """
-    summary: "A single-use ticket for the document's socket, /ws/docs/{id}?ticket=…, valid expires_in seconds (signed-in users; the socket checks the studio role)"
+    summary: "A single-use ticket for the document's socket, /ws/docs/{id}?ticket=…, valid expires_in seconds (signed-in users; the socket checks the role in the document's home)"
     requestBody: {required: false, content: {application/json: {schema: {type: object, description: "no fields: send nothing or {}"}}}}
     responses: {200: {description: "{ticket, expires_in}"}, 401: {description: unauthenticated}}
     """
+    # No look at the document: whether it is there, and what its home lets the caller do, is the
+    # socket's to say (4004, 4003) once, for every kind of home, before any document byte goes out.
     actor, grant = await current_grant(request)  # the socket will live as long as this token
     policy.authorize(actor, "self")  # a person's own ticket
     settings = request.app.state.services.settings
@@ -111,7 +113,7 @@ async def export_doc(request: Request):
     if fmt not in ("md", "html"):
         raise DomainError("not_found", "exports are .md and .html")
     async with request.app.state.services.sessionmaker() as db:
-        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "read")
         rendered = service.render(await service.current_state(_docs(request), db, doc.id), doc.title)
     media = "text/markdown; charset=utf-8" if fmt == "md" else "text/html; charset=utf-8"
     body = rendered["markdown"] if fmt == "md" else rendered["html"]
@@ -143,7 +145,7 @@ async def list_versions(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "read")
         rows = await service.versions(db, doc.id)
     return json_response({"versions": [service.version_json(v, n) for v, n in rows]})
 
@@ -155,7 +157,7 @@ async def view_version(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "read")
         v = await service.version(db, doc.id, path_id(request, "version_id"))
     return json_response({"version": service.version_json(v), **service.render(v.state, f"{doc.title} ({v.name})")})
 
@@ -182,7 +184,7 @@ async def list_comments(request: Request):
     """
     actor = await current_actor(request)
     async with request.app.state.services.sessionmaker() as db:
-        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "doc.read")
+        doc, _ = await service.guarded(db, path_id(request, "doc_id"), actor, "read")
         threads = await service.threads(_docs(request), db, doc.id)
     return json_response({"threads": threads})
 

@@ -1,11 +1,11 @@
 """`/ws/docs/{doc_id}?ticket=…`: a lesson-prep document for a stock y-websocket client.
 
 The ticket comes from `POST /api/docs/{doc_id}/ticket` (collab/docs/tickets.py): short-lived, single
-use, so no long-lived token is ever in a URL. The socket is accepted, the ticket and the studio role
-checked, and only then does any document byte go out; a refusal is a close code with a reason
-(docs/documents.md lists them):
+use, so no long-lived token is ever in a URL. The socket is accepted, the ticket and the caller's place
+in the document's home checked (collab/docs/homes.py: a studio's role, or another part's rule), and only
+then does any document byte go out; a refusal is a close code with a reason (docs/documents.md lists them):
 
-    4001 no ticket, or a bad token    4011 ticket refused: get a new one    4003 not a reader of this studio
+    4001 no ticket, or a bad token    4011 ticket refused: get a new one    4003 may not read it (its home says)
     4004 no such document             4002 not the protocol                 4009 message too large
     4029 too many messages            4008 too far behind                   4012 node shutting down
     1011 could not store: reconnect   4005 the sign-in token expired        4006 the sign-in was ended
@@ -29,21 +29,17 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from collab import policy
 from collab.auth.accounts import actor_of
 from collab.auth.actor import Actor
 from collab.auth.tokens import Grant, TokenError
-from collab.docs import metrics, sync, tickets
-from collab.docs.records import LessonDoc
+from collab.docs import homes, metrics, sync, tickets
 from collab.docs.room import Peer
 from collab.docs.rooms import DocRooms
 from collab.realtime.bus import BusUnavailable
 from collab.realtime.protocol import Close
 from collab.store.models import User
-from collab.studios.access import studio_access
 
 log = logging.getLogger("collab.docs")
 
@@ -83,23 +79,23 @@ async def doc_socket(ws: WebSocket) -> None:
                 if user is None:
                     raise Refusal(TICKET_REFUSED, "ticket_invalid")
                 actor = actor_of(user)
-            studio_id = (await db.execute(select(LessonDoc.studio_id).where(LessonDoc.id == doc_id))).scalar_one_or_none()
-            access = None if studio_id is None else await studio_access(db, studio_id, actor)
+            found = await homes.find(db, doc_id, actor)
     except Refusal as exc:
         await _refuse(ws, exc.code, exc.reason)
         return
-    if access is None:
+    if found is None:  # no such document, or its home is gone (or of a kind this node does not know)
         await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
-    if not policy.allowed(actor, "doc.read", access):
-        await _refuse(ws, Close.FORBIDDEN, "not a member of this studio")
+    _, home = found
+    if not home.may(actor, home.read):
+        await _refuse(ws, Close.FORBIDDEN, home.outsider)
         return
     room = await rooms.open(doc_id)
     if room is None:
         await _refuse(ws, Close.NOT_FOUND, "no such document")
         return
 
-    peer = Peer(ws.send_bytes, actor.user_id, actor.name, policy.allowed(actor, "doc.edit", access),
+    peer = Peer(ws.send_bytes, actor.user_id, actor.name, home.may(actor, home.edit),
                 settings.doc_outbox_bytes)
     room.join(peer)
     holder = DocHolder(peer, actor.user_id)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import WebSocketRoute
 
-from collab.docs import api
+from collab.docs import api, homes
 from collab.docs.endpoint import doc_socket
 from collab.docs.records import LessonDoc
 from collab.docs.rooms import DocRooms
@@ -25,7 +25,8 @@ def install(services: Services) -> Part:
         # subscriptions end, on every node. Access is checked at connect, so only open ones need this.
         if await still_in(db, studio_id, user_id):
             return
-        for doc_id in (await db.execute(select(LessonDoc.id).where(LessonDoc.studio_id == studio_id))).scalars():
+        docs = select(LessonDoc.id).where(LessonDoc.studio_id == studio_id, LessonDoc.home == homes.STUDIO)
+        for doc_id in (await db.execute(docs)).scalars():
             await rooms.evicted(doc_id, user_id)
             await services.hub.kick(f"doc:{doc_id}", user_id, REMOVED)
 

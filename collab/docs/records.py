@@ -2,7 +2,12 @@
 
 A document's content is `snapshot` (a Yjs update holding everything up to `snapshot_upto`) followed by
 the rows of `doc_updates` with larger ids. Compaction folds rows into the snapshot; the two together
-always equal the whole document, whichever node compacts and whenever it stops."""
+always equal the whole document, whichever node compacts and whenever it stops.
+
+A document belongs to a **home** (`home`, `home_id`): a studio (`home = "studio"`, and `studio_id` says
+which, for the studio's cascade and listing) or something another part registers in
+`collab.docs.homes`, such as an activity's breakout group (`home_id` is then that group's id; such a
+document has no studio)."""
 
 from __future__ import annotations
 
@@ -19,7 +24,9 @@ class LessonDoc(Base):
     __table_args__ = (Index("ix_lesson_docs_studio", "studio_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    studio_id: Mapped[int] = mapped_column(ForeignKey("studios.id", ondelete="CASCADE"))
+    studio_id: Mapped[int | None] = mapped_column(ForeignKey("studios.id", ondelete="CASCADE"))  # studio homes
+    home: Mapped[str] = mapped_column(String(32), default="studio", server_default="studio")  # collab.docs.homes
+    home_id: Mapped[int | None] = mapped_column(Integer)  # the owner in a home other than a studio
     title: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     snapshot: Mapped[bytes] = mapped_column(LargeBinary, default=b"")

@@ -1,6 +1,6 @@
 """The studio channel `studio:<id>` on `/ws`: announcements from those who run the studio and members'
 discussion, recorded before they are published. `doc:<id>` carries a document's comment events to the
-members who have it open (the edits themselves travel over `/ws/docs`)."""
+readers who have it open, whatever its home (the edits themselves travel over `/ws/docs`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from collab import policy
-from collab.docs.records import LessonDoc
+from collab.docs import homes
 from collab.policy import GuardedChannel
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
@@ -70,14 +70,16 @@ async def _resolve_studio(ctx: Context, channel: str) -> GuardedChannel:
 
 
 async def _resolve_doc(ctx: Context, channel: str) -> GuardedChannel:
+    # a document's readers, as its home says (a studio's members, or another part's rule)
     _, _, rest = channel.partition(":")
-    access = None
+    found = None
     if rest.isdigit():
         async with ctx.services.sessionmaker() as db:
-            studio_id = (await db.execute(select(LessonDoc.studio_id).where(LessonDoc.id == int(rest)))).scalar_one_or_none()
-            if studio_id is not None:
-                access = await studio_access(db, studio_id, ctx.actor)
-    return GuardedChannel(channel, "doc.read", access)
+            found = await homes.find(db, int(rest), ctx.actor)
+    if found is None:
+        return GuardedChannel(channel, "doc.read", None)
+    _, home = found
+    return GuardedChannel(channel, home.read, home.resource)
 
 
 def register(registry: Registry) -> None:
