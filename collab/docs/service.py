@@ -73,15 +73,16 @@ async def create(db: AsyncSession, actor: Actor | None, studio_id: int, data: di
 
 
 async def create_in_home(db: AsyncSession, home: str, home_id: int, title: str, created_by: int,
-                         snapshot: bytes) -> LessonDoc:
+                         snapshot: bytes, commit: bool = True) -> LessonDoc:
     """A document of another part's home (a group's notes). No policy check here: the owning part asked
-    its own rule before (who may open a group's notes is the group's business). Committed."""
+    its own rule before (who may open a group's notes is the group's business). Committed unless the
+    caller commits it with its own change (`commit=False`: flushed, so it has its id)."""
     if home == homes.STUDIO:
         raise ValueError("studio documents are made by create(), with their studio_id")
     doc = LessonDoc(studio_id=None, home=home, home_id=home_id, title=title[:200], created_by=created_by,
                     snapshot=snapshot, snapshot_upto=0)
     db.add(doc)
-    await db.commit()
+    await (db.commit() if commit else db.flush())
     return doc
 
 

@@ -136,19 +136,25 @@ class GroupBook:
 
     # -- changes -----------------------------------------------------------------------------------
 
-    async def changed(self, activity_id: int, phase: int, *, user_id: int | None = None,
+    async def changed(self, activity_id: int, phase: int, *, user_id: int | None = None, now_in: int | None = None,
                       group_id: int | None = None) -> None:
-        """After a committed change to one teacher's group or to one group: every node (this one
-        first, before the caller answers) forgets the teacher or reloads the group."""
-        self._forget(activity_id, phase, user_id, group_id)
-        await self.hub.broadcast(CHANNEL, orjson.dumps({"a": activity_id, "p": phase, "u": user_id, "g": group_id}))
+        """After a committed change: teacher `user_id` is now in group `now_in`, or group `group_id`
+        itself changed. Every node (this one first, before the caller answers) takes the teacher's new
+        group (so its counts stay whole) or rereads the groups."""
+        self._take(activity_id, phase, user_id, now_in, group_id)
+        await self.hub.broadcast(CHANNEL, orjson.dumps(
+            {"a": activity_id, "p": phase, "u": user_id, "m": now_in, "g": group_id}))
 
-    def _forget(self, activity_id: int, phase: int, user_id: int | None, group_id: int | None) -> None:
+    def _take(self, activity_id: int, phase: int, user_id: int | None, now_in: int | None,
+              group_id: int | None) -> None:
         book = self._phases.get((activity_id, phase))
         if book is None:
             return
         if user_id is not None:
-            book.member_of.pop(user_id, None)
+            if now_in is None:
+                book.member_of.pop(user_id, None)
+            else:
+                book.member_of[user_id] = now_in
         if group_id is not None:
             book.groups_stale = True
 
@@ -158,7 +164,7 @@ class GroupBook:
             return
         try:
             msg: dict[str, Any] = orjson.loads(data)
-            self._forget(int(msg["a"]), int(msg["p"]), msg.get("u"), msg.get("g"))
+            self._take(int(msg["a"]), int(msg["p"]), msg.get("u"), msg.get("m"), msg.get("g"))
         except (ValueError, KeyError, TypeError):
             self._phases.clear()
 

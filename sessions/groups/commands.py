@@ -156,8 +156,7 @@ async def _choose(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         rules.check_choice(phase, current, group_id, await formation.members_now(db, group_id))
         before = await formation.put(db, scene.room.id, phase.phase, me, group_id, "chosen")
         await db.commit()
-        await book.changed(scene.room.id, phase.phase, user_id=me)
-        pb.member_of[me] = group_id
+        await book.changed(scene.room.id, phase.phase, user_id=me, now_in=group_id)
         count = await formation.members_now(db, group_id)
     if before is not None and before != group_id:
         await _left(ctx, scene.room.id, before, {"id": me, "name": ctx.actor.name}, "you chose another group")
@@ -210,7 +209,7 @@ async def _move(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         before = await formation.put(db, scene.room.id, phase.phase, user_id, group_id, "moved")
         out = await record(ctx, db, scene.room.id, event={
             "type": "group_moved", "user_id": user_id, "name": name, "from": before, "group_id": group_id})
-        await book.changed(scene.room.id, phase.phase, user_id=user_id)
+        await book.changed(scene.room.id, phase.phase, user_id=user_id, now_in=group_id)
     if before is not None and before != group_id:
         await _left(ctx, scene.room.id, before, {"id": user_id, "name": name}, "a moderator moved you to another group")
     await ctx.services.hub.publish(group_channel(scene.room.id, group_id), {

@@ -115,8 +115,7 @@ async def place(db: AsyncSession, book: GroupBook, view, phase: GroupPhase, user
     except IntegrityError:
         await db.rollback()
         return await book.group_of(db, view.id, phase.phase, user_id)
-    pb.member_of[user_id] = gid
-    await book.changed(view.id, phase.phase, user_id=user_id)
+    await book.changed(view.id, phase.phase, user_id=user_id, now_in=gid)
     return gid
 
 
