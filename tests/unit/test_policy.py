@@ -172,6 +172,7 @@ def test_every_rule_is_in_the_matrix():
     """A new rule without a row here fails: the matrix is the reviewable permission model."""
     rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX}
     rows |= {"stage.publish", "program.watch"}  # tested below with their own resources
+    rows |= {"group.attend", "group.post", "group.notes", "group.notes.read", "group.notes.manage"}  # and these
     assert rows == set(policy.actions())
 
 
@@ -205,6 +206,31 @@ def test_watching_the_program():
     assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, removed=True))
     assert not policy.allowed(TEACHER, "program.watch", seat(TEACHER, visibility="registered"))
     assert policy.allowed(TEACHER, "program.watch", seat(TEACHER, visibility="registered", registration="approved"))
+
+
+def test_a_group_is_for_its_members_and_the_moderators_who_may_enter_any():
+    """Breakout groups (docs/groups.md): REGISTERED is in the group, TEACHER attends a public activity but
+    is in another group, EXPERT moderates; after the activity the notes are part of its record."""
+    from collab.policy import ActivityAccess, GroupAccess
+
+    def group(actor, state="live", running=True, member=None, visibility="registered"):
+        staff = frozenset({"expert"}) if actor is EXPERT else frozenset()
+        registration = "approved" if actor in (REGISTERED, TEACHER) else None
+        acc = ActivityAccess(ORG.user_id, visibility, state, staff, registration)
+        return GroupAccess(acc, member=actor is REGISTERED if member is None else member, running=running)
+
+    def who(action, **kw):
+        return {a for a in ACTORS if policy.allowed(a, action, group(a, **kw))}
+
+    assert who("group.attend") == {ADMIN, ORG, EXPERT, REGISTERED}
+    assert who("group.post") == {ADMIN, ORG, EXPERT, REGISTERED}
+    assert who("group.post", running=False) == {ADMIN, ORG, EXPERT}  # the phase is over for teachers
+    assert who("group.notes", running=False) == {ADMIN, ORG, EXPERT, REGISTERED}  # still tidying for the report
+    assert who("group.notes", state="ended") == set()
+    assert who("group.notes.read", state="ended") == {ADMIN, ORG, EXPERT, REGISTERED, TEACHER, ORG2}
+    assert who("group.notes.manage") == {ADMIN, ORG, EXPERT}
+    assert not policy.allowed(REGISTERED, "group.attend", GroupAccess(
+        ActivityAccess(ORG.user_id, "registered", "live", frozenset(), "approved", removed=True), True, True))
 
 
 def test_activity_channels_follow_attendance():
