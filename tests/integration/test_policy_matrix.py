@@ -42,6 +42,7 @@ POSTERS = 10
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 REFUSALS = {"unauthenticated": "401", "not_connected": "401", "forbidden": "403", "not_found": "404",
+            "not_in_group": "403",
             "key_not_allowed": "403", "key_scope": "403"}
 SCOPES = ["attendance:read", "activities:read", "registrations:read"]  # the service key holds every scope
 
@@ -157,6 +158,22 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
+    async def group_activity(self) -> tuple[int, int]:
+        """A live activity in a group-discussion phase, the registered teacher in the room when it
+        started and so in a group: (the activity, the teacher's group)."""
+        aid = await self.activity(live=False, agenda=[{"kind": "group_discussion", "minutes": 30, "groups": {"size": 8}},
+                                                      {"kind": "discussion", "minutes": 30}])
+        teacher = self.sockets["registered"]
+        snap = await teacher.ok("activity.snapshot", activity_id=aid)
+        await teacher.ok("subscribe", channel=snap["channel"])
+        await asyncio.sleep(1.5)  # attendance is written within a second: groups are formed from it
+        await self.sockets["organizer"].ok("activity.start", activity_id=aid)
+        return aid, (await teacher.ok("group.mine", activity_id=aid))["group"]["id"]
+
+    async def gmessage(self, aid: int) -> int:
+        r = await self.sockets["organizer"].ok("group.post", activity_id=aid, group_id=self.ids["group"], body="组内消息")
+        return r["message"]["id"]
+
     async def doc(self) -> int:
         r = await self.api("lead", "POST", f"/api/studios/{self.ids['studio']}/docs", json={"title": "教案"})
         assert r.status_code in (200, 201), r.text
@@ -206,6 +223,7 @@ async def world(database_url):
             await w.api("organizer", "POST", f"/api/activities/{aid}/registrations/{people[who][0]}", json={"approve": True})
             w.posters.append((await harness.WsClient(server.ws_url).open(people[who][1]), 0.0))
         w.ids["scheduled"] = await w.activity(live=False)
+        w.ids["gactivity"], w.ids["group"] = await w.group_activity()
         yield w
         for s in [*w.sockets.values(), *(p for p, _ in w.posters)]:
             await s.close()
@@ -240,6 +258,11 @@ class Route:
 
 def A(**extra) -> Callable[[dict], dict]:
     return lambda ids: {"activity_id": ids["activity"], **extra}
+
+
+def G(group: bool = False, **extra) -> Callable[[dict], dict]:
+    """The group activity, and with `group` the registered teacher's group in it."""
+    return lambda ids: {"activity_id": ids["gactivity"], **({"group_id": ids["group"]} if group else {}), **extra}
 
 
 COMMANDS = [
@@ -302,6 +325,20 @@ COMMANDS = [
     Command("stage.accept", A()),
     Command("stage.remove", lambda ids: {"activity_id": ids["activity"], "user_id": ids["presenter"]}),
     Command("stage.video", A(action="stop")),
+    Command("group.mine", G()),
+    Command("group.choose", G(group=True)),
+    Command("group.list", G()),
+    Command("group.members", G(group=True)),
+    Command("group.post", G(group=True, body="组内发言")),
+    Command("group.history", G(group=True)),
+    Command("group.hide", lambda ids: {"activity_id": ids["gactivity"], "message_id": ids["gmessage"]}, fresh="gmessage"),
+    Command("group.move", lambda ids: {"activity_id": ids["gactivity"], "group_id": ids["group"],
+                                       "user_id": ids["registered"]}),
+    Command("group.broadcast", G(body="请各组准备汇报")),
+    Command("group.rapporteur", lambda ids: {"activity_id": ids["gactivity"], "group_id": ids["group"],
+                                             "user_id": ids["registered"]}),
+    Command("group.notes", G(group=True)),
+    Command("group.report", G(group=True)),
 ]
 
 ROUTES = [
@@ -407,6 +444,8 @@ async def fresh_ids(w: World, kind: str | None) -> dict:
         ids["activity"] = await w.activity(live=False)
     elif kind in ("message", "question", "poll"):
         ids[kind] = await getattr(w, kind)(ids["activity"])
+    elif kind == "gmessage":
+        ids[kind] = await w.gmessage(ids["gactivity"])
     elif kind == "doc":
         ids["doc"] = await w.doc()
     elif kind in ("resource", "comment", "endpoint", "key"):
