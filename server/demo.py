@@ -32,7 +32,8 @@ ACCOUNTS = [
 
 
 def demo_activity(expert_id: int) -> dict:
-    """A national activity a week from now, 14:00 Beijing time, with the four classic phases."""
+    """A national activity a week from now, 14:00 Beijing time: the four classic phases, the discussion in
+    groups that then report back."""
     day = (datetime.now(timezone.utc) + timedelta(days=7)).astimezone(BEIJING).date()
     start = datetime.combine(day, time(14, 0), BEIJING)
     return {
@@ -44,7 +45,12 @@ def demo_activity(expert_id: int) -> dict:
         "capacity": 50_000, "visibility": "registered", "registration": "open",
         "agenda": [
             {"kind": "lesson_display", "title": "课例展示 Lesson example", "minutes": 45},
-            {"kind": "discussion", "title": "分组研讨 Discussion", "minutes": 40},
+            {"kind": "group_discussion", "title": "分组研讨 Group discussion", "minutes": 30,
+             "groups": {"size": 6, "assign": "mix_schools", "questions": [
+                 "两节课分别怎样引出函数的概念？哪种更适合你的学生？",
+                 "“变量”与“对应”的理解难点在哪里？课上是如何突破的？",
+                 "如果由你来上这节课，你会改进哪个环节？"]}},
+            {"kind": "discussion", "title": "小组汇报 Groups report back", "minutes": 10},
             {"kind": "expert_guidance", "title": "专家引领 Expert guidance", "minutes": 30},
             {"kind": "online_interaction", "title": "互动答疑 Questions and polls", "minutes": 20},
         ],

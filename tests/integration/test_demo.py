@@ -39,8 +39,9 @@ async def test_demo_seeds_accounts_an_activity_and_a_studio_once():
         assert (await db.execute(select(func.count()).select_from(User))).scalar_one() == 5
         [activity] = (await db.execute(select(Activity))).scalars().all()
         assert activity.state == "scheduled" and activity.level == "national"
-        assert [p.kind for p in activity.phases] == ["lesson_display", "discussion", "expert_guidance",
-                                                     "online_interaction"]
+        assert [p.kind for p in activity.phases] == ["lesson_display", "group_discussion", "discussion",
+                                                     "expert_guidance", "online_interaction"]
+        assert activity.phases[1].groups["assign"] == "mix_schools" and len(activity.phases[1].groups["questions"]) == 3
         assert [s.role for s in activity.staff] == ["expert"]
         [studio] = (await db.execute(select(Studio))).scalars().all()
         roles = dict((await db.execute(select(User.username, StudioMember.role).join(
