@@ -44,15 +44,28 @@ class PhaseBook:
     member_of: dict[int, int]  # user id -> group id; a teacher missing here is asked of the database
     loaded_at: float = field(default_factory=time.monotonic)
     groups_stale: bool = False  # a group changed (its rapporteur, its notes): reread the groups, not the members
+    sizes: dict[int, int] = field(default_factory=dict)  # group id -> members: kept as members come and go
+
+    def __post_init__(self) -> None:
+        self.sizes = dict.fromkeys(self.groups, 0)
+        for gid in self.member_of.values():
+            self.sizes[gid] = self.sizes.get(gid, 0) + 1
 
     def by_number(self) -> list[Group]:
         return sorted(self.groups.values(), key=lambda g: g.number)
 
     def counts(self) -> dict[int, int]:
-        counts = dict.fromkeys(self.groups, 0)
-        for gid in self.member_of.values():
-            counts[gid] = counts.get(gid, 0) + 1
-        return counts
+        return self.sizes
+
+    def put(self, user_id: int, group_id: int) -> None:
+        self.drop(user_id)
+        self.member_of[user_id] = group_id
+        self.sizes[group_id] = self.sizes.get(group_id, 0) + 1
+
+    def drop(self, user_id: int) -> None:
+        before = self.member_of.pop(user_id, None)
+        if before is not None:
+            self.sizes[before] -= 1
 
 
 async def load_groups(db: AsyncSession, activity_id: int, phase: int) -> dict[int, Group]:
@@ -131,7 +144,7 @@ class GroupBook:
                 GroupMember.activity_id == activity_id, GroupMember.phase == phase,
                 GroupMember.user_id == user_id))).scalar()
             if gid is not None:
-                book.member_of[user_id] = gid
+                book.put(user_id, gid)
         return gid
 
     # -- changes -----------------------------------------------------------------------------------
@@ -152,9 +165,9 @@ class GroupBook:
             return
         if user_id is not None:
             if now_in is None:
-                book.member_of.pop(user_id, None)
+                book.drop(user_id)
             else:
-                book.member_of[user_id] = now_in
+                book.put(user_id, now_in)
         if group_id is not None:
             book.groups_stale = True
 
