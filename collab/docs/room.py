@@ -37,6 +37,15 @@ CLOSED_TAG = b"c"  # every socket closes with a code and reason (2-byte code, th
 TOUCH_EVERY = 5.0  # seconds between updates of a document's "last edited" time
 
 
+def closed_message(code: int, reason: str) -> bytes:
+    """CLOSED_TAG's payload: the close code, then the reason cut to fit a close frame (123 bytes)."""
+    return code.to_bytes(2, "big") + reason.encode()[:120]
+
+
+def closed_of(payload: bytes) -> tuple[int, str]:
+    return int.from_bytes(payload[:2], "big"), payload[2:].decode(errors="ignore")
+
+
 def channel_of(doc_id: int) -> str:
     """The nodes' channel for a document (clients cannot subscribe to `docsync:`)."""
     return f"docsync:{doc_id}"
@@ -393,7 +402,7 @@ class DocRoom:
             self._close_all(Close.NOT_FOUND, "the document was deleted")
         elif tag == CLOSED_TAG:
             if len(payload) >= 2:
-                self.close_sockets(int.from_bytes(payload[:2], "big"), payload[2:].decode(errors="replace"))
+                self.close_sockets(*closed_of(payload))
         elif tag == EVICTED_TAG:
             try:
                 self.evict(int(payload))

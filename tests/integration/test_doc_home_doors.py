@@ -84,8 +84,8 @@ async def test_a_document_of_an_unknown_home_is_no_document_to_anyone(world):
         async with api(world, who) as http:
             for method, path in [("GET", ""), ("GET", "/export.md"), ("GET", "/versions"), ("GET", "/comments"),
                                  ("POST", "/versions"), ("POST", "/comments"), ("DELETE", "")]:
-                r = await http.request(method, f"/api/docs/{doc_id}{path}",
-                                       json={"name": "v", "body": "x", "start": 0, "end": 1} if method == "POST" else None)
+                body = {"name": "v", "body": "x", "start": 0, "end": 1} if method == "POST" else None
+                r = await http.request(method, f"/api/docs/{doc_id}{path}", json=body)
                 assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found"), (who, method, path, r.text)
             # the studio's listing lists its own documents only
             listed = (await http.get(f"/api/studios/{world['studio']}/docs")).json()
