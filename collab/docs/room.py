@@ -33,7 +33,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("collab.docs")
 
 UPDATE_TAG, AWARENESS_TAG, QUERY_TAG, DELETED_TAG, EVICTED_TAG = b"u", b"a", b"q", b"x", b"r"
+CLOSED_TAG = b"c"  # every socket closes with a code and reason (2-byte code, then the reason): access ended
 TOUCH_EVERY = 5.0  # seconds between updates of a document's "last edited" time
+
+
+def closed_message(code: int, reason: str) -> bytes:
+    """CLOSED_TAG's payload: the close code, then the reason cut to fit a close frame (123 bytes)."""
+    return code.to_bytes(2, "big") + reason.encode()[:120]
+
+
+def closed_of(payload: bytes) -> tuple[int, str]:
+    return int.from_bytes(payload[:2], "big"), payload[2:].decode(errors="ignore")
 
 
 def channel_of(doc_id: int) -> str:
@@ -331,6 +341,12 @@ class DocRoom:
         for p in [p for p in self.peers if p.user_id == user_id]:
             p.fail(Close.FORBIDDEN, "removed_from_studio")
 
+    def close_sockets(self, code: int, reason: str) -> None:
+        """Access ended for everyone (the owning part said so): the sockets close, and what they sent is
+        still stored as usual (unlike a deletion); the room is then released when idle."""
+        for p in list(self.peers):
+            p.fail(code, reason)
+
     def _close_all(self, code: int, reason: str) -> None:
         self._pending.clear()
         for p in list(self.peers):
@@ -384,6 +400,9 @@ class DocRoom:
                 p.push_update(payload)
         elif tag == DELETED_TAG:
             self._close_all(Close.NOT_FOUND, "the document was deleted")
+        elif tag == CLOSED_TAG:
+            if len(payload) >= 2:
+                self.close_sockets(*closed_of(payload))
         elif tag == EVICTED_TAG:
             try:
                 self.evict(int(payload))

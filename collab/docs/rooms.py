@@ -15,7 +15,7 @@ import logging
 import time
 
 from collab.docs import metrics
-from collab.docs.room import DELETED_TAG, EVICTED_TAG, DocRoom, channel_of
+from collab.docs.room import CLOSED_TAG, DELETED_TAG, EVICTED_TAG, DocRoom, channel_of, closed_message, closed_of
 from collab.realtime.protocol import Close
 
 log = logging.getLogger("collab.docs")
@@ -98,6 +98,17 @@ class DocRooms:
         room = self.rooms.get(doc_id)
         if room is not None:
             room._close_all(Close.NOT_FOUND, "the document was deleted")
+
+    async def close(self, doc_id: int, code: int, reason: str) -> None:
+        """Close every socket of a document, here and on every node, with `code` and `reason`, keeping
+        the document and what its sockets sent: for the part that owns a document's home, when access
+        to it ends for everyone (4003: the home says no now; 4004: the home is gone). Those who may
+        still open it again can (the socket asks the home)."""
+        message = closed_message(code, reason)
+        await self.hub.broadcast(channel_of(doc_id), CLOSED_TAG + self.node_tag + message)
+        room = self.rooms.get(doc_id)
+        if room is not None:
+            room.close_sockets(*closed_of(message))  # as every other node reads it
 
     async def evicted(self, doc_id: int, user_id: int) -> None:
         """Someone removed from the document's studio: their sockets on it close here and on every node."""

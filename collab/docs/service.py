@@ -1,6 +1,7 @@
 """Documents outside the live socket: create, list, versions, comments, exports. Every function asks the
-policy through `guarded` first, with the actions the document's home names (collab/docs/homes.py). Changes to the content (a restore, a comment's mark) are made in the
-node's open room, so they are stored and reach every open client like anyone's edit."""
+policy through `guarded` first, with the actions the document's home names (collab/docs/homes.py).
+Changes to the content (a restore, a comment's mark) are made in the node's open room, so they are
+stored and reach every open client like anyone's edit."""
 
 from __future__ import annotations
 

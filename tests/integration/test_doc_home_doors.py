@@ -15,9 +15,12 @@ from pycrdt import Doc, Text
 from sqlalchemy import select
 
 import harness
-from collab.docs import service, tickets
+from collab.docs import service, store, tickets
+from collab.docs.rooms import DocRooms
 from collab.docs.records import LessonDoc
 from collab.docs.template import CONTENT, group_notes
+from collab.realtime.hub import Hub
+from collab.realtime.redis_bus import RedisBus
 from collab.store import schema
 from collab.store.db import make_engine, make_sessionmaker
 from studio_seed import new_doc, seed_studio
@@ -32,7 +35,7 @@ async def world(redis_url):
     await asyncio.to_thread(schema.upgrade, url)
     seed = await seed_studio(url)
     node = harness.Server(url, redis_url, name="homes").start()
-    yield {"url": url, "node": node, **seed}
+    yield {"url": url, "node": node, "redis_url": redis_url, **seed}
     node.cleanup()
     await harness.drop_pg_database(url)
 
@@ -44,6 +47,16 @@ async def in_home(url: str, home: str, home_id: int, by: int) -> int:
         doc_id = doc.id
     await engine.dispose()
     return doc_id
+
+
+async def stored_text(url: str, doc_id: int) -> str:
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as db:
+        s = await store.load(db, doc_id)
+    await engine.dispose()
+    doc = Doc()
+    doc.apply_update(store.merge_state(s.snapshot, s.updates))
+    return str(doc.get(CONTENT, type=Text))
 
 
 def api(world, who: str) -> httpx.AsyncClient:
@@ -71,8 +84,8 @@ async def test_a_document_of_an_unknown_home_is_no_document_to_anyone(world):
         async with api(world, who) as http:
             for method, path in [("GET", ""), ("GET", "/export.md"), ("GET", "/versions"), ("GET", "/comments"),
                                  ("POST", "/versions"), ("POST", "/comments"), ("DELETE", "")]:
-                r = await http.request(method, f"/api/docs/{doc_id}{path}",
-                                       json={"name": "v", "body": "x", "start": 0, "end": 1} if method == "POST" else None)
+                body = {"name": "v", "body": "x", "start": 0, "end": 1} if method == "POST" else None
+                r = await http.request(method, f"/api/docs/{doc_id}{path}", json=body)
                 assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found"), (who, method, path, r.text)
             # the studio's listing lists its own documents only
             listed = (await http.get(f"/api/studios/{world['studio']}/docs")).json()
@@ -136,6 +149,33 @@ async def test_a_studio_document_gives_each_role_what_it_always_did(world):
             assert (await observer.delete(f"/api/docs/{doc_id}")).status_code == 403
         assert (await member.delete(f"/api/docs/{doc_id}")).status_code == 204
     assert await mem.closed() == 4004 and await obs.closed() == 4004
+
+
+async def test_the_owner_of_a_home_closes_its_document_sockets_everywhere_and_the_document_stays(world):
+    """`DocRooms.close` as another part calls it when access ends for everyone: here from a second node
+    of its own (this test process) over the same Redis, to sockets on the server."""
+    users = world["users"]
+    doc_id = await new_doc(world["url"], world["studio"], users["leader"][0])
+    mem = await YClient(doc_url(world, doc_id), users["member"][1]).open()
+    lead = await YClient(doc_url(world, doc_id), users["leader"][1]).open()
+    await mem.append(" 最后一句")
+    await lead.until(lambda c: c.content.endswith("最后一句"))
+    hub = Hub(RedisBus(world["redis_url"], "homes-owner"))
+    await hub.start()
+    engine = make_engine(world["url"])
+    try:
+        owner = DocRooms(make_sessionmaker(engine), hub, "homes-owner")
+        await owner.close(doc_id, 4003, "the activity ended")
+        for c in (mem, lead):
+            assert await c.closed() == 4003 and c.close_reason == "the activity ended"
+    finally:
+        await hub.stop()
+        await engine.dispose()
+    # unlike a deletion, the document stays, with what was typed, for whoever its home still lets in
+    assert (await stored_text(world["url"], doc_id)).endswith("最后一句")
+    again = await YClient(doc_url(world, doc_id), users["observer"][1]).open()
+    assert again.content.endswith("最后一句")
+    await again.close()
 
 
 async def test_migration_0019_down_and_up_keeps_studio_documents():
