@@ -336,10 +336,10 @@ class DocRoom:
             if store.needs_compaction(self._rows_since, self._bytes_since, self._snapshot_bytes):
                 self.rooms.spawn(self._compact())
 
-    def evict(self, user_id: int) -> None:
-        """The user lost access to the studio: their sockets here close as a stranger's would (4003)."""
+    def evict(self, user_id: int, reason: str = "removed_from_studio") -> None:
+        """The user lost access to the document: their sockets here close as a stranger's would (4003)."""
         for p in [p for p in self.peers if p.user_id == user_id]:
-            p.fail(Close.FORBIDDEN, "removed_from_studio")
+            p.fail(Close.FORBIDDEN, reason)
 
     def close_sockets(self, code: int, reason: str) -> None:
         """Access ended for everyone (the owning part said so): the sockets close, and what they sent is
@@ -405,7 +405,8 @@ class DocRoom:
                 self.close_sockets(*closed_of(payload))
         elif tag == EVICTED_TAG:
             try:
-                self.evict(int(payload))
+                user_id, _, reason = payload.decode().partition(":")
+                self.evict(int(user_id), reason or "removed_from_studio")
             except ValueError:
                 log.warning("a malformed eviction on the bus", extra={"doc": self.doc_id})
         elif tag == QUERY_TAG:

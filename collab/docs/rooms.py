@@ -110,12 +110,13 @@ class DocRooms:
         if room is not None:
             room.close_sockets(*closed_of(message))  # as every other node reads it
 
-    async def evicted(self, doc_id: int, user_id: int) -> None:
-        """Someone removed from the document's studio: their sockets on it close here and on every node."""
-        await self.hub.broadcast(channel_of(doc_id), EVICTED_TAG + self.node_tag + str(user_id).encode())
+    async def evicted(self, doc_id: int, user_id: int, reason: str = "removed_from_studio") -> None:
+        """Someone who lost access to the document (removed from its studio, moved out of its group):
+        their sockets on it close with 4003 and `reason` here and on every node."""
+        await self.hub.broadcast(channel_of(doc_id), EVICTED_TAG + self.node_tag + f"{user_id}:{reason}".encode())
         room = self.rooms.get(doc_id)
         if room is not None:
-            room.evict(user_id)
+            room.evict(user_id, reason)
 
     def discard(self, room: DocRoom) -> None:
         if self.rooms.get(room.doc_id) is room:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, select, update
 
 from collab import policy
+from collab.docs.rooms import DocRooms
 from collab.errors import DomainError
 from collab.policy import GroupAccess
 from collab.realtime.dispatch import CommandError, Context, Registry, require
@@ -25,6 +26,7 @@ from sessions.room import Scene, exempt, load, publish, record, record_event
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 HISTORY = 100
+MOVED = "moved_to_another_group"  # the close reason of a moved teacher's sockets on the old group's notes
 
 
 def group_channel(activity_id: int, group_id: int) -> str:
@@ -130,10 +132,15 @@ async def _joined(ctx: Context, activity_id: int, group_id: int, how: str) -> No
         "user": {"id": ctx.actor.user_id, "name": ctx.actor.name}, "how": how})
 
 
-async def _left(ctx: Context, activity_id: int, group_id: int, user: dict[str, Any], reason: str) -> None:
+async def _left(ctx: Context, activity_id: int, group_id: int, doc_id: int | None, user: dict[str, Any],
+                reason: str) -> None:
+    """A teacher is no longer in a group: their subscription to its channel and their sockets on its
+    notes close on every node, and the group hears it."""
     hub = ctx.services.hub
     channel = group_channel(activity_id, group_id)
     await hub.kick(channel, user["id"], reason)
+    if doc_id is not None:
+        await ctx.services.get(DocRooms).evicted(doc_id, user["id"], MOVED)
     await hub.publish(channel, {"type": "group_member_left",
                                 "id": f"left:{user['id']}:{datetime.now(timezone.utc).timestamp()}", "user": user})
 
@@ -159,7 +166,8 @@ async def _choose(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         await book.changed(scene.room.id, phase.phase, user_id=me, now_in=group_id)
         count = await formation.members_now(db, group_id)
     if before is not None and before != group_id:
-        await _left(ctx, scene.room.id, before, {"id": me, "name": ctx.actor.name}, "you chose another group")
+        await _left(ctx, scene.room.id, before, pb.groups[before].doc_id, {"id": me, "name": ctx.actor.name},
+                    "you chose another group")
     await _joined(ctx, scene.room.id, group_id, "chosen")
     return {"group": group_json(scene.room.id, phase, pb.groups[group_id], count)}
 
@@ -211,7 +219,8 @@ async def _move(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             "type": "group_moved", "user_id": user_id, "name": name, "from": before, "group_id": group_id})
         await book.changed(scene.room.id, phase.phase, user_id=user_id, now_in=group_id)
     if before is not None and before != group_id:
-        await _left(ctx, scene.room.id, before, {"id": user_id, "name": name}, "a moderator moved you to another group")
+        await _left(ctx, scene.room.id, before, pb.groups[before].doc_id, {"id": user_id, "name": name},
+                    "a moderator moved you to another group")
     await ctx.services.hub.publish(group_channel(scene.room.id, group_id), {
         "type": "group_member_joined", "id": f"moved:{out['id']}", "user": {"id": user_id, "name": name}, "how": "moved"})
     await publish(ctx, scene.room.id, out, room=False, desk=True)

@@ -234,6 +234,8 @@ async def test_a_moderator_moves_a_teacher_whose_old_group_closes_to_them(world)
     mine = {n: (await c.ok("group.mine", activity_id=aid))["group"] for n, c in teachers.items()}
     t0 = teachers["t0"]
     await t0.ok("subscribe", channel=mine["t0"]["channel"])
+    doc_id = (await t0.ok("group.notes", activity_id=aid, group_id=mine["t0"]["id"]))["doc_id"]
+    notes = await YClient(f"ws://127.0.0.1:{world['b'].port}/ws/docs/{doc_id}", world["users"]["t0"][1]).open()
     target = next(g for g in mine.values() if g["id"] != mine["t0"]["id"])
     expert = await harness.WsClient(world["b"].ws_url).open(world["users"]["expert"][1])
     moved = await expert.ok("group.move", activity_id=aid, user_id=world["users"]["t0"][0], group_id=target["id"])
@@ -244,6 +246,7 @@ async def test_a_moderator_moves_a_teacher_whose_old_group_closes_to_them(world)
             assert push["ch"] == mine["t0"]["channel"]
             break
     assert (await t0.call("subscribe", channel=mine["t0"]["channel"]))["error"]["code"] == "forbidden"
+    assert await notes.closed() == 4003 and notes.close_reason == "moved_to_another_group"  # on the other node too
     assert (await t0.ok("group.mine", activity_id=aid))["group"]["id"] == target["id"]
     await t0.ok("subscribe", channel=target["channel"])
     assert (await teachers["t1"].call("group.move", activity_id=aid, user_id=world["users"]["t1"][0],

@@ -133,6 +133,7 @@
     not_in_group: ["你不在这个小组中", "You are not in this group"],
     group_full: ["该小组已满，请选择其他小组", "That group is full; choose another"],
     not_self_select: ["本环节由主持人分组，不能自行换组", "Groups are assigned in this phase; you cannot change yours"],
+    moved_to_another_group: ["你已调到其他小组，原小组的笔记已关闭", "You were moved to another group; the old group's notes closed"],
     no_rapporteur: ["该小组尚未推选汇报人", "This group has not named its rapporteur"],
     roster_invalid: ["分组名单有误，请按提示修改后重新上传", "The group list has an error; correct it and upload again"],
     not_subscribed: ["未在接收这里的消息", "Not following this"],
