@@ -136,6 +136,7 @@
     question_closed: ["这个问题已回答或已关闭，不再接受点赞", "This question is answered or closed: it takes no more votes"],
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
     rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
+    roster_invalid: ["名单有误，没有保存：请改正所指的那一行后重新上传", "The list was not saved: correct the line it names and upload it again"],
     removed_from_studio: ["您已不是这个工作室的成员", "You are no longer a member of this studio"],
     signin_throttled: ["登录失败次数太多，暂时不能登录", "Too many failed sign-ins; signing in is paused"],
     slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
@@ -168,7 +169,7 @@
   };
   // Codes whose server message says more than their name (which field, which limit): English pages
   // add it; Chinese pages show the translation alone, never an English sentence.
-  var DETAILED = { invalid: true };
+  var DETAILED = { invalid: true, roster_invalid: true };
   // How long until a refusal that passes with time (a 429's retry_after, in seconds) passes.
   function waitText(seconds) {
     var s = Math.max(1, Math.ceil(seconds));
