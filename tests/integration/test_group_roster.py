@@ -162,3 +162,12 @@ async def test_a_live_activity_keeps_its_list(server, http, users):
     r = await put(http, users, aid, b"li_na,g2\n")
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     assert await stored(http, users, aid) == [(1, "zhang_wei", "张伟", "g1")]  # still readable, unchanged
+
+
+async def test_a_list_over_five_megabytes_is_refused_as_a_whole(http, users):
+    aid = (await schedule(http, users))["id"]
+    r = await put(http, users, aid, b"zhang_wei," + b"x" * (5 * 1024 * 1024) + b"\n")
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "roster_invalid" and r.json()["error"]["line"] == 0
+    assert "5 MB" in r.json()["error"]["message"]
+    assert await stored(http, users, aid) == []
