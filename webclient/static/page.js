@@ -136,7 +136,6 @@
     question_closed: ["这个问题已回答或已关闭，不再接受点赞", "This question is answered or closed: it takes no more votes"],
     questions_closed: ["本环节不开放提问", "Questions are closed in this phase"],
     rate_limited: ["操作太快了，请稍候", "Too fast; wait a moment"],
-    roster_invalid: ["名单有误，没有保存：请改正所指的那一行后重新上传", "The list was not saved: correct the line it names and upload it again"],
     removed_from_studio: ["您已不是这个工作室的成员", "You are no longer a member of this studio"],
     signin_throttled: ["登录失败次数太多，暂时不能登录", "Too many failed sign-ins; signing in is paused"],
     slow_mode: ["慢速模式：请稍候再发", "Slow mode: wait before posting again"],
