@@ -223,6 +223,13 @@ def _activity_edit(actor: Actor | None, a: ActivityAccess) -> bool:
     return _runs(actor, a) and a.state in ("scheduled", "lobby")
 
 
+@rule("activity.group_roster")
+def _group_roster(actor: Actor | None, a: ActivityAccess) -> bool:
+    """Read the organizer's list for a group phase: the organizer (and admins), before and after. It is
+    uploaded under activity.edit, while the schedule may change."""
+    return _runs(actor, a)
+
+
 @rule("activity.cancel")
 def _activity_cancel(actor: Actor | None, a: ActivityAccess) -> bool:
     return _runs(actor, a) and a.state in ("scheduled", "lobby")

@@ -4,7 +4,7 @@ A route refuses by raising `collab.errors.DomainError` (the policy's `Denied`, a
 `DomainError(code, message)` of its own) and never catches one to rewrap it: `domain_error`, installed
 once as the app's exception handler, answers every refusal with its status and
 `{"error": {"code", "message"}}` (and `retry_after`, with a `Retry-After` header, for one that passes
-with time).
+with time; `line` for an uploaded list refused at a line).
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     schedule form reads to point at the field."""
     field = getattr(exc, "field", None)
     error = {"code": exc.code, "message": exc.message if field is None else f"{field}: {exc.message}"}
+    line = getattr(exc, "line", None)  # an uploaded list's line at fault (sessions.groups.roster)
+    if line is not None:
+        error["line"] = line
     retry_after = getattr(exc, "retry_after", None)  # a refusal that passes with time (429) says when
     if retry_after is None:
         return json_response({"error": error}, exc.status)

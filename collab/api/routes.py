@@ -231,7 +231,8 @@ schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "collab API", "
 ERROR_BODY = {
     "type": "object", "required": ["error"],
     "properties": {"error": {"type": "object", "required": ["code", "message"],
-                             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                            "line": {"type": "integer", "description": "roster_invalid: the list's line at fault"}}}},
 }
 
 

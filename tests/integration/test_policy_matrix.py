@@ -401,6 +401,8 @@ ROUTES = [
     Route("GET", "/api/users/{presenter}/calendar.ics"),
     Route("POST", "/api/activities/{activity}/lesson-videos"),
     Route("GET", "/api/activities/{activity}/lesson-videos"),
+    Route("PUT", "/api/activities/{scheduled}/phases/0/roster"),  # phase 0 is no group phase: 400 once let through
+    Route("GET", "/api/activities/{activity}/phases/0/roster"),
     Route("GET", "/live/{activity}/k/forged/check"),
     Route("GET", "/api/users/{registered}/learning"),
     Route("POST", "/api/keys", {"name": "区平台", "scopes": ["attendance:read"]}),

@@ -50,6 +50,7 @@ MATRIX = [
     # ORG organizes these activities; ORG2 is another organizer; EXPERT is on the staff of STAFFED.
     ("activity.edit", "scheduled", {ADMIN, ORG}),
     ("activity.edit", "live", set()),
+    ("activity.group_roster", "live", {ADMIN, ORG}),  # the list read back, even once the activity runs
     ("activity.cancel", "lobby", {ADMIN, ORG}),
     ("activity.cancel", "ended", set()),
     ("activity.registrations", "scheduled", {ADMIN, ORG}),

@@ -175,7 +175,7 @@
   };
   // Codes whose server message says more than their name (which field, which limit): English pages
   // add it; Chinese pages show the translation alone, never an English sentence.
-  var DETAILED = { invalid: true };
+  var DETAILED = { invalid: true, roster_invalid: true };
   // How long until a refusal that passes with time (a 429's retry_after, in seconds) passes.
   function waitText(seconds) {
     var s = Math.max(1, Math.ceil(seconds));

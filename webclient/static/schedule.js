@@ -1,8 +1,10 @@
 // The schedule form: a new activity (/activities/new, ?studio=ID for a studio's own), or an edit of one
 // (/activities/ID/edit) with its registration queue and invitation links. The agenda builder adds
 // phases of the five kinds with their permissions prefilled from the kind's defaults, moves and removes
-// them, and shows the planned minutes against the scheduled span. The API validates; its error is shown
-// by the form, pointing at the field it names. User text is only ever set as text.
+// them, and shows the planned minutes against the scheduled span. A group discussion carries its plan
+// (size, how teachers are put together, guiding questions, group names) and, when it assigns from a
+// list, the list's upload once the activity is saved. The API validates; its error is shown by the form,
+// pointing at the field it names. User text is only ever set as text.
 (function () {
   "use strict";
   var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
@@ -19,10 +21,21 @@
                        perms: { chat: false, questions: true, hands: false, polls: false } },
     online_interaction: { name: ["在线互动", "Online interaction"], minutes: 15,
                           perms: { chat: true, questions: true, hands: true, polls: true } },
+    group_discussion: { name: ["分组研讨", "Group discussion"], minutes: 20,
+                        perms: { chat: true, questions: false, hands: false, polls: false } },
     custom: { name: ["自定义", "Custom"], minutes: 15,
               perms: { chat: true, questions: true, hands: false, polls: false } }
   };
-  var KIND_ORDER = ["lesson_display", "discussion", "expert_guidance", "online_interaction", "custom"];
+  var KIND_ORDER = ["lesson_display", "discussion", "expert_guidance", "online_interaction", "group_discussion", "custom"];
+  // How a group discussion puts teachers together: as sessions/agenda.py ASSIGN (docs/groups.md).
+  var ASSIGN = [["random", "随机", "At random"],
+                ["by_school", "按学校（同校同组）", "By school (one school together)"],
+                ["mix_schools", "按学校（不同学校混编）", "By school (schools mixed)"],
+                ["by_region", "按地区（同地区同组）", "By region (one region together)"],
+                ["mix_regions", "按地区（混编）", "By region (regions mixed)"],
+                ["list", "按名单", "From a list"],
+                ["self_select", "自主选择", "Teachers choose"]];
+  function newPlan() { return { size: 8, assign: "random", questions: [], names: [] }; }
   var PERMS = [["chat", "讨论", "Chat"], ["questions", "提问", "Questions"], ["hands", "举手", "Hands"],
                ["polls", "投票", "Polls"]];
   var ROLES = [["host", "主持人", "Hosts", "添加主持人", "Add a host"],
@@ -42,7 +55,23 @@
     [/capacity must be a whole number/, "人数上限须为 1 到 1,000,000 的整数"],
     [/front_row must be a whole number/, "实时观看名额须为 0 到 500 的整数"],
     [/needs a time zone|ISO 8601/, "请填写完整的日期和时间"], [/longer than (\d+) characters/, "超过 $1 个字"],
-    [/at most (\d+) phases/, "议程最多 $1 个环节"], [/no such users/, "找不到所选的人员"]
+    [/at most (\d+) phases/, "议程最多 $1 个环节"], [/no such users/, "找不到所选的人员"],
+    [/size must be a whole number from (\d+) to (\d+)/, "每组人数须为 $1 到 $2 的整数"],
+    [/assign must be one of/, "请选择分组方式"], [/at most (\d+) questions/, "引导问题最多 $1 个"],
+    [/names\[\d+\] is empty/, "组名不能为空"], [/the name (.+) is there twice/, "组名“$1”重复了"],
+    [/self_select needs from (\d+) to (\d+) group names/, "自主选择须填写 $1 到 $2 个组名"],
+    [/at most (\d+) group names/, "组名最多 $1 个"], [/only a group_discussion phase has groups/, "只有分组研讨环节可以设置分组"],
+    [/must be a list of texts/, "须为文字，每行一个"]
+  ];
+  // Why a list was refused (sessions/groups/roster.py), in Chinese; the line is said apart.
+  var ROSTER_MESSAGES = [
+    [/(\d+) fields?; a line is/, "应为两列（用户名、组名），这一行有 $1 列"], [/the username is empty/, "用户名为空"],
+    [/the group name is empty/, "组名为空"], [/the group name is longer than (\d+)/, "组名超过 $1 个字"],
+    [/(\S+) is on lines (\d+) and (\d+)/, "用户名 $1 在第 $2 行和第 $3 行重复出现"],
+    [/nobody has the username (\S+)/, "没有用户名为 $1 的用户"], [/control character/, "含有控制字符"],
+    [/neither UTF-8 nor GB18030/, "文件编码无法识别，请另存为 UTF-8 或 GB18030 编码的 CSV"],
+    [/at most ([\d,]+) lines/, "名单最多 $1 行"], [/over (\d+) MB/, "文件超过 $1 MB"],
+    [/not CSV/, "不是有效的 CSV（引号没有成对？）"]
   ];
   var phases = [], users = null, staff = { host: [], expert: [], presenter: [] }, studioId = null;
   var loaded = null, me = null;
@@ -74,8 +103,10 @@
   function newPhase(kind) {
     var k = KINDS[kind], p = { kind: kind, title: kindName(kind), minutes: k.minutes };
     PERMS.forEach(function (perm) { p[perm[0]] = k.perms[perm[0]]; });
+    if (kind === "group_discussion") p.groups = newPlan();
     return p;
   }
+  function lines(text) { return text.split("\n").map(function (t) { return t.trim(); }).filter(Boolean); }
   function minutesOf(p) { var m = String(p.minutes).trim(); return /^\d+$/.test(m) ? parseInt(m, 10) : m; }
 
   function total() {
@@ -119,6 +150,7 @@
         if (p.title === kindName(p.kind)) p.title = fresh.title;
         PERMS.forEach(function (perm) { p[perm[0]] = fresh[perm[0]]; });
         p.kind = kind.value;
+        if (p.kind === "group_discussion" && !p.groups) p.groups = newPlan();  // kept, if it had one, for a way back
         renderPhases({ index: i, cls: "ph-kind" });
       };
       kindLabel.appendChild(kind);
@@ -171,6 +203,7 @@
         perms.appendChild(lab);
       });
       li.appendChild(perms);
+      if (p.kind === "group_discussion") li.appendChild(groupFields(p, i));
       ol.appendChild(li);
     });
     total();
@@ -180,6 +213,126 @@
       if (target && !target.disabled) target.focus();
     }
   }
+  // A group discussion's plan: size, mode, questions, names; and the list, for a saved phase that has one.
+  function groupFields(p, i) {
+    var g = p.groups, n = i + 1, box = el("fieldset", null, "ph-groups");
+    box.appendChild(el("legend", T("分组设置", "Groups")));
+    var row = el("div", null, "grid");
+    var sl = el("label"), size = el("input", null, "ph-group-size");
+    sl.appendChild(el("span", T("每组人数", "People per group")));
+    size.type = "number";
+    size.min = 2; size.max = 50; size.step = 1;
+    size.value = g.size;
+    size.setAttribute("aria-label", T("第 " + n + " 个环节每组人数", "People per group in phase " + n));
+    size.oninput = function () { g.size = size.value; };
+    sl.appendChild(size);
+    row.appendChild(sl);
+    var al = el("label"), assign = el("select", null, "ph-group-assign");
+    al.appendChild(el("span", T("分组方式", "How groups are made")));
+    ASSIGN.forEach(function (a) {
+      var o = el("option", T(a[1], a[2]));
+      o.value = a[0];
+      assign.appendChild(o);
+    });
+    assign.value = g.assign;
+    assign.setAttribute("aria-label", T("第 " + n + " 个环节的分组方式", "How groups are made in phase " + n));
+    assign.onchange = function () { g.assign = assign.value; renderPhases({ index: i, cls: "ph-group-assign" }); };
+    al.appendChild(assign);
+    row.appendChild(al);
+    box.appendChild(row);
+    box.appendChild(textLines(g, "questions", "ph-group-questions", T("引导问题（每行一个，最多 10 个）", "Guiding questions (one a line, at most 10)"), 3));
+    var namesHelp = g.assign === "self_select"
+      ? T("每行一个组名；自主选择时必填，至少 2 个，教师从中选择", "One group name a line; required when teachers choose: at least 2 to choose from")
+      : T("每行一个组名；不填则为第1组、第2组……", "One group name a line; if none, the groups are numbered");
+    box.appendChild(textLines(g, "names", "ph-group-names", T("组名", "Group names"), 3, namesHelp, g.assign === "self_select"));
+    if (g.assign === "list") box.appendChild(rosterUpload(p, i));
+    return box;
+  }
+  function textLines(g, key, cls, label, rows, help, required) {
+    var lab = el("label"), area = el("textarea", null, cls);
+    var head = el("span", label);
+    lab.appendChild(head);
+    if (required) { var req = el("span", " *", "req"); req.setAttribute("aria-hidden", "true"); lab.appendChild(req); }
+    area.rows = rows;
+    area.value = (g[key] || []).join("\n");
+    area.oninput = function () { g[key] = lines(area.value); };
+    lab.appendChild(area);
+    if (help) lab.appendChild(el("small", help, "muted"));
+    return lab;
+  }
+  // The list goes to the phase as the server has it: a saved activity whose phase at this place assigns
+  // from a list. Until then the form says to save first.
+  function rosterUpload(p, i) {
+    var box = el("div", null, "roster"), savedHere = activityId !== null && p.saved === i && loaded &&
+      loaded.agenda[i] && loaded.agenda[i].groups && loaded.agenda[i].groups.assign === "list";
+    box.appendChild(el("p", T("名单为 CSV 文件，每行两列：用户名、组名；可用 Excel 另存为 CSV。",
+                              "The list is a CSV file, one “username,group name” a line (Excel saves it with Save As CSV)."), "muted"));
+    if (!savedHere) {
+      box.appendChild(el("p", T("保存活动后即可在这里上传名单。", "Save the activity, then upload the list here."), "notice roster-later"));
+      return box;
+    }
+    var lab = el("label"), file = el("input", null, "roster-file");
+    lab.appendChild(el("span", T("名单文件", "List file")));
+    file.type = "file";
+    file.accept = ".csv,text/csv";
+    lab.appendChild(file);
+    box.appendChild(lab);
+    var status = el("p", null, "roster-status");
+    status.setAttribute("role", "status");
+    var error = el("p", null, "error roster-error");
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    var up = button(T("上传名单", "Upload the list"), "roster-upload", T("上传第 " + (i + 1) + " 个环节的名单", "Upload the list of phase " + (i + 1)), function () {
+      if (!file.files.length) { file.focus(); return; }
+      up.disabled = true;
+      api("/api/activities/" + activityId + "/phases/" + i + "/roster",
+          { method: "PUT", body: file.files[0], headers: { "Content-Type": "text/csv" } }).then(function (r) {
+        up.disabled = false;
+        error.hidden = true;
+        rosters[i] = { entries: r.entries, groups: r.groups.length };
+        showRoster(status, i);
+      }, function (err) {
+        up.disabled = false;
+        error.hidden = false;
+        error.textContent = rosterError(err);
+        file.setAttribute("aria-invalid", "true");
+        file.focus();
+      });
+    });
+    file.onchange = function () { error.hidden = true; file.removeAttribute("aria-invalid"); };
+    box.appendChild(up);
+    box.appendChild(error);
+    box.appendChild(status);
+    showRoster(status, i);
+    return box;
+  }
+  var rosters = {};  // phase index -> {entries, groups} as stored, for the saved activity's list phases
+  function showRoster(status, i) {
+    var r = rosters[i];
+    status.textContent = !r ? "" : r.entries
+      ? T("已上传名单：" + r.entries + " 人，" + r.groups + " 个组", "List uploaded: " + r.entries + " teachers in " + r.groups + " groups")
+      : T("还没有上传名单。", "No list uploaded yet.");
+  }
+  function rosterError(err) {
+    if (!err || err.code !== "roster_invalid") return Collab.errorText(err);
+    var why = String(err.message || "").replace(/^line \d+: /, ""), words = why;
+    if (Collab.lang !== "en") {
+      words = Collab.errorText(err);
+      ROSTER_MESSAGES.some(function (pair) { if (pair[0].test(why)) { words = why.match(pair[0])[0].replace(pair[0], pair[1]); return true; } });
+    }
+    return err.line ? T("第 " + err.line + " 行：", "Line " + err.line + ": ") + words : words;
+  }
+  function loadRosters() {
+    (loaded.agenda || []).forEach(function (p, i) {
+      if (!p.groups || p.groups.assign !== "list") return;
+      api("/api/activities/" + activityId + "/phases/" + i + "/roster").then(function (r) {
+        rosters[i] = { entries: r.entries.length, groups: new Set(r.entries.map(function (e) { return e.group; })).size };
+        var li = $("phases").children[i], status = li && phases[i] && phases[i].saved === i && li.querySelector(".roster-status");
+        if (status) showRoster(status, i);
+      }, function () {});
+    });
+  }
+
   function move(i, d) {
     var j = i + d;
     if (j < 0 || j >= phases.length) return;
@@ -261,10 +414,11 @@
     say("form-error", "");
   }
   function fieldOf(field) {
-    var m = /^agenda\[(\d+)\](?:\.(\w+))?$/.exec(field || "");
+    var m = /^agenda\[(\d+)\](?:\.(\w+))?(?:\.(\w+))?$/.exec(field || "");
     if (m) {
       var li = $("phases").children[Number(m[1])];
       if (!li) return $("add-phase");
+      if (m[2] === "groups") return li.querySelector(".ph-group-" + (m[3] || "size")) || li.querySelector(".ph-kind");
       if (m[2] === "minutes") return li.querySelector(".ph-minutes");
       if (m[2]) return li.querySelector("[data-perm=" + m[2] + "]") || li.querySelector(".ph-title");
       return li.querySelector(".ph-title");
@@ -321,8 +475,14 @@
       starts_at: fromLocalInput(value("s-starts_at")), ends_at: fromLocalInput(value("s-ends_at")),
       visibility: value("s-visibility"), registration: value("s-registration"),
       agenda: phases.map(function (p) {
-        return { kind: p.kind, title: p.title, minutes: minutesOf(p), chat: p.chat, questions: p.questions,
-                 hands: p.hands, polls: p.polls };
+        var out = { kind: p.kind, title: p.title, minutes: minutesOf(p), chat: p.chat, questions: p.questions,
+                    hands: p.hands, polls: p.polls };
+        if (p.kind === "group_discussion" && p.groups) {  // a plan kept from another kind is not sent
+          var size = String(p.groups.size).trim();
+          out.groups = { size: /^\d+$/.test(size) ? parseInt(size, 10) : size, assign: p.groups.assign,
+                         questions: p.groups.questions.slice(), names: p.groups.names.slice() };
+        }
+        return out;
       })
     };
     var cap = value("s-capacity").trim();
@@ -358,7 +518,13 @@
     $("s-front_row").value = a.front_row;
     $("s-starts_at").value = toLocalInput(a.starts_at);
     $("s-ends_at").value = toLocalInput(a.ends_at);
-    phases = a.agenda.map(function (p) { return Object.assign({}, p); });
+    phases = a.agenda.map(function (p, i) {  // `saved`: its place on the server, which a list upload names
+      var copy = Object.assign({}, p, { saved: i });
+      if (p.groups) copy.groups = { size: p.groups.size, assign: p.groups.assign, questions: p.groups.questions.slice(),
+                                    names: p.groups.names.slice() };
+      else delete copy.groups;
+      return copy;
+    });
     ROLES.forEach(function (r) { staff[r[0]] = (a[r[0] + "s"] || []).slice(); });
   }
   function lock() {
@@ -495,6 +661,7 @@
         }, function (err) { say("form-error", Collab.errorText(err)); });
       };
       loadRegistrations();
+      loadRosters();
       setupInvite(a);
       return loadUsers().then(function () { if (!editable) lock(); });
     });
