@@ -13,7 +13,6 @@ from collab.services import Services
 from sessions import api, chat, hands, live, polls, qa, reactions
 from sessions.attendance_final import Finalizer
 from sessions.attendance_recorder import AttendanceRecorder
-from sessions.groups import roster_api  # TEMPORARY (branch g-assign): the groups part mounts these
 from sessions.records import Activity
 from sessions.room_cache import RoomCache
 
@@ -46,4 +45,4 @@ def install(services: Services) -> Part:
         await finalizer.stop()
         await attendance.stop()
 
-    return Part("sessions", routes=api.routes + roster_api.routes, commands=commands, start=start, stop=stop)
+    return Part("sessions", routes=api.routes, commands=commands, start=start, stop=stop)

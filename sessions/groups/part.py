@@ -10,6 +10,7 @@ from collab.realtime.dispatch import Registry
 from collab.services import Services
 from sessions.groups import commands, notes
 from sessions.groups.book import GroupBook
+from sessions.groups.roster_api import routes
 
 
 
@@ -22,4 +23,4 @@ def install(services: Services) -> Part:
     async def start() -> None:
         await book.start()
 
-    return Part("groups", commands=registry, start=start)
+    return Part("groups", routes=routes, commands=registry, start=start)
