@@ -120,6 +120,7 @@ def _together(size: int, people: Sequence[Attendee], attr: str, rng: random.Rand
             small.append(ids)
     # The smaller schools, whole, largest first, each into the first group with room for it: `room[c]`
     # is a heap of the groups with exactly c places left, so finding the first is a look at each c.
+    own_groups = len(groups)  # the large schools' groups come first
     room: list[list[int]] = [[] for _ in range(size + 1)]
     for _ in range(max(-(-len(people) // size) - len(groups), 0)):
         groups.append([])
@@ -127,10 +128,15 @@ def _together(size: int, people: Sequence[Attendee], attr: str, rng: random.Rand
     small.sort(key=len, reverse=True)  # stable: schools of one size keep their shuffled order
     for ids in small:
         fits = [room[c][0] for c in range(len(ids), size + 1) if room[c]]
+        beside = [i for i in range(own_groups) if len(groups[i]) + len(ids) <= size]
         if fits:
             index = min(fits)
             left = size - len(groups[index])
             heapq.heappop(room[left])
+        elif beside:  # no group of its own size has room: beside a large school, rather than alone
+            index = min(beside, key=lambda i: (len(groups[i]), i))
+            groups[index].extend(ids)
+            continue
         else:
             groups.append([])
             index, left = len(groups) - 1, size

@@ -75,8 +75,11 @@ def test_by_school_keeps_a_school_together_when_it_fits_and_gives_a_big_one_grou
         else:
             assert len(groups) == math.ceil(count / size)
             own = [formed.members[g] for g in groups]
-            assert all(of[uid] in (school, "") for m in own for uid in m)  # no other school (filler may come)
-            assert max(map(len, own)) - min(map(len, own)) <= 1  # balanced
+            # groups of its own, balanced; beside it may sit a small school that fits nowhere else (rather
+            # than a teacher alone in a group of one), and filler
+            mine = [sum(of[uid] == school for uid in m) for m in own]
+            assert max(mine) - min(mine) <= 1
+            assert all(len({of[uid] for uid in m} - {school, ""}) <= 1 + len(m) - mine[k] for k, m in enumerate(own))
 
 
 def test_teachers_without_a_school_fill_the_groups_with_the_fewest():
@@ -203,3 +206,13 @@ def test_a_national_room_of_ten_thousand():
         took = time.perf_counter() - started
         print(f"\n{mode}: 10,000 attendees into {len(formed.members)} groups in {took * 1000:.1f} ms")
         assert sum(map(len, formed.members)) == 10_000
+
+
+def test_a_lone_teacher_of_a_small_school_joins_a_large_schools_group_rather_than_sitting_alone():
+    from sessions.agenda import GroupPlan
+    from sessions.groups.assign import Attendee, form
+
+    people = [Attendee(i, "大学校") for i in range(1, 10)] + [Attendee(100, "村小")]
+    formed = form(GroupPlan(size=8, assign="by_school"), people, seed=3)
+    assert sorted(len(g) for g in formed.members) == [5, 5]  # not 4, 5 and a group of one
+    assert sum(100 in g for g in formed.members) == 1
