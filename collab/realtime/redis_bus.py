@@ -45,6 +45,9 @@ from collab.realtime.bus import (
 
 log = logging.getLogger("collab.bus")
 
+POOL = 64  # connections to Redis per node (the subscriber holds one more of its own)
+POOL_WAIT = 5.0  # seconds a command waits for one of them before the bus counts as away
+
 PUBLISH = """
 local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
@@ -123,10 +126,13 @@ class RedisBus(Bus):
         self.max_backoff = max_backoff
         # Fail fast when Redis is away (the hub degrades to local delivery and retries on its own),
         # instead of redis-py's default of ten retries of up to a second each.
-        self._redis = redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=2,
+        # A burst (a storm of subscribes to new channels, each reading history) waits its turn for one of
+        # POOL connections: redis-py's default pool refuses the 101st at once ("Too many connections"),
+        # which the hub would report as the bus being away.
+        self._redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL, timeout=POOL_WAIT, socket_timeout=5, socket_connect_timeout=2,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
-        )
+        ))
         self._publish = self._redis.register_script(PUBLISH)
         self._history = self._redis.register_script(HISTORY)
         self._hold = self._redis.register_script(HOLD)

@@ -224,3 +224,17 @@ async def test_blobs_are_fetched_by_other_nodes_until_they_expire(make_bus):
     assert await b.get_blob(key + ":3") is None
     await asyncio.sleep(0.6)
     assert await b.get_blob(key + ":2") is None
+
+
+async def test_a_burst_beyond_the_connection_pool_waits_its_turn_instead_of_failing(redis_url):
+    """A storm of subscribes to new channels (a national activity's groups forming) reads history for
+    each at once: more than the pool's connections wait for one, none is told the bus is away."""
+    from collab.realtime.redis_bus import POOL
+
+    bus = RedisBus(redis_url, "burst")
+    await bus.start(lambda pub: None, lambda up: None)
+    try:
+        answers = await asyncio.gather(*(bus.history(chan(), 0) for _ in range(POOL * 4)), return_exceptions=True)
+        assert [a for a in answers if isinstance(a, BaseException)] == []
+    finally:
+        await bus.close()
