@@ -217,6 +217,8 @@ def rows(r: dict) -> list[tuple[str, str, list]]:
          "{} / {}; {} ({})", [a["heard"], a["answered"], a["asks"], a["errors"]]),
         ("groups: server CPU s per node from next_phase until every answer, over s", "{} over {}",
          [[round(x, 2) for x in a["server_cpu_s"]], round(a["wall"], 1)]),
+        ("groups: server CPU ms per group.mine ask (that window's CPU of both nodes, the forming included, / asks)",
+         "{}", [round(1e3 * sum(a["server_cpu_s"]) / a["asks"], 2) if a["asks"] else None]),
         ("**groups: idle groups: node RSS growth, forming + every group.mine answered, MB per node (KB per group)**",
          "{} ({})", [_mb(idle["rss_before"], idle["rss_after"]), idle["kb_per_group"]]),
         ("groups: every teacher subscribed to its group's channel: ok (errors); subscribe p50 / p99 ms; "
