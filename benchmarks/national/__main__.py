@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks.fanout.limits import raise_nofile
 from benchmarks.fanout.report import CLIENT_SATURATED, cell, machine, keep_results
+from benchmarks.national import group_phase
 from benchmarks.national.run import Config, run
 
 _f = cell
@@ -204,7 +205,7 @@ def _cell(template: str, values: list) -> str:
 
 def table(r: dict) -> str:
     return "\n".join(["| metric | value |", "|---|---|",
-                      *(f"| {k} | {_cell(t, vs)} |" for k, t, vs in rows(r) + video_rows(r, None))])
+                      *(f"| {k} | {_cell(t, vs)} |" for k, t, vs in rows(r) + group_phase.rows(r) + video_rows(r, None))])
 
 
 def compare(runs: dict) -> str:
@@ -217,6 +218,9 @@ def compare(runs: dict) -> str:
             out.append(f"| {k} | {_cell(t, va)} | {_cell(t, vb)} | {diff} |")
     else:
         out += [f"| {k} | | {_cell(t, vs)} | |" for k, t, vs in rows(b)]
+    ga = group_phase.rows(a) if a is not None else []
+    for i, (k, t, vb) in enumerate(group_phase.rows(b)):
+        out.append(f"| {k} | {_cell(t, ga[i][2]) if i < len(ga) else ''} | {_cell(t, vb)} | |")
     out += [f"| {k} | | {_cell(t, vs)} | |" for k, t, vs in video_rows(b, a)]
     return "\n".join(out)
 
@@ -259,9 +263,10 @@ def main() -> None:
     video = cfg.video or cfg.video_only
     args = sys.argv[1:]  # where the database and Redis are does not change what is measured
     neutral = ("--redis-url", "--pg-url", "--quiet-wait")  # options that do not change what is measured
-    plain = [a for k, a in enumerate(args) if a not in ("--quick", "--video", *neutral)
+    plain = [a for k, a in enumerate(args) if a not in ("--quick", "--video", "--groups", *neutral)
              and (k == 0 or args[k - 1] not in neutral)]
-    profile = ns.profile or ("custom" if plain else ("quick" if ns.quick else "default") + ("-video" if video else ""))
+    profile = ns.profile or ("custom" if plain else ("quick" if ns.quick else "default") + ("-video" if video else "")
+                             + ("-groups" if cfg.groups else ""))
     raise_nofile()
     info = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
             "command": "python -m benchmarks.national " + shlex.join(sys.argv[1:]), "config": vars(cfg)}
@@ -275,7 +280,8 @@ def main() -> None:
 def section(profile: str, r: dict) -> str:
     c, m = r["config"], r["machine"]
     head = (f"## {profile}: {c['teachers']:,} teachers ({c['late']} late) over {c['nodes']} nodes, "
-            f"chat {c['chat_rate']:g}/s for {c['chat_seconds']:g} s")
+            f"chat {c['chat_rate']:g}/s for {c['chat_seconds']:g} s"
+            + (f", then a group phase (groups of {c['group_size']})" if c.get("groups") else ""))
     ran = f"Run {r['when']} at {m['commit']}{' (collab/ dirty)' if m['collab_dirty'] else ''} on {m['cpus']} cores / " \
           f"{m['memory_gb']} GB"
     if "runs" not in r:

@@ -8,6 +8,9 @@
     other node -> online_interaction: a poll everyone answers, show_results, final tally on every
     client -> activity.end -> everyone leaves -> attendance vs client presence.
 
+`--groups` puts a group_discussion phase between the discussion and expert_guidance
+(group_phase.py): assignment, chat inside groups, memory per group and per open notes document.
+
 `--video` runs the scenario twice, on a fresh database, fresh nodes and a flushed Redis each time:
 without video, then with it (video.py), so the table sets each row's two values side by side.
 Everything started is stopped in `finally`; the database is dropped.
@@ -32,6 +35,7 @@ from benchmarks.fanout import servers
 from benchmarks.fanout.measure import MachineCpu, percentiles_ms
 from benchmarks.fanout.run import Child
 from benchmarks.fanout.tokens import mint
+from benchmarks.national import group_phase
 from benchmarks.national.teachers import Teacher, WorkerSpec, worker_main
 from benchmarks.national.video import Video, VideoConfig
 
@@ -72,6 +76,13 @@ class Config:
     program_on_node0: bool = False
     media_nice: int = 0  # nice increment of the media node (it stands for a machine of its own)
     quiet_wait: float = 300.0  # s to wait, before each run, for other work on the machine to calm down
+    # the group phase (group_phase.py), after the discussion's chat
+    groups: bool = False
+    group_size: int = 8
+    group_chat_every: int = 4  # one group in this many chats
+    group_chat_interval: float = 2.0  # s between two messages of a chatting group (its members take turns)
+    group_chat_seconds: float = 20.0
+    group_docs: int = 100  # groups whose notes are opened
 
 
 async def insert_users(database_url: str, n: int) -> tuple[int, int, int, list[int]]:
@@ -103,12 +114,16 @@ def http(method: str, port: int, path: str, token: str, body: dict | None = None
         return json.loads(r.read())
 
 
-def create_activity(port: int, token: str, org: int, expert: int, presenter: int, front_row: int) -> int:
+def create_activity(port: int, token: str, org: int, expert: int, presenter: int, front_row: int,
+                    group_size: int = 0) -> int:
+    """group_size: with a group phase of groups that size after the discussion (0: none)."""
     now = datetime.now(timezone.utc)
+    agenda = [{"kind": k, "minutes": 20} for k in ("lesson_display", "discussion", "expert_guidance", "online_interaction")]
+    if group_size:
+        agenda.insert(2, group_phase.plan(group_size))
     body = {"title": "National activity benchmark", "level": "national", "visibility": "public",
             "capacity": 100_000, "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=3)).isoformat(),
-            "agenda": [{"kind": k, "minutes": 20} for k in
-                       ("lesson_display", "discussion", "expert_guidance", "online_interaction")],
+            "agenda": agenda,
             "hosts": [org], "experts": [expert], "presenters": [presenter], "front_row": front_row}
     return http("POST", port, "/api/activities", token, body)["id"]
 
@@ -300,6 +315,11 @@ async def scenario(cfg: Config, nodes, workers: list[Child], secret: str, aid: i
                    "latency_ms": percentiles_ms([x for r in reps for x in r["latencies_ns"]]),
                    "server_cpu_us_per_event": round(1e6 * sum(w["server_cpu_s"]) / delivered, 2) if delivered else None,
                    "client_cpu_pct": client_pct(reps), "closed": _merge(r["closed"] for r in reps), **w}
+
+    # 3b. with --groups: the group phase (the next phase below leaves it)
+    if cfg.groups:
+        res["groups"] = await group_phase.run(cfg, nodes, workers, host, aid, secret, call_all,
+                                              lambda: Window(nodes, cfg.redis_url, None, win.own))
 
     # 4. expert guidance: questions, votes, rejoins on the other node
     await host.call("activity.next_phase", {"activity_id": aid})
@@ -519,7 +539,7 @@ def run_once(cfg: Config, with_video: bool) -> dict:
         for n in nodes + ([media] if media else []):
             n.wait_ready("/readyz")
         aid = create_activity(nodes[0].port, mint(secret, org, "organizer", "Bench Organizer"), org, expert,
-                              presenter, cfg.front_row)
+                              presenter, cfg.front_row, cfg.group_size if cfg.groups else 0)
         for i in range(cfg.client_procs):  # forked before any event loop or thread exists here
             workers.append(Child(worker_main, WorkerSpec(i, secret, aid, watch=with_video)))
         if with_video:

@@ -11,8 +11,11 @@ address; when the room says the program came on (`program {state: "on"}`) it ask
 has no address yet (the answer hands one out before the program is on). Such an ask is timed from
 that push.
 
+With the group phase (`--groups`), each teacher has a `groups.GroupSeat` that sees its pushes: it
+asks `group.mine` on `groups_formed` and times its group's chat.
+
 Worker commands over the pipe (see `Worker`): join, do, rejoin, mark, progress, report, expect_tally,
-tally, qa, watching, leave_all, close.
+tally, qa, watching, leave_all, close; the group phase's groups_* (`groups.GroupDesk`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import orjson
 from benchmarks.fanout.limits import raise_nofile
 from benchmarks.fanout.rawws import WsProtocol, upgrade_request
 from benchmarks.fanout.tokens import mint
+from benchmarks.national.groups import GroupDesk, GroupSeat
 
 HOST = "127.0.0.1"
 PUSH_MARK = b',"e":{'
@@ -61,6 +65,7 @@ class Teacher(WsProtocol):
         self.watch_errors: Counter[str] = Counter()
         self.program_heard_ns = 0  # when (wall clock) the push saying the program came on arrived
         self.program_answer_ns = 0  # how long the program.watch that push caused took to be answered
+        self.group: GroupSeat | None = None  # in the group phase only
 
     # -- protocol ---------------------------------------------------------------------------------
 
@@ -122,6 +127,8 @@ class Teacher(WsProtocol):
                 self.ask_program(timed=True)
         self.received += n
         self.chat += payload.count(CHAT_MARK)
+        if self.group is not None:
+            self.group.seen(payload)
         if self.want_voters and not self.tally_ns:
             for m in VOTERS.finditer(payload):
                 if int(m.group(1)) >= self.want_voters:
@@ -210,7 +217,7 @@ def _err(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:60]}"
 
 
-class Worker:
+class Worker(GroupDesk):
     def __init__(self, pipe, spec: WorkerSpec) -> None:
         self.pipe, self.spec = pipe, spec
         self.teachers: dict[int, Teacher] = {}
@@ -276,6 +283,8 @@ class Worker:
                 return
             if args.get("body") == "@stamp":
                 args = {**args, "body": f"t={time.time_ns()} chat from {uid}"}
+            elif args.get("body") == "@gstamp":  # a group's chat (groups.py reads it)
+                args = {**args, "body": f"g={time.time_ns()} from {uid}"}
             try:
                 ok = await t.call(cmd, args)
                 last[0] = max(last[0], time.time())
