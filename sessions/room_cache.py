@@ -11,6 +11,7 @@ which bounds the harm of a change made behind the server's back (an operator's S
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,6 +98,8 @@ class RoomCache:
         self.hub = hub
         self._views: dict[int, tuple[float, RoomView]] = {}
         self._standing: dict[tuple[int, int], tuple[float, tuple[str | None, bool]]] = {}
+        self._loading: dict[int, asyncio.Future] = {}
+        self._stale: set[int] = set()  # forgotten while a load was under way: that load is not kept
         self._listening = False
 
     async def start(self) -> None:
@@ -114,15 +117,31 @@ class RoomCache:
         hit = self._views.get(activity_id)
         if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
             return hit[1]
+        waiting = self._loading.get(activity_id)
+        if waiting is not None:  # the storm after a phase change shares one load per node
+            return await asyncio.shield(waiting)
+        future = asyncio.get_running_loop().create_future()
+        self._loading[activity_id] = future
+        try:
+            view = await self._read(db, activity_id)
+            if view is not None and self.trusted and activity_id not in self._stale:
+                self._trim(self._views)
+                self._views[activity_id] = (now, view)
+            future.set_result(view)
+            return view
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a waiter re-raises it, nobody else must log it
+            raise
+        finally:
+            del self._loading[activity_id]
+            self._stale.discard(activity_id)
+
+    @staticmethod
+    async def _read(db: AsyncSession, activity_id: int) -> RoomView | None:
         db.expire_all()  # as stored now, not as this session last saw it
         row = await db.get(Activity, activity_id)
-        if row is None:
-            return None
-        view = RoomView.of(row, await scheduling.staff_names(db, row))
-        if self.trusted:
-            self._trim(self._views)
-            self._views[activity_id] = (now, view)
-        return view
+        return None if row is None else RoomView.of(row, await scheduling.staff_names(db, row))
 
     async def access(self, db: AsyncSession, view: RoomView, actor: Actor | None) -> ActivityAccess:
         """The policy's `ActivityAccess`: the activity's side from the view, the actor's from their standing."""
@@ -162,6 +181,7 @@ class RoomCache:
         if data is None:
             self._views.clear()
             self._standing.clear()
+            self._stale.update(self._loading)
             return
         try:
             msg: dict[str, Any] = orjson.loads(data)
@@ -175,12 +195,16 @@ class RoomCache:
         self._forget(activity_id, None)
 
     def _forget(self, activity_id: int, user_id: int | None) -> None:
+        """One teacher's standing, or the room itself. A teacher's standing (registration, removal,
+        membership of the activity's studio) changes only with a change that names them, so a change of
+        the room (a phase, a setting, an edit) keeps every standing: after a phase change, ten thousand
+        teachers' next commands find theirs without ten thousand queries."""
         if user_id is not None:
             self._standing.pop((activity_id, user_id), None)
             return
         self._views.pop(activity_id, None)
-        for key in [k for k in self._standing if k[0] == activity_id]:
-            del self._standing[key]
+        if activity_id in self._loading:
+            self._stale.add(activity_id)
 
     @staticmethod
     def _trim(entries: dict) -> None:
