@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.routing import Route
 
-from collab import policy
+from collab import audit, policy
 from collab.api.common import current_actor, json_response, path_id
 from collab.errors import DomainError
 from collab.store.models import User
@@ -84,6 +84,8 @@ async def put_roster(request: Request):
             raise roster.RosterError(unknown[0].line, f"nobody has the username {unknown[0].username}{more}")
         await db.execute(delete(GroupRosterEntry).where(GroupRosterEntry.activity_id == activity.id,
                                                         GroupRosterEntry.phase == phase))
+        audit.record(db, await current_actor(request), "group.roster", "activity", activity.id,
+                     {"phase": phase, "entries": len(entries)}, activity_id=activity.id)  # who placed whom
         if entries:
             await db.execute(insert(GroupRosterEntry), [
                 {"activity_id": activity.id, "phase": phase, "user_id": ids[e.username], "group_name": e.group,

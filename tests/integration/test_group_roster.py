@@ -94,6 +94,10 @@ async def test_the_organizer_uploads_the_list_and_reads_it_back(http, users):
     r = await put(http, users, aid, "\ufeffliu_yang,第三组\r\n".encode())
     assert r.status_code == 200 and r.json() == {"entries": 1, "groups": ["第三组"]}
     assert await stored(http, users, aid) == [(1, "liu_yang", "刘洋", "第三组")]
+    # each upload is in the audit log: who placed whom is a record the organizer answers for
+    log = (await http.get("/api/audit", params={"action": "group.roster"}, headers=as_(users, "admin1"))).json()
+    mine = [e for e in log["events"] if e["target"]["id"] == str(aid)]
+    assert [e["detail"] for e in mine] == [{"phase": 1, "entries": 1}, {"phase": 1, "entries": 3}]
 
 
 async def test_a_list_saved_by_excel_in_china_is_read_as_gb18030(http, users):

@@ -19,7 +19,9 @@
     "activity.registration": ["处理报名", "Decided a registration"],
     "studio.application": ["处理入室申请", "Decided an application"], "studio.role": ["更改工作室角色", "Changed a studio role"],
     "studio.remove": ["移出工作室", "Removed from the studio"], "user.create": ["创建账号", "Created an account"],
-    "attendance.export": ["导出考勤", "Exported attendance"], "audit.export": ["导出审计日志", "Exported the audit log"],
+    "attendance.export": ["导出考勤", "Exported attendance"], "group.roster": ["上传分组名单", "Uploaded a group list"],
+    "group.hide": ["隐藏小组消息", "Hid a group message"], "group.move": ["调整分组", "Moved a teacher to another group"],
+    "group.broadcast": ["向各小组广播", "Broadcast to every group"], "audit.export": ["导出审计日志", "Exported the audit log"],
     "key.create": ["创建服务密钥", "Made a service key"], "key.revoke": ["吊销服务密钥", "Revoked a service key"],
     "api.call": ["服务密钥调用接口", "Service key call"]
   };
