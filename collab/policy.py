@@ -408,10 +408,11 @@ def _group_notes(actor: Actor | None, g: GroupAccess) -> bool:
 
 @rule("group.notes.read")
 def _group_notes_read(actor: Actor | None, g: GroupAccess) -> bool:
-    """Read a group's notes: whoever may enter the group; after the activity, whoever may see its record."""
+    """Read a group's notes: whoever may enter the group; once its phase is over, everyone in the room
+    (the groups report back with their notes beside them); after the activity, whoever may see its record."""
     if g.access.state in ("ended", "archived"):
         return _group_attend(actor, g) or _activity_timeline(actor, g.access)
-    return _group_attend(actor, g)
+    return _group_attend(actor, g) or (not g.running and _activity_attend(actor, g.access))
 
 
 @rule("group.notes.manage")

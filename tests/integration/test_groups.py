@@ -287,10 +287,12 @@ async def test_notes_are_made_once_from_the_questions_and_keep_what_is_typed_as_
 
 
 async def test_the_rapporteur_reports_on_stage_with_the_notes_beside_them(world):
-    aid = await scheduled(world, {"size": 2, "assign": "random"})
-    teachers = await in_room(world, aid, ["t0", "t1"])
+    aid = await scheduled(world, {"size": 2, "assign": "by_school"})
+    teachers = await in_room(world, aid, ["t0", "t1", "t3"])  # t0 and t1 of one school, t3 of another
     host = await start_groups(world, aid, teachers)
     g = (await teachers["t0"].ok("group.mine", activity_id=aid))["group"]
+    assert (await teachers["t3"].ok("group.mine", activity_id=aid))["group"]["id"] != g["id"]
+    teachers["t2"] = teachers.pop("t3")
     t0_id, t1_id = world["users"]["t0"][0], world["users"]["t1"][0]
     assert (await teachers["t0"].call("group.rapporteur", activity_id=aid, group_id=g["id"],
                                       user_id=world["users"]["t5"][0]))["error"]["code"] == "not_in_group"
@@ -309,6 +311,12 @@ async def test_the_rapporteur_reports_on_stage_with_the_notes_beside_them(world)
     assert reporting["e"]["doc_id"] == reported["doc_id"] and reporting["e"]["group"]["id"] == g["id"]
     # the notes opened for the report are the ones the group reads; the rapporteur accepts like a called hand
     assert (await teachers["t1"].ok("group.notes", activity_id=aid, group_id=g["id"]))["doc_id"] == reported["doc_id"]
+    # the whole room may read the reporting group's notes now (not edit them): t2 was in another group
+    notes = await teachers["t2"].ok("group.notes", activity_id=aid, group_id=g["id"])
+    assert notes == {"doc_id": reported["doc_id"], "editable": False}
+    reader = await YClient(f"ws://127.0.0.1:{world['b'].port}/ws/docs/{notes['doc_id']}", world["users"]["t2"][1]).open()
+    assert QUESTIONS[0] in reader.content
+    await reader.close()
     accepted = await teachers["t0"].ok("stage.accept", activity_id=aid)
     assert accepted["type"] == "stage_accepted" and accepted["user_id"] == t0_id
     assert (await teachers["t1"].call("stage.accept", activity_id=aid))["error"]["code"] == "not_invited"

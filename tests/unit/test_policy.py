@@ -229,6 +229,8 @@ def test_a_group_is_for_its_members_and_the_moderators_who_may_enter_any():
     assert who("group.notes", running=False) == {ADMIN, ORG, EXPERT, REGISTERED}  # still tidying for the report
     assert who("group.notes", state="ended") == set()
     assert who("group.notes.read", state="ended") == {ADMIN, ORG, EXPERT, REGISTERED, TEACHER, ORG2}
+    assert who("group.notes.read") == {ADMIN, ORG, EXPERT, REGISTERED}  # no peeking while groups discuss
+    assert who("group.notes.read", running=False) == {ADMIN, ORG, EXPERT, REGISTERED, TEACHER}  # the report-back
     assert who("group.notes.manage") == {ADMIN, ORG, EXPERT}
     assert not policy.allowed(REGISTERED, "group.attend", GroupAccess(
         ActivityAccess(ORG.user_id, "registered", "live", frozenset(), "approved", removed=True), True, True))
