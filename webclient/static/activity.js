@@ -3,7 +3,9 @@
 // discussion, questions with upvotes, the open poll, raising a hand, reactions; for hosts the lifecycle
 // controls, for experts the moderators' desk (held messages, pending questions, the hand queue, polls,
 // slow mode). What must be seen (a poll opening, the question in focus, an invitation to the stage) is
-// a banner at the top of the room. A refusal is shown by what caused it and cleared when its cause ends.
+// a banner at the top of the room. In a group discussion the group view (groups.js) shows the
+// teacher's group, in the main chat's place on a phone. A refusal is shown by what caused it and
+// cleared when its cause ends.
 // State comes from activity.snapshot; everything after it arrives on the room channel (and the desk
 // channel for moderators), recovered across reconnects by realtime.js. User text is only ever set with
 // textContent.
