@@ -7,7 +7,8 @@ their own browser context; the host starts the group phase and
   the other group, and user text stays text;
 - the notes open in the document editor with the guiding questions, and an edit reaches the mate;
 - a member names the rapporteur (汇报人：名字) for the whole group;
-- the expert sees every group, enters one, and broadcasts: every teacher sees the banner;
+- the expert sees every group, enters one, hides a message there, moves a teacher to the other group
+  (their page follows) and broadcasts: every teacher sees the banner;
 - the phase ends and every page is back in the main room; at the report-back the group's heading and
   rapporteur are beside the stage, its notes read-only for its members, and another group's teacher
   is told the notes are the group's;
@@ -132,6 +133,11 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
     second = await t3.inner_text("#group-name")
     await expert.locator("#group-list li", has_text=second).locator(".group-enter").click()
     await expert.wait_for_function(has_text("#group-chat", "我们组从提问设计说起"), timeout=10_000)
+    await t3.fill("#group-chat-input", "这条发错了")
+    await t3.press("#group-chat-input", "Enter")
+    await expert.wait_for_function(has_text("#group-chat", "这条发错了"), timeout=10_000)
+    await expert.locator("#group-chat li", has_text="这条发错了").locator(".msg-hide").click()  # a moderator hides it
+    await t3.wait_for_function(f"!{has_text('#group-chat', '这条发错了')}", timeout=10_000)
     await expert.fill("#group-broadcast-input", "还有五分钟，请准备汇报")
     await expert.click("#group-broadcast-form button[type=submit]")
     for p in (t1, t2, t3):

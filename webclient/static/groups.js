@@ -32,7 +32,12 @@
       return p && p.kind === "group_discussion" ? a.current_phase : null;
     }
     function cmd(name, args) { return rt.command(name, Object.assign({ activity_id: aid }, args || {})); }
-    function problem(id, err) { Collab.say($(id), err || null); }
+    // a refusal in its line; "too fast" passes by itself after a moment
+    function problem(id, err) {
+      var node = $(id);
+      Collab.say(node, err || null);
+      if (err && err.code === "rate_limited") setTimeout(function () { if (node.textContent === Collab.errorText(err)) Collab.say(node, null); }, 2000);
+    }
     function show(id, on) { $(id).hidden = !on; }
 
     // -- entering and leaving the group phase ------------------------------------------------------
@@ -310,7 +315,8 @@
           var li = el("li", undefined, "group-listed" + (group && group.id === g.id ? " current" : ""));
           li.dataset.groupId = g.id;
           li.appendChild(el("span", g.name, "group-listed-name"));
-          li.appendChild(el("span", T(g.members + " 人 · " + g.messages + " 条消息", g.members + " people · " + g.messages + " messages"), "muted"));
+          li.appendChild(el("span", T(g.members + " 人 · " + g.messages + " 条消息",
+                                 (g.members === 1 ? "1 person" : g.members + " people") + " · " + (g.messages === 1 ? "1 message" : g.messages + " messages")), "muted"));
           if (g.rapporteur) li.appendChild(el("span", T("汇报人：", "Rapporteur: ") + g.rapporteur.name, "muted"));
           var here = group && group.id === g.id;
           var enter = Collab.button(here ? T("查看中", "Viewing") : T("进入", "Enter"), "group-enter",
