@@ -19,6 +19,7 @@ Screenshots land in test-artifacts/groups-*.png."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -97,7 +98,7 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
     assert await t3.inner_text("#group-name") != await t1.inner_text("#group-name")
     assert (await t1.inner_text("#group-questions")).split("\n") == QUESTIONS
     # the countdown of a one-minute phase, with its warning; the phone shows the group in the chat's place
-    assert "剩余 0:5" in await t1.inner_text("#group-countdown") or "剩余 1:00" in await t1.inner_text("#group-countdown")
+    assert re.fullmatch(r"剩余 (0:[0-5]\d|1:00)", await t1.inner_text("#group-countdown"))
     await t1.wait_for_selector("#group-time-note:not([hidden])", timeout=5_000)
     assert await t1.inner_text("#group-time-note") == "还剩1分钟"
     assert await t2.is_hidden("#chat-box") and await t1.is_visible("#chat-box")
@@ -127,6 +128,10 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
     await t2.click("#group-members-box summary, .group-members-box summary")
     await t2.locator(f"#group-members li[data-user-id='{teachers['gw_t1'][0]}'] .group-name-rapporteur").click()
     await t1.wait_for_function(has_text("#group-rapporteur", "汇报人：王老师"), timeout=10_000)
+    # a page opened again mid-phase finds its group, the rapporteur and what was said before
+    await t2.reload()
+    await t2.wait_for_function(has_text("#group-rapporteur", "汇报人：王老师"), timeout=10_000)
+    await t2.wait_for_function(has_text("#group-chat", "先看目标<b>达成</b>情况"), timeout=10_000)
 
     # the expert: every group, entering one, a broadcast every teacher sees
     await expert.wait_for_function("document.querySelectorAll('#group-list li').length === 2", timeout=10_000)
