@@ -3,7 +3,7 @@ desktop's width (1280×800) and a phone's (390×844): three teachers of two scho
 their own browser context; the host starts the group phase and
 
 - each teacher sees their group (by school: two together, one apart), its guiding questions and the
-  countdown with its one-minute warning; the group's chat reaches the group-mate and not the teacher of
+  countdown with its one-minute warning, moved by an extension; the group's chat reaches the group-mate and not the teacher of
   the other group, and user text stays text;
 - the notes open in the document editor with the guiding questions, and an edit reaches the mate;
 - a member names the rapporteur (汇报人：名字) for the whole group;
@@ -63,9 +63,13 @@ async def schedule(server, users, plan: dict, minutes: int = 20) -> int:
         return r.json()["id"]
 
 
+FAULTS: list[str] = []  # scripts' uncaught errors on any page of this module
+
+
 async def room(browser, server, token: str, aid: int, size: dict):
     context, page = await signed_in(browser, server.url, token, f"/activities/{aid}", locale="zh-CN",
                                     wait="#conn.online", **size)
+    page.on("pageerror", lambda e: FAULTS.append(str(e)))
     await page.wait_for_selector("#chat-box:not([hidden])", timeout=10_000)
     return context, page
 
@@ -101,6 +105,9 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
     assert re.fullmatch(r"剩余 (0:[0-5]\d|1:00)", await t1.inner_text("#group-countdown"))
     await t1.wait_for_selector("#group-time-note:not([hidden])", timeout=5_000)
     assert await t1.inner_text("#group-time-note") == "还剩1分钟"
+    await host.ok("activity.extend_phase", activity_id=aid, minutes=5)  # the countdown follows an extension
+    await t1.wait_for_function(has_text("#group-countdown", "剩余 5:"), timeout=10_000)
+    assert await t1.is_hidden("#group-time-note")
     assert await t2.is_hidden("#chat-box") and await t1.is_visible("#chat-box")
     assert await t2.evaluate("document.documentElement.scrollWidth") <= 390
 
@@ -181,6 +188,7 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
     await t3.wait_for_selector("#group-report-note:not([hidden])", timeout=10_000)
     assert "本组成员" in await t3.inner_text("#group-report-note")
     await shot(t1, "groups-report-desktop")
+    assert FAULTS == []
     await host.close()
     for ctx, _ in pages.values():
         await ctx.close()
@@ -207,6 +215,7 @@ async def test_a_full_group_says_so_when_teachers_choose(browser, server, users,
     await page.wait_for_function(has_text("#group-error", "该小组已满"), timeout=10_000)
     await page.wait_for_function(has_text("#group-choice-list", "2/2"), timeout=10_000)
     await shot(page, "groups-choose-full-phone")
+    assert FAULTS == []
     await page.locator("#group-choice-list li", has_text="数学组").locator(".group-join").click()
     await page.wait_for_selector("#group-view:not([hidden])", timeout=10_000)
     assert await page.inner_text("#group-name") == "数学组"
