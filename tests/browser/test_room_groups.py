@@ -63,13 +63,14 @@ async def schedule(server, users, plan: dict, minutes: int = 20) -> int:
         return r.json()["id"]
 
 
-FAULTS: list[str] = []  # scripts' uncaught errors on any page of this module
+FAULTS: list[str] = []  # scripts' uncaught errors and policy violations on any page of this module
 
 
 async def room(browser, server, token: str, aid: int, size: dict):
     context, page = await signed_in(browser, server.url, token, f"/activities/{aid}", locale="zh-CN",
                                     wait="#conn.online", **size)
     page.on("pageerror", lambda e: FAULTS.append(str(e)))
+    page.on("console", lambda m: FAULTS.append(m.text) if "Content Security Policy" in m.text else None)
     await page.wait_for_selector("#chat-box:not([hidden])", timeout=10_000)
     return context, page
 
@@ -130,6 +131,11 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
     await t1.keyboard.type("王：目标基本达成")
     await t2.click("#group-notes-open")
     await t2.wait_for_function(has_text("#group-notes .ql-editor", "王：目标基本达成"), timeout=15_000)
+    await t2.wait_for_function(  # the mate's cursor and name (a flag shown on hover: its text, not innerText)
+        "[...document.querySelectorAll('#group-notes .ql-cursor-name')].some(e => e.textContent === '王老师')",
+        timeout=10_000)
+    flag = await t2.eval_on_selector("#group-notes .ql-cursor-flag", "e => getComputedStyle(e).position")
+    assert flag == "absolute"  # the mate's cursor drawn by quill-cursors' own sheet, which the room admits
 
     # a member names the rapporteur; the whole group sees it
     await t2.click("#group-members-box summary, .group-members-box summary")
