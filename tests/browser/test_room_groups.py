@@ -219,7 +219,8 @@ async def test_a_full_group_says_so_when_teachers_choose(browser, server, users,
         await c.ok("group.choose", activity_id=aid, group_id=chinese["id"])
     await page.locator("#group-choice-list li", has_text="语文组").locator(".group-join").click()
     await page.wait_for_function(has_text("#group-error", "该小组已满"), timeout=10_000)
-    await page.wait_for_function(has_text("#group-choice-list", "2/2"), timeout=10_000)
+    await page.wait_for_function(has_text("#group-choice-list", "2/2"), timeout=10_000)  # the counts asked again
+    assert await page.locator("#group-choice-list li", has_text="语文组").locator(".group-join").is_disabled()
     await shot(page, "groups-choose-full-phone")
     assert FAULTS == []
     await page.locator("#group-choice-list li", has_text="数学组").locator(".group-join").click()

@@ -95,8 +95,8 @@
         var li = el("li", undefined, "group-choice"); li.dataset.groupId = g.id;
         li.appendChild(el("span", g.name, "group-choice-name"));
         li.appendChild(el("span", g.members + "/" + g.size, "muted group-choice-count"));
-        var mineNow = mine.group && mine.group.id === g.id;
-        var b = Collab.button(mineNow ? T("已加入", "Joined") : T("加入", "Join"), "group-join", function () {
+        var mineNow = mine.group && mine.group.id === g.id, full = !mineNow && g.members >= g.size;
+        var b = Collab.button(mineNow ? T("已加入", "Joined") : full ? T("已满", "Full") : T("加入", "Join"), "group-join", function () {
           b.disabled = true;
           cmd("group.choose", { group_id: g.id }).then(function (r) {
             problem("group-error");
@@ -109,7 +109,7 @@
             if (err && err.code === "group_full") refreshChoices();
           });
         }, T("加入" + g.name, "Join " + g.name));
-        b.disabled = mineNow;
+        b.disabled = mineNow || full;
         li.appendChild(b);
         list.appendChild(li);
       });
