@@ -166,12 +166,15 @@ async def test_teachers_meet_in_their_groups_and_come_back_to_the_room(browser, 
 
     # the expert moves 赵老师 into the first group from the member list: their page follows, with its chat
     first_name = await t1.inner_text("#group-name")
+    await t3.click("#group-notes-open")  # their own group's notes open as they are moved
+    await t3.wait_for_function(has_text("#group-notes .ql-editor", QUESTIONS[0]), timeout=15_000)
     await expert.click(".group-members-box summary")
     mover = expert.locator(f"#group-members li[data-user-id='{teachers['gw_t3'][0]}']")
     await mover.locator("select").select_option(label=first_name)
     await mover.locator(".group-move-go").click()
     await t3.wait_for_function(f"document.querySelector('#group-name').innerText === {first_name!r}", timeout=10_000)
     await t3.wait_for_function(has_text("#group-chat", "先看目标"), timeout=10_000)
+    assert await t3.is_hidden("#group-notes")  # the old group's notes closed with it
     await t1.wait_for_function(has_text("#group-chat", "赵老师 加入了小组"), timeout=10_000)
     back = next(g for g in (await host.ok("group.list", activity_id=aid))["groups"] if g["name"] == second)
     await host.ok("group.move", activity_id=aid, user_id=teachers["gw_t3"][0], group_id=back["id"])

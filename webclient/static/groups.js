@@ -133,7 +133,7 @@
       channel = g.channel;
       rt.subscribe(channel, onGroupEvent, loadHistory, null, function () {
         // ended by the server: moved to another group, so ask where we are now
-        if (channel === g.channel) { channel = null; group = null; show("group-view", false); askSoon(); }
+        if (channel === g.channel) { closeNotes(); channel = null; group = null; show("group-view", false); askSoon(); }
       });
       loadHistory();
       loadMembers();
