@@ -74,7 +74,8 @@
       cmd("group.mine").then(function (r) {
         if (phase === null) return;
         mine = r;
-        if (r.forming) return;
+        // forming: groups_formed asks again; should it pass this answer on the way, ask again anyway
+        if (r.forming) { setTimeout(function () { if (phase !== null && mine === r) askSoon(); }, 3000); return; }
         show("group-wait", false);
         if (moderator()) loadList();
         if (r.group) { renderChoices(false); openGroup(r.group); }
