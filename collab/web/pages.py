@@ -60,7 +60,8 @@ routes = [
     Route("/signin", page("signin.html"), include_in_schema=False),
     Route("/activities", page("activities.html"), include_in_schema=False),
     Route("/activities/new", page("schedule.html"), include_in_schema=False),
-    Route("/activities/{activity_id:int}", page("activity.html"), include_in_schema=False),
+    Route("/activities/{activity_id:int}", page("activity.html", (QUILL_CURSORS_STYLE, EMPTY_STYLE)),  # group notes
+          include_in_schema=False),
     Route("/activities/{activity_id:int}/edit", page("schedule.html"), include_in_schema=False),
     Route("/activities/{activity_id:int}/replay", page("replay.html"), include_in_schema=False),
     Route("/activities/{activity_id:int}/attendance", page("attendance.html"), include_in_schema=False),

@@ -3,7 +3,9 @@
 // discussion, questions with upvotes, the open poll, raising a hand, reactions; for hosts the lifecycle
 // controls, for experts the moderators' desk (held messages, pending questions, the hand queue, polls,
 // slow mode). What must be seen (a poll opening, the question in focus, an invitation to the stage) is
-// a banner at the top of the room. A refusal is shown by what caused it and cleared when its cause ends.
+// a banner at the top of the room. In a group discussion the group view (groups.js) shows the
+// teacher's group, in the main chat's place on a phone. A refusal is shown by what caused it and
+// cleared when its cause ends.
 // State comes from activity.snapshot; everything after it arrives on the room channel (and the desk
 // channel for moderators), recovered across reconnects by realtime.js. User text is only ever set with
 // textContent.
@@ -24,7 +26,7 @@
   // refusals that end by themselves when the connection is back, or when the phase moves on
   var CONNECTION_CODES = ["disconnected", "bus_unavailable", "busy"];
   var PHASE_CODES = ["chat_closed", "questions_closed", "hands_closed", "polls_closed", "wrong_state", "last_phase"];
-  var snap = null, preview = null, me = null, rt = null, stage = null;
+  var snap = null, preview = null, me = null, rt = null, stage = null, groups = null;
   var questions = {}, votedFor = {}, messages = {}, myChoices = {}, deskCounts = null, voteErrors = {};
   var replyTo = null, handUp = false, subscribed = false;
   var mutedUntil = null;   // when my mute ends (null: not muted, or no end known)
@@ -617,6 +619,7 @@
         break;
     }
     if (stage) stage.onEvent(e);
+    if (groups) groups.onEvent(e);
   }
 
   // -- loading and (re)joining ---------------------------------------------------------------------
@@ -641,6 +644,8 @@
     } else {
       stage.onSnapshot(s);
     }
+    if (!groups) groups = CollabGroups.attach({ rt: rt, aid: aid, me: me, root: $("groups"), report: $("group-report") });
+    groups.onSnapshot(s);
   }
   function resynced() {  // said until the room is back, and a little while after
     var node = $("resync"), stamp = node.dataset.stamp = String(++stamps);
@@ -764,6 +769,7 @@
         if (state !== "online") return;  // the indicator says so; what is typed meanwhile stays
         settle(CONNECTION_CODES);
         if (!snap) { load(); } else if (stage) { stage.onReconnect(); }
+        if (groups) groups.onReconnect();
         if (snap && moderator()) loadDesk();
       });
     });
