@@ -103,6 +103,7 @@ async def _shared_snapshot(ctx: Context, activity_id: int, view=None) -> dict[st
             "questions": await top_questions(db, activity_id, "votes", limit=20),
             "poll": await current_poll(db, activity_id),
             "stage": await stage_roster(db, activity_id),
+            "reporting": await group_commands.reporting_now(db, activity_id),  # a group reporting back
             "channel": channel_of(activity_id),
             "since": {"epoch": position.epoch, "offset": position.offset},
             "presence": {"clients": presence.clients, "users": presence.users},

@@ -21,7 +21,7 @@ from sessions.batches import upsert
 from sessions.groups import formation, notes, rules
 from sessions.groups.book import Group, PhaseBook, book_of
 from sessions.groups.records import ActivityGroup, GroupMember, GroupMessage
-from sessions.records import Hand, Mute, aware
+from sessions.records import ActivityEvent, Hand, Mute, aware
 from sessions.room import Scene, exempt, load, publish, record, record_event
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
@@ -364,6 +364,16 @@ async def _report(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         if g.doc_id is None:
             await book_of(ctx.services).changed(scene.room.id, phase.phase, group_id=group_id)
     return out
+
+
+async def reporting_now(db, activity_id: int) -> dict[str, Any] | None:
+    """The group reporting now (a `group_reporting` with no phase change after it), for the snapshot of a
+    page that joins or reloads during the report-back."""
+    last = (await db.execute(select(ActivityEvent.data).where(
+        ActivityEvent.activity_id == activity_id,
+        ActivityEvent.type.in_(("group_reporting", "phase_changed", "started", "ended")))
+        .order_by(ActivityEvent.id.desc()).limit(1))).scalar()
+    return last if last is not None and last.get("type") == "group_reporting" else None
 
 
 def register(registry: Registry) -> None:

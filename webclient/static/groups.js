@@ -355,7 +355,7 @@
     setInterval(tick, 1000);
 
     // -- the report-back, beside the stage ----------------------------------------------------------
-    // A group's notes are open to its members and the moderators: another teacher is told so.
+    // Once the groups have discussed, every group's notes are open to the whole room, read-only.
     function reporting(e) {
       if (reportEditor) { reportEditor.destroy(); reportEditor = null; }
       report.hidden = false;
@@ -381,7 +381,10 @@
     }
 
     return {
-      onSnapshot: function (s) { snap = s; if (phase !== null && running() === phase) askSoon(); update(); },
+      onSnapshot: function (s) {
+        snap = s; if (phase !== null && running() === phase) askSoon(); update();
+        if (s.reporting) reporting(s.reporting); else endReport();  // joined or reloaded during a report
+      },
       onEvent: function (e) {
         switch (e.type) {
           case "started": case "phase_changed": endReport(); update(); break;
