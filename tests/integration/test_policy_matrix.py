@@ -302,6 +302,11 @@ COMMANDS = [
     Command("stage.accept", A()),
     Command("stage.remove", lambda ids: {"activity_id": ids["activity"], "user_id": ids["presenter"]}),
     Command("stage.video", A(action="stop")),
+    Command("group.stage.publish", A(group_id=1, offer={"type": "offer", "sdp": "v=0"})),
+    Command("group.stage.watch", A(group_id=1, publisher_id=1, offer={"type": "offer", "sdp": "v=0"})),
+    Command("group.stage.unwatch", A(group_id=1, watch_id="none")),
+    Command("group.stage.leave", A(group_id=1)),
+    Command("group.stage.state", A(group_id=1)),
 ]
 
 ROUTES = [
