@@ -42,6 +42,7 @@ class Stage:
         self.publishers: dict[int | str, Publisher] = {}
         self.views: dict[str, View] = {}
         self.watching = False
+        self.ended = False  # a group's stage whose phase is over: the node forgets it
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coro) -> None:
@@ -141,10 +142,15 @@ class Stage:
         for view in list(self.views.values()):
             await self.drop_view(view)
         await self.announce()
-        if self.group_id is not None and held:  # the group's pages turn their cameras off
-            await self.services.hub.publish(self.channel, {
-                "type": "group_stage_closed", "id": f"group-stage-closed:{secrets.token_hex(8)}",
-                "group_id": self.group_id, "node": self.services.settings.node_id})
+        if self.group_id is not None:
+            self.ended = True
+            if self.watching:
+                self.watching = False
+                await self.services.hub.unwatch(channel_of(self.activity_id), self._heard)
+            if held:  # the group's pages turn their cameras off
+                await self.services.hub.publish(self.channel, {
+                    "type": "group_stage_closed", "id": f"group-stage-closed:{secrets.token_hex(8)}",
+                    "group_id": self.group_id, "node": self.services.settings.node_id})
 
     async def close(self) -> None:
         """The node stops: close everything, recording nothing (the people did not leave)."""
@@ -196,6 +202,8 @@ class Stages:
     def of_group(self, activity_id: int, group_id: int, phase: int) -> Stage:
         """A group's small stage on this node (a new one when the group phase is another than the
         one it was made in: the host went back to a phase whose groups were formed again)."""
+        for key in [k for k, st in self.groups.items() if st.ended]:  # phases over: forget their stages
+            del self.groups[key]
         stage = self.groups.get((activity_id, group_id))
         if stage is None or stage.phase != phase:
             stage = self.groups[(activity_id, group_id)] = Stage(activity_id, self.services, group_id, phase)
