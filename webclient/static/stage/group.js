@@ -134,10 +134,20 @@ export class GroupStage {
       const tile = new Tile(id, null);
       tile.setName(name);
       this.tiles.appendChild(tile.el);
-      const view = new View(id, tile, { signaling: this.signaling, paused: () => false, gone: () => !wanted.has(id) });
+      const view = new View(id, tile, { signaling: this.signaling, paused: () => false, gone: (pid) => this.gone(pid) });
       this.views.set(id, view);
       view.start(false);
     });
+  }
+
+  // A refused watch: true (and the view is dropped) when no node says the member is on the stage.
+  gone(publisherId) {
+    let on = false;
+    this.lineup.forEach((items) => { if (items.some((p) => p.user_id === publisherId)) on = true; });
+    if (on) return false;
+    const view = this.views.get(publisherId);
+    if (view) { view.stop(); this.views.delete(publisherId); }
+    return true;
   }
 
   onReconnect() {
