@@ -399,6 +399,13 @@ def _group_post(actor: Actor | None, g: GroupAccess) -> bool:
     return _group_attend(actor, g) and (g.running or _activity_moderate(actor, g.access))
 
 
+@rule("group.stage")
+def _group_stage(actor: Actor | None, g: GroupAccess) -> bool:
+    """Send camera and microphone on a group's small stage and watch the others there: its members
+    and the activity's moderators, while the group's phase runs (the stage closes when it ends)."""
+    return _group_attend(actor, g) and g.running
+
+
 @rule("group.notes")
 def _group_notes(actor: Actor | None, g: GroupAccess) -> bool:
     """Edit a group's notes: its members and moderators until the activity ends (so ending the phase

@@ -21,6 +21,7 @@ Pictures keep their aspect ratio inside their tile (dark bars), never stretched.
 (swscale, in C) only when it has a new frame or its tile changed size; the scaled planes are kept and
 copied into each composed frame, so a tick costs a fill, a few copies and the captions' blends.
 
+A still (`show_still`: a card of text, e.g. a reporting group's notes) is a source that never stalls.
 A source whose newest frame is older than `STALL_SECONDS` (a publisher's bad network) keeps its last
 frame, dimmed, with "重新连接中…" over it (`language="en"`: "Reconnecting…"). The picture goes on at
 the caller's rate whatever the sources do; with no source at all it shows the slate text.
@@ -165,6 +166,10 @@ class Compositor:
     def update(self, key: str, frame: av.VideoFrame, now: float | None = None) -> None:
         """`frame` is the source's newest picture (kept as it is: scaling waits for `compose`)."""
         self._latest[key] = (frame, time.monotonic() if now is None else now)
+
+    def show_still(self, key: str, frame: av.VideoFrame) -> None:
+        """A picture that stays as it is until replaced (a card of text): never dimmed as stalled."""
+        self._latest[key] = (frame, math.inf)  # seen "forever": `now - seen` never passes STALL_SECONDS
 
     def set_label(self, key: str, label: str) -> None:
         """The name drawn in the lower-left of the source's tile ("" for none)."""

@@ -81,6 +81,13 @@ async def _group(ctx: Context, db, scene: Scene, group_id: int, action: str
     return phase, book, g, acc
 
 
+async def find_group(ctx: Context, db, scene: Scene, group_id: int, action: str
+                     ) -> tuple[rules.GroupPhase, PhaseBook, Group, GroupAccess]:
+    """The group and the actor's place in it, once the policy allows `action` there (for what other
+    parts do in a group: its small stage, sessions.stage.group_stage)."""
+    return await _group(ctx, db, scene, group_id, action)
+
+
 async def resolve_channel(ctx: Context, db, view, acc, group_id: int) -> policy.GuardedChannel:
     """`activity:<id>:group:<gid>` for the subscribe command: guarded by `group.attend`."""
     channel = group_channel(view.id, group_id)

@@ -6,6 +6,10 @@ is called, and which one is large, following the agenda's phase.
 - expert guidance: what the expert shows (a shared screen), else an expert's camera.
 - discussion and online interaction: everyone alike, in a grid.
 - otherwise (custom, lobby, no phase): a shared screen, else the lesson video, else the first camera.
+
+While a group reports back (`group_reporting`), its notes are a card (`NOTES`) beside its rapporteur:
+the two side by side when the rapporteur is alone on stage, else the notes large and the rapporteur
+first beside them, whatever the phase.
 """
 
 from __future__ import annotations
@@ -16,15 +20,16 @@ from typing import Iterable
 from collab.media.compositor import Layout
 from sessions.stage.rules import LESSON
 
+NOTES = "notes"  # the tile key of the reporting group's notes card
 ROLE_WORDS = {"expert": ("专家", "expert"), "host": ("主持人", "host"), "presenter": ("授课教师", "presenter"),
               "organizer": ("组织者", "organizer")}
 
 
 @dataclass(frozen=True, slots=True)
 class Tile:
-    key: str             # the publisher id as a string: "12", "screen:12", "lesson"
-    source: str          # "camera", "screen" or "lesson"
-    name: str            # the person's display name ("" for the lesson video)
+    key: str             # the publisher id as a string: "12", "screen:12", "lesson"; or NOTES
+    source: str          # "camera", "screen" or "lesson"; "notes" for a reporting group's notes card
+    name: str            # the person's display name ("" for the lesson video; the group's for a card)
     role: str = ""       # their part in the activity: expert, host, presenter, organizer, or ""
 
 
@@ -41,8 +46,15 @@ def tiles_of(on_stage: Iterable[dict], roles: dict[int, str]) -> list[Tile]:
     return out
 
 
+def notes_tile(group_name: str) -> Tile:
+    return Tile(NOTES, "notes", group_name)
+
+
 def label(tile: Tile) -> str:
-    """The caption on a tile, Chinese first: 张老师（专家）; 张老师的屏幕; 课例视频."""
+    """The caption on a tile, Chinese first: 张老师（专家）; 张老师的屏幕; 课例视频 (a notes card carries
+    its own title)."""
+    if tile.source == "notes":
+        return ""
     if tile.source == "lesson":
         return "课例视频"
     if tile.source == "screen":
@@ -51,10 +63,18 @@ def label(tile: Tile) -> str:
     return f"{tile.name}（{role[0]}）" if role else tile.name
 
 
-def layout_for(phase_kind: str | None, tiles: list[Tile]) -> Layout:
+def layout_for(phase_kind: str | None, tiles: list[Tile], rapporteur: str | None = None) -> Layout:
+    """`rapporteur`: the reporting group's rapporteur's tile key, while a notes card is among `tiles`."""
     order = tuple(t.key for t in tiles)
     if not tiles:
         return Layout(None, ())
+    if any(t.source == "notes" for t in tiles):
+        people = [k for k in order if k != NOTES]
+        first = [rapporteur] if rapporteur in people else []
+        people = first + [k for k in people if k not in first]
+        if len(people) <= 1:
+            return Layout(None, (*people, NOTES))  # side by side: the rapporteur, then their notes
+        return Layout(NOTES, tuple(people))
 
     def first(*sources: str, roles: tuple[str, ...] = ()) -> str | None:
         for source in sources:

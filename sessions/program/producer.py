@@ -121,6 +121,10 @@ class Producer:
             compositor.set_layout(layout)
         self.change(do)
 
+    def still(self, key: str, frame: av.VideoFrame) -> None:
+        """A picture that stays until replaced or removed (a card: collab.media.cards)."""
+        self.change(lambda compositor, mixer: compositor.show_still(key, frame))
+
     def remove(self, key: str) -> None:
         with self._inbox.lock:
             self._inbox.pictures.pop(key, None)

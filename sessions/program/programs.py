@@ -10,6 +10,8 @@ producer taps every publication on the stage, from whichever node it is publishe
 (`Stages.feeds_of` links to other nodes' publishers), follows the lineup from the room's `stage`
 events and the phase from the activity, and stops when the activity is no longer live or nobody has
 been on stage for `EMPTY_GRACE` seconds. The room hears `program` events when it starts and stops.
+While a group reports back (`group_reporting`), its notes are a card beside the rapporteur
+(`sessions.program.notes_card`), until another group reports or the phase changes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from typing import Any, Callable
 
 import orjson
+from sqlalchemy import select
 
 from collab.media import taps
 from collab.media.cmaf import RUNGS, PartOut, Rung
@@ -28,9 +31,11 @@ from collab.media.llhls import MediaWindow
 from collab.realtime.bus import BusUnavailable
 from sessions.program import layout
 from sessions.program.front_row import FrontRow
+from sessions.program.notes_card import NotesCard
 from sessions.program.producer import PART_SECONDS, SEGMENT_SECONDS, Producer
 from sessions.program.recording import ProgramRecorder
 from sessions.program.sharing import IDLE, Copy, Sender, latest_key, notice_rungs
+from sessions.records import ActivityEvent
 from sessions.room import channel_of, current_phase
 from sessions.room_cache import RoomCache
 from sessions.stage.stages import Stages
@@ -59,13 +64,15 @@ class Production:
                                  preset=programs.preset, first_msn=first_msn)
         self.lineup: dict[str, list[dict[str, Any]]] = {}  # node -> its on_stage list
         self.taps: dict[str, list[Callable[[], None]]] = {}  # tile key -> untaps
-        self.tiles: list[layout.Tile] = []
+        self.tiles: list[layout.Tile] = []  # the stage's publications shown (the notes card aside)
+        self.layout = layout.layout_for(None, [])
         self.phase: str | None = None
         self.roles: dict[int, str] = {}
         self.nonempty_at = time.monotonic()
         self.organizer_id = 0
         self.on_air = False
         self.recorder = ProgramRecorder(services.settings.recordings_dir, activity_id)
+        self.card: NotesCard | None = None  # the reporting group's notes, while a group reports
         self._refreshing = False
         self._again = False  # the stage or the phase changed during a refresh: one more after it
 
@@ -74,6 +81,7 @@ class Production:
         hub = self.programs.services.hub
         await hub.watch(channel_of(self.activity_id), self._heard)
         await hub.broadcast(HELLO, str(self.activity_id).encode())
+        await self._report_in_progress()
         local = self.programs.stages.stages.get(self.activity_id)
         if local is not None:
             self.lineup[self.programs.services.settings.node_id] = local.on_stage()
@@ -81,6 +89,7 @@ class Production:
 
     async def stop(self) -> None:
         await self.programs.services.hub.unwatch(channel_of(self.activity_id), self._heard)
+        self._end_report()
         for untaps in self.taps.values():
             for untap in untaps:
                 untap()
@@ -114,15 +123,51 @@ class Production:
                              self.producer.windows[rung.name].init)
 
     def _heard(self, data: bytes | None) -> None:
-        if not data or b'"stage"' not in data and b'"phase' not in data:
+        if not data or b'"stage"' not in data and b'"phase' not in data and b'"group_reporting"' not in data:
             return
         try:
             event = orjson.loads(data)
         except orjson.JSONDecodeError:
             return
-        if event.get("type") == "stage" and isinstance(event.get("on_stage"), list):
+        kind = event.get("type")
+        if kind == "stage" and isinstance(event.get("on_stage"), list):
             self.lineup[str(event.get("node"))] = event["on_stage"]
+        elif kind == "group_reporting":
+            self._report(event)
+        elif kind == "phase_changed":
+            self._end_report()
         self.programs.spawn(self.refresh())
+
+    # -- a group reporting back ----------------------------------------------------------------------
+
+    def _report(self, event: dict[str, Any]) -> None:
+        """A group reports: its notes replace the card of any group before it."""
+        if type(event.get("doc_id")) is not int:
+            return
+        self._end_report()
+        self.card = NotesCard(self.programs.services, event, self._card_drawn)
+        self.card.start()
+
+    def _card_drawn(self, key: str, frame) -> None:
+        self.producer.still(key, frame)
+        self.programs.spawn(self.refresh())  # the first picture: the layout makes room for it
+
+    def _end_report(self) -> None:
+        if self.card is not None:
+            self.card.stop()
+            self.card = None
+            self.producer.remove(layout.NOTES)
+
+    async def _report_in_progress(self) -> None:
+        """A program that starts (or takes over) while a group reports shows that group's notes too:
+        the record's latest `group_reporting`, unless the phase changed since."""
+        async with self.programs.services.sessionmaker() as db:
+            last = (await db.execute(select(ActivityEvent.type, ActivityEvent.data).where(
+                ActivityEvent.activity_id == self.activity_id,
+                ActivityEvent.type.in_(("group_reporting", "phase_changed", "started")))
+                .order_by(ActivityEvent.id.desc()).limit(1))).first()
+        if last is not None and last.type == "group_reporting":
+            self._report(last.data)
 
     async def refresh(self) -> None:
         """Match the taps and the layout to who is on stage now and the phase."""
@@ -162,8 +207,12 @@ class Production:
                 if tile.key not in self.taps:
                     await self._tap(tile)
             self.tiles = [t for t in tiles if t.key in self.taps]
-            self.producer.set_layout(layout.layout_for(self.phase, self.tiles),
-                                     {t.key: layout.label(t) for t in self.tiles})
+            shown, rapporteur = self.tiles, None
+            if self.card is not None and self.card.drawn.is_set():
+                shown = [*self.tiles, layout.notes_tile(str(self.card.group.get("name", "")))]
+                rapporteur = self.card.rapporteur_key
+            self.layout = layout.layout_for(self.phase, shown, rapporteur)
+            self.producer.set_layout(self.layout, {t.key: layout.label(t) for t in shown})
         except Exception:
             log.exception("could not follow the stage", extra={"activity": self.activity_id})
 

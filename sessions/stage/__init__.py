@@ -26,13 +26,14 @@ that teacher publish; taking the stage makes it `on_stage`.
     commands.py   the signaling commands; `seat` and `roster` for the room's snapshot
     lesson.py     `stage.video`: the lesson video on the stage
     bridge.py     viewers on other nodes: one link per node to the publisher's node
+    group_stage.py  a breakout group's small stage: `group.stage.*`
     part.py       its install(): the commands, lesson-video uploads, the node's stages
 """
 
 from __future__ import annotations
 
 from collab.realtime.dispatch import Registry
-from sessions.stage import commands, lesson
+from sessions.stage import commands, group_stage, lesson
 from sessions.stage.commands import roster, seat
 from sessions.stage.stages import Stage, Stages, stages_of
 
@@ -42,3 +43,4 @@ __all__ = ["Stage", "Stages", "register", "roster", "seat", "stages_of"]
 def register(registry: Registry) -> None:
     commands.register(registry)
     lesson.register(registry)
+    group_stage.register(registry)

@@ -8,10 +8,16 @@ The nodes negotiate over the bus channel `node:stage` (clients cannot subscribe 
     B -> all: {"op": "offer", "from": B, "req": r, "aid": 7, "pub": 12, "offer": {...}}
     A -> B:   {"op": "answer", "to": B, "req": r, "answer": {...}}    (the node that has publisher 12)
 
-`pub` is any publisher id: 12, "screen:12" (12's shared screen) or "lesson". A moderator's removal
+`pub` is any publisher id: 12, "screen:12" (12's shared screen) or "lesson". An offer for a
+publisher on a group's small stage names the group too (`"gid": 5`). A moderator's removal
 heard by one node reaches the publication on another the same way:
 
     B -> all: {"op": "stop", "from": B, "aid": 7, "pubs": [12, "screen:12"]}
+
+A group member's page asking who is on the group's small stage makes every node that holds some of
+it say so again on the group's channel (a group's stage keeps no record to read a roster from):
+
+    B -> all: {"op": "hello", "from": B, "aid": 7, "gid": 5}
 
 The link's peer connection is a View on the publisher's node, so when the publisher leaves, the link
 ends. The feeds on B then end, and B's viewers get the next `stage` event and watch again.
@@ -58,9 +64,9 @@ class Bridges:
         self.services = services
         self.stages = stages  # whose publishers this node holds
         self.node = services.settings.node_id
-        self.links: dict[tuple[int, Any], Link] = {}
+        self.links: dict[tuple[int, int | None, Any], Link] = {}  # (activity, group or None, publisher)
         self._pending: dict[str, asyncio.Future] = {}
-        self._opening: dict[tuple[int, Any], asyncio.Future] = {}
+        self._opening: dict[tuple[int, int | None, Any], asyncio.Future] = {}
 
     async def start(self) -> None:
         await self.services.hub.watch(CHANNEL, self._heard)
@@ -74,9 +80,11 @@ class Bridges:
 
     # -- the viewer's node ---------------------------------------------------------------------------
 
-    async def feeds_for(self, activity_id: int, publisher_id: Any) -> dict[str, Feed] | None:
-        """This node's copy of a publisher held by another node (None: nobody holds them)."""
-        key = (activity_id, publisher_id)
+    async def feeds_for(self, activity_id: int, publisher_id: Any, group_id: int | None = None
+                        ) -> dict[str, Feed] | None:
+        """This node's copy of a publisher held by another node (None: nobody holds them); with
+        `group_id`, of a publisher on that group's small stage."""
+        key = (activity_id, group_id, publisher_id)
         link = self.links.get(key)
         if link is not None and link.alive:
             return link.feeds
@@ -88,7 +96,7 @@ class Bridges:
         future = asyncio.get_running_loop().create_future()
         self._opening[key] = future
         try:
-            feeds = await self._open(activity_id, publisher_id)
+            feeds = await self._open(activity_id, publisher_id, group_id)
             future.set_result(feeds)
             return feeds
         except BaseException as exc:
@@ -98,7 +106,7 @@ class Bridges:
         finally:
             self._opening.pop(key, None)
 
-    async def _open(self, activity_id: int, publisher_id: Any) -> dict[str, Feed] | None:
+    async def _open(self, activity_id: int, publisher_id: Any, group_id: int | None) -> dict[str, Feed] | None:
         pc = peers.new_peer()
         feeds: dict[str, Feed] = {}
         arrived = asyncio.Event()
@@ -117,9 +125,11 @@ class Bridges:
         waiter = asyncio.get_running_loop().create_future()
         self._pending[req] = waiter
         try:
-            if not await self.services.hub.broadcast(CHANNEL, orjson.dumps({
-                    "op": "offer", "from": self.node, "req": req, "aid": activity_id, "pub": publisher_id,
-                    "offer": {"type": "offer", "sdp": pc.localDescription.sdp}})):
+            ask = {"op": "offer", "from": self.node, "req": req, "aid": activity_id, "pub": publisher_id,
+                   "offer": {"type": "offer", "sdp": pc.localDescription.sdp}}
+            if group_id is not None:
+                ask["gid"] = group_id
+            if not await self.services.hub.broadcast(CHANNEL, orjson.dumps(ask)):
                 raise asyncio.TimeoutError  # no bus, no other node to ask
             answer = await asyncio.wait_for(waiter, ANSWER_WAIT)
         except (asyncio.TimeoutError, Exception):
@@ -133,7 +143,7 @@ class Bridges:
         except asyncio.TimeoutError:
             await pc.close()
             return None
-        self.links[(activity_id, publisher_id)] = Link(pc, feeds)
+        self.links[(activity_id, group_id, publisher_id)] = Link(pc, feeds)
         return feeds
 
     async def _drop(self, key) -> None:
@@ -148,6 +158,11 @@ class Bridges:
         node)."""
         await self.services.hub.broadcast(CHANNEL, orjson.dumps({
             "op": "stop", "from": self.node, "aid": activity_id, "pubs": publisher_ids}))
+
+    async def ask_to_announce(self, activity_id: int, group_id: int) -> None:
+        """Every other node holding publications on this group's stage announces them again."""
+        await self.services.hub.broadcast(CHANNEL, orjson.dumps({
+            "op": "hello", "from": self.node, "aid": activity_id, "gid": group_id}))
 
     # -- the publisher's node ------------------------------------------------------------------------
 
@@ -164,6 +179,10 @@ class Bridges:
                 waiter.set_result(msg["answer"])
         elif msg.get("op") == "offer" and msg.get("from") != self.node:
             asyncio.get_running_loop().create_task(self._answer(msg))
+        elif msg.get("op") == "hello" and msg.get("from") != self.node:
+            stage = self.stages.find(msg.get("aid"), msg.get("gid")) if type(msg.get("gid")) is int else None
+            if stage is not None and stage.publishers:
+                stage.spawn(stage.announce())
         elif msg.get("op") == "stop" and msg.get("from") != self.node:
             stage = self.stages.stages.get(msg.get("aid"))
             if stage is not None and isinstance(msg.get("pubs"), list):
@@ -178,7 +197,8 @@ class Bridges:
             await stage.announce()
 
     async def _answer(self, msg: dict) -> None:
-        stage = self.stages.stages.get(msg.get("aid"))
+        gid = msg.get("gid")
+        stage = self.stages.find(msg.get("aid"), gid if type(gid) is int else None)
         pub = stage.publishers.get(msg.get("pub")) if stage is not None else None
         if pub is None or not pub.feeds:
             return  # not ours: the node that has them answers

@@ -15,6 +15,7 @@ LESSON = "lesson"  # the publisher id of the lesson video on the stage
 SCREEN = "screen:"  # a shared screen's publisher id is this and its owner's user id
 SOURCES = ("camera", "screen")  # what a person publishes: camera and microphone, or a screen (and its sound)
 MAX_VIEWS_PER_SOCKET = 8  # a viewer watches a few publishers at once, not hundreds
+MAX_GROUP_STAGE = 8  # members of a group with a small stage at most: the others of 8 fit a socket's views
 VIDEO_ACTIONS = ("start", "play", "pause", "seek", "stop")
 
 INVITED = frozenset({"called", "on_stage"})  # hand states that let a teacher publish
@@ -86,6 +87,34 @@ def closes_the_stage(data: bytes | None) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(event, dict) and event.get("type") in CLOSING
+
+
+def closes_group_stage(data: bytes | None, phase: int | None) -> bool:
+    """Whether a publication on the room's channel ends a group's small stage, made in group phase
+    `phase`: the activity ends, or moves to another phase (the groups return to the room)."""
+    if not data:
+        return False
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(event, dict):
+        return False
+    kind = event.get("type")
+    return kind in CLOSING or kind == "phase_changed" and event.get("phase") != phase
+
+
+def check_group_size(members: int) -> None:
+    """A small stage is for a small group: every member a peer of the relay, watching all the others."""
+    if members > MAX_GROUP_STAGE:
+        raise DomainError("group_too_large", f"a group's stage is for groups of at most {MAX_GROUP_STAGE} people")
+
+
+def group_publisher_id(value: Any) -> int:
+    """Whom a group member watches on the group's stage: another member's camera (a user id)."""
+    if type(value) is not int or value < 1:
+        raise DomainError("invalid", "publisher_id: the user id of someone on the group's stage")
+    return value
 
 
 ROSTER_EVENTS = ("stage_joined", "stage_left", "stage_removed", "screen_started", "screen_stopped")

@@ -1,5 +1,9 @@
 """An activity's stage on this node (`Stage`: its publishers and views), and the node's stages
-(`Stages`, provided on the node's services by `part.install`, found by commands through `stages_of(ctx)`)."""
+(`Stages`, provided on the node's services by `part.install`, found by commands through `stages_of(ctx)`).
+
+A breakout group's small stage (`sessions.stage.group_stage`) is a `Stage` too, keyed by (activity,
+group): its `stage` events go to the group's channel, nothing of it is recorded, the program never
+takes it, and it closes when its group phase is no longer the activity's phase."""
 
 from __future__ import annotations
 
@@ -27,14 +31,18 @@ LINKS = Gauge("collab_stage_links", "Links this node holds to publishers on othe
 
 
 class Stage:
-    """One activity's stage on this node."""
+    """One activity's stage on this node, or one of its groups' small stages (`group_id`, in the group
+    phase `phase`)."""
 
-    def __init__(self, activity_id: int, services) -> None:
+    def __init__(self, activity_id: int, services, group_id: int | None = None, phase: int | None = None) -> None:
         self.activity_id = activity_id
+        self.group_id = group_id
+        self.phase = phase
         self.services = services
         self.publishers: dict[int | str, Publisher] = {}
         self.views: dict[str, View] = {}
         self.watching = False
+        self.ended = False  # a group's stage whose phase is over: the node forgets it
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coro) -> None:
@@ -74,10 +82,16 @@ class Stage:
         except Exception:
             log.exception("closing a publication failed")
 
+    @property
+    def channel(self) -> str:
+        """Where its `stage` events go: the room, or the group's channel."""
+        room = channel_of(self.activity_id)
+        return room if self.group_id is None else f"{room}:group:{self.group_id}"
+
     async def _record_end(self, pub: Publisher) -> None:
         """In the publisher's name: a person left the stage, or their screen share ended (the lesson
-        video's end is no event of record)."""
-        if pub.source == "lesson":
+        video's end, and a group's small stage, are no events of record)."""
+        if pub.source == "lesson" or self.group_id is not None:
             return
         async with self.services.sessionmaker() as db:
             if pub.person:
@@ -105,24 +119,38 @@ class Stage:
     # -- the room ------------------------------------------------------------------------------------
 
     async def follow_the_room(self) -> None:
-        """Listen to the room on this node (once): when the activity ends, its stage closes here."""
+        """Listen to the room on this node (once): when the activity ends (a group's stage: when its
+        phase is over), its stage closes here."""
         if self.watching:
             return
         self.watching = True
         await self.services.hub.watch(channel_of(self.activity_id), self._heard)
 
     def _heard(self, data: bytes | None) -> None:
-        if self.publishers and rules.closes_the_stage(data):
+        if self.group_id is not None:
+            if (self.publishers or self.views) and rules.closes_group_stage(data, self.phase):
+                self.spawn(self.close_everything())
+        elif self.publishers and rules.closes_the_stage(data):
             self.spawn(self.close_everything())
 
     async def close_everything(self) -> None:
-        """The activity ended: everyone leaves the stage, and every view closes."""
+        """The activity ended (a group's phase did): everyone leaves the stage, and every view closes."""
+        held = bool(self.publishers)
         for pub in list(self.publishers.values()):
             await pub.close()
             await self._record_end(pub)
         for view in list(self.views.values()):
             await self.drop_view(view)
         await self.announce()
+        if self.group_id is not None:
+            self.ended = True
+            if self.watching:
+                self.watching = False
+                await self.services.hub.unwatch(channel_of(self.activity_id), self._heard)
+            if held:  # the group's pages turn their cameras off
+                await self.services.hub.publish(self.channel, {
+                    "type": "group_stage_closed", "id": f"group-stage-closed:{secrets.token_hex(8)}",
+                    "group_id": self.group_id, "node": self.services.settings.node_id})
 
     async def close(self) -> None:
         """The node stops: close everything, recording nothing (the people did not leave)."""
@@ -134,9 +162,11 @@ class Stage:
     async def announce(self) -> None:
         """Who is on stage through this node. With publishers on several nodes, a client keeps the
         latest list per `node` and shows them all."""
-        await self.services.hub.publish(channel_of(self.activity_id), {
-            "type": "stage", "id": f"stage:{secrets.token_hex(8)}", "node": self.services.settings.node_id,
-            "on_stage": self.on_stage()})
+        event = {"type": "stage", "id": f"stage:{secrets.token_hex(8)}", "node": self.services.settings.node_id,
+                 "on_stage": self.on_stage()}
+        if self.group_id is not None:
+            event["group_id"] = self.group_id
+        await self.services.hub.publish(self.channel, event)
 
     def on_stage(self) -> list[dict[str, Any]]:
         out = []
@@ -156,6 +186,7 @@ class Stages:
     def __init__(self, services) -> None:
         self.services = services
         self.stages: dict[int, Stage] = {}
+        self.groups: dict[tuple[int, int], Stage] = {}  # (activity, group) -> the group's small stage
         self._ids = itertools.count(1)
         self.bridges = Bridges(services, self)
         # Asked before a viewer watches (raising to refuse): set by the program's part, which sends
@@ -168,17 +199,35 @@ class Stages:
             stage = self.stages[activity_id] = Stage(activity_id, self.services)
         return stage
 
+    def of_group(self, activity_id: int, group_id: int, phase: int) -> Stage:
+        """A group's small stage on this node (a new one when the group phase is another than the
+        one it was made in: the host went back to a phase whose groups were formed again)."""
+        for key in [k for k, st in self.groups.items() if st.ended]:  # phases over: forget their stages
+            del self.groups[key]
+        stage = self.groups.get((activity_id, group_id))
+        if stage is None or stage.phase != phase:
+            stage = self.groups[(activity_id, group_id)] = Stage(activity_id, self.services, group_id, phase)
+        return stage
+
+    def find(self, activity_id: Any, group_id: Any = None) -> Stage | None:
+        """The stage this node holds: the activity's, or with `group_id` that group's."""
+        if group_id is None:
+            return self.stages.get(activity_id)
+        return self.groups.get((activity_id, group_id))
+
     def new_id(self) -> str:
         return f"w{next(self._ids)}"
 
-    async def feeds_of(self, activity_id: int, publisher_id: int | str) -> dict[str, Fanout] | None:
+    async def feeds_of(self, activity_id: int, publisher_id: int | str,
+                       group_id: int | None = None) -> dict[str, Fanout] | None:
         """A publisher's feeds: theirs when they publish through this node, or else this node's copy
-        from the node that holds them (one link for all of this node's viewers); None: nobody does."""
-        stage = self.stages.get(activity_id)
+        from the node that holds them (one link for all of this node's viewers); None: nobody does.
+        With `group_id`, on that group's small stage."""
+        stage = self.find(activity_id, group_id)
         pub = stage.publishers.get(publisher_id) if stage is not None else None
         if pub is not None and pub.feeds:
             return pub.feeds
-        return await self.bridges.feeds_for(activity_id, publisher_id)
+        return await self.bridges.feeds_for(activity_id, publisher_id, group_id)
 
     async def stop(self, activity_id: int, publisher_ids: list[int | str]) -> None:
         """Take these publications off the stage, on whichever node holds them (a moderator's
@@ -192,13 +241,16 @@ class Stages:
     async def start(self) -> None:
         """At node start: listen for other nodes that want a publisher of ours; count for the metrics."""
         await self.bridges.start()
-        PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in self.stages.values()))
-        VIEWS.set_function(lambda: sum(len(st.views) for st in self.stages.values()))
+        PUBLISHERS.set_function(lambda: sum(len(st.publishers) for st in self.all()))
+        VIEWS.set_function(lambda: sum(len(st.views) for st in self.all()))
         LINKS.set_function(lambda: len(self.bridges.links))
+
+    def all(self) -> list[Stage]:
+        return [*self.stages.values(), *self.groups.values()]
 
     async def close_all(self) -> None:
         await self.bridges.close()
-        for stage in list(self.stages.values()):
+        for stage in self.all():
             await stage.close()
 
 

@@ -339,6 +339,11 @@ COMMANDS = [
                                              "user_id": ids["registered"]}),
     Command("group.notes", G(group=True)),
     Command("group.report", G(group=True)),
+    Command("group.stage.publish", G(group=True, offer={"type": "offer", "sdp": "v=0"})),
+    Command("group.stage.watch", G(group=True, publisher_id=1, offer={"type": "offer", "sdp": "v=0"})),
+    Command("group.stage.unwatch", G(group=True, watch_id="none")),
+    Command("group.stage.leave", G(group=True)),
+    Command("group.stage.state", G(group=True)),
 ]
 
 ROUTES = [

@@ -173,7 +173,8 @@ def test_every_rule_is_in_the_matrix():
     """A new rule without a row here fails: the matrix is the reviewable permission model."""
     rows = {a for a, _, _ in MATRIX if a != "no.such.action"} | {a for a, _ in STUDIO_MATRIX}
     rows |= {"stage.publish", "program.watch"}  # tested below with their own resources
-    rows |= {"group.attend", "group.post", "group.notes", "group.notes.read", "group.notes.manage"}  # and these
+    rows |= {"group.attend", "group.post", "group.notes", "group.notes.read", "group.notes.manage",
+             "group.stage"}  # and these
     assert rows == set(policy.actions())
 
 
@@ -232,6 +233,8 @@ def test_a_group_is_for_its_members_and_the_moderators_who_may_enter_any():
     assert who("group.notes.read") == {ADMIN, ORG, EXPERT, REGISTERED}  # no peeking while groups discuss
     assert who("group.notes.read", running=False) == {ADMIN, ORG, EXPERT, REGISTERED, TEACHER}  # the report-back
     assert who("group.notes.manage") == {ADMIN, ORG, EXPERT}
+    assert who("group.stage") == {ADMIN, ORG, EXPERT, REGISTERED}  # the small stage: the group and moderators
+    assert who("group.stage", running=False) == set()  # it closes with the phase, for everyone
     assert not policy.allowed(REGISTERED, "group.attend", GroupAccess(
         ActivityAccess(ORG.user_id, "registered", "live", frozenset(), "approved", removed=True), True, True))
 

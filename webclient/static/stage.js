@@ -18,6 +18,7 @@ import { Publisher } from "./stage/publisher.js";
 import { LessonControls } from "./stage/lesson.js";
 import { Library } from "./stage/library.js";
 import { ProgramPlayer } from "./stage/program.js";
+import { GroupStage } from "./stage/group.js";
 import { deviceError, displayError, errText } from "./stage/words.js";
 
 const { T, el } = window.Collab;
@@ -366,5 +367,21 @@ export function attach(o) {
   return stage;
 }
 
+// A breakout group's small stage (docs/stage.md, "A group's small stage"), one per page:
+// `o` = {rt, aid, gid, me, mount}. Returns the GroupStage: the room page hands it every event of the
+// group's channel (`onEvent(e)`) and calls `onReconnect()` after the socket came back. Joining
+// another group's stage leaves the first.
+let groupStage = null;
+export function joinGroupStage(o) {
+  leaveGroupStage();
+  groupStage = new GroupStage(o);
+  return groupStage;
+}
+// The group view closes: my camera goes off, my views close, the mount is emptied.
+export function leaveGroupStage() {
+  if (groupStage) groupStage.leave();
+  groupStage = null;
+}
+
 // activity.js is a classic script: it finds the stage here.
-window.CollabStage = { attach: attach };
+window.CollabStage = { attach: attach, joinGroupStage: joinGroupStage, leaveGroupStage: leaveGroupStage };
