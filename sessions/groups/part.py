@@ -8,7 +8,7 @@ from collab.docs import homes
 from collab.parts import Part
 from collab.realtime.dispatch import Registry
 from collab.services import Services
-from sessions.groups import commands, notes
+from sessions.groups import commands, notes, record_api
 from sessions.groups.book import GroupBook
 
 
@@ -22,4 +22,4 @@ def install(services: Services) -> Part:
     async def start() -> None:
         await book.start()
 
-    return Part("groups", commands=registry, start=start)
+    return Part("groups", routes=record_api.routes, commands=registry, start=start)
