@@ -5,6 +5,7 @@ opened, it shows the group's chat and its notes (text that looks like markup sta
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -63,6 +64,24 @@ async def test_the_replay_shows_the_groups_with_their_chat_and_notes(browser, se
     kinds = await page.eval_on_selector_all("#record > li:not([hidden])", "els => els.map(e => e.dataset.kind)")
     assert "groups" in kinds and "chat" not in kinds
     await shot(page, "group-replay")
+    await ctx.close()
+
+    # the organizer's report: each teacher's group, and the group with what each member said
+    ctx, page = await signed_in(browser, server.url, users["org1"][1], f"/activities/{aid}/attendance",
+                                locale="zh-CN", wait="#groups:not([hidden])", viewport={"width": 1280, "height": 900})
+    assert await page.inner_text("#th-group") == "小组"
+    row = page.locator(f"#rows tr[data-user-id='{users['teacher1'][0]}']")
+    assert await row.locator("td.group").inner_text() == "分组研讨：第1组"
+    card = page.locator("#group-list .group-card")
+    assert "第1组" in await card.locator("h4").inner_text()
+    sums = await card.locator(".group-sums").inner_text()
+    chars = re.search(r"研讨记录 ([\d,]+) 字", sums)
+    assert "2 人 · 1 条发言" in sums and chars and int(chars.group(1).replace(",", "")) > len(MARKUP)
+    speaker = card.locator(f"li[data-user-id='{users['teacher1'][0]}']")
+    assert "1 条发言" in await speaker.inner_text() and "汇报人" in await speaker.inner_text()
+    quiet = card.locator(f"li[data-user-id='{users['teacher2'][0]}']")
+    assert "0 条发言" in await quiet.inner_text()
+    await shot(page, "group-attendance")
     await ctx.close()
     for c in (org, t1, t2):
         await c.close()
