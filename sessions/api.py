@@ -391,7 +391,8 @@ async def attendance(request: Request):
       staff too. `phases` are the moments it entered each phase: `[{phase, kind, title, at}]`.
       Each row's `group` names the teacher's group in each group-discussion phase (`分组研讨：第3组`);
       `groups` is every group phase with its groups as `/groups` gives them, and each group's
-      `notes_chars`, the length of its notes now (members' notes edits are not attributed)."
+      `notes_chars`, the length of its notes now, and each member's `notes_edits`, the updates
+      they sent the notes (an editor sends one every few keystrokes)."
     responses: {200: {description: "{attendees: [...], staff: [...], credit_ratio, needed_minutes, time_zone, started_at, ended_at, timeline: [{at, present}], timeline_step, phases: [...], groups: [...]}"}, 403: {description: forbidden}}
     """
     activity, teachers, staff, report, groups = await _attendance_rows(request, notes=True)

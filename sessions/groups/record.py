@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.docs import service as doc_service
-from collab.docs.records import LessonDoc
+from collab.docs.records import DocEdit, LessonDoc
 from collab.store.models import User
 from sessions.groups.commands import message_json
 from sessions.groups.records import ActivityGroup, GroupMember, GroupMessage
@@ -37,6 +37,7 @@ class Member:
     school: str
     how: str
     messages: int = 0  # visible messages in this group's chat
+    notes_edits: int | None = None  # updates they sent the group's notes; filled for the organizer's report
 
 
 @dataclass
@@ -57,7 +58,9 @@ class GroupRecord:
                 "rapporteur": {"id": self.rapporteur[0], "name": self.rapporteur[1]} if self.rapporteur else None,
                 "messages": self.messages, "hidden": self.hidden,
                 "members": [{"id": m.id, "name": m.name, "school": m.school, "how": m.how, "messages": m.messages,
-                             **({"username": m.username} if usernames else {})} for m in self.members],
+                             **({"username": m.username} if usernames else {}),
+                             **({"notes_edits": m.notes_edits} if m.notes_edits is not None else {})}
+                            for m in self.members],
                 **({"notes_chars": self.notes_chars} if self.notes_chars is not None else {})}
 
 
@@ -114,10 +117,15 @@ def by_phase(activity: Activity, groups: list[GroupRecord], *, usernames: bool =
 
 async def measure_notes(db: AsyncSession, doc_rooms, groups: list[GroupRecord]) -> None:
     """Each group's notes size in characters, as the notes are now (an open room's copy when this node
-    edits them). A group that never opened its notes has 0."""
-    docs = {d.id: d for d in (await db.execute(select(LessonDoc).where(
-        LessonDoc.id.in_([g.doc_id for g in groups if g.doc_id is not None])))).scalars()}
+    edits them; 0 for a group that never opened its notes), and how many updates each member sent
+    them (`doc_edits`, counted by the document's room)."""
+    doc_ids = [g.doc_id for g in groups if g.doc_id is not None]
+    docs = {d.id: d for d in (await db.execute(select(LessonDoc).where(LessonDoc.id.in_(doc_ids)))).scalars()}
+    edits = {(d, u): n for d, u, n in (await db.execute(select(DocEdit.doc_id, DocEdit.user_id, DocEdit.edits)
+                                                        .where(DocEdit.doc_id.in_(doc_ids)))).all()}
     for g in groups:
+        for m in g.members:
+            m.notes_edits = edits.get((g.doc_id, m.id), 0)
         doc = docs.get(g.doc_id) if g.doc_id is not None else None
         if doc is None:
             g.notes_chars = 0

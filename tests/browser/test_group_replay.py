@@ -80,7 +80,8 @@ async def test_the_replay_shows_the_groups_with_their_chat_and_notes(browser, se
     speaker = card.locator(f"li[data-user-id='{users['teacher1'][0]}']")
     assert "1 条发言" in await speaker.inner_text() and "汇报人" in await speaker.inner_text()
     quiet = card.locator(f"li[data-user-id='{users['teacher2'][0]}']")
-    assert "0 条发言" in await quiet.inner_text()
+    assert "0 条发言" in await quiet.inner_text() and "编辑 0 次" in await quiet.inner_text()
+    assert "编辑 0 次" not in await speaker.inner_text()  # teacher1 wrote the notes
     await shot(page, "group-attendance")
     await ctx.close()
     for c in (org, t1, t2):

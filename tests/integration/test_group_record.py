@@ -191,6 +191,8 @@ async def test_after_the_activity_its_record_shows_the_groups_their_chats_and_no
         assert row["group"] == f"分组研讨：第{g['number']}组"
         group = next(x for x in report["groups"][0]["groups"] if x["id"] == g["id"])
         assert group["notes_chars"] >= len("结论：板书清晰，提问有层次。本节课的教学目标达成了吗？")
+        edits = {m["name"]: m["notes_edits"] for m in group["members"]}
+        assert edits["教师t0"] >= 1 and edits[f"教师{mate}"] == 0  # who wrote the notes
         other_group = next(x for x in report["groups"][0]["groups"] if x["id"] != g["id"])
         assert other_group["notes_chars"] == 0  # never opened
         r = await http.get(f"/api/activities/{aid}/attendance.csv", headers=auth(world, "org"))

@@ -211,6 +211,7 @@
           li.dataset.userId = m.id;
           li.appendChild(el("span", m.name, "name"));
           li.appendChild(el("span", T(m.messages + " 条发言", m.messages + " messages"), "num said"));
+          li.appendChild(el("span", T("编辑 " + (m.notes_edits || 0) + " 次", (m.notes_edits || 0) + " edits"), "num edits"));
           if (g.rapporteur && g.rapporteur.id === m.id) li.appendChild(el("span", T("汇报人", "rapporteur"), "badge"));
           if (HOW[m.how]) li.appendChild(el("span", T(HOW[m.how][0], HOW[m.how][1]), "badge"));
           ul.appendChild(li);
