@@ -59,6 +59,11 @@ async def test_the_replay_shows_the_groups_with_their_chat_and_notes(browser, se
     notes = await page.inner_text("#groups .group-notes .notes")
     assert MARKUP in notes and "教学目标达成了吗？" in notes
     assert await page.locator("#groups .group-notes b").count() == 0  # the notes' text never became markup
+    async with page.expect_download() as got:  # the notes as fetched, saved under the group's name
+        await page.click("#groups .group-notes a")
+    download = await got.value
+    assert download.suggested_filename == "第1组.md"
+    assert MARKUP.replace("<", "\\<").replace(">", "\\>") in open(await download.path(), encoding="utf-8").read()
     # the filter keeps the group events
     await page.check("#filter input[value=groups]")
     kinds = await page.eval_on_selector_all("#record > li:not([hidden])", "els => els.map(e => e.dataset.kind)")
