@@ -19,9 +19,9 @@
     "activity.registration": ["处理报名", "Decided a registration"],
     "studio.application": ["处理入室申请", "Decided an application"], "studio.role": ["更改工作室角色", "Changed a studio role"],
     "studio.remove": ["移出工作室", "Removed from the studio"], "user.create": ["创建账号", "Created an account"],
-    "attendance.export": ["导出考勤", "Exported attendance"], "groups.export": ["导出分组名单", "Exported the groups"],
-    "audit.export": ["导出审计日志", "Exported the audit log"],
+    "attendance.export": ["导出考勤", "Exported attendance"], "audit.export": ["导出审计日志", "Exported the audit log"],
     "key.create": ["创建服务密钥", "Made a service key"], "key.revoke": ["吊销服务密钥", "Revoked a service key"],
+    "groups.export": ["导出分组名单", "Exported the groups"],
     "api.call": ["服务密钥调用接口", "Service key call"]
   };
   var TARGETS = { user: ["用户", "user"], chat_message: ["消息", "message"], activity: ["活动", "activity"],

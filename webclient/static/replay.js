@@ -17,7 +17,8 @@
                  ended: ["已结束", "ended"], archived: ["已归档", "archived"], cancelled: ["已取消", "cancelled"] };
   var KINDS = { lesson_display: ["课例展示", "Lesson display"], discussion: ["研讨交流", "Discussion"],
                 expert_guidance: ["专家引领", "Expert guidance"], online_interaction: ["在线互动", "Online interaction"],
-                group_discussion: ["分组研讨", "Group discussion"], custom: ["环节", "Phase"] };
+                group_discussion: ["分组研讨", "Group discussion"],
+                custom: ["环节", "Phase"] };
   var TAGS = { phase: ["环节", "Phase"], chat: ["讨论", "Chat"], qa: ["问答", "Q&A"], polls: ["投票", "Poll"],
                groups: ["分组", "Groups"], other: ["发言", "Speaking"] };
   var HOW = { assigned: ["分配", "assigned"], late: ["迟到加入", "joined late"], chosen: ["自选", "chose"],
