@@ -314,6 +314,15 @@ def _activity_timeline(actor: Actor | None, a: ActivityAccess) -> bool:
     return _activity_view(actor, a)
 
 
+@rule("activity.groups")
+def _activity_groups(actor: Actor | None, a: ActivityAccess) -> bool:
+    """The groups' record (who was in which group, their chats): while the activity runs, its
+    moderators; once it has ended, whoever may see its record."""
+    if a.state in ("ended", "archived"):
+        return _activity_timeline(actor, a)
+    return _activity_moderate(actor, a)
+
+
 @rule("activity.attendance")
 def _activity_attendance(actor: Actor | None, a: ActivityAccess) -> bool:
     """The attendance report and its CSV: the organizer (and admins)."""

@@ -14,10 +14,12 @@ from starlette.routing import Route
 from collab import audit, policy
 from collab.api.common import current_actor, json_body, json_response, path_id, reader_lang
 from collab.auth import accounts, signed
+from collab.docs.rooms import DocRooms
 from collab.errors import DomainError
 from collab.store.models import User
 from sessions import reports, scheduling
 from sessions.chat import message_json
+from sessions.groups import record as group_record
 from sessions.polls import poll_json
 from sessions.polls import results as poll_results
 from sessions.qa import top_questions
@@ -354,18 +356,25 @@ async def timeline(request: Request):
     return json_response({"activity_id": activity.id, "events": events})
 
 
-async def _attendance_rows(request: Request) -> tuple[Activity, list[dict], list[dict], reports.Report]:
-    """The activity, its teachers' rows, its staff's rows (each under their role), and the report."""
+async def _attendance_rows(request: Request, notes: bool = False
+                           ) -> tuple[Activity, list[dict], list[dict], reports.Report, list[group_record.GroupRecord]]:
+    """The activity, its teachers' rows, its staff's rows (each under their role), the report, and
+    its groups (with the size of their notes when `notes`)."""
     actor = await current_actor(request)
     services = request.app.state.services
     async with services.sessionmaker() as db:
         activity, _ = await _guarded(request, db, actor, "activity.attendance")
         report = await reports.report_for(db, activity, services.settings.credit_ratio)
         users = await reports.users_by_id(db, [r.user_id for r in report.records])
+        groups = await group_record.groups_of(db, activity)
+        if notes:
+            await group_record.measure_notes(db, services.get(DocRooms), groups)
     roles = reports.roles_in(activity)
-    rows = [reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER)) for r in report.records]
+    labels = group_record.labels(activity, groups)
+    rows = [reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER), labels.get(r.user_id, ""))
+            for r in report.records]
     return (activity, [r for r in rows if r["role"] == reports.TEACHER],
-            [r for r in rows if r["role"] != reports.TEACHER], report)
+            [r for r in rows if r["role"] != reports.TEACHER], report, groups)
 
 
 async def attendance(request: Request):
@@ -379,10 +388,14 @@ async def attendance(request: Request):
       `timeline` is how many attendees were in the room at each moment of the live window, every
       `timeline_step` seconds from `started_at` (60, a point a minute, unless the window is under ten
       minutes): `[{at, present}]`, empty before the activity goes live. It counts everyone in the room,
-      staff too. `phases` are the moments it entered each phase: `[{phase, kind, title, at}]`."
-    responses: {200: {description: "{attendees: [...], staff: [...], credit_ratio, needed_minutes, time_zone, started_at, ended_at, timeline: [{at, present}], timeline_step, phases: [...]}"}, 403: {description: forbidden}}
+      staff too. `phases` are the moments it entered each phase: `[{phase, kind, title, at}]`.
+      Each row's `group` names the teacher's group in each group-discussion phase (`分组研讨：第3组`);
+      `groups` is every group phase with its groups as `/groups` gives them, and each group's
+      `notes_chars`, the length of its notes now, and each member's `notes_edits`, the updates
+      they sent the notes (an editor sends one every few keystrokes)."
+    responses: {200: {description: "{attendees: [...], staff: [...], credit_ratio, needed_minutes, time_zone, started_at, ended_at, timeline: [{at, present}], timeline_step, phases: [...], groups: [...]}"}, 403: {description: forbidden}}
     """
-    activity, teachers, staff, report = await _attendance_rows(request)
+    activity, teachers, staff, report, groups = await _attendance_rows(request, notes=True)
     ratio = request.app.state.services.settings.credit_ratio
     return json_response({"activity_id": activity.id, "credit_ratio": ratio,
                           "needed_minutes": round(reports.needed_seconds(activity, ratio) / 60, 1),
@@ -390,7 +403,7 @@ async def attendance(request: Request):
                           "started_at": aware(activity.started_at).isoformat() if activity.started_at else None,
                           "ended_at": aware(activity.ended_at).isoformat() if activity.ended_at else None,
                           "timeline": reports.curve_json(report), "timeline_step": report.step,
-                          "phases": report.phases})
+                          "phases": report.phases, "groups": group_record.by_phase(activity, groups)})
 
 
 async def attendance_csv(request: Request):
@@ -415,8 +428,8 @@ async def attendance_csv(request: Request):
     if form not in ("human", "machine"):
         raise DomainError("invalid", "format must be human or machine")
     lang = reader_lang(request)
-    activity, teachers, staff, _ = await _attendance_rows(request)
-    body = reports.to_csv(teachers + staff, activity.time_zone, lang, machine=form == "machine")
+    activity, teachers, staff, _, groups = await _attendance_rows(request)
+    body = reports.to_csv(teachers + staff, activity.time_zone, lang, machine=form == "machine", groups=bool(groups))
     async with request.app.state.services.sessionmaker() as db:  # who took the teachers' records away
         audit.record(db, await current_actor(request), "attendance.export", "activity", activity.id,
                      {"format": form, "lang": lang, "rows": len(teachers) + len(staff)}, activity_id=activity.id)

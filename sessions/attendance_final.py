@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from collab.webhooks import outbox
 from sessions import reports
+from sessions.groups import record
 from sessions.records import Activity, aware
 
 log = logging.getLogger("collab.attendance")
@@ -96,7 +97,9 @@ class Finalizer:
             records = await reports.records_for(db, activity, settings.credit_ratio)
             users = await reports.users_by_id(db, [r.user_id for r in records])
             roles = reports.roles_in(activity)
-            rows = [{**reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER)),
+            groups = record.labels(activity, await record.groups_of(db, activity))
+            rows = [{**reports.record_json(r, users.get(r.user_id), roles.get(r.user_id, reports.TEACHER),
+                                           groups.get(r.user_id, "")),
                      # the teacher as the platform whose login they came through knows them (its JWT's sub)
                      "external_id": getattr(users.get(r.user_id), "idp_subject", None)} for r in records]
             stamped = await db.execute(

@@ -123,15 +123,16 @@ def curve_json(report: Report) -> list[dict]:
     return [{"at": t.isoformat(), "present": n} for t, n in report.curve]
 
 
-def record_json(r: Record, user: User | None, role: str = TEACHER) -> dict:
-    """One attendee's row. `credited` is null for staff: credit is not theirs to earn here."""
+def record_json(r: Record, user: User | None, role: str = TEACHER, group: str = "") -> dict:
+    """One attendee's row. `credited` is null for staff: credit is not theirs to earn here. `group`:
+    the teacher's group in each group phase ("分组研讨：第3组"), empty when there were none."""
     return {
         "user_id": r.user_id, "name": user.display_name if user else "", "school": user.school if user else "",
         "region": user.region if user else "", "role": role,
         "first_join": r.first_join.isoformat() if r.first_join else None,
         "last_leave": r.last_leave.isoformat() if r.last_leave else None,
         "seconds": r.seconds, "minutes": r.minutes, "rejoins": r.rejoins,
-        "credited": r.credited if role == TEACHER else None,
+        "credited": r.credited if role == TEACHER else None, "group": group,
     }
 
 
@@ -152,10 +153,10 @@ READABLE = ["user_id", "name", "role", "school", "region", "first_join", "last_l
 HEADERS = {
     "zh": {"user_id": "用户编号", "name": "姓名", "role": "角色", "school": "学校", "region": "地区",
            "first_join": "首次进入（{zone}）", "last_leave": "最后离开（{zone}）", "minutes": "在线分钟",
-           "rejoins": "重连次数", "credited": "获得学时"},
+           "rejoins": "重连次数", "credited": "获得学时", "group": "小组"},
     "en": {"user_id": "User ID", "name": "Name", "role": "Role", "school": "School", "region": "Region",
            "first_join": "First join ({zone})", "last_leave": "Last leave ({zone})", "minutes": "Minutes present",
-           "rejoins": "Rejoins", "credited": "Credited"},
+           "rejoins": "Rejoins", "credited": "Credited", "group": "Group"},
 }
 ROLE_NAMES = {"zh": {"teacher": "教师", "organizer": "组织者", "host": "主持人", "expert": "专家", "presenter": "主讲人"},
               "en": {"teacher": "teacher", "organizer": "organizer", "host": "host", "expert": "expert",
@@ -163,9 +164,10 @@ ROLE_NAMES = {"zh": {"teacher": "教师", "organizer": "组织者", "host": "主
 CREDITED = {"zh": {True: "是", False: "否", None: "不计学时"}, "en": {True: "yes", False: "no", None: "not counted"}}
 
 
-def to_csv(rows: list[dict], zone: str, lang: str = "zh", machine: bool = False) -> str:
+def to_csv(rows: list[dict], zone: str, lang: str = "zh", machine: bool = False, groups: bool = False) -> str:
     """The report as CSV: `rows` from `record_json` (teachers, then staff). Times on `zone`'s clock to
-    the second; readable in `lang` ("zh" or "en") unless `machine`."""
+    the second; readable in `lang` ("zh" or "en") unless `machine`. With `groups` (the activity had a
+    group phase) the readable form ends with the teacher's groups; the machine form keeps its columns."""
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
     writer = csv.writer(out)
@@ -176,11 +178,13 @@ def to_csv(rows: list[dict], zone: str, lang: str = "zh", machine: bool = False)
                      "credited": {True: "yes", False: "no", None: ""}[row["credited"]]}
             writer.writerow([cells[k] for k in CSV_FIELDS])
         return out.getvalue()
-    writer.writerow([HEADERS[lang][k].format(zone=zone) for k in READABLE])
+    columns = READABLE + ["group"] if groups else READABLE
+    writer.writerow([HEADERS[lang][k].format(zone=zone) for k in columns])
     for row in rows:
         cells = {**_cells(row), **{k: _clock(row[k], zone) for k in ("first_join", "last_leave")},
-                 "role": ROLE_NAMES[lang].get(row["role"], row["role"]), "credited": CREDITED[lang][row["credited"]]}
-        writer.writerow([cells[k] for k in READABLE])
+                 "role": ROLE_NAMES[lang].get(row["role"], row["role"]), "credited": CREDITED[lang][row["credited"]],
+                 "group": _safe(row.get("group", ""))}
+        writer.writerow([cells[k] for k in columns])
     return out.getvalue()
 
 

@@ -78,3 +78,16 @@ class DocComment(Base):
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DocEdit(Base):
+    """How many updates each person's sockets sent a document, counted by the room that stored them
+    (one statement per person per group commit). The sync protocol's updates say nothing of their
+    author: this is the only record of who edited, in how many steps, and when last."""
+
+    __tablename__ = "doc_edits"
+
+    doc_id: Mapped[int] = mapped_column(ForeignKey("lesson_docs.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    edits: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -111,6 +111,15 @@ class Peer:
                     await self._send(f)
 
 
+def _edits_by(batch: list[tuple[bytes, "Peer | None"]]) -> dict[int, int]:
+    """How many of a batch's updates each person sent (the server's own edits, peer None, are nobody's)."""
+    out: dict[int, int] = {}
+    for _, peer in batch:
+        if peer is not None:
+            out[peer.user_id] = out.get(peer.user_id, 0) + 1
+    return out
+
+
 class DocRoom:
     def __init__(self, doc_id: int, rooms: DocRooms) -> None:
         self.doc_id = doc_id
@@ -317,7 +326,7 @@ class DocRoom:
             touch = now - self._touched >= TOUCH_EVERY
             try:
                 async with self.rooms.sessionmaker() as db:
-                    await store.append(db, self.doc_id, merged, touch)
+                    await store.append(db, self.doc_id, merged, touch, edits=_edits_by(batch))
                 if touch:
                     self._touched = now
             except Exception:

@@ -18,7 +18,7 @@ from pycrdt import Doc
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collab.docs.records import DocUpdate, LessonDoc
+from collab.docs.records import DocEdit, DocUpdate, LessonDoc
 
 COMPACT_ROWS = 200  # updates since the snapshot that trigger a compaction
 COMPACT_MIN_BYTES = 64 * 1024  # ... or bytes since, once they also exceed the snapshot's size
@@ -42,14 +42,29 @@ async def load(db: AsyncSession, doc_id: int) -> Stored | None:
     return Stored(snapshot, rows)
 
 
-async def append(db: AsyncSession, doc_id: int, data: bytes, touch: bool = True) -> None:
+async def append(db: AsyncSession, doc_id: int, data: bytes, touch: bool = True,
+                 edits: dict[int, int] | None = None) -> None:
     """Store one update; `touch` also moves the document's "last edited" (callers do it at most every
-    few seconds: it is a second statement per keystroke otherwise)."""
+    few seconds: it is a second statement per keystroke otherwise). `edits`: how many of the updates
+    merged into it each person sent, added to their count in the same transaction."""
     now = datetime.now(timezone.utc)
     await db.execute(insert(DocUpdate).values(doc_id=doc_id, data=data, created_at=now))
     if touch:
         await db.execute(update(LessonDoc).where(LessonDoc.id == doc_id).values(updated_at=now))
+    for user_id, n in (edits or {}).items():
+        stmt = _upsert(db).values(doc_id=doc_id, user_id=user_id, edits=n, last_at=now)
+        await db.execute(stmt.on_conflict_do_update(index_elements=["doc_id", "user_id"],
+                                                    set_={"edits": DocEdit.edits + n, "last_at": now}))
     await db.commit()
+
+
+def _upsert(db: AsyncSession):
+    """An INSERT into doc_edits that knows ON CONFLICT, in the dialect `db` speaks."""
+    if db.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(DocEdit)
 
 
 def merge_state(snapshot: bytes, updates: list[bytes]) -> bytes:

@@ -77,6 +77,8 @@ MATRIX = [
     ("activity.accept_invitation", "invited", {ADMIN, ORG2, TEACHER, REGISTERED}),
     ("activity.accept_invitation", "ended", set()),
     ("activity.timeline", "registered", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),
+    ("activity.groups", "live", {ADMIN, ORG, EXPERT}),  # while it runs: the moderators
+    ("activity.groups", "ended", {ADMIN, ORG, ORG2, EXPERT, TEACHER, REGISTERED}),  # after: the record's readers
     ("stage.manage", "live", {ADMIN, ORG, EXPERT}),
     ("activity.media", "live", {ADMIN, ORG}),  # EXPERT is staff but neither host nor presenter
     ("no.such.action", None, set()),

@@ -3,7 +3,8 @@
 // summary), one row per teacher sortable by minutes, the staff apart under their role (they run the
 // activity and earn no credit), and the CSV export in the page's language. Times are on the activity's
 // clock (its time_zone). On a phone each row is a card whose cells name their column. While the
-// activity is live the report refreshes every half minute. User text is only ever set as text.
+// activity is live the report refreshes every half minute. With group phases: each teacher's group,
+// and the groups with what each member said and the notes' length, and the groups' CSV. User text is only ever set as text.
 (function () {
   "use strict";
   var $ = Collab.$, el = Collab.el, T = Collab.T, api = collabApi;
@@ -70,6 +71,7 @@
       tr.appendChild(timeCell(r.last_leave, T("最后离开", "Last leave")));
       tr.appendChild(cell(r.school || "—", "school", T("学校", "School")));
       tr.appendChild(cell(r.region || "—", "region", T("地区", "Region")));
+      if (hasGroups()) tr.appendChild(cell(r.group || "—", "group", T("小组", "Group")));
       body.appendChild(tr);
     });
     $("rows-table").hidden = !rows.length;
@@ -186,6 +188,41 @@
     $("chart-summary").textContent = summary;
   }
 
+  // -- the groups: each group phase, each group's members with what they said, the notes' length ----
+  function hasGroups() { return !!(report.groups && report.groups.length); }
+  var HOW = { late: ["迟到加入", "joined late"], chosen: ["自选", "chose"], moved: ["调整", "moved"], listed: ["名单", "listed"] };
+  function renderGroups() {
+    $("th-group").hidden = !hasGroups();
+    $("groups").hidden = !hasGroups();
+    var box = Collab.clear($("group-list"));
+    (report.groups || []).forEach(function (ph) {
+      box.appendChild(el("h3", (ph.phase + 1) + ". " + ph.title));
+      var wrap = el("div", null, "group-cards");
+      ph.groups.forEach(function (g) {
+        var card = el("article", null, "group-card card");
+        card.dataset.groupId = g.id;
+        card.appendChild(el("h4", g.name));
+        card.appendChild(el("p", T(g.members.length + " 人 · " + g.messages + " 条发言 · 研讨记录 " + number(g.notes_chars || 0) + " 字",
+                                   g.members.length + " people · " + g.messages + " messages · notes " + number(g.notes_chars || 0) + " characters") +
+                                 (g.hidden ? T("（" + g.hidden + " 条被隐藏）", " (" + g.hidden + " hidden)") : ""), "muted group-sums"));
+        var ul = el("ul", null, "group-members");
+        g.members.forEach(function (m) {
+          var li = el("li");
+          li.dataset.userId = m.id;
+          li.appendChild(el("span", m.name, "name"));
+          li.appendChild(el("span", T(m.messages + " 条发言", m.messages + " messages"), "num said"));
+          li.appendChild(el("span", T("编辑 " + (m.notes_edits || 0) + " 次", (m.notes_edits || 0) + " edits"), "num edits"));
+          if (g.rapporteur && g.rapporteur.id === m.id) li.appendChild(el("span", T("汇报人", "rapporteur"), "badge"));
+          if (HOW[m.how]) li.appendChild(el("span", T(HOW[m.how][0], HOW[m.how][1]), "badge"));
+          ul.appendChild(li);
+        });
+        card.appendChild(ul);
+        wrap.appendChild(card);
+      });
+      box.appendChild(wrap);
+    });
+  }
+
   function load() {
     return Promise.all([api("/api/activities/" + aid), api("/api/activities/" + aid + "/attendance")]).then(function (r) {
       activity = r[0];
@@ -201,12 +238,16 @@
       renderTotals();
       renderRows();
       renderStaff();
+      renderGroups();
       renderChart();
       return activity;
     });
   }
 
   Collab.start().then(function () {
+    $("export-groups").onclick = function () {
+      Collab.download("/api/activities/" + aid + "/groups.csv", "groups-" + aid + ".csv").then(function () { showError(null); }, showError);
+    };
     $("sort-minutes").onclick = function () { sort = sort === "desc" ? "asc" : "desc"; renderRows(); };
     $("export").onclick = function () {
       var path = "/api/activities/" + aid + "/attendance.csv?lang=" + T("zh", "en");  // headers in the page's language

@@ -23,6 +23,7 @@
     "group.hide": ["隐藏小组消息", "Hid a group message"], "group.move": ["调整分组", "Moved a teacher to another group"],
     "group.broadcast": ["向各小组广播", "Broadcast to every group"], "audit.export": ["导出审计日志", "Exported the audit log"],
     "key.create": ["创建服务密钥", "Made a service key"], "key.revoke": ["吊销服务密钥", "Revoked a service key"],
+    "groups.export": ["导出分组名单", "Exported the groups"],
     "api.call": ["服务密钥调用接口", "Service key call"]
   };
   var TARGETS = { user: ["用户", "user"], chat_message: ["消息", "message"], activity: ["活动", "activity"],

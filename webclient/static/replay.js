@@ -3,7 +3,7 @@
 // with a filter, the discussion, questions by votes with their answers, poll results as bars, and the
 // recordings (the program, the whole stage in one picture, first). Choosing a phase jumps the record
 // and the recordings to its start.
-// Data: GET /api/activities/{id}/replay and /timeline. Before the end the replay answers 409 not_ended:
+// Data: GET /api/activities/{id}/replay, /timeline and /groups (each group's chat and notes when opened). Before the end the replay answers 409 not_ended:
 // the page says so and, when it may attend, waits on the room channel for the end.
 // User text is only ever set with textContent (Collab.el).
 (function () {
@@ -20,10 +20,13 @@
                 group_discussion: ["分组研讨", "Group discussion"],
                 custom: ["环节", "Phase"] };
   var TAGS = { phase: ["环节", "Phase"], chat: ["讨论", "Chat"], qa: ["问答", "Q&A"], polls: ["投票", "Poll"],
-               other: ["发言", "Speaking"] };
+               groups: ["分组", "Groups"], other: ["发言", "Speaking"] };
+  var HOW = { assigned: ["分配", "assigned"], late: ["迟到加入", "joined late"], chosen: ["自选", "chose"],
+              moved: ["调整", "moved"], listed: ["名单", "listed"] };
   function tr(map, key) { var n = map[key]; return n ? T(n[0], n[1]) : key; }
 
   var data = null;          // the replay answer
+  var groups = {};          // group id -> the group, from /groups (empty when the caller may not see them)
   var players = [];         // [{rec, video, start, end}]
   var filter = "all";
   var waiting = null;       // the realtime connection while waiting for the end
@@ -187,6 +190,21 @@
             add(ev.at, "other", [who(sharers[ev.user_id]), el("span", T(" 停止共享屏幕", " stopped sharing a screen"))]);
           }
           break;
+        case "groups_formed":
+          add(ev.at, "groups", [el("strong", T("分组：", "Groups formed: ")),
+                                el("span", T(ev.groups + " 个小组，" + ev.members + " 人", ev.groups + " groups, " + ev.members + " people"))]);
+          break;
+        case "group_broadcast":
+          add(ev.at, "groups", [who(ev.by && ev.by.name), el("span", T(" 向各组广播：", " to every group: ")), el("span", ev.body, "body")]);
+          break;
+        case "rapporteur_named":
+          add(ev.at, "groups", [who(ev.name), el("span", T(" 成为 ", " is the rapporteur of ")),
+                                el("span", groupName(ev.group_id), "group-name"), el("span", T(" 的汇报人", ""))]);
+          break;
+        case "group_reporting":
+          add(ev.at, "groups", [el("span", (ev.group && ev.group.name) || groupName(ev.group && ev.group.id), "group-name"),
+                                el("span", T(" 汇报：", " reports: ")), who(ev.rapporteur && ev.rapporteur.name)]);
+          break;
         default:  // moderation and bookkeeping (hidden messages, mutes, raised hands): not part of a replay
       }
     });
@@ -312,6 +330,142 @@
     $("polls-empty").hidden = data.polls.length > 0;
   }
 
+  // -- the breakout groups ----------------------------------------------------------------------
+  function groupName(id) {
+    var g = groups[id];
+    return g ? g.name : T("某小组", "a group");
+  }
+
+  // Each group phase, each group a <details>: its members and rapporteur at once; its chat and its
+  // notes fetched when opened (GET /groups/{gid}/messages, /api/docs/{doc}/export.md).
+  function groupsView(phases) {
+    var box = clear($("groups"));
+    $("groups-section").hidden = !phases.length;
+    phases.forEach(function (ph) {
+      var sec = el("section", null, "group-phase");
+      sec.appendChild(el("h3", (ph.phase + 1) + ". " + (ph.title || tr(KINDS, "group_discussion")) +
+                               T("（" + ph.groups.length + " 个小组）", " (" + ph.groups.length + " groups)")));
+      ph.groups.forEach(function (g) { sec.appendChild(groupCard(g)); });
+      box.appendChild(sec);
+    });
+  }
+
+  function groupCard(g) {
+    var d = el("details", null, "group");
+    d.dataset.groupId = String(g.id);
+    var sum = el("summary");
+    sum.appendChild(el("strong", g.name, "group-name"));
+    sum.appendChild(el("span", T(" · " + g.members.length + " 人 · " + g.messages + " 条发言",
+                                 " · " + g.members.length + " people · " + g.messages + " messages"), "muted"));
+    if (g.rapporteur) {
+      sum.appendChild(el("span", T(" · 汇报人：", " · rapporteur: "), "muted"));
+      sum.appendChild(el("span", g.rapporteur.name, "who rapporteur"));
+    }
+    d.appendChild(sum);
+    var ul = el("ul", null, "members");
+    g.members.forEach(function (m) {
+      var li = el("li");
+      li.appendChild(el("span", m.name, "who"));
+      if (m.school) li.appendChild(el("span", " · " + m.school, "muted"));
+      li.appendChild(el("span", T(" · " + m.messages + " 条发言", " · " + m.messages + " messages"), "muted"));
+      if (m.how && m.how !== "assigned") li.appendChild(el("span", tr(HOW, m.how), "badge"));
+      if (g.rapporteur && g.rapporteur.id === m.id) li.appendChild(el("span", T("汇报人", "rapporteur"), "badge"));
+      ul.appendChild(li);
+    });
+    d.appendChild(ul);
+    var cols = el("div", null, "group-cols");
+    var chatBox = el("div", null, "group-chat");
+    chatBox.appendChild(el("h4", T("组内讨论", "Group chat")));
+    var feed = el("ul", null, "feed");
+    chatBox.appendChild(feed);
+    var notesBox = el("div", null, "group-notes");
+    notesBox.appendChild(el("h4", T("研讨记录", "Notes")));
+    cols.appendChild(chatBox);
+    cols.appendChild(notesBox);
+    d.appendChild(cols);
+    var opened = false;
+    d.addEventListener("toggle", function () {
+      if (!d.open || opened) return;
+      opened = true;
+      groupChat(g, chatBox, feed, null);
+      groupNotes(g, notesBox);
+    });
+    return d;
+  }
+
+  function groupChat(g, box, feed, before) {
+    var url = "/api/activities/" + aid + "/groups/" + g.id + "/messages" + (before ? "?before=" + before : "");
+    return collabApi(url).then(function (r) {
+      var first = feed.firstChild;
+      r.messages.forEach(function (m) {
+        var li = el("li", null, m.status === "hidden" ? "hidden-message" : null);
+        var meta = el("p", null, "meta");
+        meta.appendChild(el("span", m.user.name, "who"));
+        meta.appendChild(timeEl(m.at, true));
+        if (m.status === "hidden") meta.appendChild(el("span", T("已隐藏", "hidden"), "badge"));
+        li.appendChild(meta);
+        li.appendChild(el("p", m.body, "body"));
+        feed.insertBefore(li, first);
+      });
+      var more = box.querySelector(".more");
+      if (more) more.remove();
+      if (r.before) {
+        box.insertBefore(Collab.button(T("更早的消息", "Earlier messages"), "more link", function () {
+          groupChat(g, box, feed, r.before);
+        }), feed);
+      }
+      if (!feed.firstChild) box.appendChild(el("p", T("没有组内讨论。", "No messages."), "muted"));
+    }, function (err) { box.appendChild(el("p", Collab.errorText(err), "error")); });
+  }
+
+  function groupNotes(g, box) {
+    if (!g.doc_id) { box.appendChild(el("p", T("本组没有打开研讨记录。", "This group never opened its notes."), "muted")); return; }
+    var headers = {}, token = collabToken();
+    if (token) headers.Authorization = "Bearer " + token;
+    fetch("/api/docs/" + g.doc_id + "/export.md", { headers: headers }).then(function (r) {
+      if (!r.ok) return r.json().then(function (b) { throw b.error; }, function () { throw { code: "http_" + r.status }; });
+      return r.text();
+    }).then(function (md) {
+      box.appendChild(markdown(md));
+      var link = el("a", T("下载 Markdown", "Download Markdown"), "small");
+      link.href = "#";
+      link.onclick = function (e) {  // the export needs the bearer token: save what we fetched
+        e.preventDefault();
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(new Blob([md], { type: "text/markdown" }));
+        a.download = g.name + ".md";
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
+      };
+      box.appendChild(link);
+    }, function (err) { box.appendChild(el("p", Collab.errorText(err), "error")); });
+  }
+
+  // The notes' Markdown export as plain elements: headings, list items and paragraphs, the text of
+  // each set with textContent (the export escapes what would be markup; here it is only unescaped).
+  function markdown(md) {
+    var out = el("div", null, "notes"), list = null;
+    function inline(s) {
+      return s.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/(\*\*|~~|`)/g, "")
+              .replace(/(^|[^\\])\*(?!\s)/g, "$1").replace(/\\(.)/g, "$1");
+    }
+    md.split("\n").forEach(function (line) {
+      var m;
+      if (!line.trim()) { list = null; return; }
+      if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
+        list = null;
+        out.appendChild(el("h" + Math.min(6, m[1].length + 3), inline(m[2])));
+      } else if ((m = /^\s*(?:[-*+]|\d+[.)])\s+(.*)$/.exec(line))) {
+        if (!list) { list = el(/^\s*\d/.test(line) ? "ol" : "ul"); out.appendChild(list); }
+        list.appendChild(el("li", inline(m[1])));
+      } else {
+        list = null;
+        out.appendChild(el("p", inline(line)));
+      }
+    });
+    return out;
+  }
+
   // -- recordings -------------------------------------------------------------------------------
   function videoTrouble(rec, p) {
     // a link expires after some hours: fetch fresh links once, keep the position; else say why
@@ -384,8 +538,10 @@
   }
 
   // -- loading ----------------------------------------------------------------------------------
-  function show(replay, timeline) {
+  function show(replay, timeline, grouped) {
     data = replay;
+    groups = {};
+    (grouped ? grouped.phases : []).forEach(function (ph) { ph.groups.forEach(function (g) { groups[g.id] = g; }); });
     notice("");
     $("not-ended").hidden = true;
     header(replay.activity);
@@ -395,6 +551,7 @@
     chat();
     questions();
     pollsView();
+    groupsView(grouped ? grouped.phases : []);
     $("replay").hidden = false;
     if (waiting) { waiting.closedByUser = true; waiting.ws.close(); waiting = null; }
   }
@@ -422,8 +579,10 @@
 
   function load() {
     return Promise.all([collabApi("/api/activities/" + aid + "/replay"),
-                        collabApi("/api/activities/" + aid + "/timeline")]).then(function (r) {
-      show(r[0], r[1]);
+                        collabApi("/api/activities/" + aid + "/timeline"),
+                        // the groups' record: none to show when there were none (or this viewer may not see them)
+                        collabApi("/api/activities/" + aid + "/groups").catch(function () { return null; })]).then(function (r) {
+      show(r[0], r[1], r[2]);
     }, function (err) {
       if (err && err.code === "not_ended") waitForEnd(); else fail(err);
     });
