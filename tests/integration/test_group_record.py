@@ -13,6 +13,7 @@ from datetime import datetime
 import httpx
 import pytest
 
+import grouprooms
 import harness
 from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth.accounts import create_user
@@ -62,33 +63,18 @@ async def scheduled(world) -> int:
         return r.json()["id"]
 
 
+
+
+
+
+
+
 async def in_room(world, aid: int, names: list[str]) -> dict[str, harness.WsClient]:
-    """Teachers in the room, alternately on the two nodes, subscribed to it (and so attending)."""
-    out = {}
-    for i, name in enumerate(names):
-        c = await harness.WsClient(world["a" if i % 2 == 0 else "b"].ws_url).open(world["users"][name][1])
-        snap = await c.ok("activity.snapshot", activity_id=aid)
-        await c.ok("subscribe", channel=snap["channel"], since=snap["since"])
-        out[name] = c
-    return out
-
-
-async def until_type(c: harness.WsClient, kind: str, timeout: float = 10.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        push = await c.push(max(0.1, deadline - asyncio.get_running_loop().time()))
-        if push.get("e", {}).get("type") == kind:
-            return push
+    return await grouprooms.in_room([world["a"], world["b"]], {n: world["users"][n][1] for n in names}, aid)
 
 
 async def into_groups(world, aid: int, teachers: dict) -> harness.WsClient:
-    host = await harness.WsClient(world["a"].ws_url).open(world["users"]["org"][1])
-    await host.ok("activity.start", activity_id=aid)
-    await asyncio.sleep(2.0)  # attendance has everyone (written within a second)
-    await host.ok("activity.next_phase", activity_id=aid)
-    for c in teachers.values():
-        await until_type(c, "groups_formed")
-    return host
+    return await grouprooms.into_groups(world["a"], world["users"]["org"][1], aid, teachers)
 
 
 async def notes_text(http: httpx.AsyncClient, doc_id: int, headers: dict, want: str) -> str:

@@ -10,7 +10,9 @@ import asyncio
 import httpx
 import pytest
 
+import grouprooms
 import harness
+from grouprooms import until_type
 from harness import validate_pushes  # noqa: F401  (fixture)
 from collab.auth.accounts import create_user
 from collab.store import schema
@@ -66,37 +68,18 @@ async def scheduled(world, plan: dict) -> int:
         return r.json()["id"]
 
 
+
+
+
+
+
+
 async def in_room(world, aid: int, names: list[str]) -> dict[str, harness.WsClient]:
-    """Teachers in the room, alternately on the two nodes, subscribed to it (and so attending)."""
-    out = {}
-    for i, name in enumerate(names):
-        node = world["a" if i % 2 == 0 else "b"]
-        c = await harness.WsClient(node.ws_url).open(world["users"][name][1])
-        snap = await c.ok("activity.snapshot", activity_id=aid)
-        await c.ok("subscribe", channel=snap["channel"], since=snap["since"])
-        out[name] = c
-    return out
-
-
-async def until_type(c: harness.WsClient, kind: str, timeout: float = 10.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        push = await c.push(max(0.1, deadline - asyncio.get_running_loop().time()))
-        if push.get("e", {}).get("type") == kind:
-            return push
+    return await grouprooms.in_room([world["a"], world["b"]], {n: world["users"][n][1] for n in names}, aid)
 
 
 async def start_groups(world, aid: int, teachers: dict) -> harness.WsClient:
-    """The host starts, waits until attendance has everyone (written within a second), then moves into
-    the group phase; every teacher hears `groups_formed`."""
-    host = await harness.WsClient(world["a"].ws_url).open(world["users"]["org"][1])
-    await host.ok("activity.start", activity_id=aid)
-    await asyncio.sleep(2.0)
-    await host.ok("activity.next_phase", activity_id=aid)
-    for c in teachers.values():
-        formed = await until_type(c, "groups_formed")
-        assert formed["e"]["phase"] == 1
-    return host
+    return await grouprooms.into_groups(world["a"], world["users"]["org"][1], aid, teachers)
 
 
 async def close_all(*clients) -> None:
