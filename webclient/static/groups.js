@@ -10,6 +10,7 @@
   "use strict";
   var $ = Collab.$, el = Collab.el, T = Collab.T, clear = Collab.clear;
   var ASK_SPREAD_MS = 1500;  // a national room's pages ask group.mine spread over this, not all at once
+  var SMALL_STAGE = 8;       // groups planned this small have voice and camera (the server's group_too_large)
 
   function attach(o) {
     var rt = o.rt, aid = o.aid, me = o.me, root = o.root, report = o.report;
@@ -19,6 +20,7 @@
     var mine = null;         // the last group.mine answer
     var group = null;        // the group in view (mine, or one a moderator entered)
     var channel = null;      // its channel, subscribed
+    var gstage = null;       // its small stage (groups of at most SMALL_STAGE), while the group shows
     var members = [];        // its members
     var listed = [];         // the moderators' list of groups
     var editor = null, reportEditor = null;
@@ -134,13 +136,22 @@
       channel = g.channel;
       rt.subscribe(channel, onGroupEvent, loadHistory, null, function () {
         // ended by the server: moved to another group, so ask where we are now
-        if (channel === g.channel) { closeNotes(); channel = null; group = null; show("group-view", false); askSoon(); }
+        if (channel === g.channel) { closeNotes(); closeStage(); channel = null; group = null; show("group-view", false); askSoon(); }
       });
       loadHistory();
       loadMembers();
+      // a small group's own stage: camera and microphone among its members (stage/group.js)
+      if (g.size <= SMALL_STAGE && global.CollabStage) {
+        gstage = global.CollabStage.joinGroupStage({ rt: rt, aid: aid, gid: g.id, me: me, mount: $("group-stage") });
+      }
+    }
+    function closeStage() {
+      if (gstage && global.CollabStage) global.CollabStage.leaveGroupStage();
+      gstage = null;
     }
     function closeGroup() {
       closeNotes();
+      closeStage();
       if (channel) {
         var name = channel;
         // realtime.js has no unsubscribe yet: forget the channel here, then tell the server
@@ -229,6 +240,7 @@
       $("group-chat").appendChild(el("li", text, "msg system muted"));
     }
     function onGroupEvent(e) {
+      if (gstage) gstage.onEvent(e);  // it takes `stage` and `group_stage_closed`
       switch (e.type) {
         case "group_chat": addMessage(e.message); break;
         case "group_chat_hidden": var gone = $("gmsg-" + e.message_id); if (gone) gone.remove(); break;
@@ -403,7 +415,11 @@
           case "group_reporting": reporting(e); break;
         }
       },
-      onReconnect: function () { if (phase !== null) askSoon(); if (moderator() && phase !== null) loadList(); }
+      onReconnect: function () {
+        if (phase !== null) askSoon();
+        if (moderator() && phase !== null) loadList();
+        if (gstage) gstage.onReconnect();
+      }
     };
   }
   global.CollabGroups = { attach: attach };
