@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.auth.actor import Actor
+from collab.spreadsheet import safe_cell
 from collab.store.models import AuditEvent
 from collab.time_zones import local
 
@@ -143,11 +144,11 @@ def _cells(e: AuditEvent, zone: str) -> dict[str, Any]:
     return {"id": e.id, "at": local(_utc(e.at), zone).strftime("%Y-%m-%d %H:%M:%S"),
             "actor_user_id": "" if e.actor_user_id is None else e.actor_user_id,
             "actor_key_id": "" if e.actor_key_id is None else e.actor_key_id,
-            "actor_name": _safe(e.actor_name), "action": e.action, "target_type": e.target_type,
-            "target_id": _safe(e.target_id), "activity_id": "" if e.activity_id is None else e.activity_id,
+            "actor_name": safe_cell(e.actor_name), "action": e.action, "target_type": e.target_type,
+            "target_id": safe_cell(e.target_id), "activity_id": "" if e.activity_id is None else e.activity_id,
             "studio_id": "" if e.studio_id is None else e.studio_id,
-            "detail": _safe(orjson.dumps(e.detail or {}).decode()), "address": e.address,
-            "user_agent": _safe(e.user_agent)}
+            "detail": safe_cell(orjson.dumps(e.detail or {}).decode()), "address": e.address,
+            "user_agent": safe_cell(e.user_agent)}
 
 
 def to_csv(rows: list[AuditEvent], zone: str, lang: str = "zh") -> str:
@@ -166,7 +167,3 @@ def to_jsonl(rows: list[AuditEvent]) -> bytes:
     """One event a line, as the JSON API gives it (times in UTC)."""
     return b"".join(orjson.dumps(event_json(e)) + b"\n" for e in rows)
 
-
-def _safe(text: str) -> str:
-    """A cell starting with = + - @ is a formula to a spreadsheet: an actor's name must not run one."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

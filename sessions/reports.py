@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.spreadsheet import safe_cell
 from collab.store.models import User
 from collab.time_zones import local
 from sessions.attendance import Interval, Record, credit_threshold, curve, curve_step, record
@@ -183,13 +184,13 @@ def to_csv(rows: list[dict], zone: str, lang: str = "zh", machine: bool = False,
     for row in rows:
         cells = {**_cells(row), **{k: _clock(row[k], zone) for k in ("first_join", "last_leave")},
                  "role": ROLE_NAMES[lang].get(row["role"], row["role"]), "credited": CREDITED[lang][row["credited"]],
-                 "group": _safe(row.get("group", ""))}
+                 "group": safe_cell(row.get("group", ""))}
         writer.writerow([cells[k] for k in columns])
     return out.getvalue()
 
 
 def _cells(row: dict) -> dict:
-    return {**row, "name": _safe(row["name"]), "school": _safe(row["school"]), "region": _safe(row["region"])}
+    return {**row, "name": safe_cell(row["name"]), "school": safe_cell(row["school"]), "region": safe_cell(row["region"])}
 
 
 def _iso(value: str | None, zone: str) -> str:
@@ -199,7 +200,3 @@ def _iso(value: str | None, zone: str) -> str:
 def _clock(value: str | None, zone: str) -> str:
     return local(datetime.fromisoformat(value), zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
-
-def _safe(text: str) -> str:
-    """A cell starting with = + - @ is a formula to a spreadsheet: never let a name run one."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.docs import service as doc_service
 from collab.docs.records import DocEdit, LessonDoc
+from collab.spreadsheet import safe_cell
 from collab.store.models import User
 from sessions.groups.commands import message_json
 from sessions.groups.records import ActivityGroup, GroupMember, GroupMessage
 from sessions.records import Activity
-from sessions.reports import _safe  # the attendance export's guard against spreadsheet formulas
 
 PAGE = 100  # messages per page of a group's chat
 
@@ -173,7 +173,7 @@ def to_csv(activity: Activity, groups: list[GroupRecord]) -> str:
     for g in groups:
         for m in g.members:
             rapporteur = g.rapporteur is not None and g.rapporteur[0] == m.id
-            writer.writerow([_safe(phase_title(activity, g.phase)), g.number, _safe(g.name), _safe(m.username),
-                             _safe(m.name), _safe(m.school), HOW["zh"].get(m.how, m.how), "是" if rapporteur else "否",
+            writer.writerow([safe_cell(phase_title(activity, g.phase)), g.number, safe_cell(g.name), safe_cell(m.username),
+                             safe_cell(m.name), safe_cell(m.school), HOW["zh"].get(m.how, m.how), "是" if rapporteur else "否",
                              m.messages])
     return out.getvalue()
