@@ -11,7 +11,6 @@ which bounds the harm of a change made behind the server's back (an operator's S
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.auth.actor import Actor
+from collab.shared_loads import SharedLoads
 from collab.policy import ActivityAccess
 from sessions import scheduling
 from sessions.records import Activity
@@ -98,7 +98,7 @@ class RoomCache:
         self.hub = hub
         self._views: dict[int, tuple[float, RoomView]] = {}
         self._standing: dict[tuple[int, int], tuple[float, tuple[str | None, bool]]] = {}
-        self._loading: dict[int, asyncio.Future] = {}
+        self._loads: SharedLoads[int, RoomView | None] = SharedLoads()  # a storm after a change: one load
         self._stale: set[int] = set()  # forgotten while a load was under way: that load is not kept
         self._listening = False
 
@@ -117,24 +117,16 @@ class RoomCache:
         hit = self._views.get(activity_id)
         if hit is not None and now - hit[0] < MAX_AGE and self.trusted:
             return hit[1]
-        waiting = self._loading.get(activity_id)
-        if waiting is not None:  # the storm after a phase change shares one load per node
-            return await asyncio.shield(waiting)
-        future = asyncio.get_running_loop().create_future()
-        self._loading[activity_id] = future
+        return await self._loads.load(activity_id, lambda: self._load(db, activity_id, now))
+
+    async def _load(self, db: AsyncSession, activity_id: int, now: float) -> RoomView | None:
         try:
             view = await self._read(db, activity_id)
             if view is not None and self.trusted and activity_id not in self._stale:
                 self._trim(self._views)
                 self._views[activity_id] = (now, view)
-            future.set_result(view)
             return view
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: a waiter re-raises it, nobody else must log it
-            raise
         finally:
-            del self._loading[activity_id]
             self._stale.discard(activity_id)
 
     @staticmethod
@@ -181,7 +173,7 @@ class RoomCache:
         if data is None:
             self._views.clear()
             self._standing.clear()
-            self._stale.update(self._loading)
+            self._stale.update(self._loads.keys())
             return
         try:
             msg: dict[str, Any] = orjson.loads(data)
@@ -203,7 +195,7 @@ class RoomCache:
             self._standing.pop((activity_id, user_id), None)
             return
         self._views.pop(activity_id, None)
-        if activity_id in self._loading:
+        if self._loads.pending(activity_id):
             self._stale.add(activity_id)
 
     @staticmethod

@@ -10,7 +10,6 @@ that teacher or reloads only that group.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.shared_loads import SharedLoads
 from collab.store.models import User
 from sessions.groups.records import ActivityGroup, GroupMember
 
@@ -80,7 +80,7 @@ class GroupBook:
     def __init__(self, hub) -> None:
         self.hub = hub
         self._phases: dict[tuple[int, int], PhaseBook] = {}
-        self._loading: dict[tuple[int, int], asyncio.Future] = {}
+        self._loads: SharedLoads[tuple[int, int], PhaseBook | None] = SharedLoads()  # an ask storm: one load
         self._listening = False
 
     async def start(self) -> None:
@@ -100,21 +100,7 @@ class GroupBook:
                 hit.groups_stale = False
                 hit.groups = await load_groups(db, activity_id, phase) or hit.groups
             return hit
-        waiting = self._loading.get(key)
-        if waiting is not None:  # a join storm on this node shares one load
-            return await asyncio.shield(waiting)
-        future = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            book = await self._load(db, activity_id, phase)
-            future.set_result(book)
-            return book
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: a waiter re-raises it, nobody else must log it
-            raise
-        finally:
-            del self._loading[key]
+        return await self._loads.load(key, lambda: self._load(db, activity_id, phase))
 
     async def _load(self, db: AsyncSession, activity_id: int, phase: int) -> PhaseBook | None:
         groups = await load_groups(db, activity_id, phase)
