@@ -115,6 +115,8 @@ async def _mine(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         book = book_of(ctx.services)
         pb = await book.phase(db, view.id, phase.phase)
         running = rules.running_group_phase(view) is not None
+        if pb is None and running:
+            pb = await formation.overdue(ctx, db, view, phase)
         if pb is None:  # the host's command is forming them: `groups_formed` follows
             return {"phase": phase.phase, "mode": phase.mode, "group": None, "choices": [], "forming": running}
         gid = await book.group_of(db, view.id, phase.phase, me)

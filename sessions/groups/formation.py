@@ -16,13 +16,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collab.shared_loads import SharedLoads
 from collab.store.models import User
 from sessions.agenda import parse_group_plan
 from sessions.groups import assign
 from sessions.groups.book import Group, GroupBook, PhaseBook, book_of
 from sessions.groups.records import ActivityGroup, GroupMember, GroupRosterEntry
 from sessions.groups.rules import GroupPhase, running_group_phase
-from sessions.records import AttendanceInterval
+from sessions.records import AttendanceInterval, aware
 from sessions.room import publish, record
 from sessions.room_cache import rooms
 
@@ -56,18 +57,18 @@ async def form(db: AsyncSession, book: GroupBook, view, phase: GroupPhase) -> tu
     attendees = await _in_the_room(db, view)
     formed = assign.form(plan, attendees, seed=view.id * 1_000 + phase.phase, roster=roster)
     now = datetime.now(timezone.utc)
-    ids = (await db.execute(insert(ActivityGroup).returning(ActivityGroup.id, ActivityGroup.number), [
-        {"activity_id": view.id, "phase": phase.phase, "number": i + 1, "name": name, "created_at": now}
-        for i, name in enumerate(formed.names)])).all() if formed.names else []
-    gid_of = {number: gid for gid, number in ids}
     how = "listed" if plan.assign == "list" else "assigned"
-    rows = [{"activity_id": view.id, "phase": phase.phase, "user_id": uid, "group_id": gid_of[i + 1], "how": how,
-             "joined_at": now} for i, members in enumerate(formed.members) for uid in members]
-    if rows:
-        await db.execute(insert(GroupMember), rows)
     try:
+        ids = (await db.execute(insert(ActivityGroup).returning(ActivityGroup.id, ActivityGroup.number), [
+            {"activity_id": view.id, "phase": phase.phase, "number": i + 1, "name": name, "created_at": now}
+            for i, name in enumerate(formed.names)])).all() if formed.names else []
+        gid_of = {number: gid for gid, number in ids}
+        rows = [{"activity_id": view.id, "phase": phase.phase, "user_id": uid, "group_id": gid_of[i + 1],
+                 "how": how, "joined_at": now} for i, members in enumerate(formed.members) for uid in members]
+        if rows:
+            await db.execute(insert(GroupMember), rows)
         await db.commit()
-    except IntegrityError:  # formed meanwhile by another host's command (the phase was entered twice)
+    except IntegrityError:  # formed meanwhile on another node (the group numbers are unique per phase)
         await db.rollback()
         return await book.phase(db, view.id, phase.phase), False
     groups = {gid: Group(gid, number, formed.names[number - 1], None, None) for number, gid in gid_of.items()}
@@ -152,8 +153,30 @@ async def on_phase(ctx, activity_id: int) -> None:
         phase = None if view is None else running_group_phase(view)
         if phase is None:
             return
-        pb, _ = await form(db, book_of(ctx.services), view, phase)
-        out = await record(ctx, db, activity_id, event={
+        await _form_and_tell(ctx, db, view, phase, always=True)
+
+
+FORMING_GRACE = 5.0  # seconds the host's command has to form a phase's groups before any page may
+
+
+async def overdue(ctx, db, view, phase: GroupPhase) -> PhaseBook | None:
+    """A running group phase whose groups the host's command did not form (it failed after the phase
+    had changed, or its node died): the first page to ask after the grace forms them, once per node
+    at a time, and tells the room. None while the grace runs."""
+    started = view.phase_started_at
+    if started is None or (datetime.now(timezone.utc) - aware(started)).total_seconds() < FORMING_GRACE:
+        return None
+    return await _forming.load((view.id, phase.phase), lambda: _form_and_tell(ctx, db, view, phase, always=False))
+
+
+_forming: SharedLoads[tuple[int, int], PhaseBook] = SharedLoads()
+
+
+async def _form_and_tell(ctx, db, view, phase: GroupPhase, *, always: bool) -> PhaseBook:
+    pb, formed = await form(db, book_of(ctx.services), view, phase)
+    if formed or always:  # a phase entered again: its pages ask again
+        out = await record(ctx, db, view.id, event={
             "type": "groups_formed", "phase": phase.phase, "mode": phase.mode, "groups": len(pb.groups),
             "members": len(pb.member_of)})
-    await publish(ctx, activity_id, out)
+        await publish(ctx, view.id, out)
+    return pb

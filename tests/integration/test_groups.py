@@ -305,3 +305,34 @@ async def test_the_rapporteur_reports_on_stage_with_the_notes_beside_them(world)
     assert (await teachers["t1"].call("stage.accept", activity_id=aid))["error"]["code"] == "not_invited"
     assert t1_id != t0_id
     await close_all(host, *teachers.values())
+
+
+async def test_groups_the_hosts_command_did_not_form_are_formed_by_the_first_page_to_ask(world):
+    """The phase changed but its node died before forming the groups (here: the change written straight
+    to the database): after a grace, the first `group.mine` forms them, once, and the room hears it."""
+    import sqlalchemy as sa
+
+    from collab.store.db import make_engine
+
+    aid = await scheduled(world, {"size": 2, "assign": "random"})
+    teachers = await in_room(world, aid, ["t0", "t1", "t2"])
+    host = await harness.WsClient(world["a"].ws_url).open(world["users"]["org"][1])
+    await host.ok("activity.start", activity_id=aid)
+    await asyncio.sleep(2.0)  # attendance has everyone
+    engine = make_engine(world["url"])
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE activities SET current_phase = 1, "
+                                   "phase_started_at = now() - interval '10 seconds' WHERE id = :a"), {"a": aid})
+    await engine.dispose()
+    # the host's node finds the stored activity moved on (its copy is dropped): the nodes read it anew
+    # (the one whose copy was fresh extends the phase, which every node hears)
+    for node_host in (host, await harness.WsClient(world["b"].ws_url).open(world["users"]["org"][1])):
+        await node_host.call("activity.extend_phase", activity_id=aid, minutes=1)
+    # every page asks at once, on both nodes: the groups are formed once
+    mine = await asyncio.gather(*(c.ok("group.mine", activity_id=aid) for c in teachers.values()))
+    assert all(m["group"] is not None for m in mine)
+    assert sorted(m["group"]["members"] for m in mine)[-1] <= 2
+    formed = [await until_type(c, "groups_formed") for c in teachers.values()]
+    assert {f["e"]["id"] for f in formed} == {formed[0]["e"]["id"]}  # told once
+    assert len({m["group"]["id"] for m in mine}) == 2
+    await close_all(host, *teachers.values())
