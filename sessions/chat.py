@@ -19,6 +19,7 @@ from collab.realtime.dispatch import Context, Registry, require
 from collab.store.models import User
 from sessions import discussion
 from sessions.batches import upsert
+from sessions.groups import commands as group_commands
 from sessions.records import Activity, ChatMessage, Mute, Removal, aware
 from sessions.room import channel_of, current_phase, exempt, load, publish, record
 
@@ -147,6 +148,7 @@ def _setting(needs_target: bool = False):
             await publish(ctx, scene.room.id, out, desk=True)
             if event["type"] == "teacher_removed":
                 await ctx.services.hub.kick(channel_of(scene.room.id), event["user_id"], "removed by a moderator")
+                await group_commands.shut_out(ctx.services, scene.room.id, event["user_id"], "removed by a moderator")
             return out
 
         return handle

@@ -375,6 +375,20 @@ async def _report(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+async def shut_out(services, activity_id: int, user_id: int, reason: str) -> None:
+    """A teacher who may no longer be in the room (removed by a moderator, registration withdrawn) leaves
+    their groups with it: their subscriptions to the groups' channels end and their sockets on the
+    groups' notes close, on every node. Coming back, the policy keeps them out of both."""
+    async with services.sessionmaker() as db:
+        rows = (await db.execute(select(ActivityGroup.id, ActivityGroup.doc_id)
+                                 .join(GroupMember, GroupMember.group_id == ActivityGroup.id)
+                                 .where(GroupMember.activity_id == activity_id, GroupMember.user_id == user_id))).all()
+    for group_id, doc_id in rows:
+        await services.hub.kick(group_channel(activity_id, group_id), user_id, reason)
+        if doc_id is not None:
+            await services.get(DocRooms).evicted(doc_id, user_id, "removed_from_activity")
+
+
 async def reporting_now(db, activity_id: int) -> dict[str, Any] | None:
     """The group reporting now (a `group_reporting` with no phase change after it), for the snapshot of a
     page that joins or reloads during the report-back."""

@@ -336,3 +336,26 @@ async def test_groups_the_hosts_command_did_not_form_are_formed_by_the_first_pag
     assert {f["e"]["id"] for f in formed} == {formed[0]["e"]["id"]}  # told once
     assert len({m["group"]["id"] for m in mine}) == 2
     await close_all(host, *teachers.values())
+
+
+async def test_a_teacher_removed_from_the_room_leaves_their_group_and_its_notes_on_every_node(world):
+    aid = await scheduled(world, {"size": 2, "assign": "random"})
+    teachers = await in_room(world, aid, ["t0", "t1"])
+    host = await start_groups(world, aid, teachers)
+    g = (await teachers["t1"].ok("group.mine", activity_id=aid))["group"]
+    t1 = teachers["t1"]  # on node b
+    await t1.ok("subscribe", channel=g["channel"])
+    doc_id = (await t1.ok("group.notes", activity_id=aid, group_id=g["id"]))["doc_id"]
+    notes = await YClient(f"ws://127.0.0.1:{world['b'].port}/ws/docs/{doc_id}", world["users"]["t1"][1]).open()
+    expert = await harness.WsClient(world["a"].ws_url).open(world["users"]["expert"][1])  # on node a
+    await expert.ok("activity.remove", activity_id=aid, user_id=world["users"]["t1"][0])
+    gone = set()
+    while len(gone) < 2:  # the room's subscription and the group's both end
+        push = await t1.push()
+        if "unsubscribed" in push:
+            gone.add(push["ch"])
+    assert gone == {f"activity:{aid}", g["channel"]}
+    assert await notes.closed() == 4003 and notes.close_reason == "removed_from_activity"
+    assert (await t1.call("subscribe", channel=g["channel"]))["error"]["code"] == "forbidden"
+    assert (await t1.call("group.post", activity_id=aid, group_id=g["id"], body="还在吗"))["error"]["code"] == "forbidden"
+    await close_all(host, expert, *teachers.values())

@@ -134,6 +134,7 @@
     group_full: ["该小组已满，请选择其他小组", "That group is full; choose another"],
     group_too_large: ["小组超过8人，不能开启小组视频，请用文字讨论", "Group video is for groups of at most 8; this group discusses in writing"],
     not_self_select: ["本环节由主持人分组，不能自行换组", "Groups are assigned in this phase; you cannot change yours"],
+    removed_from_activity: ["你已不在本活动中，小组笔记已关闭", "You are no longer in this activity; the group's notes closed"],
     moved_to_another_group: ["你已调到其他小组，原小组的笔记已关闭", "You were moved to another group; the old group's notes closed"],
     no_rapporteur: ["该小组尚未推选汇报人", "This group has not named its rapporteur"],
     roster_invalid: ["分组名单有误，请按提示修改后重新上传", "The group list has an error; correct it and upload again"],
