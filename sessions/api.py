@@ -19,7 +19,8 @@ from collab.errors import DomainError
 from collab.store.models import User
 from sessions import reports, scheduling
 from sessions.chat import message_json
-from sessions.groups import commands as group_commands, record as group_record
+from sessions.groups import record as group_record
+from sessions.groups.leaving import shut_out
 from sessions.polls import poll_json
 from sessions.polls import results as poll_results
 from sessions.qa import top_questions
@@ -319,7 +320,7 @@ async def _unless_still_admitted(request: Request, db, activity: Activity, user_
     teacher = accounts.actor_of(user)
     if not policy.allowed(teacher, "activity.attend", await scheduling.access(db, activity, teacher)):
         await request.app.state.services.hub.kick(channel_of(activity.id), user_id, REGISTRATION_WITHDRAWN)
-        await group_commands.shut_out(request.app.state.services, activity.id, user_id, REGISTRATION_WITHDRAWN)
+        await shut_out(request.app.state.services, activity.id, user_id, REGISTRATION_WITHDRAWN)
 
 
 REGISTRATION_WITHDRAWN = "registration withdrawn"  # the reason of the `unsubscribed` push

@@ -19,7 +19,7 @@ from collab.realtime.dispatch import Context, Registry, require
 from collab.store.models import User
 from sessions import discussion
 from sessions.batches import upsert
-from sessions.groups import commands as group_commands
+from sessions.groups.leaving import shut_out
 from sessions.records import Activity, ChatMessage, Mute, Removal, aware
 from sessions.room import channel_of, current_phase, exempt, load, publish, record
 
@@ -33,15 +33,20 @@ def message_json(m: ChatMessage, name: str) -> dict[str, Any]:
 
 # -- posting ----------------------------------------------------------------------------------------
 
-# An author's facts in one round trip, built once: whether and until when they are muted, their last
-# post, and the status of the message they reply to (if it is this activity's).
-_MUTE = (Mute.activity_id == bindparam("a")) & (Mute.user_id == bindparam("u"))
-_AUTHOR = select(
-    exists().where(_MUTE),
-    select(Mute.until).where(_MUTE).scalar_subquery(),
-    select(func.max(ChatMessage.created_at))
-    .where(ChatMessage.activity_id == bindparam("a"), ChatMessage.user_id == bindparam("u")).scalar_subquery(),
-)
+def author_facts(messages):
+    """An author's facts in one round trip (activity `a`, user `u`): whether and until when they are
+    muted in the activity, and their last post in `messages` (the room's chat, or the groups')."""
+    mute = (Mute.activity_id == bindparam("a")) & (Mute.user_id == bindparam("u"))
+    return select(
+        exists().where(mute),
+        select(Mute.until).where(mute).scalar_subquery(),
+        select(func.max(messages.created_at))
+        .where(messages.activity_id == bindparam("a"), messages.user_id == bindparam("u")).scalar_subquery(),
+    )
+
+
+# Built once: the author's facts, and the status of the message they reply to (if it is this activity's).
+_AUTHOR = author_facts(ChatMessage)
 _AUTHOR_REPLYING = _AUTHOR.add_columns(
     select(ChatMessage.status).where(ChatMessage.id == bindparam("r"), ChatMessage.activity_id == bindparam("a"))
     .scalar_subquery())
@@ -148,7 +153,7 @@ def _setting(needs_target: bool = False):
             await publish(ctx, scene.room.id, out, desk=True)
             if event["type"] == "teacher_removed":
                 await ctx.services.hub.kick(channel_of(scene.room.id), event["user_id"], "removed by a moderator")
-                await group_commands.shut_out(ctx.services, scene.room.id, event["user_id"], "removed by a moderator")
+                await shut_out(ctx.services, scene.room.id, event["user_id"], "removed by a moderator")
             return out
 
         return handle

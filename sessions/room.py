@@ -42,6 +42,11 @@ def moderation_channel_of(activity_id: int) -> str:
     return f"activity:{activity_id}:mod"
 
 
+def group_channel_of(activity_id: int, group_id: int) -> str:
+    """A breakout group's channel (sessions/groups): its chat, members, rapporteur, small stage."""
+    return f"activity:{activity_id}:group:{group_id}"
+
+
 # -- 1. load ----------------------------------------------------------------------------------------
 
 

@@ -58,8 +58,17 @@ def default_name(number: int) -> str:
     return f"第{number}组"
 
 
+def trait(mode: str) -> str | None:
+    """What a plan groups by: "school" or "region" (keeping together or mixing), or None."""
+    if mode in ("by_school", "mix_schools"):
+        return "school"
+    if mode in ("by_region", "mix_regions"):
+        return "region"
+    return None
+
+
 def _attr(mode: str) -> str:
-    return "region" if "region" in mode else "school"
+    return trait(mode) or "school"
 
 
 def form(plan: GroupPlan, attendees: Sequence[Attendee], seed: int,

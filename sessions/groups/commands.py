@@ -9,34 +9,30 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import func, select, update
 
 from collab import policy
-from collab.docs.rooms import DocRooms
 from collab.errors import DomainError
 from collab.policy import GroupAccess
 from collab.realtime.dispatch import CommandError, Context, Registry, require
 from collab.store.models import User
 from sessions.batches import upsert
-from sessions.groups import formation, notes, rules
+from sessions.groups import formation, leaving, notes, rules
 from sessions.groups.book import Group, PhaseBook, book_of
 from sessions.groups.records import ActivityGroup, GroupMember, GroupMessage
-from sessions.records import ActivityEvent, Hand, Mute, aware
-from sessions.room import Scene, exempt, load, publish, record, record_event
+from sessions.chat import author_facts
+from sessions.records import ActivityEvent, Hand, aware
+from sessions.room import Scene, exempt, group_channel_of, load, publish, record, record_event
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 HISTORY = 100
 MOVED = "moved_to_another_group"  # the close reason of a moved teacher's sockets on the old group's notes
 
 
-def group_channel(activity_id: int, group_id: int) -> str:
-    return f"activity:{activity_id}:group:{group_id}"
-
-
 def group_json(activity_id: int, phase: rules.GroupPhase, g: Group, members: int) -> dict[str, Any]:
     return {"id": g.id, "number": g.number, "name": g.name, "size": phase.size, "members": members,
             "rapporteur": {"id": g.rapporteur[0], "name": g.rapporteur[1]} if g.rapporteur else None,
-            "doc_id": g.doc_id, "channel": group_channel(activity_id, g.id)}
+            "doc_id": g.doc_id, "channel": group_channel_of(activity_id, g.id)}
 
 
 def message_json(m: GroupMessage, name: str) -> dict[str, Any]:
@@ -61,17 +57,23 @@ async def _phase_book(ctx: Context, db, scene: Scene) -> tuple[rules.GroupPhase,
     return phase, book
 
 
-async def _group(ctx: Context, db, scene: Scene, group_id: int, action: str
-                 ) -> tuple[rules.GroupPhase, PhaseBook, Group, GroupAccess]:
+async def _access(ctx: Context, db, view, acc, phase: rules.GroupPhase, group_id: int) -> GroupAccess:
+    """The actor's place in group `group_id` of `phase`: a member or not, the phase running or not."""
+    mine = await book_of(ctx.services).group_of(db, view.id, phase.phase, ctx.actor.user_id) if ctx.actor else None
+    running = rules.running_group_phase(view)
+    return GroupAccess(acc, member=mine == group_id, running=running is not None and running.phase == phase.phase)
+
+
+async def find_group(ctx: Context, db, scene: Scene, group_id: int, action: str
+                     ) -> tuple[rules.GroupPhase, PhaseBook, Group, GroupAccess]:
     """The group `group_id` of the activity's current (or latest) group phase, once the policy allows
-    `action` there."""
+    `action` there (for the commands here, and for what other parts do in a group: its small stage,
+    sessions.stage.group_stage)."""
     phase, book = await _phase_book(ctx, db, scene)
     g = book.groups.get(group_id)
     if g is None:
         raise CommandError("not_found", "no such group in this activity's group discussion")
-    mine = await book_of(ctx.services).group_of(db, scene.room.id, phase.phase, ctx.actor.user_id)
-    running = rules.running_group_phase(scene.room)
-    acc = GroupAccess(scene.access, member=mine == group_id, running=running is not None and running.phase == phase.phase)
+    acc = await _access(ctx, db, scene.room, scene.access, phase, group_id)
     if not policy.allowed(ctx.actor, action, acc) and policy.allowed(ctx.actor, "activity.attend", scene.access):
         if not policy.allowed(ctx.actor, "group.attend", acc):  # in the room, not in this group
             raise CommandError("not_in_group", "you are not in this group")
@@ -81,24 +83,14 @@ async def _group(ctx: Context, db, scene: Scene, group_id: int, action: str
     return phase, book, g, acc
 
 
-async def find_group(ctx: Context, db, scene: Scene, group_id: int, action: str
-                     ) -> tuple[rules.GroupPhase, PhaseBook, Group, GroupAccess]:
-    """The group and the actor's place in it, once the policy allows `action` there (for what other
-    parts do in a group: its small stage, sessions.stage.group_stage)."""
-    return await _group(ctx, db, scene, group_id, action)
-
-
 async def resolve_channel(ctx: Context, db, view, acc, group_id: int) -> policy.GuardedChannel:
     """`activity:<id>:group:<gid>` for the subscribe command: guarded by `group.attend`."""
-    channel = group_channel(view.id, group_id)
+    channel = group_channel_of(view.id, group_id)
     phase = rules.last_group_phase(view)
     book = None if phase is None or acc is None else await book_of(ctx.services).phase(db, view.id, phase.phase)
     if book is None or group_id not in book.groups:
         return policy.GuardedChannel(channel, "group.attend", None)
-    mine = await book_of(ctx.services).group_of(db, view.id, phase.phase, ctx.actor.user_id) if ctx.actor else None
-    running = rules.running_group_phase(view)
-    return policy.GuardedChannel(channel, "group.attend", GroupAccess(
-        acc, member=mine == group_id, running=running is not None and running.phase == phase.phase))
+    return policy.GuardedChannel(channel, "group.attend", await _access(ctx, db, view, acc, phase, group_id))
 
 
 # -- a teacher's own group --------------------------------------------------------------------------
@@ -126,7 +118,7 @@ async def _mine(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             placed = gid is not None
         counts = pb.counts()
         answer = {"phase": phase.phase, "mode": phase.mode, "forming": False, "ends_at": _ends_at(view, phase),
-                  "questions": list(phase.plan.get("questions", [])),
+                  "questions": list(phase.plan.questions),
                   "group": group_json(view.id, phase, pb.groups[gid], counts.get(gid, 0)) if gid in pb.groups else None,
                   "choices": [group_json(view.id, phase, g, counts.get(g.id, 0)) for g in pb.by_number()]
                   if phase.mode == "self_select" else []}
@@ -136,7 +128,7 @@ async def _mine(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _joined(ctx: Context, activity_id: int, group_id: int, how: str) -> None:
-    await ctx.services.hub.publish(group_channel(activity_id, group_id), {
+    await ctx.services.hub.publish(group_channel_of(activity_id, group_id), {
         "type": "group_member_joined", "id": f"joined:{ctx.actor.user_id}:{datetime.now(timezone.utc).timestamp()}",
         "user": {"id": ctx.actor.user_id, "name": ctx.actor.name}, "how": how})
 
@@ -145,13 +137,9 @@ async def _left(ctx: Context, activity_id: int, group_id: int, doc_id: int | Non
                 reason: str) -> None:
     """A teacher is no longer in a group: their subscription to its channel and their sockets on its
     notes close on every node, and the group hears it."""
-    hub = ctx.services.hub
-    channel = group_channel(activity_id, group_id)
-    await hub.kick(channel, user["id"], reason)
-    if doc_id is not None:
-        await ctx.services.get(DocRooms).evicted(doc_id, user["id"], MOVED)
-    await hub.publish(channel, {"type": "group_member_left",
-                                "id": f"left:{user['id']}:{datetime.now(timezone.utc).timestamp()}", "user": user})
+    await leaving.out_of(ctx.services, activity_id, group_id, doc_id, user["id"], reason, MOVED)
+    await ctx.services.hub.publish(group_channel_of(activity_id, group_id), {
+        "type": "group_member_left", "id": f"left:{user['id']}:{datetime.now(timezone.utc).timestamp()}", "user": user})
 
 
 async def _choose(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +190,7 @@ async def _members(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     group_id = require(args, "group_id", int)
     async with ctx.services.sessionmaker() as db:
         scene = await load(ctx, db, args, authorize=None)
-        await _group(ctx, db, scene, group_id, "group.attend")
+        await find_group(ctx, db, scene, group_id, "group.attend")
         rows = (await db.execute(
             select(GroupMember.user_id, User.display_name, User.school, User.region, GroupMember.how)
             .join(User, User.id == GroupMember.user_id).where(GroupMember.group_id == group_id)
@@ -230,7 +218,7 @@ async def _move(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     if before is not None and before != group_id:
         await _left(ctx, scene.room.id, before, pb.groups[before].doc_id, {"id": user_id, "name": name},
                     "a moderator moved you to another group")
-    await ctx.services.hub.publish(group_channel(scene.room.id, group_id), {
+    await ctx.services.hub.publish(group_channel_of(scene.room.id, group_id), {
         "type": "group_member_joined", "id": f"moved:{out['id']}", "user": {"id": user_id, "name": name}, "how": "moved"})
     await publish(ctx, scene.room.id, out, room=False, desk=True)
     return out
@@ -249,13 +237,7 @@ async def _broadcast(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 # -- the group's chat ------------------------------------------------------------------------------
 
-_MUTE = (Mute.activity_id == bindparam("a")) & (Mute.user_id == bindparam("u"))
-_AUTHOR = select(
-    exists().where(_MUTE),
-    select(Mute.until).where(_MUTE).scalar_subquery(),
-    select(func.max(GroupMessage.created_at))
-    .where(GroupMessage.activity_id == bindparam("a"), GroupMessage.user_id == bindparam("u")).scalar_subquery(),
-)
+_AUTHOR = author_facts(GroupMessage)  # muted in the room is muted in the groups
 
 
 async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -263,7 +245,7 @@ async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     group_id, me = require(args, "group_id", int), ctx.actor.user_id
     async with ctx.services.sessionmaker() as db:
         scene = await load(ctx, db, args, authorize=None, facts=lambda a: _AUTHOR.params(a=a, u=me))
-        await _group(ctx, db, scene, group_id, "group.post")
+        await find_group(ctx, db, scene, group_id, "group.post")
         muted, until, last = scene.facts
         body = rules.check_post(args.get("body"), (aware(until) if until else FOREVER) if muted else None,
                                 last and aware(last), exempt(ctx, scene), now)
@@ -271,7 +253,7 @@ async def _post(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
                                status="visible", created_at=now)
         await record(ctx, db, scene.room.id, message)
     data = message_json(message, ctx.actor.name)
-    offset = await ctx.services.hub.publish(group_channel(scene.room.id, group_id),
+    offset = await ctx.services.hub.publish(group_channel_of(scene.room.id, group_id),
                                             {"type": "group_chat", "id": f"group-chat:{message.id}", "message": data})
     return {"message": data, "offset": offset}
 
@@ -283,7 +265,7 @@ async def _history(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         raise CommandError("invalid", "before is a message id")
     async with ctx.services.sessionmaker() as db:
         scene = await load(ctx, db, args, authorize=None)
-        await _group(ctx, db, scene, group_id, "group.attend")
+        await find_group(ctx, db, scene, group_id, "group.attend")
         moderator = policy.allowed(ctx.actor, "activity.moderate", scene.access)
         q = (select(GroupMessage, User.display_name).join(User, User.id == GroupMessage.user_id)
              .where(GroupMessage.group_id == group_id))
@@ -309,7 +291,7 @@ async def _hide(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         out = await record(ctx, db, scene.room.id, update(GroupMessage).where(GroupMessage.id == message_id)
                            .values(status="hidden"),
                            event={"type": "group_chat_hidden", "message_id": message_id, "group_id": group_id})
-    await ctx.services.hub.publish(group_channel(scene.room.id, group_id), out)
+    await ctx.services.hub.publish(group_channel_of(scene.room.id, group_id), out)
     return out
 
 
@@ -320,7 +302,7 @@ async def _rapporteur(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     group_id = require(args, "group_id", int)
     async with ctx.services.sessionmaker() as db:
         scene = await load(ctx, db, args, authorize=None)
-        phase, _, _, _ = await _group(ctx, db, scene, group_id, "group.post")
+        phase, _, _, _ = await find_group(ctx, db, scene, group_id, "group.post")
         members = set((await db.execute(select(GroupMember.user_id).where(GroupMember.group_id == group_id))).scalars())
         user_id = rules.check_rapporteur(members, args.get("user_id"))
         name = (await db.execute(select(User.display_name).where(User.id == user_id))).scalar_one()
@@ -328,9 +310,19 @@ async def _rapporteur(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
                            update(ActivityGroup).where(ActivityGroup.id == group_id).values(rapporteur_id=user_id),
                            event={"type": "rapporteur_named", "group_id": group_id, "user_id": user_id, "name": name})
         await book_of(ctx.services).changed(scene.room.id, phase.phase, group_id=group_id)
-    await ctx.services.hub.publish(group_channel(scene.room.id, group_id), out)
+    await ctx.services.hub.publish(group_channel_of(scene.room.id, group_id), out)
     await publish(ctx, scene.room.id, out, room=False, desk=True)
     return out
+
+
+async def _notes_of(ctx: Context, db, view, phase: rules.GroupPhase, g: Group) -> int:
+    """The group's notes document; made now if nobody has opened them yet (every node then rereads the
+    group, which names it)."""
+    if g.doc_id is not None:
+        return g.doc_id
+    doc_id = await notes.open_notes(db, view, phase, g.id, ctx.actor.user_id)
+    await book_of(ctx.services).changed(view.id, phase.phase, group_id=g.id)
+    return doc_id
 
 
 async def _notes(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -338,10 +330,8 @@ async def _notes(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     group_id = require(args, "group_id", int)
     async with ctx.services.sessionmaker() as db:
         scene = await load(ctx, db, args, authorize=None)
-        phase, _, g, acc = await _group(ctx, db, scene, group_id, "group.notes.read")
-        doc_id = g.doc_id or await notes.open_notes(db, scene.room, phase, group_id, ctx.actor.user_id)
-        if g.doc_id is None:
-            await book_of(ctx.services).changed(scene.room.id, phase.phase, group_id=group_id)
+        phase, _, g, acc = await find_group(ctx, db, scene, group_id, "group.notes.read")
+        doc_id = await _notes_of(ctx, db, scene.room, phase, g)
     return {"doc_id": doc_id, "editable": policy.allowed(ctx.actor, "group.notes", acc)}
 
 
@@ -359,7 +349,7 @@ async def _report(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             raise CommandError("not_found", "no such group in this activity's group discussion")
         if g.rapporteur is None:
             raise CommandError("no_rapporteur", "this group has not named its rapporteur")
-        doc_id = g.doc_id or await notes.open_notes(db, scene.room, phase, group_id, ctx.actor.user_id)
+        doc_id = await _notes_of(ctx, db, scene.room, phase, g)
         user_id, name = g.rapporteur
         now = datetime.now(timezone.utc)
         called = await record(ctx, db, scene.room.id, upsert(db, Hand).values(
@@ -370,23 +360,7 @@ async def _report(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         out = await record_event(ctx, db, scene.room.id, {
             "type": "group_reporting", "group": {"id": g.id, "number": g.number, "name": g.name},
             "rapporteur": {"id": user_id, "name": name}, "doc_id": doc_id})
-        if g.doc_id is None:
-            await book_of(ctx.services).changed(scene.room.id, phase.phase, group_id=group_id)
     return out
-
-
-async def shut_out(services, activity_id: int, user_id: int, reason: str) -> None:
-    """A teacher who may no longer be in the room (removed by a moderator, registration withdrawn) leaves
-    their groups with it: their subscriptions to the groups' channels end and their sockets on the
-    groups' notes close, on every node. Coming back, the policy keeps them out of both."""
-    async with services.sessionmaker() as db:
-        rows = (await db.execute(select(ActivityGroup.id, ActivityGroup.doc_id)
-                                 .join(GroupMember, GroupMember.group_id == ActivityGroup.id)
-                                 .where(GroupMember.activity_id == activity_id, GroupMember.user_id == user_id))).all()
-    for group_id, doc_id in rows:
-        await services.hub.kick(group_channel(activity_id, group_id), user_id, reason)
-        if doc_id is not None:
-            await services.get(DocRooms).evicted(doc_id, user_id, "removed_from_activity")
 
 
 async def reporting_now(db, activity_id: int) -> dict[str, Any] | None:

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.shared_loads import SharedLoads
 from collab.store.models import User
-from sessions.agenda import parse_group_plan
 from sessions.groups import assign
 from sessions.groups.book import Group, GroupBook, PhaseBook, book_of
 from sessions.groups.records import ActivityGroup, GroupMember, GroupRosterEntry
@@ -48,7 +47,7 @@ async def form(db: AsyncSession, book: GroupBook, view, phase: GroupPhase) -> tu
     existing = await book.phase(db, view.id, phase.phase)
     if existing is not None:
         return existing, False
-    plan = parse_group_plan(phase.plan)
+    plan = phase.plan
     roster = None
     if plan.assign == "list":
         roster = dict((await db.execute(select(GroupRosterEntry.user_id, GroupRosterEntry.group_name).where(
@@ -78,33 +77,36 @@ async def form(db: AsyncSession, book: GroupBook, view, phase: GroupPhase) -> tu
 
 
 async def _loads(db: AsyncSession, activity_id: int, phase: int, groups: list[Group], by: str | None) -> list[assign.Load]:
-    """Each group as it stands: its size, and its schools or regions when the plan places by them."""
-    counts = dict((await db.execute(select(GroupMember.group_id, func.count()).where(
-        GroupMember.activity_id == activity_id, GroupMember.phase == phase).group_by(GroupMember.group_id))).all())
+    """Each group as it stands: its size, and its schools or regions when the plan places by them (one
+    query either way)."""
+    of_phase = (GroupMember.activity_id == activity_id) & (GroupMember.phase == phase)
+    counts: Counter[int] = Counter()
     kinds: dict[int, Counter[str]] = {g.id: Counter() for g in groups}
-    if by is not None:
+    if by is None:
+        counts.update(dict((await db.execute(select(GroupMember.group_id, func.count()).where(of_phase)
+                                             .group_by(GroupMember.group_id))).all()))
+    else:
         column = User.school if by == "school" else User.region
         for gid, value, n in (await db.execute(
                 select(GroupMember.group_id, column, func.count()).join(User, User.id == GroupMember.user_id)
-                .where(GroupMember.activity_id == activity_id, GroupMember.phase == phase)
-                .group_by(GroupMember.group_id, column))).all():
-            kinds[gid][value or ""] = n
-    return [assign.Load(counts.get(g.id, 0), kinds[g.id] if by == "school" else Counter(),
+                .where(of_phase).group_by(GroupMember.group_id, column))).all():
+            kinds.setdefault(gid, Counter())[value or ""] = n
+            counts[gid] += n
+    return [assign.Load(counts[g.id], kinds[g.id] if by == "school" else Counter(),
                         kinds[g.id] if by == "region" else Counter()) for g in groups]
 
 
 async def place(db: AsyncSession, book: GroupBook, view, phase: GroupPhase, user_id: int) -> int | None:
     """A late joiner's group (None under self-selection: they choose). Safe on two nodes at once: the
     membership's key admits one row per teacher per phase, and the loser reads the winner's."""
-    plan = parse_group_plan(phase.plan)
+    plan = phase.plan
     if plan.assign == "self_select":
         return None
     pb = await book.phase(db, view.id, phase.phase)
     if pb is None:
         return None
     groups = pb.by_number()
-    by = "school" if plan.assign in ("by_school", "mix_schools") else "region" if plan.assign in (
-        "by_region", "mix_regions") else None
+    by = assign.trait(plan.assign)
     me = (await db.execute(select(User.school, User.region).where(User.id == user_id))).one()
     index = assign.place(plan, await _loads(db, view.id, phase.phase, groups, by),
                          assign.Attendee(user_id, me.school or "", me.region or ""))

@@ -33,7 +33,7 @@ async def open_notes(db: AsyncSession, view, phase: GroupPhase, group_id: int, c
         return group.doc_id
     title = f"{group.name}：{view.title}"[:200]
     doc = await create_in_home(db, HOME, group_id, title, created_by,
-                               group_notes(title, phase.plan.get("questions", [])), commit=False)
+                               group_notes(title, phase.plan.questions), commit=False)
     await db.execute(update(ActivityGroup).where(ActivityGroup.id == group_id).values(doc_id=doc.id))
     await db.commit()
     return doc.id

@@ -13,23 +13,29 @@ from datetime import datetime
 from typing import Any
 
 from collab.errors import DomainError
+from sessions.agenda import GroupPlan, parse_group_plan
 from sessions.discussion import MAX_BODY, MIN_INTERVAL
 
 
 @dataclass(frozen=True)
 class GroupPhase:
-    """The group phase a command acts in: its position and plan (as `agenda.group_plan_json` wrote it)."""
+    """The group phase a command acts in: its position and plan."""
 
     phase: int
-    plan: dict[str, Any]
+    plan: GroupPlan
+
+    @classmethod
+    def stored(cls, phase: int, plan: dict[str, Any]) -> GroupPhase:
+        """From the phase's stored plan (as `agenda.group_plan_json` wrote it)."""
+        return cls(phase, parse_group_plan(plan))
 
     @property
     def mode(self) -> str:
-        return self.plan.get("assign", "random")
+        return self.plan.assign
 
     @property
     def size(self) -> int:
-        return int(self.plan.get("size", 8))
+        return self.plan.size
 
 
 def running_group_phase(view) -> GroupPhase | None:
@@ -37,7 +43,7 @@ def running_group_phase(view) -> GroupPhase | None:
     if view.state != "live" or view.current_phase is None:
         return None
     plan = view.phases[view.current_phase].groups
-    return GroupPhase(view.current_phase, plan) if plan else None
+    return GroupPhase.stored(view.current_phase, plan) if plan else None
 
 
 def last_group_phase(view) -> GroupPhase | None:
@@ -51,7 +57,7 @@ def last_group_phase(view) -> GroupPhase | None:
         return None
     for i in range(upto, -1, -1):
         if view.phases[i].groups:
-            return GroupPhase(i, view.phases[i].groups)
+            return GroupPhase.stored(i, view.phases[i].groups)
     return None
 
 

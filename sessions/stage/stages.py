@@ -17,7 +17,7 @@ from prometheus_client import Gauge
 
 from collab.media.relay import Fanout
 from collab.realtime.dispatch import Context
-from sessions.room import channel_of, record_event
+from sessions.room import channel_of, group_channel_of, record_event
 from sessions.stage import rules
 from sessions.stage.bridge import Bridges
 from sessions.stage.publisher import Publisher
@@ -85,8 +85,9 @@ class Stage:
     @property
     def channel(self) -> str:
         """Where its `stage` events go: the room, or the group's channel."""
-        room = channel_of(self.activity_id)
-        return room if self.group_id is None else f"{room}:group:{self.group_id}"
+        if self.group_id is None:
+            return channel_of(self.activity_id)
+        return group_channel_of(self.activity_id, self.group_id)
 
     async def _record_end(self, pub: Publisher) -> None:
         """In the publisher's name: a person left the stage, or their screen share ended (the lesson

@@ -19,7 +19,7 @@ def view(state: str, current: int | None, plans=(None, PLAN, None, {"size": 6, "
 
 
 def test_the_running_group_phase_is_the_current_phase_of_a_live_activity_when_it_has_groups():
-    assert rules.running_group_phase(view("live", 1)) == rules.GroupPhase(1, PLAN)
+    assert rules.running_group_phase(view("live", 1)) == rules.GroupPhase.stored(1, PLAN)
     assert rules.running_group_phase(view("live", 2)) is None
     assert rules.running_group_phase(view("lobby", None)) is None
     assert rules.running_group_phase(view("ended", 1)) is None
@@ -49,13 +49,13 @@ def test_a_group_message_follows_the_rooms_limits_and_staff_are_exempt():
 
 
 def test_choosing_is_only_for_self_selection_and_only_into_a_group_with_room():
-    phase = rules.GroupPhase(1, PLAN)
+    phase = rules.GroupPhase.stored(1, PLAN)
     rules.check_choice(phase, None, 7, 3)
     with pytest.raises(DomainError) as e:
         rules.check_choice(phase, None, 7, 4)
     assert e.value.code == "group_full"
     with pytest.raises(DomainError) as e:
-        rules.check_choice(rules.GroupPhase(3, {"size": 6, "assign": "random"}), None, 7, 0)
+        rules.check_choice(rules.GroupPhase.stored(3, {"size": 6, "assign": "random"}), None, 7, 0)
     assert e.value.code == "not_self_select"
     with pytest.raises(DomainError) as e:
         rules.check_choice(phase, 7, 7, 1)
