@@ -35,7 +35,7 @@ from sessions.records import (
     Registration,
     aware,
 )
-from sessions.room import channel_of, event_json
+from sessions.room import event_json
 from sessions.room_cache import rooms
 
 
@@ -319,7 +319,6 @@ async def _unless_still_admitted(request: Request, db, activity: Activity, user_
         return
     teacher = accounts.actor_of(user)
     if not policy.allowed(teacher, "activity.attend", await scheduling.access(db, activity, teacher)):
-        await request.app.state.services.hub.kick(channel_of(activity.id), user_id, REGISTRATION_WITHDRAWN)
         await shut_out(request.app.state.services, activity.id, user_id, REGISTRATION_WITHDRAWN)
 
 

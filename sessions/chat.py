@@ -21,7 +21,7 @@ from sessions import discussion
 from sessions.batches import upsert
 from sessions.groups.leaving import shut_out
 from sessions.records import Activity, ChatMessage, Mute, Removal, aware
-from sessions.room import channel_of, current_phase, exempt, load, publish, record
+from sessions.room import current_phase, exempt, load, publish, record
 
 FOREVER = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -152,7 +152,6 @@ def _setting(needs_target: bool = False):
                 out = await record(ctx, db, scene.room.id, *writes, event=event)
             await publish(ctx, scene.room.id, out, desk=True)
             if event["type"] == "teacher_removed":
-                await ctx.services.hub.kick(channel_of(scene.room.id), event["user_id"], "removed by a moderator")
                 await shut_out(ctx.services, scene.room.id, event["user_id"], "removed by a moderator")
             return out
 

@@ -65,7 +65,7 @@ async def current_actor(request: Request) -> Actor | None:
     bearer = _authorization(request)
     if bearer and keys.is_key(bearer):
         return await _key_actor(request, bearer)
-    token = bearer_token(request)
+    token = bearer or request.cookies.get("collab_token", "")
     if not token:
         return None
     return await request.app.state.services.tokens.resolve(token)

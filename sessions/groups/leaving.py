@@ -7,13 +7,14 @@ from sqlalchemy import select
 
 from collab.docs.rooms import DocRooms
 from sessions.groups.records import ActivityGroup, GroupMember
-from sessions.room import group_channel_of
+from sessions.room import channel_of, group_channel_of
 
 
 async def shut_out(services, activity_id: int, user_id: int, reason: str) -> None:
     """A teacher who may no longer be in the room (removed by a moderator, registration withdrawn) leaves
-    their groups with it: their subscriptions to the groups' channels end and their sockets on the
-    groups' notes close, on every node. Coming back, the policy keeps them out of both."""
+    it and their groups with it: their subscriptions to the room's and the groups' channels end and their
+    sockets on the groups' notes close, on every node. Coming back, the policy keeps them out of all."""
+    await services.hub.kick(channel_of(activity_id), user_id, reason)
     async with services.sessionmaker() as db:
         rows = (await db.execute(select(ActivityGroup.id, ActivityGroup.doc_id)
                                  .join(GroupMember, GroupMember.group_id == ActivityGroup.id)

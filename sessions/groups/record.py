@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collab.docs import service as doc_service
-from collab.docs.records import DocEdit, LessonDoc
+from collab.docs.records import DocEdit
 from collab.spreadsheet import safe_cell
 from collab.store.models import User
 from sessions.groups.commands import message_json
@@ -25,8 +25,7 @@ from sessions.records import Activity
 
 PAGE = 100  # messages per page of a group's chat
 
-HOW = {"zh": {"assigned": "分配", "late": "迟到加入", "chosen": "自选", "moved": "调整", "listed": "名单"},
-       "en": {"assigned": "assigned", "late": "joined late", "chosen": "chose", "moved": "moved", "listed": "listed"}}
+HOW = {"assigned": "分配", "late": "迟到加入", "chosen": "自选", "moved": "调整", "listed": "名单"}  # the CSV's 加入方式
 
 
 @dataclass
@@ -53,12 +52,11 @@ class GroupRecord:
     hidden: int = 0
     notes_chars: int | None = None  # filled only for the organizer's report
 
-    def json(self, *, usernames: bool = False) -> dict[str, Any]:
+    def json(self) -> dict[str, Any]:
         return {"id": self.id, "number": self.number, "name": self.name, "doc_id": self.doc_id,
                 "rapporteur": {"id": self.rapporteur[0], "name": self.rapporteur[1]} if self.rapporteur else None,
                 "messages": self.messages, "hidden": self.hidden,
                 "members": [{"id": m.id, "name": m.name, "school": m.school, "how": m.how, "messages": m.messages,
-                             **({"username": m.username} if usernames else {}),
                              **({"notes_edits": m.notes_edits} if m.notes_edits is not None else {})}
                             for m in self.members],
                 **({"notes_chars": self.notes_chars} if self.notes_chars is not None else {})}
@@ -105,13 +103,13 @@ async def groups_of(db: AsyncSession, activity: Activity) -> list[GroupRecord]:
     return list(groups.values())
 
 
-def by_phase(activity: Activity, groups: list[GroupRecord], *, usernames: bool = False) -> list[dict[str, Any]]:
+def by_phase(activity: Activity, groups: list[GroupRecord]) -> list[dict[str, Any]]:
     """The groups as the API gives them: `[{phase, title, groups: [...]}]`, phases in order."""
     out: list[dict[str, Any]] = []
     for g in groups:
         if not out or out[-1]["phase"] != g.phase:
             out.append({"phase": g.phase, "title": phase_title(activity, g.phase), "groups": []})
-        out[-1]["groups"].append(g.json(usernames=usernames))
+        out[-1]["groups"].append(g.json())
     return out
 
 
@@ -120,18 +118,13 @@ async def measure_notes(db: AsyncSession, doc_rooms, groups: list[GroupRecord]) 
     edits them; 0 for a group that never opened its notes), and how many updates each member sent
     them (`doc_edits`, counted by the document's room)."""
     doc_ids = [g.doc_id for g in groups if g.doc_id is not None]
-    docs = {d.id: d for d in (await db.execute(select(LessonDoc).where(LessonDoc.id.in_(doc_ids)))).scalars()}
     edits = {(d, u): n for d, u, n in (await db.execute(select(DocEdit.doc_id, DocEdit.user_id, DocEdit.edits)
                                                         .where(DocEdit.doc_id.in_(doc_ids)))).all()}
     for g in groups:
         for m in g.members:
             m.notes_edits = edits.get((g.doc_id, m.id), 0)
-        doc = docs.get(g.doc_id) if g.doc_id is not None else None
-        if doc is None:
-            g.notes_chars = 0
-            continue
-        state = await doc_service.current_state(doc_rooms, db, doc.id)
-        g.notes_chars = len(doc_service.render(state, doc.title)["text"].strip()) if state else 0
+        state = await doc_service.current_state(doc_rooms, db, g.doc_id) if g.doc_id is not None else b""
+        g.notes_chars = len(doc_service.render(state, "")["text"].strip()) if state else 0  # (a gone one: b"")
 
 
 async def messages(db: AsyncSession, group_id: int, *, before: int | None, hidden: bool,
@@ -174,6 +167,6 @@ def to_csv(activity: Activity, groups: list[GroupRecord]) -> str:
         for m in g.members:
             rapporteur = g.rapporteur is not None and g.rapporteur[0] == m.id
             writer.writerow([safe_cell(phase_title(activity, g.phase)), g.number, safe_cell(g.name), safe_cell(m.username),
-                             safe_cell(m.name), safe_cell(m.school), HOW["zh"].get(m.how, m.how), "是" if rapporteur else "否",
+                             safe_cell(m.name), safe_cell(m.school), HOW.get(m.how, m.how), "是" if rapporteur else "否",
                              m.messages])
     return out.getvalue()

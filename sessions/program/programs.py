@@ -65,7 +65,6 @@ class Production:
         self.lineup: dict[str, list[dict[str, Any]]] = {}  # node -> its on_stage list
         self.taps: dict[str, list[Callable[[], None]]] = {}  # tile key -> untaps
         self.tiles: list[layout.Tile] = []  # the stage's publications shown (the notes card aside)
-        self.layout = layout.layout_for(None, [])
         self.phase: str | None = None
         self.roles: dict[int, str] = {}
         self.nonempty_at = time.monotonic()
@@ -211,8 +210,8 @@ class Production:
             if self.card is not None and self.card.drawn.is_set():
                 shown = [*self.tiles, layout.notes_tile(str(self.card.group.get("name", "")))]
                 rapporteur = self.card.rapporteur_key
-            self.layout = layout.layout_for(self.phase, shown, rapporteur)
-            self.producer.set_layout(self.layout, {t.key: layout.label(t) for t in shown})
+            self.producer.set_layout(layout.layout_for(self.phase, shown, rapporteur),
+                                     {t.key: layout.label(t) for t in shown})
         except Exception:
             log.exception("could not follow the stage", extra={"activity": self.activity_id})
 
