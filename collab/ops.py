@@ -1,7 +1,7 @@
 """Operations: liveness, readiness, Prometheus metrics, structured logs.
 
 Two sets of routes. The public port keeps `/healthz` and `/readyz` for load balancers, saying only
-ok or not. The internal port (`--internal-port`, loopback by default; server/internal.py) serves the
+ok or not. The internal port (`--internal-port`, loopback by default; server/cli.py opens it) serves the
 detail an operator needs and nobody else should read: the node's name, which check failed and how,
 and `/metrics` (connection counts, channel and command figures)."""
 

@@ -152,12 +152,7 @@
     function closeGroup() {
       closeNotes();
       closeStage();
-      if (channel) {
-        var name = channel;
-        // realtime.js has no unsubscribe yet: forget the channel here, then tell the server
-        delete rt.channels[name];
-        rt.command("unsubscribe", { channel: name }).catch(function () {});
-      }
+      if (channel) rt.unsubscribe(channel);
       channel = null; group = null; members = [];
       show("group-view", false);
     }

@@ -101,6 +101,12 @@
     // asking now as well would subscribe twice (refused: already_subscribed).
     if (this.ws.signedIn) return this._subscribe(name);
   };
+  // Leave a channel: its pushes stop being handled at once and it is not renewed on reconnect; the
+  // server is told (best effort: a socket that is away has no subscriptions to end).
+  Realtime.prototype.unsubscribe = function (name) {
+    delete this.channels[name];
+    if (this.ws.signedIn) this.command("unsubscribe", { channel: name }).catch(function () {});
+  };
   Realtime.prototype._subscribe = function (name) {
     var ch = this.channels[name], args = { channel: name };
     if (ch.epoch !== null) args.since = { epoch: ch.epoch, offset: ch.offset };
